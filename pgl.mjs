@@ -1,0 +1,16 @@
+import { PGlite, types } from '@electric-sql/pglite';
+import knexF from 'knex';
+import ClientPGLite from 'knex-pglite';
+let t=Date.now();
+const pglite = await PGlite.create('memory://', { parsers: { [types.INT8]: (v) => v } });
+console.log('create', Date.now()-t); t=Date.now();
+const k = knexF({ client: ClientPGLite, connection: { pglite } });
+await k.raw('create table e (id bigserial primary key, aud text[] not null, p jsonb)');
+await k('e').insert({ aud: ['user:1','all'], p: {a:1} });
+await k('e').insert({ aud: k.raw('?::text[]', [['role:x']]), p: {a:2} });
+console.log(await k('e').whereRaw('aud && ?::text[]', [['user:1','role:x']]));
+console.log(await k.raw('select max(id) m from e'));
+const dump = await pglite.dumpDataDir('none');
+t=Date.now();
+const p2 = await PGlite.create({ loadDataDir: dump, parsers: { [types.INT8]: (v) => v } });
+console.log('load', Date.now()-t, (await p2.query('select count(*) from e')).rows);

@@ -1,0 +1,23 @@
+import type { Config } from './config';
+import type { Logger } from './logger';
+import type { Database } from './storage/db';
+import type { TokenService } from './auth/jwt';
+import type { TicketStore } from './auth/stream-tickets';
+import type { ChannelRegistry } from './realtime/channel-registry';
+import type { OutboxRelay } from './events/outbox-relay';
+import type { EventPublisher } from './events/event-publisher';
+import type { Telemetry } from './ops/telemetry';
+
+/** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  tokens: TokenService;
+  tickets: TicketStore;
+  registry: ChannelRegistry;
+  relay: OutboxRelay;
+  publisher: EventPublisher;
+  telemetry: Telemetry;
+  lifecycle: { draining: boolean; startedAt: Date; version: string };
+}

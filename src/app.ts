@@ -1,0 +1,42 @@
+import express from 'express';
+import type { AppDeps } from './app-deps';
+import { requestLogger, requestMetrics } from './http/request-logging';
+import { requireJsonBody } from './http/require-json';
+import { errorHandler, notFound } from './http/error-handler';
+import { ticketRoutes } from './realtime/ticket-routes';
+import { streamRoutes } from './realtime/stream-routes';
+import { pollRoutes } from './realtime/poll-routes';
+import { broadcastRoutes } from './broadcasts/broadcast-routes';
+import { statusRoutes } from './ops/status-routes';
+import { healthRoutes } from './ops/health-routes';
+import { PUBLIC_DIR } from './package-root';
+
+export const JSON_BODY_LIMIT = '100kb';
+
+/** The HTTP application: middleware, routers, 404, and the error handler last. No globals. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestLogger(deps.logger));
+  app.use(requestMetrics(deps.telemetry));
+  app.use(requireJsonBody);
+  app.use(express.json({ limit: JSON_BODY_LIMIT }));
+
+  app.use(healthRoutes(deps));
+  app.use(statusRoutes(deps));
+  app.use(ticketRoutes(deps));
+  app.use(streamRoutes(deps));
+  app.use(pollRoutes(deps));
+  app.use(broadcastRoutes(deps));
+  app.use(express.static(PUBLIC_DIR));
+
+  app.use(notFound);
+  app.use(
+    errorHandler((err, res) => {
+      res.locals.errorCode = err.code;
+      deps.telemetry.recordError(err.code);
+    }),
+  );
+  return app;
+}

@@ -1,0 +1,56 @@
+import crypto from 'node:crypto';
+import type { Db } from '../storage/db';
+import { AppError } from '../http/app-error';
+import { Role, type Principal } from './principal';
+
+/**
+ * Single-use stream tickets: EventSource cannot send an Authorization header, and a JWT in a URL
+ * would end up in proxy and access logs. A ticket is short-lived, useless after one use, and only
+ * its hash is stored.
+ */
+export interface TicketStore {
+  mint(p: Principal): Promise<{ ticket: string; expiresInMs: number }>;
+  redeem(ticket: string): Promise<Principal>;
+  pruneExpired(): Promise<number>;
+}
+
+const TICKET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+const hash = (ticket: string) => crypto.createHash('sha256').update(ticket).digest('hex');
+
+export function createTicketStore(db: Db, ttlMs: number, now: () => number = Date.now): TicketStore {
+  return {
+    async mint(p) {
+      const ticket = crypto.randomBytes(32).toString('base64url');
+      const t = now();
+      // A ticket never outlives the token that minted it.
+      const expiresAt = new Date(Math.min(t + ttlMs, p.expiresAt.getTime()));
+      await db('stream_tickets').insert({
+        hash: hash(ticket),
+        user_id: p.userId,
+        role: p.role,
+        token_expires_at: p.expiresAt,
+        expires_at: expiresAt,
+      });
+      return { ticket, expiresInMs: expiresAt.getTime() - t };
+    },
+
+    async redeem(ticket) {
+      if (!TICKET_PATTERN.test(ticket)) throw new AppError('AUTH_INVALID', 'Ticket is invalid, used or expired');
+      // One UPDATE decides: of two concurrent redeems exactly one sees `used_at IS NULL`.
+      const rows: Array<{ user_id: string; role: string; token_expires_at: Date | string }> = await db('stream_tickets')
+        .update({ used_at: new Date(now()) })
+        .where({ hash: hash(ticket) })
+        .whereNull('used_at')
+        .andWhere('expires_at', '>', new Date(now()))
+        .returning(['user_id', 'role', 'token_expires_at']);
+      const row = rows[0];
+      if (!row) throw new AppError('AUTH_INVALID', 'Ticket is invalid, used or expired');
+      return { userId: row.user_id, role: Role.parse(row.role), expiresAt: new Date(row.token_expires_at) };
+    },
+
+    async pruneExpired() {
+      return db('stream_tickets').where('expires_at', '<', new Date(now() - 60_000)).del();
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import { Router } from 'express';
+import { authenticate, principalOf } from '../http/authenticate';
+import { parseInput } from '../http/validate';
+import { BroadcastRequest } from './broadcast-schemas';
+import { assertCanBroadcast, sendBroadcast } from './broadcast-service';
+import type { AppDeps } from '../app-deps';
+
+export function broadcastRoutes(deps: AppDeps): Router {
+  const router = Router();
+  router.post('/api/broadcasts', authenticate(deps.tokens), async (req, res) => {
+    const principal = principalOf(req);
+    // Before validation, so a non-admin learns nothing about the body's shape.
+    assertCanBroadcast(principal);
+    const body = parseInput(BroadcastRequest, req.body);
+    res.status(202).json(await sendBroadcast(deps.publisher, principal, body));
+  });
+  return router;
+}

@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { z } from 'zod';
+
+const intFromEnv = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+/** Every environment variable the server reads; nothing outside this file touches process.env. */
+export const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: intFromEnv(3000, 0, 65535),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HEARTBEAT_MS: intFromEnv(15_000, 100, 300_000),
+  EVENT_RETENTION_HOURS: intFromEnv(168, 1, 24 * 365),
+  PRUNE_INTERVAL_MS: intFromEnv(10 * 60_000, 1_000, 24 * 3_600_000),
+  TICKET_TTL_MS: intFromEnv(60_000, 100, 3_600_000),
+  STREAM_QUEUE_CAP_BYTES: intFromEnv(1024 * 1024, 1024, 256 * 1024 * 1024),
+  STREAM_RETRY_MS: intFromEnv(2_000, 0, 600_000),
+  POLL_INTERVAL_MS: intFromEnv(60_000, 1_000, 3_600_000),
+  RELAY_POLL_MS: intFromEnv(1_000, 10, 60_000),
+  SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
+  INSTANCE_ID: z.string().min(1).max(64).optional(),
+});
+export type Env = z.infer<typeof EnvSchema>;
+
+export type Config = Readonly<
+  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID'> & {
+    JWT_SECRET: string;
+    INSTANCE_ID: string;
+    /** True when JWT_SECRET came from the data folder rather than the environment. */
+    jwtSecretGenerated: boolean;
+  }
+>;
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse the environment once; throws ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings are how shells and Procfiles say "unset".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
+    throw new ConfigError(['JWT_SECRET: required when NODE_ENV=production']);
+  }
+  const jwtSecret = e.JWT_SECRET ?? readOrCreateSecret(e.DATA_DIR);
+  return Object.freeze({
+    ...e,
+    JWT_SECRET: jwtSecret,
+    INSTANCE_ID: e.INSTANCE_ID ?? `${process.pid}-${crypto.randomBytes(3).toString('hex')}`,
+    jwtSecretGenerated: !e.JWT_SECRET,
+  });
+}
+
+/**
+ * Development convenience: one secret per data folder, so `npm run token` and the server agree
+ * without anyone configuring anything.
+ */
+function readOrCreateSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'jwt-secret');
+  try {
+    const existing = fs.readFileSync(file, 'utf8').trim();
+    if (existing.length >= 32) return existing;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  const secret = crypto.randomBytes(48).toString('base64url');
+  // 'wx' so two processes starting together cannot overwrite each other's secret.
+  try {
+    fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return fs.readFileSync(file, 'utf8').trim();
+    throw err;
+  }
+}

@@ -1,0 +1,118 @@
+import type { Knex } from 'knex';
+import type { Db } from '../storage/db';
+import type { ChannelName, EventRecord, NewEvent } from './event-types';
+
+/**
+ * Arbitrary but fixed: the key of the transaction-scoped advisory lock that serializes appends.
+ * Holding it from id assignment to commit means ids become visible strictly in order, so a reader
+ * that has seen id N can never later miss an id below N (no commit-order gaps).
+ */
+const APPEND_LOCK_KEY = 7_304_200_001;
+
+/** Ids as the API accepts them: non-negative decimal integers that fit a bigint. */
+export const EVENT_ID_PATTERN = /^(0|[1-9]\d{0,17})$/;
+
+interface EventRow {
+  id: string;
+  type: string;
+  audience: ChannelName[];
+  payload: unknown;
+  occurred_at: Date | string;
+}
+
+const toRecord = (r: EventRow): EventRecord => ({
+  id: String(r.id),
+  type: r.type,
+  audience: r.audience,
+  payload: r.payload,
+  occurredAt: r.occurred_at instanceof Date ? r.occurred_at : new Date(r.occurred_at),
+});
+
+/**
+ * Appends events inside the caller's transaction (the outbox): they commit or roll back with the
+ * change that caused them. Take this as late in the transaction as possible; it serializes writers.
+ */
+export async function appendEvents(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<EventRecord[]> {
+  if (events.length === 0) return [];
+  await trx.raw('SELECT pg_advisory_xact_lock(?)', [APPEND_LOCK_KEY]);
+  const rows: EventRow[] = await trx('events')
+    .insert(
+      events.map((e) => ({
+        type: e.type,
+        audience: trx.raw('?::text[]', [e.audience]),
+        // jsonb; stringified so arrays and primitives are stored as JSON, not as PG arrays.
+        payload: JSON.stringify(e.payload ?? null),
+      })),
+    )
+    .returning(['id', 'type', 'audience', 'payload', 'occurred_at']);
+  return rows.map(toRecord).sort((a, b) => compareIds(a.id, b.id));
+}
+
+export interface ReadOptions {
+  /** Exclusive lower bound. */
+  after: string;
+  /** Inclusive upper bound; omit for "everything committed". */
+  upTo?: string;
+  /** Only events addressed to one of these channels; omit for all. */
+  channels?: readonly ChannelName[];
+  limit: number;
+}
+
+export async function readEvents(db: Db, o: ReadOptions): Promise<EventRecord[]> {
+  const q = db<EventRow>('events')
+    .select('id', 'type', 'audience', 'payload', 'occurred_at')
+    .where('id', '>', o.after)
+    .orderBy('id', 'asc')
+    .limit(o.limit);
+  if (o.upTo !== undefined) q.andWhere('id', '<=', o.upTo);
+  if (o.channels) q.andWhereRaw('audience && ?::text[]', [[...o.channels]]);
+  return (await q).map(toRecord);
+}
+
+export interface LogBounds {
+  /** The newest committed id ('0' for an empty, never-pruned log). */
+  lastId: string;
+  /** Every id at or below this has been pruned; a cursor below it cannot be honoured. */
+  prunedThrough: string;
+}
+
+export async function logBounds(db: Db): Promise<LogBounds> {
+  const row = await db('event_log_state')
+    .first<{ last_id: string; pruned_through: string }>(
+      db.raw('greatest((SELECT max(id) FROM events), pruned_through)::text AS last_id'),
+      db.raw('pruned_through::text AS pruned_through'),
+    )
+    .where({ id: 1 });
+  if (!row) throw new Error('event_log_state is missing its row; migrations did not run');
+  return { lastId: row.last_id, prunedThrough: row.pruned_through };
+}
+
+export type CursorCheck = { ok: true; after: string } | { ok: false; reason: 'malformed' | 'pruned' | 'ahead' };
+
+/** Whether a client's cursor can be resumed from exactly, against the log's current bounds. */
+export function checkCursor(raw: string, bounds: LogBounds): CursorCheck {
+  if (!EVENT_ID_PATTERN.test(raw)) return { ok: false, reason: 'malformed' };
+  if (compareIds(raw, bounds.prunedThrough) < 0) return { ok: false, reason: 'pruned' };
+  if (compareIds(raw, bounds.lastId) > 0) return { ok: false, reason: 'ahead' };
+  return { ok: true, after: raw };
+}
+
+/** Deletes events older than `before`; returns how many. Cursors at or below them become resets. */
+export async function pruneEvents(knex: Knex, before: Date): Promise<number> {
+  return knex.transaction(async (trx) => {
+    const row = await trx('events').max<{ max: string | null }>('id as max').where('occurred_at', '<', before).first();
+    const through = row?.max;
+    if (!through) return 0;
+    const deleted = await trx('events').where('id', '<=', through).del();
+    await trx('event_log_state')
+      .where({ id: 1 })
+      .update({ pruned_through: trx.raw('greatest(pruned_through, ?)', [through]) });
+    return deleted;
+  });
+}
+
+/** Numeric comparison of decimal id strings without converting through float. */
+export function compareIds(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

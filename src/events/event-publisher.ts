@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import { appendEvents } from './event-log';
+import { NewEvent, type EventRecord } from './event-types';
+
+export type Emit = (event: NewEvent) => void;
+
+export interface Committed<T> {
+  result: T;
+  events: EventRecord[];
+}
+
+/**
+ * The one way to change state and publish: `fn` makes its change in `trx` and emits events; they
+ * are appended at the end of the same transaction (so the append lock is held briefly) and handed
+ * to `onCommitted` only after the commit succeeded. A rollback leaves neither change nor event.
+ */
+export class EventPublisher {
+  constructor(
+    private readonly knex: Knex,
+    private readonly onCommitted: (events: EventRecord[]) => void,
+  ) {}
+
+  async transaction<T>(fn: (trx: Knex.Transaction, emit: Emit) => Promise<T>): Promise<Committed<T>> {
+    const committed = await this.knex.transaction(async (trx) => {
+      const pending: NewEvent[] = [];
+      const result = await fn(trx, (e) => pending.push(NewEvent.parse(e)));
+      const events = await appendEvents(trx, pending);
+      return { result, events };
+    });
+    if (committed.events.length > 0) this.onCommitted(committed.events);
+    return committed;
+  }
+
+  /** Publish events that are not tied to another change (announcements, operator messages). */
+  async publish(events: NewEvent[]): Promise<EventRecord[]> {
+    const { events: written } = await this.transaction(async (_trx, emit) => events.forEach(emit));
+    return written;
+  }
+}

@@ -1,0 +1,89 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../logger';
+import { compareIds, logBounds, readEvents } from './event-log';
+import type { EventRecord } from './event-types';
+
+const BATCH = 500;
+
+/**
+ * Moves committed events from the log to live sessions, strictly in id order and each once.
+ *
+ * It reads the log rather than trusting in-memory hand-offs: two transactions that commit in
+ * order can reach their post-commit callbacks out of order, and another instance's commits never
+ * reach ours at all. Because appends are serialized (event-log.ts), "every id above my cursor"
+ * never skips one. `poke()` after a local commit makes delivery immediate; the fallback poll
+ * picks up commits from other instances and recovers from a failed read.
+ */
+export class OutboxRelay {
+  private cursor = '0';
+  private running: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly deliver: (event: EventRecord) => void,
+    private readonly logger: Logger,
+    private readonly pollMs: number,
+  ) {}
+
+  /** The last id handed to the registry: everything at or below it has been delivered live. */
+  get dispatchedId(): string {
+    return this.cursor;
+  }
+
+  async start(): Promise<void> {
+    // Start from now: sessions replay older events from the log themselves.
+    this.cursor = (await logBounds(this.knex)).lastId;
+    this.timer = setInterval(() => this.poke(), this.pollMs);
+    this.timer.unref();
+  }
+
+  /** Something committed; read and dispatch. Concurrent pokes coalesce into one more pass. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Resolves once everything committed before the call has been dispatched (tests, shutdown). */
+  async settle(): Promise<void> {
+    this.poke();
+    while (this.running) await this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async drain(): Promise<void> {
+    do {
+      this.again = false;
+      let batch: EventRecord[];
+      do {
+        try {
+          batch = await readEvents(this.knex, { after: this.cursor, limit: BATCH });
+        } catch (err) {
+          this.logger.error({ code: 'RELAY_READ_FAILED', err }, 'could not read the event log; will retry');
+          return;
+        }
+        for (const e of batch) {
+          if (compareIds(e.id, this.cursor) <= 0) continue;
+          this.cursor = e.id;
+          try {
+            this.deliver(e);
+          } catch (err) {
+            this.logger.error({ code: 'BROADCAST_FAILED', eventId: e.id, err }, 'delivering an event failed');
+          }
+        }
+      } while (batch.length === BATCH && !this.stopped);
+    } while (this.again && !this.stopped);
+  }
+}

@@ -1,0 +1,35 @@
+import type { Request, RequestHandler } from 'express';
+import { AppError } from './app-error';
+import type { TokenService } from '../auth/jwt';
+import type { Principal } from '../auth/principal';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_\-.=]+)$/;
+
+export function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (header === undefined) return undefined;
+  const m = BEARER.exec(header.trim());
+  if (!m) throw new AppError('AUTH_INVALID', 'Authorization header must be "Bearer <token>"');
+  return m[1];
+}
+
+/** Requires `Authorization: Bearer <jwt>` and sets `req.principal`. */
+export function authenticate(tokens: TokenService): RequestHandler {
+  return (req, _res, next) => {
+    const token = bearerToken(req);
+    if (token === undefined) throw new AppError('AUTH_REQUIRED', 'Authorization required');
+    req.principal = tokens.verify(token);
+    next();
+  };
+}
+
+export function principalOf(req: Request): Principal {
+  if (!req.principal) throw new AppError('AUTH_REQUIRED', 'Authorization required');
+  return req.principal;
+}

@@ -1,0 +1,57 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError, type ErrorCode } from './app-error';
+import { isDatabaseUnavailable } from '../storage/db-errors';
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { type?: string; status?: number } | undefined;
+  // body-parser's errors carry a `type`; map them to our codes instead of leaking its messages.
+  switch (e?.type) {
+    case 'entity.parse.failed':
+      return new AppError('INVALID_JSON', 'Request body is not valid JSON');
+    case 'entity.too.large':
+      return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding');
+  }
+  if (isDatabaseUnavailable(err)) {
+    return new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', undefined, {
+      cause: err,
+    });
+  }
+  return new AppError('INTERNAL', 'Internal server error', undefined, { cause: err });
+}
+
+export function sendError(res: Parameters<RequestHandler>[1], err: AppError): void {
+  const body: ErrorBody = { error: { code: err.code, message: err.message } };
+  if (err.details !== undefined) body.error.details = err.details;
+  res.status(err.status).json(body);
+}
+
+/**
+ * The single place where errors become HTTP responses. Unknown errors become a generic 500: the
+ * cause goes to the log, never to the client.
+ */
+export function errorHandler(onError: (err: AppError, res: Parameters<ErrorRequestHandler>[2]) => void): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const appErr = toAppError(err);
+    onError(appErr, res);
+    // 4xx are logged once, by the request logger's line (which carries the code); a 5xx also
+    // logs its cause here, since the client only ever sees the generic message.
+    if (appErr.status >= 500) req.log?.error({ code: appErr.code, err: appErr.cause ?? appErr }, appErr.message);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendError(res, appErr);
+  };
+}
+
+export const notFound: RequestHandler = (_req, _res, next) => {
+  next(new AppError('NOT_FOUND', 'No such route'));
+};

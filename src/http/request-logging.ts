@@ -1,0 +1,43 @@
+import type { RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import crypto from 'node:crypto';
+import { redactUrl, type Logger } from '../logger';
+import type { Telemetry } from '../ops/telemetry';
+
+/** One structured line per request; the URL is scrubbed because redact paths cannot reach into it. */
+export function requestLogger(logger: Logger): RequestHandler {
+  return pinoHttp({
+    logger,
+    genReqId: (req, res) => {
+      const incoming = req.headers['x-request-id'];
+      const id = typeof incoming === 'string' && /^[\w-]{1,64}$/.test(incoming) ? incoming : crypto.randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    serializers: {
+      req: (req: { url?: string }) => {
+        req.url = redactUrl(req.url);
+        return req;
+      },
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    // Every error line carries its stable code (set by the error handler).
+    customProps: (_req, res) => {
+      const code = (res as { locals?: { errorCode?: string } }).locals?.errorCode;
+      return code ? { code } : {};
+    },
+    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+  });
+}
+
+/** Request durations by matched route (never the raw URL: ids would explode the label set). */
+export function requestMetrics(telemetry: Telemetry): RequestHandler {
+  return (req, res, next) => {
+    const end = telemetry.httpDuration.startTimer();
+    res.once('close', () => {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      end({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}

@@ -1,0 +1,32 @@
+import { Router } from 'express';
+import { AppError } from '../http/app-error';
+import type { AppDeps } from '../app-deps';
+
+/** /healthz: the process answers. /readyz: the database answers and is migrated. /metrics: Prometheus. */
+export function healthRoutes(deps: AppDeps): Router {
+  const router = Router();
+  let migrated = false;
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  router.get('/readyz', async (_req, res) => {
+    if (deps.lifecycle.draining) throw new AppError('SHUTTING_DOWN', 'Server is shutting down');
+    try {
+      await deps.db.knex.raw('SELECT 1');
+      // Once migrated, always migrated for this process; skip re-reading the migrations folder.
+      migrated ||= await deps.db.isMigrated();
+    } catch (err) {
+      throw new AppError('DATABASE_UNAVAILABLE', 'Database is not reachable', undefined, { cause: err });
+    }
+    if (!migrated) throw new AppError('DATABASE_UNAVAILABLE', 'Database is not migrated');
+    res.json({ status: 'ready' });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', deps.telemetry.registry.contentType).send(await deps.telemetry.registry.metrics());
+  });
+
+  return router;
+}

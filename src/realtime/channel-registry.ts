@@ -1,0 +1,71 @@
+import { createChannel, type Channel, type Session } from 'better-sse';
+import type { EventRecord } from '../events/event-types';
+import { channelsFor } from '../events/audience';
+import type { StreamSubscriber } from './stream-subscriber';
+
+interface SessionState {
+  [key: string]: unknown;
+  subscriber: StreamSubscriber;
+}
+
+export interface StreamCounts {
+  total: number;
+  byRole: Record<string, number>;
+  users: number;
+}
+
+/**
+ * The in-process index of who is listening where: one better-sse channel per `user:<id>`,
+ * `role:<role>` and `all`. It only decides *who* gets an event; writing is the subscriber's job.
+ * Channels are created on first join and dropped when empty, so memory follows open sessions.
+ */
+export class ChannelRegistry {
+  private readonly channels = new Map<string, Channel<Record<string, unknown>, SessionState>>();
+  private readonly subscribers = new Set<StreamSubscriber>();
+
+  join(subscriber: StreamSubscriber): void {
+    const session = subscriber.session as unknown as Session<SessionState>;
+    session.state.subscriber = subscriber;
+    this.subscribers.add(subscriber);
+    session.once('disconnected', () => this.subscribers.delete(subscriber));
+    for (const name of channelsFor(subscriber.principal)) {
+      let channel = this.channels.get(name);
+      if (!channel) {
+        channel = createChannel<Record<string, unknown>, SessionState>();
+        const created = channel;
+        created.on('session-deregistered', () => {
+          if (created.sessionCount === 0 && this.channels.get(name) === created) this.channels.delete(name);
+        });
+        this.channels.set(name, channel);
+      }
+      // better-sse deregisters the session by itself when it disconnects.
+      channel.register(session);
+    }
+  }
+
+  /** Hands the event to every session on any of its channels, once per session. */
+  dispatch(event: EventRecord): number {
+    const targets = new Set<StreamSubscriber>();
+    for (const name of event.audience) {
+      const channel = this.channels.get(name);
+      if (!channel) continue;
+      for (const session of channel.activeSessions) targets.add(session.state.subscriber);
+    }
+    for (const t of targets) t.deliver(event);
+    return targets.size;
+  }
+
+  all(): IterableIterator<StreamSubscriber> {
+    return this.subscribers.values();
+  }
+
+  counts(): StreamCounts {
+    const byRole: Record<string, number> = { client: 0, provider: 0, admin: 0 };
+    let users = 0;
+    for (const [name, channel] of this.channels) {
+      if (name.startsWith('role:')) byRole[name.slice(5)] = channel.sessionCount;
+      else if (name.startsWith('user:')) users++;
+    }
+    return { total: this.subscribers.size, byRole, users };
+  }
+}

@@ -1,0 +1,57 @@
+import type { Db } from '../storage/db';
+import { checkCursor, compareIds, logBounds, readEvents } from '../events/event-log';
+import { channelsFor } from '../events/audience';
+import type { ChannelRegistry } from './channel-registry';
+import type { OutboxRelay } from '../events/outbox-relay';
+import type { StreamSubscriber } from './stream-subscriber';
+
+const REPLAY_PAGE = 500;
+
+export type ResumeOutcome =
+  | { kind: 'fresh'; from: string }
+  | { kind: 'replayed'; from: string; through: string; count: number }
+  | { kind: 'reset'; reason: string; lastEventId: string };
+
+/**
+ * Joins the live channels first, then replays the log up to a snapshot, then flushes what arrived
+ * live meanwhile. The snapshot is the relay's cursor read in the same tick as the join: every event
+ * at or below it was dispatched before this session existed (so only replay can bring it), and
+ * every event above it will be dispatched into this session's buffer. Nothing falls between.
+ */
+export async function openAndResume(
+  deps: { db: Db; registry: ChannelRegistry; relay: OutboxRelay },
+  subscriber: StreamSubscriber,
+  lastEventId: string | undefined,
+): Promise<ResumeOutcome> {
+  deps.registry.join(subscriber);
+  const snapshot = deps.relay.dispatchedId;
+
+  if (lastEventId === undefined) {
+    subscriber.goLive(snapshot);
+    return { kind: 'fresh', from: snapshot };
+  }
+
+  const bounds = await logBounds(deps.db);
+  const cursor = checkCursor(lastEventId, bounds);
+  if (!cursor.ok) {
+    // In-band, with the snapshot as its id: the client refetches state and resumes from here.
+    subscriber.control('reset', { lastEventId: snapshot, reason: cursor.reason }, snapshot);
+    subscriber.goLive(snapshot);
+    return { kind: 'reset', reason: cursor.reason, lastEventId: snapshot };
+  }
+
+  const channels = channelsFor(subscriber.principal);
+  let after = cursor.after;
+  let count = 0;
+  while (compareIds(after, snapshot) < 0 && subscriber.isOpen) {
+    const page = await readEvents(deps.db, { after, upTo: snapshot, channels, limit: REPLAY_PAGE });
+    await subscriber.replay(page);
+    count += page.length;
+    if (page.length < REPLAY_PAGE) break;
+    after = page[page.length - 1].id;
+  }
+  // A cursor above the snapshot (committed, not yet dispatched here) skips buffered events up to it.
+  const through = compareIds(cursor.after, snapshot) > 0 ? cursor.after : snapshot;
+  subscriber.goLive(through);
+  return { kind: 'replayed', from: cursor.after, through, count };
+}

@@ -1,0 +1,95 @@
+import { Router, type Request } from 'express';
+import { createSession } from 'better-sse';
+import { z } from 'zod';
+import { AppError } from '../http/app-error';
+import { bearerToken } from '../http/authenticate';
+import { parseInput } from '../http/validate';
+import type { Principal } from '../auth/principal';
+import { StreamSubscriber } from './stream-subscriber';
+import { openAndResume } from './stream-resume';
+import type { AppDeps } from '../app-deps';
+
+const StreamQuery = z.object({
+  ticket: z.string().max(200).optional(),
+  // Validated as an id later: a malformed one is answered in-band with `reset`, not with a 400.
+  lastEventId: z.string().max(100).optional(),
+});
+
+/** GET /api/events/stream: the live event stream, resumable with Last-Event-ID. */
+export function streamRoutes(deps: AppDeps): Router {
+  const { config, logger, telemetry } = deps;
+  const router = Router();
+
+  router.get('/api/events/stream', async (req, res) => {
+    const query = parseInput(StreamQuery, req.query);
+    if (deps.lifecycle.draining) throw new AppError('SHUTTING_DOWN', 'Server is shutting down; reconnect');
+    const { principal, via } = await authenticateStream(deps, req, query.ticket);
+
+    const header = req.headers['last-event-id'];
+    // The header wins: the browser keeps it current across its own reconnects.
+    const lastEventId = (typeof header === 'string' && header !== '' ? header : undefined) ?? query.lastEventId;
+
+    const session = await createSession(req, res, {
+      keepAlive: config.HEARTBEAT_MS,
+      retry: config.STREAM_RETRY_MS,
+      trustClientEventId: false,
+      headers: { 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' },
+    });
+    if (!session.isConnected) return;
+    telemetry.streamsOpened.inc({ auth: via });
+    const log = logger.child({ userId: principal.userId, role: principal.role });
+
+    const subscriber = new StreamSubscriber(session, res, principal, config.STREAM_QUEUE_CAP_BYTES, telemetry, (s, reason) => {
+      if (reason === 'slow_consumer') {
+        telemetry.slowConsumersDropped.inc();
+        log.warn({ code: 'SLOW_CONSUMER_DROPPED', queuedBytes: s.queuedBytes }, 'stream dropped: client is not reading');
+      }
+    });
+
+    // Expiry of the token (or the token behind the ticket) ends the stream: a revoked user stops receiving.
+    const stopExpiry = atTime(principal.expiresAt, () => {
+      subscriber.control('auth_expired', { reason: 'token expired' });
+      subscriber.drop('auth_expired');
+    });
+    session.once('disconnected', stopExpiry);
+
+    try {
+      const outcome = await openAndResume(
+        { db: deps.db.knex, registry: deps.registry, relay: deps.relay },
+        subscriber,
+        lastEventId,
+      );
+      log.debug({ outcome }, 'stream opened');
+    } catch (err) {
+      // Headers are sent; the only honest answer is to end the stream and let the client resume.
+      log.error({ code: 'STREAM_RESUME_FAILED', err }, 'could not resume a stream');
+      subscriber.drop('shutdown');
+    }
+  });
+
+  return router;
+}
+
+async function authenticateStream(
+  deps: AppDeps,
+  req: Request,
+  ticket: string | undefined,
+): Promise<{ principal: Principal; via: 'ticket' | 'bearer' }> {
+  const token = bearerToken(req);
+  if (token !== undefined) return { principal: deps.tokens.verify(token), via: 'bearer' };
+  if (ticket !== undefined) return { principal: await deps.tickets.redeem(ticket), via: 'ticket' };
+  throw new AppError('AUTH_REQUIRED', 'A Bearer token or a stream ticket is required');
+}
+
+/** setTimeout for an absolute time, re-armed past setTimeout's ~24.8-day ceiling. */
+function atTime(when: Date, fn: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = when.getTime() - Date.now();
+    timer = left > MAX_TIMEOUT_MS ? setTimeout(arm, MAX_TIMEOUT_MS) : setTimeout(fn, Math.max(left, 0));
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;

@@ -1,0 +1,122 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { createEventBuffer, type Session } from 'better-sse';
+import type { Principal } from '../auth/principal';
+import { compareIds } from '../events/event-log';
+import { toEnvelope, type EventRecord } from '../events/event-types';
+import type { Telemetry } from '../ops/telemetry';
+
+export type DropReason = 'slow_consumer' | 'auth_expired' | 'shutdown';
+
+/**
+ * One open stream. It starts out buffering: live events that arrive while its replay is being read
+ * are held, then flushed after the replay, so nothing falls between the two. `lastSentId` makes
+ * every path idempotent: an id at or below it is never written twice.
+ *
+ * better-sse ignores socket backpressure, so the subscriber watches what the socket has queued and
+ * disconnects past `queueCapBytes` (the client resumes with Last-Event-ID).
+ */
+export class StreamSubscriber {
+  private buffering = true;
+  private buffered: EventRecord[] = [];
+  private bufferedBytes = 0;
+  private lastSentId = '0';
+  private closed = false;
+
+  constructor(
+    readonly session: Session,
+    private readonly res: ServerResponse,
+    readonly principal: Principal,
+    private readonly queueCapBytes: number,
+    private readonly telemetry: Telemetry,
+    private readonly onDrop: (s: StreamSubscriber, reason: DropReason) => void,
+  ) {}
+
+  get isOpen(): boolean {
+    return !this.closed && this.session.isConnected;
+  }
+
+  get queuedBytes(): number {
+    return this.res.writableLength;
+  }
+
+  /** Live path: called by the registry for every event addressed to this session. */
+  deliver(event: EventRecord): void {
+    if (!this.isOpen) return;
+    if (this.buffering) {
+      this.buffered.push(event);
+      // A rough size: the serialized payload dominates.
+      this.bufferedBytes += event.type.length + JSON.stringify(event.payload ?? null).length;
+      if (this.bufferedBytes > this.queueCapBytes) this.drop('slow_consumer');
+      return;
+    }
+    this.write(event, 'live');
+  }
+
+  /** Replay path: writes in order, waiting for the socket to drain rather than piling up. */
+  async replay(events: EventRecord[]): Promise<void> {
+    for (const e of events) {
+      if (!this.isOpen) return;
+      this.write(e, 'replay');
+      if (this.res.writableNeedDrain) await this.drained();
+    }
+  }
+
+  /** Ends buffering: everything above the replayed range goes out, then the session is live. */
+  goLive(replayedThrough: string): void {
+    if (compareIds(replayedThrough, this.lastSentId) > 0) this.lastSentId = replayedThrough;
+    const pending = this.buffered;
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    this.buffering = false;
+    for (const e of pending) this.write(e, 'live');
+  }
+
+  /**
+   * A control message (reset, auth_expired) that is not itself in the log. Without an id it must
+   * carry no `id:` field at all: an empty one would clear the client's Last-Event-ID, and
+   * better-sse's push would invent a UUID the client would then resume from.
+   */
+  control(type: string, data: unknown, id?: string): void {
+    if (!this.isOpen) return;
+    const buf = createEventBuffer().event(type);
+    if (id !== undefined) buf.id(id);
+    // An EventBuffer instance is written synchronously, so order with later pushes is kept.
+    void this.session.batch(buf.data(data).dispatch());
+    if (id !== undefined && compareIds(id, this.lastSentId) > 0) this.lastSentId = id;
+  }
+
+  drop(reason: DropReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onDrop(this, reason);
+    if (reason === 'slow_consumer') {
+      // The queue is what we are protecting against; a graceful end would wait behind it.
+      this.res.socket?.destroy();
+    } else {
+      this.res.end();
+    }
+  }
+
+  private write(e: EventRecord, path: 'live' | 'replay'): void {
+    if (!this.isOpen || compareIds(e.id, this.lastSentId) <= 0) return;
+    if (path === 'live' && this.res.writableLength > this.queueCapBytes) {
+      this.drop('slow_consumer');
+      return;
+    }
+    this.session.push(toEnvelope(e), e.type, e.id);
+    this.lastSentId = e.id;
+    this.telemetry.recordDelivery(e.occurredAt, path);
+  }
+
+  private async drained(): Promise<void> {
+    const ac = new AbortController();
+    try {
+      await Promise.race([once(this.res, 'drain', { signal: ac.signal }), once(this.res, 'close', { signal: ac.signal })]);
+    } catch {
+      // aborted or closed: the caller checks isOpen
+    } finally {
+      ac.abort();
+    }
+  }
+}

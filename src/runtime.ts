@@ -1,0 +1,84 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import { openDatabase, type Database } from './storage/db';
+import { createTokenService } from './auth/jwt';
+import { createTicketStore } from './auth/stream-tickets';
+import { ChannelRegistry } from './realtime/channel-registry';
+import { OutboxRelay } from './events/outbox-relay';
+import { EventPublisher } from './events/event-publisher';
+import { startRetention } from './events/retention';
+import { Telemetry } from './ops/telemetry';
+import { createApp } from './app';
+import type { AppDeps } from './app-deps';
+import { PACKAGE_VERSION } from './package-root';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  deps: AppDeps;
+  server: http.Server;
+  /** Stop taking streams, end open ones, finish in-flight requests, close the database. */
+  shutdown(): Promise<void>;
+}
+
+/** Wires the whole server on a database (given, or opened from config) and starts listening. */
+export async function startServer(config: Config, logger: Logger, database?: Database): Promise<RunningServer> {
+  const db = database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR }));
+  await db.migrate();
+
+  const registry = new ChannelRegistry();
+  const telemetry = new Telemetry(() => registry.counts());
+  const relay = new OutboxRelay(db.knex, (e) => registry.dispatch(e), logger, config.RELAY_POLL_MS);
+  const publisher = new EventPublisher(db.knex, (events) => {
+    telemetry.eventsPublished.inc(events.length);
+    relay.poke();
+  });
+  await relay.start();
+  const tickets = createTicketStore(db.knex, config.TICKET_TTL_MS);
+  const retention = startRetention({
+    knex: db.knex,
+    tickets,
+    retentionHours: config.EVENT_RETENTION_HOURS,
+    intervalMs: config.PRUNE_INTERVAL_MS,
+    logger,
+  });
+
+  const deps: AppDeps = {
+    config,
+    logger,
+    db,
+    tokens: createTokenService(config.JWT_SECRET),
+    tickets,
+    registry,
+    relay,
+    publisher,
+    telemetry,
+    lifecycle: { draining: false, startedAt: new Date(), version: PACKAGE_VERSION },
+  };
+  const server = http.createServer(createApp(deps));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  let shuttingDown: Promise<void> | null = null;
+  const shutdown = () =>
+    (shuttingDown ??= (async () => {
+      deps.lifecycle.draining = true;
+      retention.stop();
+      relay.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Streams end now so their clients reconnect to another instance; in-flight requests finish.
+      for (const s of [...registry.all()]) s.drop('shutdown');
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), Math.max(config.SHUTDOWN_TIMEOUT_MS - 1_500, 100));
+      await closed;
+      clearTimeout(force);
+      await db.close();
+    })());
+
+  return { url: `http://127.0.0.1:${port}`, port, deps, server, shutdown };
+}
