@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { DirMigrationSource } from './migration-source';
+import { PgliteClient } from './pglite-client';
 
 /** A query runner: the pool itself or a transaction. Repositories accept either. */
 export type Db = Knex | Knex.Transaction;
@@ -45,11 +46,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   } else {
     kind = 'pglite';
     const pglite = opts.pglite ?? (await openPglite(path.join(opts.dataDir ?? './.data', 'pg')));
-    // knex-pglite ships CommonJS `export =`; require keeps it out of the ESM interop dance.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const ClientPGLite = require('knex-pglite');
     knex = knexFactory({
-      client: ClientPGLite,
+      client: PgliteClient,
       // The connection type has no field for an existing instance.
       connection: { pglite } as unknown as Knex.StaticConnectionConfig,
       acquireConnectionTimeout: 30_000,

@@ -1,0 +1,30 @@
+// Three projects: pure unit tests once, and every integration suite twice: on the embedded
+// PGlite default and on a real PostgreSQL server (skipped with a reason when none is reachable,
+// and a failure instead when CI=true).
+const transform = {
+  '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { types: ['node', 'jest'], allowJs: true, lib: ['ES2022', 'DOM'] } }],
+};
+// eventsource is ESM-only; jest must transform it.
+const transformIgnorePatterns = ['/node_modules/(?!(eventsource|eventsource-parser)/)'];
+const common = { testEnvironment: 'node', transform, transformIgnorePatterns, slowTestThreshold: 20 };
+
+module.exports = {
+  testTimeout: 30_000,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'pglite',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/global-setup-pglite.ts',
+      setupFiles: ['<rootDir>/test/helpers/use-pglite.ts'],
+    },
+    {
+      ...common,
+      displayName: 'postgres',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/global-setup-postgres.ts',
+      setupFiles: ['<rootDir>/test/helpers/use-postgres.ts'],
+    },
+  ],
+};

@@ -1,0 +1,64 @@
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { startServer, type RunningServer } from '../../src/runtime';
+import type { Role } from '../../src/auth/principal';
+import type { NewEvent, EventRecord } from '../../src/events/event-types';
+import { createTestDatabase, type TestDatabase } from './test-db';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestServer {
+  url: string;
+  running: RunningServer;
+  db: TestDatabase;
+  /** Every log line the server wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  rawLogs: string[];
+  token(sub: string, role: Role, ttlSeconds?: number): string;
+  publish(...events: NewEvent[]): Promise<EventRecord[]>;
+  stop(): Promise<void>;
+}
+
+/** The real server (real app, real database, real socket on an ephemeral port). */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const db = await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: 'debug',
+    HEARTBEAT_MS: '5000',
+    STREAM_RETRY_MS: '50',
+    ...env,
+  });
+  const rawLogs: string[] = [];
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        rawLogs.push(line);
+        logs.push(JSON.parse(line));
+      }
+      cb();
+    },
+  });
+  const logger = createLogger(config.LOG_LEVEL, sink);
+  const running = await startServer(config, logger, db.database);
+  let stopped = false;
+  return {
+    url: running.url,
+    running,
+    db,
+    logs,
+    rawLogs,
+    token: (sub, role, ttlSeconds = 3600) => running.deps.tokens.sign({ sub, role }, ttlSeconds),
+    publish: (...events) => running.deps.publisher.publish(events),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await running.shutdown();
+      await db.drop();
+    },
+  };
+}
