@@ -2,13 +2,14 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
-import { checkCursor, logBounds, readEvents } from '../events/event-log';
+import { checkCursor, EVENT_ID_PATTERN, logBounds, readEvents } from '../events/event-log';
 import { channelsFor } from '../events/audience';
 import { toEnvelope, type EventEnvelope } from '../events/event-types';
 import type { AppDeps } from '../app-deps';
 
 const PollQuery = z.strictObject({
-  after: z.string().max(100).optional(),
+  // Unlike the stream's Last-Event-ID (answered in-band), a malformed `after` is the caller's bug: 400.
+  after: z.string().regex(EVENT_ID_PATTERN, 'must be an event id').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 

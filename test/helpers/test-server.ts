@@ -17,6 +17,8 @@ export interface TestServer {
   rawLogs: string[];
   token(sub: string, role: Role, ttlSeconds?: number): string;
   publish(...events: NewEvent[]): Promise<EventRecord[]>;
+  /** The id through which everything committed so far has been dispatched to live sessions. */
+  settledLastId(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,10 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     rawLogs,
     token: (sub, role, ttlSeconds = 3600) => running.deps.tokens.sign({ sub, role }, ttlSeconds),
     publish: (...events) => running.deps.publisher.publish(events),
+    settledLastId: async () => {
+      await running.deps.relay.settle();
+      return running.deps.relay.dispatchedId;
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
