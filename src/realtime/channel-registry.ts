@@ -1,6 +1,5 @@
 import { createChannel, type Channel, type Session } from 'better-sse';
 import type { EventRecord } from '../events/event-types';
-import { channelsFor } from '../events/audience';
 import type { StreamSubscriber } from './stream-subscriber';
 
 interface SessionState {
@@ -28,7 +27,7 @@ export class ChannelRegistry {
     session.state.subscriber = subscriber;
     this.subscribers.add(subscriber);
     session.once('disconnected', () => this.subscribers.delete(subscriber));
-    for (const name of channelsFor(subscriber.principal)) {
+    for (const name of subscriber.channels) {
       let channel = this.channels.get(name);
       if (!channel) {
         channel = createChannel<Record<string, unknown>, SessionState>();

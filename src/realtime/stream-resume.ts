@@ -1,6 +1,5 @@
 import type { Db } from '../storage/db';
 import { checkCursor, compareIds, logBounds, readEvents } from '../events/event-log';
-import { channelsFor } from '../events/audience';
 import type { ChannelRegistry } from './channel-registry';
 import type { OutboxRelay } from '../events/outbox-relay';
 import type { StreamSubscriber } from './stream-subscriber';
@@ -40,11 +39,10 @@ export async function openAndResume(
     return { kind: 'reset', reason: cursor.reason, lastEventId: snapshot };
   }
 
-  const channels = channelsFor(subscriber.principal);
   let after = cursor.after;
   let count = 0;
   while (compareIds(after, snapshot) < 0 && subscriber.isOpen) {
-    const page = await readEvents(deps.db, { after, upTo: snapshot, channels, limit: REPLAY_PAGE });
+    const page = await readEvents(deps.db, { after, upTo: snapshot, channels: subscriber.channels, limit: REPLAY_PAGE });
     await subscriber.replay(page);
     count += page.length;
     if (page.length < REPLAY_PAGE) break;

@@ -3,7 +3,8 @@ import type { ServerResponse } from 'node:http';
 import { createEventBuffer, type Session } from 'better-sse';
 import type { Principal } from '../auth/principal';
 import { compareIds } from '../events/event-log';
-import { toEnvelope, type EventRecord } from '../events/event-types';
+import { toEnvelope, type ChannelName, type EventRecord } from '../events/event-types';
+import { channelsFor, isAddressedTo } from '../events/audience';
 import type { Telemetry } from '../ops/telemetry';
 
 export type DropReason = 'slow_consumer' | 'auth_expired' | 'shutdown';
@@ -22,6 +23,7 @@ export class StreamSubscriber {
   private bufferedBytes = 0;
   private lastSentId = '0';
   private closed = false;
+  readonly channels: readonly ChannelName[];
 
   constructor(
     readonly session: Session,
@@ -30,7 +32,9 @@ export class StreamSubscriber {
     private readonly queueCapBytes: number,
     private readonly telemetry: Telemetry,
     private readonly onDrop: (s: StreamSubscriber, reason: DropReason) => void,
-  ) {}
+  ) {
+    this.channels = channelsFor(principal);
+  }
 
   get isOpen(): boolean {
     return !this.closed && this.session.isConnected;
@@ -100,6 +104,8 @@ export class StreamSubscriber {
 
   private write(e: EventRecord, path: 'live' | 'replay'): void {
     if (!this.isOpen || compareIds(e.id, this.lastSentId) <= 0) return;
+    // The last gate before the socket, whichever path the event came by: never another's event.
+    if (!isAddressedTo(e.audience, this.channels)) return;
     if (path === 'live' && this.res.writableLength > this.queueCapBytes) {
       this.drop('slow_consumer');
       return;
