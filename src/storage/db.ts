@@ -4,6 +4,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { DirMigrationSource } from './migration-source';
 import { PgliteClient } from './pglite-client';
+import { lockDataDir } from './data-dir-lock';
 
 /** A query runner: the pool itself or a transaction. Repositories accept either. */
 export type Db = Knex | Knex.Transaction;
@@ -34,6 +35,7 @@ const migrationConfig = () => ({ migrationSource: new DirMigrationSource() });
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   let knex: Knex;
   let kind: Database['kind'];
+  let releaseLock = () => {};
   if (opts.databaseUrl) {
     kind = 'postgres';
     knex = knexFactory({
@@ -45,7 +47,16 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     });
   } else {
     kind = 'pglite';
-    const pglite = opts.pglite ?? (await openPglite(path.join(opts.dataDir ?? './.data', 'pg')));
+    let pglite = opts.pglite;
+    if (!pglite) {
+      const dir = path.join(opts.dataDir ?? './.data', 'pg');
+      fs.mkdirSync(dir, { recursive: true });
+      releaseLock = lockDataDir(`${dir}.lock`);
+      pglite = await openPglite(dir).catch((err) => {
+        releaseLock();
+        throw err;
+      });
+    }
     knex = knexFactory({
       client: PgliteClient,
       // The connection type has no field for an existing instance.
@@ -64,12 +75,14 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       const [, pending] = (await knex.migrate.list()) as [unknown[], unknown[]];
       return pending.length === 0;
     },
-    close: () => knex.destroy(),
+    close: async () => {
+      await knex.destroy();
+      releaseLock();
+    },
   };
 }
 
 export async function openPglite(dir: string): Promise<import('@electric-sql/pglite').PGlite> {
   const { PGlite, types } = await import('@electric-sql/pglite');
-  fs.mkdirSync(dir, { recursive: true });
   return PGlite.create(dir, { parsers: { [types.INT8]: (v: string) => v } });
 }
