@@ -7,6 +7,11 @@ import type { ChannelRegistry } from './realtime/channel-registry';
 import type { OutboxRelay } from './events/outbox-relay';
 import type { EventPublisher } from './events/event-publisher';
 import type { Telemetry } from './ops/telemetry';
+import type { UserClaims } from './users/user-repository';
+import type { PaystackClient } from './payments/paystack-client';
+import type { BookingService } from './bookings/booking-service';
+import type { PaymentService } from './payments/payment-service';
+import type { WebhookService } from './payments/webhook-service';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -14,10 +19,15 @@ export interface AppDeps {
   logger: Logger;
   db: Database;
   tokens: TokenService;
+  syncUser: (c: UserClaims) => Promise<void>;
   tickets: TicketStore;
   registry: ChannelRegistry;
   relay: OutboxRelay;
   publisher: EventPublisher;
   telemetry: Telemetry;
+  paystack: PaystackClient | null;
+  bookings: BookingService;
+  payments: PaymentService;
+  webhooks: WebhookService;
   lifecycle: { draining: boolean; startedAt: Date; version: string };
 }

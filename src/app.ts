@@ -10,6 +10,9 @@ import { broadcastRoutes } from './broadcasts/broadcast-routes';
 import { statusRoutes } from './ops/status-routes';
 import { healthRoutes } from './ops/health-routes';
 import { PUBLIC_DIR } from './package-root';
+import { userRoutes } from './users/user-routes';
+import { bookingRoutes } from './bookings/booking-routes';
+import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
 
@@ -18,8 +21,16 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // While draining, tell keep-alive clients not to send another request on this socket: one sent
+  // as the server closes idle sockets would be reset with no way to know if it was applied.
+  app.use((_req, res, next) => {
+    if (deps.lifecycle.draining) res.setHeader('Connection', 'close');
+    next();
+  });
   app.use(requestLogger(deps.logger));
   app.use(requestMetrics(deps.telemetry));
+  // Before the JSON parser: the webhook's signature covers its raw bytes.
+  app.use(webhookRoutes(deps));
   app.use(requireJsonBody);
   app.use(express.json({ limit: JSON_BODY_LIMIT }));
 
@@ -29,6 +40,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(streamRoutes(deps));
   app.use(pollRoutes(deps));
   app.use(broadcastRoutes(deps));
+  app.use(userRoutes(deps));
+  app.use(paymentRoutes(deps));
+  app.use(bookingRoutes(deps));
   app.use(express.static(PUBLIC_DIR));
 
   app.use(notFound);

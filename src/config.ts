@@ -27,6 +27,11 @@ export const EnvSchema = z.object({
   RELAY_POLL_MS: intFromEnv(1_000, 10, 60_000),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
   INSTANCE_ID: z.string().min(1).max(64).optional(),
+  PAYSTACK_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.paystack.co'),
+  // Signs our API calls and, per Paystack, the webhooks it sends us. Test keys start sk_test_.
+  PAYSTACK_SECRET_KEY: z.string().min(8).optional(),
+  PAYSTACK_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
+  PLATFORM_FEE_BPS: intFromEnv(0, 0, 10_000),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -55,8 +60,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
-  if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
-    throw new ConfigError(['JWT_SECRET: required when NODE_ENV=production']);
+  if (e.NODE_ENV === 'production') {
+    const missing = (['JWT_SECRET', 'PAYSTACK_SECRET_KEY'] as const).filter((k) => !e[k]);
+    if (missing.length) throw new ConfigError(missing.map((k) => `${k}: required when NODE_ENV=production`));
   }
   const jwtSecret = e.JWT_SECRET ?? readOrCreateSecret(e.DATA_DIR);
   return Object.freeze({

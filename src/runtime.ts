@@ -11,6 +11,11 @@ import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
 import { Telemetry } from './ops/telemetry';
 import { createApp } from './app';
+import { createUserSync } from './users/user-sync';
+import { createPaystackClient } from './payments/paystack-client';
+import { PaymentService } from './payments/payment-service';
+import { BookingService } from './bookings/booking-service';
+import { WebhookService } from './payments/webhook-service';
 import type { AppDeps } from './app-deps';
 import { PACKAGE_VERSION } from './package-root';
 
@@ -45,17 +50,33 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     logger,
   });
 
+  const paystack = config.PAYSTACK_SECRET_KEY
+    ? createPaystackClient({
+        baseUrl: config.PAYSTACK_BASE_URL,
+        secretKey: config.PAYSTACK_SECRET_KEY,
+        timeoutMs: config.PAYSTACK_TIMEOUT_MS,
+        logger,
+      })
+    : null;
+  if (!paystack) logger.warn({ code: 'PAYSTACK_NOT_CONFIGURED' }, 'PAYSTACK_SECRET_KEY is not set; payment routes answer 502');
+  const payments = new PaymentService(db.knex, publisher, paystack, logger);
+
   const deps: AppDeps = {
     config,
     logger,
     db,
     tokens: createTokenService(config.JWT_SECRET),
+    syncUser: createUserSync(db.knex),
     tickets,
     registry,
     relay,
     publisher,
     telemetry,
     lifecycle: { draining: false, startedAt: new Date(), version: PACKAGE_VERSION },
+    paystack,
+    payments,
+    bookings: new BookingService(db.knex, publisher, payments, config.PLATFORM_FEE_BPS),
+    webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
   };
   const server = http.createServer(createApp(deps));
   await new Promise<void>((resolve, reject) => {

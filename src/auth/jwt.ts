@@ -24,7 +24,8 @@ export function createTokenService(secret: string): TokenService {
       }
       const claims = TokenClaims.safeParse(decoded);
       if (!claims.success) throw new AppError('AUTH_INVALID', 'Token claims are invalid');
-      return { userId: claims.data.sub, role: claims.data.role, expiresAt: new Date(claims.data.exp * 1000) };
+      const { sub, role, exp, name, email } = claims.data;
+      return { userId: sub, role, expiresAt: new Date(exp * 1000), name, email };
     },
     sign(claims, ttlSeconds) {
       return jwt.sign(claims, key, { algorithm: 'HS256', expiresIn: ttlSeconds });

@@ -21,4 +21,6 @@ export interface Principal {
   userId: string;
   role: Role;
   expiresAt: Date;
+  name?: string;
+  email?: string;
 }

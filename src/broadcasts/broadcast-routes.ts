@@ -7,7 +7,7 @@ import type { AppDeps } from '../app-deps';
 
 export function broadcastRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.post('/api/broadcasts', authenticate(deps.tokens), async (req, res) => {
+  router.post('/api/broadcasts', authenticate(deps), async (req, res) => {
     const principal = principalOf(req);
     // Before validation, so a non-admin learns nothing about the body's shape.
     assertCanBroadcast(principal);

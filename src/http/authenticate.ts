@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { AppError } from './app-error';
 import type { TokenService } from '../auth/jwt';
 import type { Principal } from '../auth/principal';
+import type { UserClaims } from '../users/user-repository';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -19,12 +20,19 @@ export function bearerToken(req: Request): string | undefined {
   return m[1];
 }
 
+export interface AuthDeps {
+  tokens: TokenService;
+  /** Keeps the users table in step with the claims of whoever calls. */
+  syncUser: (c: UserClaims) => Promise<void>;
+}
+
 /** Requires `Authorization: Bearer <jwt>` and sets `req.principal`. */
-export function authenticate(tokens: TokenService): RequestHandler {
-  return (req, _res, next) => {
+export function authenticate(deps: AuthDeps): RequestHandler {
+  return async (req, _res, next) => {
     const token = bearerToken(req);
     if (token === undefined) throw new AppError('AUTH_REQUIRED', 'Authorization required');
-    req.principal = tokens.verify(token);
+    req.principal = deps.tokens.verify(token);
+    await deps.syncUser(req.principal);
     next();
   };
 }

@@ -24,7 +24,7 @@ export interface PollResponse {
 /** GET /api/events: the stream's events, ids and envelopes, for clients that cannot hold a stream. */
 export function pollRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.get('/api/events', authenticate(deps.tokens), async (req, res) => {
+  router.get('/api/events', authenticate(deps), async (req, res) => {
     const q = parseInput(PollQuery, req.query);
     const principal = principalOf(req);
     deps.telemetry.pollRequests.inc();

@@ -5,7 +5,7 @@ import { AppError } from '../http/app-error';
 import { bearerToken } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import type { Principal } from '../auth/principal';
-import { StreamSubscriber } from './stream-subscriber';
+import { preSerialized, StreamSubscriber } from './stream-subscriber';
 import { openAndResume } from './stream-resume';
 import type { AppDeps } from '../app-deps';
 
@@ -24,6 +24,7 @@ export function streamRoutes(deps: AppDeps): Router {
     const query = parseInput(StreamQuery, req.query);
     if (deps.lifecycle.draining) throw new AppError('SHUTTING_DOWN', 'Server is shutting down; reconnect');
     const { principal, via } = await authenticateStream(deps, req, query.ticket);
+    await deps.syncUser(principal);
 
     const header = req.headers['last-event-id'];
     // The header wins: the browser keeps it current across its own reconnects.
@@ -33,16 +34,17 @@ export function streamRoutes(deps: AppDeps): Router {
       keepAlive: config.HEARTBEAT_MS,
       retry: config.STREAM_RETRY_MS,
       trustClientEventId: false,
+      serializer: preSerialized,
       headers: { 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' },
     });
     if (!session.isConnected) return;
     telemetry.streamsOpened.inc({ auth: via });
-    const log = logger.child({ userId: principal.userId, role: principal.role });
+    const log = () => logger.child({ userId: principal.userId, role: principal.role });
 
     const subscriber = new StreamSubscriber(session, res, principal, config.STREAM_QUEUE_CAP_BYTES, telemetry, (s, reason) => {
       if (reason === 'slow_consumer') {
         telemetry.slowConsumersDropped.inc();
-        log.warn({ code: 'SLOW_CONSUMER_DROPPED', queuedBytes: s.queuedBytes }, 'stream dropped: client is not reading');
+        log().warn({ code: 'SLOW_CONSUMER_DROPPED', queuedBytes: s.queuedBytes }, 'stream dropped: client is not reading');
       }
     });
 
@@ -59,10 +61,10 @@ export function streamRoutes(deps: AppDeps): Router {
         subscriber,
         lastEventId,
       );
-      log.debug({ outcome }, 'stream opened');
+      if (logger.isLevelEnabled('debug')) log().debug({ outcome }, 'stream opened');
     } catch (err) {
       // Headers are sent; the only honest answer is to end the stream and let the client resume.
-      log.error({ code: 'STREAM_RESUME_FAILED', err }, 'could not resume a stream');
+      log().error({ code: 'STREAM_RESUME_FAILED', err }, 'could not resume a stream');
       subscriber.drop('shutdown');
     }
   });

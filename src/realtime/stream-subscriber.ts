@@ -7,6 +7,23 @@ import { toEnvelope, type ChannelName, type EventRecord } from '../events/event-
 import { channelsFor, isAddressedTo } from '../events/audience';
 import type { Telemetry } from '../ops/telemetry';
 
+/**
+ * The wire form of an event, built once however many sessions receive it (a broadcast to
+ * thousands would otherwise serialize the same envelope thousands of times).
+ */
+const wireCache = new WeakMap<EventRecord, string>();
+function wireOf(e: EventRecord): string {
+  let wire = wireCache.get(e);
+  if (wire === undefined) {
+    wire = JSON.stringify(toEnvelope(e));
+    wireCache.set(e, wire);
+  }
+  return wire;
+}
+
+/** Sessions are created with this serializer: everything pushed through them is already JSON. */
+export const preSerialized = (data: unknown): string => data as string;
+
 export type DropReason = 'slow_consumer' | 'auth_expired' | 'shutdown';
 
 /**
@@ -110,7 +127,7 @@ export class StreamSubscriber {
       this.drop('slow_consumer');
       return;
     }
-    this.session.push(toEnvelope(e), e.type, e.id);
+    this.session.push(wireOf(e), e.type, e.id);
     this.lastSentId = e.id;
     this.telemetry.recordDelivery(e.occurredAt, path);
   }

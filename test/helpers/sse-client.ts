@@ -7,7 +7,22 @@ export interface ReceivedEvent {
 }
 
 /** Event names the tests listen for: the real `eventsource` client only reports named events it was asked for. */
-export const LISTENED_TYPES = ['announcement', 'reset', 'auth_expired', 'test.event', 'test.other', 'message'];
+export const LISTENED_TYPES = [
+  'announcement',
+  'reset',
+  'auth_expired',
+  'test.event',
+  'test.other',
+  'message',
+  'booking.created',
+  'booking.accepted',
+  'booking.rejected',
+  'booking.started',
+  'booking.completed',
+  'booking.cancelled',
+  'payment.status_changed',
+  'payout.status_changed',
+];
 
 export interface StreamOptions {
   token?: string;

@@ -1,0 +1,113 @@
+import type { Db } from '../storage/db';
+import type { BookingStatus } from './booking-state';
+import type { BookingView } from './booking-schemas';
+
+export interface BookingRow {
+  id: string;
+  client_id: string;
+  provider_id: string;
+  service: string;
+  scheduled_for: Date;
+  amount: string;
+  currency: string;
+  notes: string | null;
+  status: BookingStatus;
+  reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface ViewRow extends BookingRow {
+  payment_id: string | null;
+  payment_reference: string | null;
+  payment_status: string | null;
+  payment_amount: string | null;
+  payout_id: string | null;
+  payout_status: string | null;
+  payout_amount: string | null;
+  payout_reason: string | null;
+}
+
+const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
+
+function toView(r: ViewRow): BookingView {
+  return {
+    id: String(r.id),
+    clientId: r.client_id,
+    providerId: r.provider_id,
+    service: r.service,
+    scheduledFor: iso(r.scheduled_for),
+    amount: Number(r.amount),
+    currency: r.currency,
+    notes: r.notes,
+    status: r.status,
+    reason: r.reason,
+    payment: r.payment_id
+      ? { id: String(r.payment_id), reference: r.payment_reference!, status: r.payment_status!, amount: Number(r.payment_amount) }
+      : null,
+    payout: r.payout_id
+      ? {
+          id: String(r.payout_id),
+          status: r.payout_status!,
+          amount: Number(r.payout_amount),
+          ...(r.payout_reason ? { reason: r.payout_reason } : {}),
+        }
+      : null,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+function viewQuery(db: Db) {
+  return db('bookings as b')
+    .leftJoin('payments as p', 'p.booking_id', 'b.id')
+    .leftJoin('payouts as o', 'o.booking_id', 'b.id')
+    .select(
+      'b.*',
+      'p.id as payment_id',
+      'p.reference as payment_reference',
+      'p.status as payment_status',
+      'p.amount as payment_amount',
+      'o.id as payout_id',
+      'o.status as payout_status',
+      'o.amount as payout_amount',
+      'o.reason as payout_reason',
+    );
+}
+
+export async function findBookingView(db: Db, id: string): Promise<BookingView | undefined> {
+  const row = (await viewQuery(db).where('b.id', id).first()) as ViewRow | undefined;
+  return row && toView(row);
+}
+
+export async function listBookingViews(
+  db: Db,
+  o: { userId?: string; status?: BookingStatus; before?: string; limit: number },
+): Promise<BookingView[]> {
+  const q = viewQuery(db).orderBy('b.id', 'desc').limit(o.limit);
+  if (o.userId) q.where((w) => w.where('b.client_id', o.userId!).orWhere('b.provider_id', o.userId!));
+  if (o.status) q.andWhere('b.status', o.status);
+  if (o.before) q.andWhere('b.id', '<', o.before);
+  return ((await q) as ViewRow[]).map(toView);
+}
+
+/** Row lock for the rest of the transaction: of two racing moves, the second sees the first's result. */
+export async function lockBooking(db: Db, id: string): Promise<BookingRow | undefined> {
+  return db<BookingRow>('bookings').where({ id }).forUpdate().first();
+}
+
+export async function insertBooking(
+  db: Db,
+  b: Pick<BookingRow, 'client_id' | 'provider_id' | 'service' | 'currency' | 'notes'> & { amount: number; scheduled_for: Date },
+): Promise<string> {
+  const [row] = await db('bookings')
+    .insert({ ...b, status: 'PENDING' satisfies BookingStatus })
+    .returning<{ id: string }[]>('id');
+  return String(row.id);
+}
+
+export async function updateBookingStatus(db: Db, id: string, status: BookingStatus, reason?: string): Promise<void> {
+  await db('bookings')
+    .where({ id })
+    .update({ status, ...(reason !== undefined ? { reason } : {}), updated_at: db.fn.now() });
+}

@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import { authenticate, principalOf } from '../http/authenticate';
+import { parseInput } from '../http/validate';
+import { pathId } from '../http/ids';
+import { CreateBookingRequest, EmptyRequest, ListBookingsQuery, ReasonRequest } from './booking-schemas';
+import { BookingAction } from './booking-state';
+import type { AppDeps } from '../app-deps';
+
+export function bookingRoutes(deps: AppDeps): Router {
+  const router = Router();
+  const auth = authenticate(deps);
+
+  router.post('/api/bookings', auth, async (req, res) => {
+    const body = parseInput(CreateBookingRequest, req.body);
+    res.status(201).json(await deps.bookings.create(principalOf(req), body));
+  });
+
+  router.get('/api/bookings', auth, async (req, res) => {
+    res.json(await deps.bookings.list(principalOf(req), parseInput(ListBookingsQuery, req.query)));
+  });
+
+  router.get('/api/bookings/:id', auth, async (req, res) => {
+    res.json(await deps.bookings.get(principalOf(req), pathId(req.params.id, 'Booking')));
+  });
+
+  router.post('/api/bookings/:id/:action', auth, async (req, res, next) => {
+    const action = BookingAction.safeParse(req.params.action);
+    if (!action.success) return next();
+    const id = pathId(req.params.id, 'Booking');
+    const body = req.body ?? {};
+    const reason = action.data === 'reject' || action.data === 'cancel' ? parseInput(ReasonRequest, body).reason : (parseInput(EmptyRequest, body), undefined);
+    res.json(await deps.bookings.act(principalOf(req), id, action.data, reason));
+  });
+
+  return router;
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { UserId } from '../auth/principal';
+import { RowId } from '../http/ids';
+import { BookingStatus } from './booking-state';
+
+export const Currency = z.enum(['ZAR', 'NGN', 'GHS', 'KES', 'USD']);
+
+/** Amounts are integer cents everywhere; R1 million is a generous ceiling for one booking. */
+export const AmountCents = z.number().int().positive().max(100_000_000);
+
+export const CreateBookingRequest = z.strictObject({
+  providerId: UserId,
+  service: z.string().trim().min(1).max(100),
+  scheduledFor: z.iso
+    .datetime({ offset: true })
+    .refine((v) => Date.parse(v) > Date.now(), 'must be in the future'),
+  amount: AmountCents,
+  currency: Currency.default('ZAR'),
+  notes: z.string().max(2000).optional(),
+});
+export type CreateBookingRequest = z.infer<typeof CreateBookingRequest>;
+
+export const ReasonRequest = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+
+/** Actions without a body accept none, or an empty object. */
+export const EmptyRequest = z.strictObject({});
+
+export const ListBookingsQuery = z.strictObject({
+  status: BookingStatus.optional(),
+  cursor: RowId.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+export type ListBookingsQuery = z.infer<typeof ListBookingsQuery>;
+
+export interface BookingView {
+  id: string;
+  clientId: string;
+  providerId: string;
+  service: string;
+  scheduledFor: string;
+  amount: number;
+  currency: string;
+  notes: string | null;
+  status: BookingStatus;
+  reason: string | null;
+  payment: { id: string; reference: string; status: string; amount: number } | null;
+  payout: { id: string; status: string; amount: number; reason?: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -1,0 +1,56 @@
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Emit } from '../events/event-publisher';
+import { AppError } from '../http/app-error';
+import { emitPaymentStatus, emitPayoutStatus } from './money-events';
+import { setPaymentStatus, type PaymentRow } from './payment-repository';
+import { canMovePayment, type PaymentStatus } from './payment-state';
+import { insertPayout, type PayoutRow } from './payout-repository';
+
+type Parties = { clientId: string; providerId: string };
+
+/** Moves a locked payment and announces it, or refuses (409) a move its rules forbid. */
+export async function movePayment(
+  trx: Knex.Transaction,
+  emit: Emit,
+  payment: PaymentRow,
+  parties: Parties,
+  to: PaymentStatus,
+  extra: { paystack_transaction_id?: number } = {},
+): Promise<PaymentRow> {
+  if (!canMovePayment(payment.status, to)) {
+    throw new AppError('INVALID_TRANSITION', `Payment cannot move from ${payment.status} to ${to}`, {
+      paymentStatus: payment.status,
+    });
+  }
+  await setPaymentStatus(trx, payment.id, to, extra);
+  emitPaymentStatus(emit, payment, parties, payment.status, to);
+  return { ...payment, status: to };
+}
+
+/** The provider's share in cents: integer arithmetic, the platform's fee rounded in its favour. */
+export function payoutAmount(amountCents: number, feeBps: number): number {
+  return amountCents - Math.ceil((amountCents * feeBps) / 10_000);
+}
+
+/** Releases escrow and creates the payout, in the caller's transaction; the transfer comes after commit. */
+export async function releaseEscrow(
+  trx: Knex.Transaction,
+  emit: Emit,
+  payment: PaymentRow,
+  parties: Parties & { bookingId: string },
+  feeBps: number,
+): Promise<PayoutRow> {
+  await movePayment(trx, emit, payment, parties, 'RELEASED');
+  const payout = await insertPayout(trx, {
+    booking_id: parties.bookingId,
+    payment_id: payment.id,
+    provider_id: parties.providerId,
+    // Generated once per payout and reused on any retry, as Paystack asks (16-50 chars, [a-z0-9_-]).
+    reference: `payout_${parties.bookingId}_${crypto.randomBytes(8).toString('hex')}`,
+    amount: payoutAmount(Number(payment.amount), feeBps),
+    currency: payment.currency,
+  });
+  emitPayoutStatus(emit, payout, null, 'PENDING');
+  return payout;
+}

@@ -1,0 +1,31 @@
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { authenticate, principalOf } from '../http/authenticate';
+import { parseInput } from '../http/validate';
+import { pathId } from '../http/ids';
+import type { AppDeps } from '../app-deps';
+
+const PaymentRequest = z.strictObject({ email: z.email().max(320).optional() });
+
+/** Paystack webhooks need the raw bytes for the signature, so this router is mounted before the JSON parser. */
+export const WEBHOOK_BODY_LIMIT = '256kb';
+
+export function webhookRoutes(deps: AppDeps): Router {
+  const router = Router();
+  router.post('/api/webhooks/paystack', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), async (req, res) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const outcome = await deps.webhooks.receive(raw, req.get('x-paystack-signature'));
+    res.json({ received: true, outcome });
+  });
+  return router;
+}
+
+export function paymentRoutes(deps: AppDeps): Router {
+  const router = Router();
+  router.post('/api/bookings/:id/payment', authenticate(deps), async (req, res) => {
+    const id = pathId(req.params.id, 'Booking');
+    const body = parseInput(PaymentRequest, req.body ?? {});
+    res.json(await deps.payments.initialize(principalOf(req), id, body.email));
+  });
+  return router;
+}

@@ -1,0 +1,183 @@
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Principal } from '../auth/principal';
+import type { EventPublisher } from '../events/event-publisher';
+import { AppError } from '../http/app-error';
+import type { Logger } from '../logger';
+import { findBookingView } from '../bookings/booking-repository';
+import { findUser } from '../users/user-repository';
+import { emitPaymentStatus, emitPayoutStatus } from './money-events';
+import { findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
+import { lockPayout, setPayoutStatus } from './payout-repository';
+import { canMovePayout } from './payout-state';
+import { PaystackError, type PaystackClient } from './paystack-client';
+
+/** The Paystack calls that follow a committed booking move. */
+export interface PaymentFollowUps {
+  startTransfer(payoutId: string): Promise<void>;
+  requestRefund(paymentId: string): Promise<void>;
+}
+
+export interface PaymentInit {
+  reference: string;
+  authorizationUrl: string;
+  accessCode: string;
+}
+
+/**
+ * Money in and out through Paystack. Every method calls Paystack first and writes afterwards,
+ * each write a short transaction of its own.
+ */
+export class PaymentService implements PaymentFollowUps {
+  constructor(
+    private readonly knex: Knex,
+    private readonly publisher: EventPublisher,
+    private readonly paystack: PaystackClient | null,
+    private readonly logger: Logger,
+  ) {}
+
+  private client(): PaystackClient {
+    if (!this.paystack) throw new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'Payments are not configured (PAYSTACK_SECRET_KEY)');
+    return this.paystack;
+  }
+
+  /** POST /api/bookings/:id/payment: the client's checkout; a second call returns the same pending payment. */
+  async initialize(p: Principal, bookingId: string, email: string | undefined): Promise<PaymentInit> {
+    const booking = await findBookingView(this.knex, bookingId);
+    if (!booking || (booking.clientId !== p.userId && booking.providerId !== p.userId && p.role !== 'admin')) {
+      throw new AppError('NOT_FOUND', 'Booking not found');
+    }
+    if (booking.clientId !== p.userId) throw new AppError('FORBIDDEN', 'Only the booking’s client can pay');
+    const existing = await findPaymentByBooking(this.knex, bookingId);
+    if (existing) {
+      if (existing.status !== 'PENDING') {
+        throw new AppError('INVALID_TRANSITION', 'This booking is already paid', { paymentStatus: existing.status });
+      }
+      return toInit(existing);
+    }
+    if (booking.status !== 'CONFIRMED') {
+      throw new AppError('INVALID_TRANSITION', 'A booking can be paid once the provider has accepted it', {
+        currentStatus: booking.status,
+      });
+    }
+    const payer = email ?? p.email ?? (await findUser(this.knex, p.userId))?.email ?? undefined;
+    if (!payer) throw new AppError('EMAIL_REQUIRED', 'An email is needed to pay: put one in the token or the body');
+
+    const reference = `bk${bookingId}-${crypto.randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, '0')}`;
+    const init = await this.call('transaction.initialize', () =>
+      this.client().initializeTransaction({
+        email: payer,
+        amount: booking.amount,
+        currency: booking.currency,
+        reference,
+        metadata: { bookingId },
+      }),
+    );
+    const { result } = await this.publisher.transaction(async (trx, emit) => {
+      const row = await insertPayment(trx, {
+        booking_id: bookingId,
+        reference,
+        status: 'PENDING',
+        amount: booking.amount,
+        currency: booking.currency,
+        email: payer,
+        authorization_url: init.authorizationUrl,
+        access_code: init.accessCode,
+      });
+      // A concurrent call won the race: answer with its payment, as a repeat call would get.
+      if (!row) return (await findPaymentByBooking(trx, bookingId))!;
+      emitPaymentStatus(emit, row, booking, null, 'PENDING');
+      return row;
+    });
+    return toInit(result);
+  }
+
+  async startTransfer(payoutId: string): Promise<void> {
+    const payout = await this.knex('payouts').where({ id: payoutId }).first();
+    if (!payout || payout.status !== 'PENDING') return;
+    const provider = await findUser(this.knex, payout.provider_id);
+    if (!provider?.payout_recipient_code) {
+      await this.settlePayout(payoutId, 'FAILED', { reason: 'NO_PAYOUT_ACCOUNT' });
+      return;
+    }
+    try {
+      const t = await this.client().initiateTransfer({
+        amount: Number(payout.amount),
+        recipient: provider.payout_recipient_code,
+        reference: payout.reference,
+        reason: `Booking ${payout.booking_id}`,
+        currency: payout.currency,
+      });
+      await this.settlePayout(payoutId, 'PROCESSING', { transfer_code: t.transferCode });
+    } catch (err) {
+      if (err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED' && !(await this.transferExists(payout.reference))) {
+        this.logger.warn({ code: 'TRANSFER_REJECTED', payoutId }, 'Paystack refused the transfer');
+        await this.settlePayout(payoutId, 'FAILED', { reason: 'TRANSFER_REJECTED' });
+        return;
+      }
+      // A timeout or an outage is an unknown outcome, not a failure: the transfer may have gone
+      // out. PROCESSING until a webhook (or a verify) says what happened.
+      this.logger.warn({ code: 'TRANSFER_OUTCOME_UNKNOWN', payoutId, err }, 'transfer outcome unknown');
+      await this.settlePayout(payoutId, 'PROCESSING');
+    }
+  }
+
+  /**
+   * Paystack refuses a reused transfer reference rather than returning the transfer, so a retry
+   * after a timeout is "rejected" although the money went out. Only a transfer Paystack does not
+   * know is a real failure; if it cannot tell us, the outcome stays unknown.
+   */
+  private async transferExists(reference: string): Promise<boolean> {
+    try {
+      await this.client().verifyTransfer(reference);
+      return true;
+    } catch (err) {
+      return !(err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED');
+    }
+  }
+
+  async requestRefund(paymentId: string): Promise<void> {
+    const payment = await this.knex<PaymentRow>('payments').where({ id: paymentId }).first();
+    if (!payment || payment.status !== 'REFUND_PENDING') return;
+    try {
+      await this.client().refund({ transaction: payment.reference });
+    } catch (err) {
+      // Stays REFUND_PENDING: the money is still owed, and visible as such.
+      this.logger.error({ code: 'REFUND_REQUEST_FAILED', paymentId, err }, 'refund request failed; payment stays REFUND_PENDING');
+    }
+  }
+
+  /** Moves a payout if its rules allow (a webhook may have settled it first) and announces it. */
+  async settlePayout(
+    payoutId: string,
+    to: 'PROCESSING' | 'FAILED' | 'COMPLETED' | 'REVERSED',
+    extra: { transfer_code?: string; reason?: string } = {},
+  ): Promise<void> {
+    await this.publisher.transaction(async (trx, emit) => {
+      const payout = await lockPayout(trx, payoutId);
+      if (!payout || !canMovePayout(payout.status, to)) return;
+      await setPayoutStatus(trx, payoutId, to, extra);
+      emitPayoutStatus(emit, payout, payout.status, to, extra.reason);
+    });
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof PaystackError) {
+        this.logger.warn({ code: err.code, call: what }, 'Paystack call failed');
+        throw new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'The payment provider did not accept the request; try again', {
+          provider: err.code,
+        });
+      }
+      throw err;
+    }
+  }
+}
+
+const toInit = (p: PaymentRow): PaymentInit => ({
+  reference: p.reference,
+  authorizationUrl: p.authorization_url ?? '',
+  accessCode: p.access_code ?? '',
+});

@@ -1,0 +1,46 @@
+import type { Db } from '../storage/db';
+import type { PayoutStatus } from './payout-state';
+
+export interface PayoutRow {
+  id: string;
+  booking_id: string;
+  payment_id: string;
+  provider_id: string;
+  reference: string;
+  status: PayoutStatus;
+  amount: string;
+  currency: string;
+  transfer_code: string | null;
+  reason: string | null;
+}
+
+export async function insertPayout(
+  db: Db,
+  p: Pick<PayoutRow, 'booking_id' | 'payment_id' | 'provider_id' | 'reference' | 'currency'> & { amount: number },
+): Promise<PayoutRow> {
+  const [row]: PayoutRow[] = await db('payouts')
+    .insert({ ...p, status: 'PENDING' satisfies PayoutStatus })
+    .returning('*');
+  return row;
+}
+
+export async function lockPayout(db: Db, id: string): Promise<PayoutRow | undefined> {
+  return db<PayoutRow>('payouts').where({ id }).forUpdate().first();
+}
+
+export async function lockPayoutByReference(db: Db, reference: string): Promise<PayoutRow | undefined> {
+  return db<PayoutRow>('payouts').where({ reference }).forUpdate().first();
+}
+
+export async function findPayoutByReference(db: Db, reference: string): Promise<PayoutRow | undefined> {
+  return db<PayoutRow>('payouts').where({ reference }).first();
+}
+
+export async function setPayoutStatus(
+  db: Db,
+  id: string,
+  status: PayoutStatus,
+  extra: { transfer_code?: string; reason?: string | null } = {},
+): Promise<void> {
+  await db('payouts').where({ id }).update({ status, ...extra, updated_at: db.fn.now() });
+}

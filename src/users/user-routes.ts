@@ -1,0 +1,94 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { authenticate, principalOf } from '../http/authenticate';
+import { parseInput } from '../http/validate';
+import { AppError } from '../http/app-error';
+import { UserId } from '../auth/principal';
+import { findUser, listProviders, setPayoutAccount, setServices, type UserRow } from './user-repository';
+import { PaystackError } from '../payments/paystack-client';
+import type { AppDeps } from '../app-deps';
+
+const ProvidersQuery = z.strictObject({
+  service: z.string().trim().min(1).max(100).optional(),
+  cursor: UserId.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+const ServicesRequest = z.strictObject({ services: z.array(z.string().trim().min(1).max(100)).max(50) });
+
+const PayoutAccountRequest = z.strictObject({
+  accountName: z.string().trim().min(1).max(200),
+  accountNumber: z.string().regex(/^\d{6,20}$/, 'digits only'),
+  bankCode: z.string().regex(/^\d{3,10}$/, 'a Paystack bank code'),
+});
+
+function profile(u: UserRow) {
+  return {
+    id: u.id,
+    role: u.role,
+    name: u.name,
+    email: u.email,
+    services: u.services,
+    payoutAccount: u.payout_recipient_code
+      ? { status: 'active', accountName: u.payout_account_name, bankCode: u.payout_bank_code, accountNumberLast4: u.payout_account_last4 }
+      : { status: 'missing' },
+  };
+}
+
+export function userRoutes(deps: AppDeps): Router {
+  const router = Router();
+  const auth = authenticate(deps);
+  const db = deps.db.knex;
+
+  router.get('/api/me', auth, async (req, res) => {
+    res.json(profile((await findUser(db, principalOf(req).userId))!));
+  });
+
+  router.put('/api/me/services', auth, async (req, res) => {
+    const p = principalOf(req);
+    if (p.role !== 'provider') throw new AppError('FORBIDDEN', 'Only providers offer services');
+    const { services } = parseInput(ServicesRequest, req.body);
+    await setServices(db, p.userId, [...new Set(services)]);
+    res.json(profile((await findUser(db, p.userId))!));
+  });
+
+  router.get('/api/providers', auth, async (req, res) => {
+    const q = parseInput(ProvidersQuery, req.query);
+    const rows = await listProviders(db, { service: q.service, after: q.cursor, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    res.json({
+      providers: page.map((u) => ({ id: u.id, name: u.name, services: u.services })),
+      nextCursor: rows.length > q.limit ? page[page.length - 1].id : null,
+    });
+  });
+
+  router.put('/api/me/payout-account', auth, async (req, res) => {
+    const p = principalOf(req);
+    if (p.role !== 'provider') throw new AppError('FORBIDDEN', 'Only providers have payout accounts');
+    const body = parseInput(PayoutAccountRequest, req.body);
+    if (!deps.paystack) throw new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'Payments are not configured');
+    let recipientCode: string;
+    try {
+      ({ recipientCode } = await deps.paystack.createTransferRecipient({
+        name: body.accountName,
+        accountNumber: body.accountNumber,
+        bankCode: body.bankCode,
+        currency: 'ZAR',
+      }));
+    } catch (err) {
+      if (err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED') {
+        throw new AppError('PAYOUT_ACCOUNT_REJECTED', 'Paystack did not accept this bank account', { provider: err.message });
+      }
+      throw new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'Could not reach the payment provider; try again');
+    }
+    await setPayoutAccount(db, p.userId, {
+      recipientCode,
+      accountName: body.accountName,
+      bankCode: body.bankCode,
+      last4: body.accountNumber.slice(-4),
+    });
+    res.json(profile((await findUser(db, p.userId))!));
+  });
+
+  return router;
+}
