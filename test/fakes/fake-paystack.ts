@@ -231,13 +231,19 @@ export class FakePaystack {
     reference: string,
     overrides: { amount?: number; currency?: string; status?: TransactionStatus } = {},
   ): Promise<WebhookResponse> {
+    const t = this.markPaid(reference, overrides);
+    return this.postWebhook('charge.success', this.chargeData(t, 'webhook'));
+  }
+
+  /** The customer pays, but no webhook is sent (for tests that deliver webhooks themselves). */
+  markPaid(reference: string, overrides: { amount?: number; currency?: string; status?: TransactionStatus } = {}) {
     const t = this.mustTransaction(reference);
     if (overrides.amount !== undefined) t.amount = overrides.amount;
     if (overrides.currency !== undefined) t.currency = overrides.currency;
     t.status = overrides.status ?? 'success';
     t.paidAt = now();
     t.authorizationCode ??= code('AUTH');
-    return this.postWebhook('charge.success', this.chargeData(t, 'webhook'));
+    return t;
   }
 
   /** The bank settles a transfer: its state changes and `transfer.<outcome>` is posted. */

@@ -137,4 +137,43 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     expect(after.deliveries).toBe(before.deliveries + 2);
     expect({ ...after, deliveries: 0 }).toEqual({ ...before, deliveries: 0 });
   });
+
+  it('refunds an escrowed payment when its booking is cancelled, and settles on refund.processed', async () => {
+    const { provider, id, reference } = await confirmedBookingWithPayment();
+    await m.paystack.completeCharge(reference);
+    const cancelled = await provider.post(`/api/bookings/${id}/cancel`, { reason: 'sick' }).expect(200);
+    expect(cancelled.body).toEqual(expect.objectContaining({ status: 'CANCELLED', reason: 'sick' }));
+    expect(cancelled.body.payment.status).toBe('REFUND_PENDING');
+    expect(m.paystack.refundsOf(reference).length).toBe(1);
+    await m.paystack.processRefund(reference);
+    expect((await knex()('payments').where({ reference }).first()).status).toBe('REFUNDED');
+  });
+
+  it('processes a burst of 500 deliveries (duplicates and strangers among them) with nothing lost and one effect each', async () => {
+    const bookings = [];
+    for (let i = 0; i < 10; i++) bookings.push(await confirmedBookingWithPayment());
+    const bodies: string[] = [];
+    for (const b of bookings) {
+      const tx = m.paystack.markPaid(b.reference);
+      const body = JSON.stringify({
+        event: 'charge.success',
+        data: { id: 700000 + bookings.indexOf(b), reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' },
+      });
+      for (let k = 0; k < 5; k++) bodies.push(body);
+    }
+    for (let i = bodies.length; i < 500; i++) bodies.push(JSON.stringify({ event: 'customeridentification.success', data: { id: i } }));
+    const before = await count('webhook_deliveries');
+    const statuses: number[] = [];
+    for (let i = 0; i < bodies.length; i += 25) {
+      const chunk = bodies.slice(i, i + 25);
+      statuses.push(...(await Promise.all(chunk.map((b) => post(b, signPaystackBody(b, PAYSTACK_TEST_KEY))))).map((r) => r.status));
+    }
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(await count('webhook_deliveries')).toBe(before + 10 + 450);
+    for (const b of bookings) {
+      expect((await knex()('payments').where({ reference: b.reference }).first()).status).toBe('ESCROW');
+      const n = await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [b.reference]).count<{ c: string }[]>('* as c');
+      expect(Number(n[0].c)).toBe(3);
+    }
+  });
 });

@@ -1,0 +1,319 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import http from 'node:http';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
+import { TEST_JWT_SECRET } from '../helpers/test-server';
+import { openStream, type TestStream } from '../helpers/sse-client';
+import { createTokenService } from '../../src/auth/jwt';
+import { openDatabase } from '../../src/storage/db';
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+const tokens = createTokenService(TEST_JWT_SECRET);
+
+/** A port nobody listens on right now (bound the way the server binds: all interfaces). */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  /** Parsed JSON log lines from stdout. */
+  logs: Array<Record<string, any>>;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  isRunning: () => boolean;
+}
+
+/** The real entry point, `node --import tsx src/server.ts`, on a clean environment. */
+function spawnServer(env: Record<string, string>): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, any>> = [];
+  let partial = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines.filter(Boolean)) {
+      try {
+        logs.push(JSON.parse(line));
+      } catch {
+        logs.push({ notJson: line });
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  // 'close', not 'exit': it comes after stdout is drained, so `logs` is complete by then.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  const port = Number(env.PORT);
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    logs,
+    stderr: () => stderr,
+    exited,
+    isRunning: () => child.exitCode === null && child.signalCode === null,
+  };
+}
+
+async function waitReady(srv: ServerProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!srv.isRunning()) throw new Error(`server exited during startup: ${srv.stderr()} ${JSON.stringify(srv.logs)}`);
+    const status = await fetch(`${srv.url}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`/readyz not 200 after ${timeoutMs} ms (last ${status}); stderr: ${srv.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A POST /api/broadcasts held in flight: its headers go out with `Expect: 100-continue`, and
+ * `continued` resolves once the server has parsed them and routed the request (it answers
+ * `100 Continue`). The body is sent only on `sendBody()`, so the request is provably in the
+ * server's hands, and unfinished, for as long as the test wants.
+ */
+function heldBroadcast(port: number, token: string, n: number) {
+  const body = JSON.stringify({ title: `in flight ${n}`, body: `broadcast ${n} sent across shutdown`, all: true });
+  const req = http.request({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/api/broadcasts',
+    agent: false,
+    headers: {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      Authorization: `Bearer ${token}`,
+      Expect: '100-continue',
+    },
+  });
+  const continued = new Promise<void>((resolve, reject) => {
+    req.once('continue', resolve);
+    req.once('error', reject);
+  });
+  const response = new Promise<{ status: number; body: any }>((resolve, reject) => {
+    req.once('error', reject);
+    req.once('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.once('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      res.once('error', reject);
+    });
+  });
+  continued.catch(() => undefined);
+  response.catch(() => undefined);
+  req.flushHeaders();
+  return { n, continued, response, sendBody: () => req.end(body) };
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: any;
+}
+
+/** Complete HTTP/1.1 responses (with Content-Length bodies) in what a raw socket received, skipping 1xx. */
+function parseResponses(raw: string): RawResponse[] {
+  const out: RawResponse[] = [];
+  let pos = 0;
+  for (;;) {
+    const end = raw.indexOf('\r\n\r\n', pos);
+    if (end < 0) return out;
+    const [statusLine, ...lines] = raw.slice(pos, end).split('\r\n');
+    const status = Number(statusLine.split(' ')[1]);
+    const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    const length = Number(headers['content-length'] ?? 0);
+    if (raw.length < end + 4 + length) return out;
+    const text = raw.slice(end + 4, end + 4 + length);
+    pos = end + 4 + length;
+    if (status >= 200) out.push({ status, headers, body: text ? JSON.parse(text) : undefined });
+  }
+}
+
+/**
+ * Like heldBroadcast, on a bare socket, and with a stream request pipelined right behind the
+ * body: that second request reaches the server only after shutdown began, on a connection the
+ * server is still serving.
+ */
+function heldBroadcastThenStream(port: number, admin: string, streamToken: string) {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  let received = '';
+  const waiters: Array<() => void> = [];
+  socket.setEncoding('utf8').on('data', (c: string) => {
+    received += c;
+    waiters.splice(0).forEach((w) => w());
+  });
+  socket.on('error', () => undefined);
+  const until = (ok: () => boolean, ms: number, what: string) =>
+    withTimeout(
+      (async () => {
+        while (!ok()) {
+          if (socket.destroyed) throw new Error(`connection closed while waiting for ${what}; received ${JSON.stringify(received)}`);
+          await new Promise<void>((r) => {
+            waiters.push(r);
+            socket.once('close', () => r());
+          });
+        }
+      })(),
+      ms,
+      what,
+    );
+  const body = JSON.stringify({ title: 'in flight raw', body: 'broadcast sent across shutdown', all: true });
+  socket.write(
+    `POST /api/broadcasts HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nAuthorization: Bearer ${admin}\r\nExpect: 100-continue\r\n\r\n`,
+  );
+  return {
+    continued: until(() => /^HTTP\/1\.1 100 /.test(received), 10_000, '100 Continue on the raw request'),
+    /** Sends the body and the pipelined stream request; resolves with both responses. */
+    async finish(): Promise<RawResponse[]> {
+      socket.write(
+        body + `GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${streamToken}\r\n\r\n`,
+      );
+      await until(() => parseResponses(received).length >= 2, 8_000, 'both responses on the raw connection');
+      // Done with this connection, as a client would be.
+      socket.end();
+      return parseResponses(received);
+    },
+    destroy: () => socket.destroy(),
+  };
+}
+
+describeDb('graceful shutdown of the server process on SIGTERM', () => {
+  let srv: ServerProcess | undefined;
+  let dataDir: string | undefined;
+  let testDb: TestDatabase | undefined;
+  const streams: TestStream[] = [];
+  const cleanups: Array<() => void> = [];
+
+  afterAll(async () => {
+    streams.forEach((s) => s.close());
+    cleanups.forEach((f) => f());
+    if (srv?.isRunning()) {
+      srv.child.kill('SIGKILL');
+      await srv.exited;
+    }
+    await testDb?.drop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('ends open streams, finishes in-flight requests (their events are committed), refuses new streams, and exits 0', async () => {
+    const env: Record<string, string> = {
+      NODE_ENV: 'test',
+      PORT: String(await freePort()),
+      JWT_SECRET: TEST_JWT_SECRET,
+      LOG_LEVEL: 'info',
+      SHUTDOWN_TIMEOUT_MS: '10000',
+    };
+    if (TEST_DB === 'postgres') {
+      testDb = await createTestDatabase();
+      env.DATABASE_URL = testDb.url!;
+    } else {
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-shutdown-'));
+      env.DATA_DIR = dataDir;
+    }
+    srv = spawnServer(env);
+    // A fresh PGlite data folder runs initdb first: seconds, more on a loaded machine.
+    await waitReady(srv, 60_000);
+
+    const admin = tokens.sign({ sub: 'ops', role: 'admin' }, 600);
+    const stream = await openStream(srv.url, { token: tokens.sign({ sub: 'carol', role: 'client' }, 600) });
+    streams.push(stream);
+    // The stream is live: a broadcast reaches it.
+    const warmup = await fetch(`${srv.url}/api/broadcasts`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${admin}` },
+      body: JSON.stringify({ title: 'before', body: 'before shutdown', all: true }),
+    });
+    expect(warmup.status).toBe(202);
+    const { eventId: warmupId } = await warmup.json();
+    await stream.waitFor((s) => s.ids.includes(warmupId), 10_000, 'the warm-up broadcast');
+
+    // Requests the server has accepted and routed, but that cannot finish until we send their bodies.
+    const held = [1, 2, 3, 4].map((n) => heldBroadcast(srv!.port, admin, n));
+    const streamToken = tokens.sign({ sub: 'dave', role: 'client' }, 600);
+    const raw = heldBroadcastThenStream(srv.port, admin, streamToken);
+    cleanups.push(raw.destroy);
+    await withTimeout(Promise.all(held.map((h) => h.continued)), 10_000, '100 Continue on every held request');
+    await raw.continued;
+
+    const errorsBefore = stream.errors.length;
+    expect(srv.child.kill('SIGTERM')).toBe(true);
+
+    // The server ends the stream itself while it drains; the process is still there.
+    await stream.waitFor((s) => s.errors.length > errorsBefore, 8_000, 'the stream to be ended by the server');
+    expect(stream.es.readyState).not.toBe(stream.es.OPEN);
+    expect(srv.isRunning()).toBe(true);
+
+    // In-flight requests still complete, after the streams were ended.
+    held.forEach((h) => h.sendBody());
+    const responses = await withTimeout(Promise.all(held.map((h) => h.response)), 8_000, 'the held responses');
+    for (const r of responses) expect(r).toEqual({ status: 202, body: { eventId: expect.stringMatching(/^[1-9]\d*$/) } });
+    // On the raw connection: the broadcast is served, and a stream asked for during draining is refused.
+    const [rawBroadcast, lateStream] = await raw.finish();
+    expect(rawBroadcast).toEqual(expect.objectContaining({ status: 202, body: { eventId: expect.stringMatching(/^[1-9]\d*$/) } }));
+    expect(lateStream).toEqual(
+      expect.objectContaining({ status: 503, body: { error: { code: 'SHUTTING_DOWN', message: expect.any(String) } } }),
+    );
+    const eventIds = [...responses.map((r) => r.body.eventId as string), rawBroadcast.body.eventId as string];
+    expect(new Set(eventIds).size).toBe(eventIds.length);
+
+    // Exits by itself, cleanly; SHUTDOWN_TIMEOUT_MS (10 s) would have made it exit 1.
+    const exit = await withTimeout(srv.exited, 15_000, 'the process to exit');
+    expect({ exit, stderr: srv.stderr() }).toEqual({ exit: { code: 0, signal: null }, stderr: expect.not.stringMatching(/error/i) });
+    const msgs = srv.logs.map((l) => l.msg);
+    expect(msgs).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    expect(srv.logs.find((l) => l.msg === 'shutting down')).toEqual(expect.objectContaining({ signal: 'SIGTERM' }));
+    // Nothing went wrong but the refusal we provoked (which the server logs at error level).
+    expect(srv.logs.filter((l) => l.level >= 50 && l.code !== 'SHUTTING_DOWN')).toEqual([]);
+    expect(srv.logs.some((l) => l.code === 'SHUTDOWN_TIMEOUT')).toBe(false);
+
+    // Every 202 was a commit: the events are in the log, read with the server gone.
+    const db = testDb ? testDb.database : await openDatabase({ dataDir });
+    try {
+      const rows: Array<{ id: string; type: string; payload: { title: string } }> = await db
+        .knex('events')
+        .select('id', 'type', 'payload')
+        .whereIn('id', [warmupId, ...eventIds])
+        .orderBy('id');
+      expect(rows.map((r) => r.id).sort()).toEqual([warmupId, ...eventIds].sort());
+      expect(rows.every((r) => r.type === 'announcement')).toBe(true);
+      expect(rows.map((r) => r.payload.title).sort()).toEqual(['before', ...held.map((h) => `in flight ${h.n}`), 'in flight raw'].sort());
+    } finally {
+      if (!testDb) await db.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,151 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { loadConfig, ConfigError } from '../../src/config';
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
+const GOOD_SECRET = 'a-secret-that-is-long-enough-0123456789';
+
+const tempDirs: string[] = [];
+const tempDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-config-'));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** The ConfigError loadConfig throws for `env` (fails the test if it throws nothing or something else). */
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    // JWT_SECRET given, so nothing is generated (nor written to the default ./.data).
+    const c = loadConfig({ JWT_SECRET: GOOD_SECRET });
+    expect(c).toEqual(
+      expect.objectContaining({
+        NODE_ENV: 'development',
+        PORT: 3000,
+        HEARTBEAT_MS: 15_000,
+        EVENT_RETENTION_HOURS: 168,
+        DATA_DIR: './.data',
+        LOG_LEVEL: 'info',
+        STREAM_QUEUE_CAP_BYTES: 1024 * 1024,
+        SHUTDOWN_TIMEOUT_MS: 10_000,
+        JWT_SECRET: GOOD_SECRET,
+        jwtSecretGenerated: false,
+      }),
+    );
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.INSTANCE_ID).toEqual(expect.any(String));
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('treats empty strings as unset and parses numbers', () => {
+    const dataDir = tempDir();
+    const c = loadConfig({ PORT: '', HEARTBEAT_MS: '2500', DATA_DIR: dataDir, JWT_SECRET: GOOD_SECRET, DATABASE_URL: 'postgresql://u@h/db' });
+    expect(c.PORT).toBe(3000);
+    expect(c.HEARTBEAT_MS).toBe(2500);
+    expect(c.DATA_DIR).toBe(dataDir);
+    expect(c.DATABASE_URL).toBe('postgresql://u@h/db');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['HEARTBEAT_MS', '-1'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['LOG_LEVEL', 'loud'],
+    ['NODE_ENV', 'staging'],
+    ['JWT_SECRET', 'too-short'],
+    ['STREAM_QUEUE_CAP_BYTES', '10'],
+  ])('rejects %s=%s with a ConfigError naming the variable', (name, value) => {
+    const dataDir = tempDir();
+    const err = configError({ DATA_DIR: dataDir, JWT_SECRET: GOOD_SECRET, [name]: value });
+    expect(err.problems).toEqual([expect.stringMatching(new RegExp(`^${name}: `))]);
+    expect(err.message).toContain(`${name}: `);
+    // Validation fails before anything is written.
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('lists every bad variable at once', () => {
+    const err = configError({ PORT: 'abc', LOG_LEVEL: 'loud', JWT_SECRET: GOOD_SECRET });
+    expect(err.problems).toHaveLength(2);
+    expect(err.message).toMatch(/PORT: /);
+    expect(err.message).toMatch(/LOG_LEVEL: /);
+  });
+
+  it('requires JWT_SECRET when NODE_ENV=production, and generates nothing', () => {
+    const dataDir = tempDir();
+    // Everything else production requires is given, so JWT_SECRET is the one problem.
+    const production = { NODE_ENV: 'production', DATA_DIR: dataDir, PAYSTACK_SECRET_KEY: 'sk_test_0123456789abcdef' };
+    const err = configError(production);
+    expect(err.problems).toEqual([expect.stringMatching(/^JWT_SECRET: /)]);
+    expect(fs.existsSync(path.join(dataDir, 'jwt-secret'))).toBe(false);
+    const c = loadConfig({ ...production, JWT_SECRET: GOOD_SECRET });
+    expect(c.JWT_SECRET).toBe(GOOD_SECRET);
+    expect(c.jwtSecretGenerated).toBe(false);
+  });
+
+  it('in development without JWT_SECRET, generates a secret once into DATA_DIR/jwt-secret (mode 0600) and reuses it', () => {
+    // A data folder that does not exist yet: it is created.
+    const dataDir = path.join(tempDir(), 'nested', 'data');
+    const first = loadConfig({ DATA_DIR: dataDir });
+    expect(first.jwtSecretGenerated).toBe(true);
+    expect(first.JWT_SECRET.length).toBeGreaterThanOrEqual(32);
+
+    const file = path.join(dataDir, 'jwt-secret');
+    const stat = fs.statSync(file);
+    expect(stat.mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(first.JWT_SECRET);
+
+    const second = loadConfig({ DATA_DIR: dataDir });
+    expect(second.JWT_SECRET).toBe(first.JWT_SECRET);
+    expect(second.jwtSecretGenerated).toBe(true);
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(first.JWT_SECRET);
+
+    // Another data folder gets its own secret.
+    expect(loadConfig({ DATA_DIR: tempDir() }).JWT_SECRET).not.toBe(first.JWT_SECRET);
+  });
+
+  it('the server process exits with code 1 and names the bad variable on stderr', async () => {
+    const dataDir = tempDir();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: REPO_ROOT,
+      // A clean environment: nothing from the developer's shell or from jest leaks in.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), PORT: 'abc', DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`server did not exit within 20 s; stderr: ${stderr}`));
+      }, 20_000);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    // 'exit' can come before the pipes are drained.
+    await new Promise((r) => (child.stderr.readableEnded ? r(undefined) : child.stderr.once('end', r)));
+    expect({ code, stderr }).toEqual({ code: 1, stderr: expect.stringMatching(/^\s+- PORT: /m) });
+    expect(stderr).toContain('Invalid configuration');
+    expect(stdout).toBe('');
+    // It failed on configuration, before touching the data folder.
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  }, 30_000);
+});
