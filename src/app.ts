@@ -21,12 +21,6 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  // While draining, tell keep-alive clients not to send another request on this socket: one sent
-  // as the server closes idle sockets would be reset with no way to know if it was applied.
-  app.use((_req, res, next) => {
-    if (deps.lifecycle.draining) res.setHeader('Connection', 'close');
-    next();
-  });
   app.use(requestLogger(deps.logger));
   app.use(requestMetrics(deps.telemetry));
   // Before the JSON parser: the webhook's signature covers its raw bytes.

@@ -79,20 +79,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  */
 function readOrCreateSecret(dataDir: string): string {
   const file = path.join(dataDir, 'jwt-secret');
-  try {
-    const existing = fs.readFileSync(file, 'utf8').trim();
-    if (existing.length >= 32) return existing;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const existing = readSecretFile(file);
+  if (existing !== undefined) return existing;
   fs.mkdirSync(dataDir, { recursive: true });
   const secret = crypto.randomBytes(48).toString('base64url');
-  // 'wx' so two processes starting together cannot overwrite each other's secret.
+  // Written whole under a private name, then linked into place: link() fails if the file exists,
+  // so two processes starting together agree on one secret, and neither can read a half-written one.
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, secret + '\n', { mode: 0o600, flag: 'wx' });
   try {
-    fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    fs.linkSync(tmp, file);
     return secret;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return fs.readFileSync(file, 'utf8').trim();
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return readSecretFile(file)!;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** The secret in `file`; undefined if there is none. A short one is an error, never a weak key. */
+function readSecretFile(file: string): string | undefined {
+  let content: string;
+  try {
+    content = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  if (content.length < 32) {
+    throw new ConfigError([`JWT_SECRET: ${file} holds fewer than 32 characters; delete it to generate a new one, or set JWT_SECRET`]);
+  }
+  return content;
 }

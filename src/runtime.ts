@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { openDatabase, type Database } from './storage/db';
@@ -79,6 +79,17 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
   };
   const server = http.createServer(createApp(deps));
+  // Connections whose client has not sent a request yet (browsers and undici open spare ones).
+  const unused = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    unused.delete(req.socket);
+    // While draining, every response tells its client not to reuse the connection.
+    if (deps.lifecycle.draining) res.setHeader('Connection', 'close');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, () => resolve());
@@ -94,9 +105,18 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Streams end now so their clients reconnect to another instance; in-flight requests finish.
       for (const s of [...registry.all()]) s.drop('shutdown');
-      server.closeIdleConnections();
+      // closeIdleConnections() alone misses connections that never sent a request, and any that
+      // goes idle later (a keep-alive connection finishing its last response, an ended stream):
+      // each would hold server.close() until the force timeout. Sweep until closed.
+      const closeIdle = () => {
+        for (const socket of unused) if (socket.bytesRead === 0) socket.destroy();
+        server.closeIdleConnections();
+      };
+      closeIdle();
+      const sweep = setInterval(closeIdle, 100);
       const force = setTimeout(() => server.closeAllConnections(), Math.max(config.SHUTDOWN_TIMEOUT_MS - 1_500, 100));
       await closed;
+      clearInterval(sweep);
       clearTimeout(force);
       await db.close();
     })());

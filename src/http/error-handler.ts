@@ -43,7 +43,7 @@ export function errorHandler(onError: (err: AppError, res: Parameters<ErrorReque
     onError(appErr, res);
     // 4xx are logged once, by the request logger's line (which carries the code); a 5xx also
     // logs its cause here, since the client only ever sees the generic message.
-    if (appErr.status >= 500) req.log?.error({ code: appErr.code, err: appErr.cause ?? appErr }, appErr.message);
+    if (appErr.status >= 500 && appErr.code !== 'SHUTTING_DOWN') req.log?.error({ code: appErr.code, err: appErr.cause ?? appErr }, appErr.message);
     if (res.headersSent) {
       res.destroy();
       return;

@@ -20,7 +20,11 @@ export function requestLogger(logger: Logger): RequestHandler {
         return req;
       },
     },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    customLogLevel: (_req, res, err) => {
+      // Refusing work while draining is expected on every deploy, not an error.
+      if ((res as { locals?: { errorCode?: string } }).locals?.errorCode === 'SHUTTING_DOWN') return 'warn';
+      return err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+    },
     // Every error line carries its stable code (set by the error handler).
     customProps: (_req, res) => {
       const code = (res as { locals?: { errorCode?: string } }).locals?.errorCode;

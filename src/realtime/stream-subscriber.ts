@@ -40,6 +40,8 @@ export class StreamSubscriber {
   private bufferedBytes = 0;
   private lastSentId = '0';
   private closed = false;
+  /** Bytes written since the socket was last uncorked (see write()). */
+  private writtenThisTick = 0;
   readonly channels: readonly ChannelName[];
 
   constructor(
@@ -123,11 +125,17 @@ export class StreamSubscriber {
     if (!this.isOpen || compareIds(e.id, this.lastSentId) <= 0) return;
     // The last gate before the socket, whichever path the event came by: never another's event.
     if (!isAddressedTo(e.audience, this.channels)) return;
-    if (path === 'live' && this.res.writableLength > this.queueCapBytes) {
+    // Node corks the socket for the rest of the tick on a response write, so what this tick wrote
+    // is all still queued however fast the client reads. Only the backlog from earlier ticks,
+    // which the socket had the chance to send, shows a client that is not reading.
+    if (path === 'live' && this.res.writableLength - this.writtenThisTick > this.queueCapBytes) {
       this.drop('slow_consumer');
       return;
     }
+    const before = this.res.writableLength;
     this.session.push(wireOf(e), e.type, e.id);
+    if (this.writtenThisTick === 0) process.nextTick(() => (this.writtenThisTick = 0));
+    this.writtenThisTick += this.res.writableLength - before;
     this.lastSentId = e.id;
     this.telemetry.recordDelivery(e.occurredAt, path);
   }

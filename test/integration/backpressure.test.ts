@@ -205,6 +205,18 @@ describeDb('a client that stops reading is dropped instead of being buffered wit
     return { big, small };
   }
 
+  it('does not drop a reading client that gets a burst larger than the cap in one go', async () => {
+    const s = await openStream(srv.url, { token: srv.token('bursty', 'client') });
+    streams.push(s);
+    const burst = await srv.publish(
+      ...[1, 2, 3, 4].map((n) => ({ type: 'test.event', audience: ['user:bursty' as const], payload: { n, blob: 'x'.repeat(CAP / 2) } })),
+    );
+    await s.waitForCount(4);
+    expect(s.ids).toEqual(burst.map((e) => e.id));
+    expect(s.errors).toEqual([]);
+    expect(dropLines()).toEqual([]);
+  });
+
   it('drops the stalled stream once its queue passes the cap, and a reading client on the same server keeps its events', async () => {
     const reader = await openStream(srv.url, { token: srv.token('reader', 'client') });
     streams.push(reader);

@@ -118,6 +118,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: tempDir() }).JWT_SECRET).not.toBe(first.JWT_SECRET);
   });
 
+  it.each([[''], ['short\n']])('refuses a jwt-secret file holding %j instead of signing with a weak key', (content) => {
+    const dataDir = tempDir();
+    fs.writeFileSync(path.join(dataDir, 'jwt-secret'), content);
+    expect(configError({ DATA_DIR: dataDir }).problems[0]).toMatch(/^JWT_SECRET:/);
+  });
+
   it('the server process exits with code 1 and names the bad variable on stderr', async () => {
     const dataDir = tempDir();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
