@@ -1,0 +1,325 @@
+/** Child processes of the benchmark, their IPC, and cleanup that runs however the run ends. */
+import { fork, spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import http from 'node:http';
+import type { RpcReply } from './protocol';
+
+export const ROOT = path.resolve(__dirname, '..');
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: LIFO, each step once, on normal end, on error, and on SIGINT/SIGTERM.
+
+type Cleanup = { name: string; fn: () => Promise<void> | void };
+const cleanups: Cleanup[] = [];
+let cleaning: Promise<void> | null = null;
+
+/** Registers a cleanup step; returns a function that runs it now (and unregisters it). */
+export function onCleanup(name: string, fn: () => Promise<void> | void): () => Promise<void> {
+  const entry: Cleanup = { name, fn };
+  cleanups.push(entry);
+  return async () => {
+    const i = cleanups.indexOf(entry);
+    if (i < 0) return;
+    cleanups.splice(i, 1);
+    await entry.fn();
+  };
+}
+
+export function runCleanups(): Promise<void> {
+  return (cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      const c = cleanups.pop()!;
+      try {
+        await c.fn();
+      } catch (err) {
+        process.stderr.write(`cleanup "${c.name}" failed: ${(err as Error).message}\n`);
+      }
+    }
+  })().finally(() => {
+    cleaning = null;
+  }));
+}
+
+let aborting = false;
+let abortedAt = 0;
+
+/** True once SIGINT/SIGTERM/SIGHUP arrived: start nothing new, the run is being torn down. */
+export const isAborting = () => aborting;
+
+export function assertNotAborting(): void {
+  if (aborting) throw new Error('interrupted');
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    if (aborting) {
+      // Ctrl-C reaches us twice (the terminal's process group, and tsx relaying it): only a
+      // signal well after the first one means "stop waiting for cleanup".
+      if (Date.now() - abortedAt < 3_000) return;
+      process.stderr.write(`${sig} again: exiting without finishing cleanup\n`);
+      process.exit(130);
+    }
+    aborting = true;
+    abortedAt = Date.now();
+    process.stderr.write(`\n${sig}: stopping child processes and dropping the database...\n`);
+    // Killing the children makes the main flow fail fast; it then runs the cleanups again (for
+    // anything registered meanwhile) and exits. This timer is the backstop if it does not.
+    void runCleanups().finally(() => setTimeout(() => process.exit(130), 10_000));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The soft and hard open-file limits children inherit (Node has no getrlimit). */
+export function fdLimits(): { soft: number; hard: number } {
+  const read = (flag: string) => {
+    try {
+      const out = execFileSync('/bin/sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' }).trim();
+      return out === 'unlimited' ? Infinity : Number(out);
+    } catch {
+      return NaN;
+    }
+  };
+  return { soft: read('-Sn'), hard: read('-Hn') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request/response over a child's IPC channel.
+
+export class Rpc {
+  private nextRid = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private exited: Error | null = null;
+
+  constructor(private readonly child: ChildProcess, label: string) {
+    child.on('message', (m: RpcReply) => {
+      const p = this.pending.get(m?.rid);
+      if (!p) return;
+      this.pending.delete(m.rid);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(`${label}: ${m.error}`));
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = new Error(`${label} exited (code ${code}, signal ${signal})`);
+      for (const p of this.pending.values()) p.reject(this.exited);
+      this.pending.clear();
+    });
+  }
+
+  call<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<T> {
+    if (this.exited) return Promise.reject(this.exited);
+    const rid = this.nextRid++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(new Error(`rpc ${cmd} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(rid, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.child.send({ rid, cmd, ...args });
+    });
+  }
+}
+
+/** Sends SIGTERM, waits up to `graceMs` for exit, then SIGKILL. Resolves once the child is gone. */
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<{ exitedGracefully: boolean; ms: number }> {
+  const started = Date.now();
+  if (child.exitCode !== null || child.signalCode !== null) return { exitedGracefully: true, ms: 0 };
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const graceful = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!graceful) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  return { exitedGracefully: graceful, ms: Date.now() - started };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers and the load client.
+
+export interface ServerProc {
+  name: string;
+  child: ChildProcess;
+  rpc: Rpc;
+  url: string;
+  /** Output lines at level warn or above (pino JSON `level` >= 40, or anything not JSON). */
+  warnings: string[];
+  warningCount: number;
+  /** The same, logged before the server answered its readiness check (configuration notices). */
+  startupWarnings: string[];
+  /** Why the process is gone, with its last output lines; null while it runs. */
+  exitReport(): string | null;
+  stop(): Promise<{ exitedGracefully: boolean; ms: number }>;
+}
+
+/**
+ * `node --expose-gc --import tsx --import bench/server-hook.ts <entry>` with the given env, and an
+ * IPC channel for the hook. Resolves once `readyPath` answers 200.
+ */
+export async function startServerProcess(o: {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  port: number;
+  readyPath: string;
+  readyTimeoutMs?: number;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+}): Promise<ServerProc> {
+  assertNotAborting();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Nothing of the caller's server configuration leaks in; only what the benchmark sets.
+  for (const k of ['DATABASE_URL', 'DATA_DIR', 'PORT', 'JWT_SECRET', 'LOG_LEVEL', 'NODE_ENV', 'NODE_OPTIONS', 'INSTANCE_ID']) delete env[k];
+  Object.assign(env, o.env);
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', ...(o.nodeArgs ?? []), '--import', 'tsx', '--import', './bench/server-hook.ts', o.entry],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+  );
+  const stopNow = onCleanup(`stop ${o.name}`, async () => {
+    await stopChild(child, 15_000);
+  });
+  const warnings: string[] = [];
+  const startupWarnings: string[] = [];
+  const tail: string[] = [];
+  let warningCount = 0;
+  let ready = false;
+  const onLine = (line: string) => {
+    if (!line.trim()) return;
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+    let level = 50;
+    try {
+      level = Number(JSON.parse(line).level ?? 50);
+    } catch {
+      // not JSON: treat as a warning (stack traces, Node warnings)
+    }
+    if (level >= 40) {
+      const short = line.length > 400 ? `${line.slice(0, 400)}...` : line;
+      if (!ready) {
+        if (startupWarnings.length < 20) startupWarnings.push(short);
+        return;
+      }
+      warningCount++;
+      if (warnings.length < 20) warnings.push(short);
+    }
+  };
+  for (const s of [child.stdout!, child.stderr!]) {
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+  }
+  const rpc = new Rpc(child, o.name);
+  const url = `http://127.0.0.1:${o.port}`;
+  const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stopNow();
+      throw new Error(`${o.name} exited during startup (code ${child.exitCode}):\n${tail.join('\n')}`);
+    }
+    const status = await httpStatus(`${url}${o.readyPath}`).catch(() => 0);
+    if (status === 200) {
+      ready = true;
+      break;
+    }
+    if (Date.now() > deadline) {
+      await stopNow();
+      throw new Error(`${o.name} not ready after ${o.readyTimeoutMs ?? 60_000} ms:\n${tail.join('\n')}`);
+    }
+    await sleep(100);
+  }
+  return {
+    name: o.name,
+    child,
+    rpc,
+    url,
+    warnings,
+    startupWarnings,
+    exitReport: () =>
+      child.exitCode === null && child.signalCode === null
+        ? null
+        : `${o.name} exited during the run (code ${child.exitCode}, signal ${child.signalCode}); last output:\n${tail.join('\n')}`,
+    get warningCount() {
+      return warningCount;
+    },
+    stop: async () => {
+      const r = await stopChild(child, 15_000);
+      await stopNow();
+      return r;
+    },
+  };
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+export interface LoadClientProc {
+  child: ChildProcess;
+  rpc: Rpc;
+  stop(): Promise<void>;
+}
+
+/** Forks bench/load-client.ts under tsx and waits for its hello. */
+export async function startLoadClient(): Promise<LoadClientProc> {
+  assertNotAborting();
+  const child = fork(path.join(__dirname, 'load-client.ts'), [], {
+    cwd: ROOT,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const stopNow = onCleanup('stop load client', async () => {
+    if (child.connected) child.disconnect();
+    await stopChild(child, 5_000);
+  });
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('load client did not start within 30 s')), 30_000);
+    child.once('message', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`load client exited during startup (code ${code})`));
+    });
+  });
+  return { child, rpc: new Rpc(child, 'load client'), stop: stopNow };
+}

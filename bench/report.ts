@@ -1,0 +1,71 @@
+/** Statistics and the printed table. */
+
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  // Nearest-rank: the smallest value with at least p% of samples at or below it.
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1];
+}
+
+export function summarize(values: readonly number[]): { n: number; p50: number | null; p99: number | null; max: number | null } {
+  const s = [...values].sort((a, b) => a - b);
+  return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1] : null };
+}
+
+export function median(values: readonly number[]): number | null {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** Deterministic PRNG (mulberry32), so both servers get the same targets in the same order. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type Better = 'lower' | 'higher' | 'zero' | '';
+
+export interface Row {
+  metric: string;
+  unit: string;
+  ours: number | null;
+  baseline: number | null;
+  better: Better;
+  /** Digits after the point. */
+  digits?: number;
+}
+
+export function fmt(v: number | null | undefined, digits = 1): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return 'n/a';
+  if (!Number.isFinite(v)) return String(v);
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function ratio(ours: number | null, baseline: number | null): string {
+  if (ours === null || baseline === null) return 'n/a';
+  if (ours === 0 && baseline === 0) return '=';
+  if (baseline === 0) return 'n/a';
+  return `${(ours / baseline).toFixed(2)}x`;
+}
+
+export function table(rows: Row[], oursLabel: string, baselineLabel: string): string {
+  const header = ['metric', 'unit', oursLabel, baselineLabel, 'ours/baseline', 'better'];
+  const body = rows.map((r) => [
+    r.metric,
+    r.unit,
+    fmt(r.ours, r.digits ?? 1),
+    fmt(r.baseline, r.digits ?? 1),
+    r.better === 'zero' ? (r.ours === 0 && r.baseline === 0 ? 'ok' : r.ours === 0 ? 'ok (ours)' : 'NOT ZERO') : ratio(r.ours, r.baseline),
+    r.better === 'zero' ? '0' : r.better,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 || i === 1 || i === 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
+  const sep = widths.map((w) => '-'.repeat(w)).join('-|-');
+  return [line(header), sep, ...body.map(line)].join('\n');
+}
