@@ -12,6 +12,7 @@ import type { PaystackClient } from './payments/paystack-client';
 import type { BookingService } from './bookings/booking-service';
 import type { PaymentService } from './payments/payment-service';
 import type { WebhookService } from './payments/webhook-service';
+import type { NotificationService } from './notifications/notification-service';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -29,5 +30,6 @@ export interface AppDeps {
   bookings: BookingService;
   payments: PaymentService;
   webhooks: WebhookService;
+  notifications: NotificationService;
   lifecycle: { draining: boolean; startedAt: Date; version: string };
 }

@@ -13,6 +13,7 @@ import { PUBLIC_DIR } from './package-root';
 import { userRoutes } from './users/user-routes';
 import { bookingRoutes } from './bookings/booking-routes';
 import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
+import { notificationRoutes } from './notifications/notification-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
 
@@ -37,6 +38,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(userRoutes(deps));
   app.use(paymentRoutes(deps));
   app.use(bookingRoutes(deps));
+  app.use(notificationRoutes(deps));
   app.use(express.static(PUBLIC_DIR));
 
   app.use(notFound);

@@ -16,6 +16,7 @@ import { createPaystackClient } from './payments/paystack-client';
 import { PaymentService } from './payments/payment-service';
 import { BookingService } from './bookings/booking-service';
 import { WebhookService } from './payments/webhook-service';
+import { NotificationService } from './notifications/notification-service';
 import type { AppDeps } from './app-deps';
 import { PACKAGE_VERSION } from './package-root';
 
@@ -36,10 +37,16 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   const registry = new ChannelRegistry();
   const telemetry = new Telemetry(() => registry.counts());
   const relay = new OutboxRelay(db.knex, (e) => registry.dispatch(e), logger, config.RELAY_POLL_MS);
-  const publisher = new EventPublisher(db.knex, (events) => {
-    telemetry.eventsPublished.inc(events.length);
-    relay.poke();
-  });
+  const notifications = new NotificationService(db.knex);
+  const publisher = new EventPublisher(
+    db.knex,
+    (events) => {
+      telemetry.eventsPublished.inc(events.length);
+      relay.poke();
+    },
+    (trx, events) => notifications.derive(trx, events),
+  );
+  notifications.attach(publisher);
   await relay.start();
   const tickets = createTicketStore(db.knex, config.TICKET_TTL_MS);
   const retention = startRetention({
@@ -75,6 +82,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     lifecycle: { draining: false, startedAt: new Date(), version: PACKAGE_VERSION },
     paystack,
     payments,
+    notifications,
     bookings: new BookingService(db.knex, publisher, payments, config.PLATFORM_FEE_BPS),
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
   };

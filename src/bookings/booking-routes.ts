@@ -27,9 +27,9 @@ export function bookingRoutes(deps: AppDeps): Router {
     const action = BookingAction.safeParse(req.params.action);
     if (!action.success) return next();
     const id = pathId(req.params.id, 'Booking');
-    const body = req.body ?? {};
-    const reason = action.data === 'reject' || action.data === 'cancel' ? parseInput(ReasonRequest, body).reason : (parseInput(EmptyRequest, body), undefined);
-    res.json(await deps.bookings.act(principalOf(req), id, action.data, reason));
+    const takesReason = action.data === 'reject' || action.data === 'cancel';
+    const body = parseInput(takesReason ? ReasonRequest : EmptyRequest, req.body ?? {});
+    res.json(await deps.bookings.act(principalOf(req), id, action.data, 'reason' in body ? body.reason : undefined));
   });
 
   return router;

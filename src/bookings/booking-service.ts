@@ -4,7 +4,7 @@ import { userChannel } from '../events/audience';
 import type { Emit, EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import { findUser } from '../users/user-repository';
-import { findPaymentByBooking, lockPayment } from '../payments/payment-repository';
+import { lockPaymentByBooking } from '../payments/payment-repository';
 import { movePayment, releaseEscrow } from '../payments/escrow';
 import type { PaymentFollowUps } from '../payments/payment-service';
 import {
@@ -102,8 +102,7 @@ export class BookingService {
     row: BookingRow,
     action: BookingAction,
   ): Promise<(() => Promise<void>) | undefined> {
-    const found = await findPaymentByBooking(trx, String(row.id));
-    const payment = found && (await lockPayment(trx, found.id));
+    const payment = await lockPaymentByBooking(trx, String(row.id));
     switch (action) {
       case 'start':
         if (payment?.status !== 'ESCROW') {

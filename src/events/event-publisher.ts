@@ -18,13 +18,16 @@ export class EventPublisher {
   constructor(
     private readonly knex: Knex,
     private readonly onCommitted: (events: EventRecord[]) => void,
+    /** Events that follow from the emitted ones (notifications), written in the same transaction. */
+    private readonly derive: (trx: Knex.Transaction, events: readonly NewEvent[]) => Promise<NewEvent[]> = async () => [],
   ) {}
 
   async transaction<T>(fn: (trx: Knex.Transaction, emit: Emit) => Promise<T>): Promise<Committed<T>> {
     const committed = await this.knex.transaction(async (trx) => {
       const pending: NewEvent[] = [];
       const result = await fn(trx, (e) => pending.push(NewEvent.parse(e)));
-      const events = await appendEvents(trx, pending);
+      const derived = pending.length ? await this.derive(trx, pending) : [];
+      const events = await appendEvents(trx, [...pending, ...derived]);
       return { result, events };
     });
     if (committed.events.length > 0) this.onCommitted(committed.events);

@@ -21,6 +21,10 @@ export async function findPaymentByReference(db: Db, reference: string): Promise
   return db<PaymentRow>('payments').where({ reference }).first();
 }
 
+export async function lockPaymentByBooking(db: Db, bookingId: string): Promise<PaymentRow | undefined> {
+  return db<PaymentRow>('payments').where({ booking_id: bookingId }).forUpdate().first();
+}
+
 export async function lockPayment(db: Db, id: string): Promise<PaymentRow | undefined> {
   return db<PaymentRow>('payments').where({ id }).forUpdate().first();
 }

@@ -5,6 +5,7 @@ import type { EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import type { Logger } from '../logger';
 import { findBookingView } from '../bookings/booking-repository';
+import { canViewBooking } from '../bookings/booking-state';
 import { findUser } from '../users/user-repository';
 import { emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
@@ -44,9 +45,7 @@ export class PaymentService implements PaymentFollowUps {
   /** POST /api/bookings/:id/payment: the client's checkout; a second call returns the same pending payment. */
   async initialize(p: Principal, bookingId: string, email: string | undefined): Promise<PaymentInit> {
     const booking = await findBookingView(this.knex, bookingId);
-    if (!booking || (booking.clientId !== p.userId && booking.providerId !== p.userId && p.role !== 'admin')) {
-      throw new AppError('NOT_FOUND', 'Booking not found');
-    }
+    if (!booking || !canViewBooking(booking, p)) throw new AppError('NOT_FOUND', 'Booking not found');
     if (booking.clientId !== p.userId) throw new AppError('FORBIDDEN', 'Only the booking’s client can pay');
     const existing = await findPaymentByBooking(this.knex, bookingId);
     if (existing) {

@@ -41,7 +41,8 @@ export function userRoutes(deps: AppDeps): Router {
   const db = deps.db.knex;
 
   router.get('/api/me', auth, async (req, res) => {
-    res.json(profile((await findUser(db, principalOf(req).userId))!));
+    const p = principalOf(req);
+    res.json({ ...profile((await findUser(db, p.userId))!), unreadCount: await deps.notifications.unreadCount(p) });
   });
 
   router.put('/api/me/services', auth, async (req, res) => {

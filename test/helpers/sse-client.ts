@@ -22,6 +22,8 @@ export const LISTENED_TYPES = [
   'booking.cancelled',
   'payment.status_changed',
   'payout.status_changed',
+  'notification.created',
+  'notification.read',
 ];
 
 export interface StreamOptions {
@@ -70,6 +72,10 @@ export class TestStream {
       });
     });
     this.opened.catch(() => undefined);
+  }
+
+  idsOf(...types: string[]): string[] {
+    return this.events.filter((e) => types.includes(e.type)).map((e) => e.id);
   }
 
   get ids(): string[] {

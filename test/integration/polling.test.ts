@@ -28,7 +28,7 @@ describeDb('polling GET /api/events', () => {
     await srv.publish({ type: 'test.event', audience: ['user:polly'], payload: { n: 1 } });
     await srv.publish({ type: 'test.event', audience: ['user:other'], payload: { n: 2 } });
     await srv.publish({ type: 'test.other', audience: ['role:provider'], payload: { n: 3 } });
-    await srv.publish({ type: 'announcement', audience: ['all'], payload: { title: 't', body: 'b' } });
+    await srv.publish({ type: 'test.event', audience: ['all'], payload: { title: 't', body: 'b' } });
     await stream.waitForCount(3);
     stream.close();
 

@@ -26,7 +26,7 @@ describeDb('stream audience', () => {
     const [toBob] = await srv.publish({ type: 'test.event', audience: ['user:bob'], payload: { n: 2 } });
     const [toClients] = await srv.publish({ type: 'test.event', audience: ['role:client'], payload: { n: 3 } });
     const [toProviders] = await srv.publish({ type: 'test.event', audience: ['role:provider'], payload: { n: 4 } });
-    const [toAll] = await srv.publish({ type: 'announcement', audience: ['all'], payload: { n: 5 } });
+    const [toAll] = await srv.publish({ type: 'test.event', audience: ['all'], payload: { n: 5 } });
     // A marker to every stream, so "nothing more arrived" is checked after everything was dispatched.
     const [marker] = await srv.publish({ type: 'test.other', audience: ['all'], payload: {} });
 

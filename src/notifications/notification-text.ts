@@ -1,0 +1,87 @@
+import { formatMoney } from './money';
+
+export type Side = 'client' | 'provider';
+
+export interface NotificationText {
+  title: string;
+  body: string;
+}
+
+export interface EventFacts {
+  type: string;
+  payload: Record<string, any>;
+  /** The booking's parties and their display names, when the event concerns a booking. */
+  booking?: { id: string; clientId: string; providerId: string; clientName: string; providerName: string; service: string };
+}
+
+const when = (iso: string | undefined) =>
+  iso ? new Date(iso).toLocaleString('en-ZA', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Africa/Johannesburg' }) : '';
+
+/**
+ * What each side reads for an event, or null when that side is not told. Human text lives here
+ * and nowhere else; every other module deals in types and ids.
+ */
+export function notificationText(e: EventFacts, side: Side): NotificationText | null {
+  const p = e.payload;
+  const b = e.booking;
+  const money = (cents: unknown, currency: unknown) => formatMoney(Number(cents), String(currency ?? 'ZAR'));
+  switch (e.type) {
+    case 'booking.created':
+      return side === 'provider' && b
+        ? { title: `New booking request from ${b.clientName}`, body: `${b.service} on ${when(p.booking?.scheduledFor)}, ${money(p.booking?.amount, p.booking?.currency)}` }
+        : null;
+    case 'booking.accepted':
+      return side === 'client' && b ? { title: 'Your booking has been accepted!', body: `${b.providerName} will do your ${b.service}. You can pay now.` } : null;
+    case 'booking.rejected':
+      return side === 'client' && b
+        ? { title: 'Your booking was declined', body: `${b.providerName} cannot take this ${b.service}${p.booking?.reason ? `: ${p.booking.reason}` : '.'}` }
+        : null;
+    case 'booking.started':
+      return side === 'client' && b ? { title: 'Work has started', body: `${b.providerName} has started your ${b.service}.` } : null;
+    case 'booking.completed':
+      return side === 'client' && b
+        ? { title: 'Work is complete', body: `${b.providerName} has finished your ${b.service}. Please confirm so they can be paid.` }
+        : null;
+    case 'booking.cancelled':
+      return b ? { title: 'Booking cancelled', body: `The ${b.service} booking${side === 'client' ? ` with ${b.providerName}` : ` from ${b.clientName}`} was cancelled.` } : null;
+    case 'payment.status_changed':
+      return paymentText(p.status, side, money(p.amount, p.currency), b);
+    case 'payout.status_changed':
+      return side === 'provider' ? payoutText(p.status, money(p.amount, p.currency), p.reason) : null;
+    default:
+      return null;
+  }
+}
+
+function paymentText(status: string, side: Side, amount: string, b: EventFacts['booking']): NotificationText | null {
+  const what = b ? ` for ${b.service}` : '';
+  switch (status) {
+    case 'ESCROW':
+      return side === 'client'
+        ? { title: 'Payment received', body: `Your payment of ${amount}${what} is held safely until the work is done.` }
+        : { title: 'Booking paid', body: `${amount}${what} is secured in escrow. You can start the work.` };
+    case 'RELEASED':
+      return side === 'provider' ? { title: 'Payment released', body: `${amount}${what} has been released to you.` } : null;
+    case 'REFUNDED':
+      return side === 'client' ? { title: 'Refund processed', body: `Your refund of ${amount}${what} has been processed.` } : null;
+    case 'FLAGGED':
+      return side === 'client' ? { title: 'We could not confirm your payment', body: `Your payment of ${amount}${what} needs a check by our team.` } : null;
+    default:
+      return null;
+  }
+}
+
+function payoutText(status: string, amount: string, reason: unknown): NotificationText | null {
+  switch (status) {
+    case 'PROCESSING':
+      return { title: 'Payout on its way', body: `Your payout of ${amount} is being transferred.` };
+    case 'COMPLETED':
+      return { title: 'Payout completed', body: `${amount} has been paid to your bank account.` };
+    case 'FAILED':
+      return { title: 'Payout failed', body: `Your payout of ${amount} failed${reason ? ` (${String(reason)})` : ''}. Our team has been told.` };
+    case 'REVERSED':
+      return { title: 'Payout reversed', body: `Your payout of ${amount} was reversed by the bank.` };
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,34 @@
+import { formatMoney } from '../../src/notifications/money';
+import { notificationText } from '../../src/notifications/notification-text';
+
+describe('formatMoney', () => {
+  it.each([
+    [135000, 'R1,350.00'],
+    [5, 'R0.05'],
+    [100, 'R1.00'],
+    [123456789, 'R1,234,567.89'],
+    [0, 'R0.00'],
+  ])('%i cents → %s', (cents, text) => expect(formatMoney(cents)).toBe(text));
+  it('names other currencies', () => expect(formatMoney(2500, 'USD')).toBe('USD 25.00'));
+});
+
+describe('notificationText', () => {
+  const booking = { id: '7', clientId: 'c', providerId: 'p', clientName: 'Naledi', providerName: 'Pieter', service: 'tiling' };
+  it('writes each side its own text', () => {
+    const created = { type: 'booking.created', payload: { booking: { amount: 135000, currency: 'ZAR', scheduledFor: '2026-12-01T08:00:00Z' } }, booking };
+    expect(notificationText(created, 'provider')?.title).toBe('New booking request from Naledi');
+    expect(notificationText(created, 'client')).toBeNull();
+    const accepted = { type: 'booking.accepted', payload: {}, booking };
+    expect(notificationText(accepted, 'client')?.title).toBe('Your booking has been accepted!');
+    expect(notificationText(accepted, 'provider')).toBeNull();
+  });
+  it('tells only the provider about payouts, and in rands', () => {
+    const payout = { type: 'payout.status_changed', payload: { status: 'COMPLETED', amount: 121500, currency: 'ZAR' }, booking };
+    expect(notificationText(payout, 'provider')?.body).toBe('R1,215.00 has been paid to your bank account.');
+    expect(notificationText(payout, 'client')).toBeNull();
+  });
+  it('stays quiet about steps nobody needs to hear of', () => {
+    expect(notificationText({ type: 'payment.status_changed', payload: { status: 'PAID', amount: 1, currency: 'ZAR' }, booking }, 'client')).toBeNull();
+    expect(notificationText({ type: 'test.event', payload: {}, booking }, 'client')).toBeNull();
+  });
+});
