@@ -11,6 +11,7 @@ import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
 import { Telemetry } from './ops/telemetry';
 import { createApp } from './app';
+import { CommitListener } from './events/commit-listener';
 import { createUserSync } from './users/user-sync';
 import { createPaystackClient } from './payments/paystack-client';
 import { PaymentService } from './payments/payment-service';
@@ -25,6 +26,7 @@ export interface RunningServer {
   port: number;
   deps: AppDeps;
   server: http.Server;
+  listener: CommitListener | null;
   /** Stop taking streams, end open ones, finish in-flight requests, close the database. */
   shutdown(): Promise<void>;
 }
@@ -48,6 +50,9 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   );
   notifications.attach(publisher);
   await relay.start();
+  // Other instances' commits wake our relay; on the embedded database there are no others.
+  const listener = config.DATABASE_URL ? new CommitListener(config.DATABASE_URL, () => relay.poke(), logger) : null;
+  await listener?.start();
   const tickets = createTicketStore(db.knex, config.TICKET_TTL_MS);
   const retention = startRetention({
     knex: db.knex,
@@ -110,6 +115,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       deps.lifecycle.draining = true;
       retention.stop();
       relay.stop();
+      await listener?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Streams end now so their clients reconnect to another instance; in-flight requests finish.
       for (const s of [...registry.all()]) s.drop('shutdown');
@@ -129,5 +135,5 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       await db.close();
     })());
 
-  return { url: `http://127.0.0.1:${port}`, port, deps, server, shutdown };
+  return { url: `http://127.0.0.1:${port}`, port, deps, server, listener, shutdown };
 }

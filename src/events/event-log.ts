@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Db } from '../storage/db';
 import type { ChannelName, EventRecord, NewEvent } from './event-types';
+import { COMMIT_CHANNEL } from './commit-listener';
 
 /**
  * Arbitrary but fixed: the key of the transaction-scoped advisory lock that serializes appends.
@@ -34,7 +35,8 @@ const toRecord = (r: EventRow): EventRecord => ({
  */
 export async function appendEvents(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<EventRecord[]> {
   if (events.length === 0) return [];
-  await trx.raw('SELECT pg_advisory_xact_lock(?)', [APPEND_LOCK_KEY]);
+  // One round trip: the lock, and a NOTIFY that PostgreSQL delivers to other instances at commit.
+  await trx.raw(`SELECT pg_advisory_xact_lock(?), pg_notify('${COMMIT_CHANNEL}', '')`, [APPEND_LOCK_KEY]);
   const rows: EventRow[] = await trx('events')
     .insert(
       events.map((e) => ({

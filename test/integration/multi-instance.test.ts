@@ -1,0 +1,55 @@
+import { openDatabase } from '../../src/storage/db';
+import { adminQuery, describeDb, TEST_DB } from '../helpers/test-db';
+import { startTestServer, type TestServer } from '../helpers/test-server';
+import { openStream } from '../helpers/sse-client';
+
+// Several instances share one PostgreSQL; the embedded database belongs to one process.
+const describeShared = TEST_DB === 'postgres' ? describeDb : describe.skip;
+
+describeShared('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the others)', () => {
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    // A minute between fallback polls: whatever arrives sooner came through NOTIFY.
+    a = await startTestServer({ RELAY_POLL_MS: '60000' });
+    const url = a.db.url!;
+    const dbForB = await openDatabase({ databaseUrl: url });
+    b = await startTestServer({ RELAY_POLL_MS: '60000', DATABASE_URL: url }, { database: dbForB, url, drop: () => dbForB.close() });
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
+
+  it('a user streaming from instance B receives, in order, what instance A published, also after B’s listener is killed', async () => {
+    const stream = await openStream(b.url, { token: b.token('roamer', 'client') });
+    const first = [];
+    for (let i = 0; i < 20; i++) first.push((await a.publish({ type: 'test.event', audience: ['user:roamer'], payload: { i } }))[0].id);
+    await stream.waitForCount(20, 10_000);
+    expect(stream.ids).toEqual(first);
+
+    const pid = b.running.listener!.backendPid;
+    expect(pid).toEqual(expect.any(Number));
+    await adminQuery(`SELECT pg_terminate_backend(${Number(pid)})`);
+    const second = [];
+    for (let i = 0; i < 5; i++) second.push((await a.publish({ type: 'test.event', audience: ['user:roamer'], payload: { i } }))[0].id);
+    await stream.waitForCount(25, 10_000);
+    expect(stream.ids).toEqual([...first, ...second]);
+    expect(b.running.listener!.backendPid).not.toBe(pid);
+    stream.close();
+  });
+
+  it('a stream resumes on the other instance with the same ids', async () => {
+    const token = a.token('mover', 'provider');
+    const onA = await openStream(a.url, { token });
+    const [e1] = await a.publish({ type: 'test.event', audience: ['user:mover'], payload: {} });
+    await onA.waitForCount(1);
+    onA.close();
+    const [e2] = await b.publish({ type: 'test.event', audience: ['user:mover'], payload: {} });
+    const [e3] = await a.publish({ type: 'test.event', audience: ['user:mover'], payload: {} });
+    const onB = await openStream(b.url, { token, lastEventId: e1.id });
+    await onB.waitForCount(2);
+    expect(onB.ids).toEqual([e2.id, e3.id]);
+    onB.close();
+  });
+});
