@@ -2,6 +2,7 @@ import express from 'express';
 import type { AppDeps } from './app-deps';
 import { requestLogger, requestMetrics } from './http/request-logging';
 import { requireJsonBody } from './http/require-json';
+import { authFailureLimit } from './http/rate-limits';
 import { errorHandler, notFound } from './http/error-handler';
 import { ticketRoutes } from './realtime/ticket-routes';
 import { streamRoutes } from './realtime/stream-routes';
@@ -42,6 +43,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(express.static(PUBLIC_DIR));
 
   app.use(notFound);
+  app.use(authFailureLimit(deps.config.AUTH_FAILURE_LIMIT_PER_5MIN));
   app.use(
     errorHandler((err, res) => {
       res.locals.errorCode = err.code;

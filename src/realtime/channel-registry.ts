@@ -21,6 +21,25 @@ export interface StreamCounts {
 export class ChannelRegistry {
   private readonly channels = new Map<string, Channel<Record<string, unknown>, SessionState>>();
   private readonly subscribers = new Set<StreamSubscriber>();
+  private readonly streamsPerUser = new Map<string, number>();
+
+  /**
+   * Takes one of the user's stream slots before the stream is set up (synchronously, so two
+   * concurrent connects cannot both take the last one). Returns the release, or null when full.
+   */
+  reserveStream(userId: string, max: number): (() => void) | null {
+    const open = this.streamsPerUser.get(userId) ?? 0;
+    if (open >= max) return null;
+    this.streamsPerUser.set(userId, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.streamsPerUser.get(userId) ?? 1) - 1;
+      if (left > 0) this.streamsPerUser.set(userId, left);
+      else this.streamsPerUser.delete(userId);
+    };
+  }
 
   join(subscriber: StreamSubscriber): void {
     const session = subscriber.session as unknown as Session<SessionState>;

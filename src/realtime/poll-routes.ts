@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
+import { pollLimit } from '../http/rate-limits';
 import { parseInput } from '../http/validate';
 import { checkCursor, EVENT_ID_PATTERN, logBounds, readEvents } from '../events/event-log';
 import { channelsFor } from '../events/audience';
@@ -24,7 +25,7 @@ export interface PollResponse {
 /** GET /api/events: the stream's events, ids and envelopes, for clients that cannot hold a stream. */
 export function pollRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.get('/api/events', authenticate(deps), async (req, res) => {
+  router.get('/api/events', authenticate(deps), pollLimit(deps.config.POLL_RATE_LIMIT_PER_MIN), async (req, res) => {
     const q = parseInput(PollQuery, req.query);
     const principal = principalOf(req);
     deps.telemetry.pollRequests.inc();

@@ -30,6 +30,11 @@ export function streamRoutes(deps: AppDeps): Router {
     // The header wins: the browser keeps it current across its own reconnects.
     const lastEventId = (typeof header === 'string' && header !== '' ? header : undefined) ?? query.lastEventId;
 
+    const release = deps.registry.reserveStream(principal.userId, config.STREAMS_PER_USER_MAX);
+    if (!release) {
+      throw new AppError('TOO_MANY_STREAMS', `At most ${config.STREAMS_PER_USER_MAX} open streams per user`);
+    }
+    res.once('close', release);
     const session = await createSession(req, res, {
       keepAlive: config.HEARTBEAT_MS,
       retry: config.STREAM_RETRY_MS,

@@ -1,0 +1,54 @@
+import request from 'supertest';
+import { describeDb } from '../helpers/test-db';
+import { startTestServer, type TestServer } from '../helpers/test-server';
+import { openStream, TestStream } from '../helpers/sse-client';
+
+describeDb('protecting the instance', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startTestServer({ STREAMS_PER_USER_MAX: '2', POLL_RATE_LIMIT_PER_MIN: '3', AUTH_FAILURE_LIMIT_PER_5MIN: '3' });
+  });
+  afterAll(() => srv.stop());
+
+  it('caps open streams per user (429 TOO_MANY_STREAMS), and frees a slot when one closes', async () => {
+    const token = srv.token('greedy', 'client');
+    const one = await openStream(srv.url, { token });
+    const two = await openStream(srv.url, { token });
+    const third = await request(srv.url).get('/api/events/stream').set('Authorization', `Bearer ${token}`);
+    expect(third.status).toBe(429);
+    expect(third.body.error.code).toBe('TOO_MANY_STREAMS');
+    // Another user is not affected.
+    const other = await openStream(srv.url, { token: srv.token('modest', 'client') });
+    one.close();
+    const deadline = Date.now() + 5_000;
+    let again: TestStream | undefined;
+    while (!again && Date.now() < deadline) {
+      const s = new TestStream(srv.url, { token });
+      try {
+        await s.opened;
+        again = s;
+      } catch {
+        s.close();
+      }
+    }
+    expect(again).toBeDefined();
+    [two, other, again!].forEach((s) => s.close());
+  });
+
+  it('rate-limits polling per user with 429 RATE_LIMITED', async () => {
+    const token = srv.token('poller', 'client');
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await request(srv.url).get('/api/events').set('Authorization', `Bearer ${token}`)).status);
+    expect(codes).toEqual([200, 200, 200, 429]);
+    const res = await request(srv.url).get('/api/events').set('Authorization', `Bearer ${token}`);
+    expect(res.body.error.code).toBe('RATE_LIMITED');
+    // Another user polls freely.
+    expect((await request(srv.url).get('/api/events').set('Authorization', `Bearer ${srv.token('poller2', 'client')}`)).status).toBe(200);
+  });
+
+  it('rate-limits failed authentication per address', async () => {
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await request(srv.url).get('/api/me').set('Authorization', 'Bearer not.a.token')).status);
+    expect(codes).toEqual([401, 401, 401, 429]);
+  });
+});
