@@ -42,6 +42,37 @@ export function postJson(
   });
 }
 
+/** Any JSON request with a bearer token (GET with no body, or POST with an optional one). */
+export function requestJson(
+  method: 'GET' | 'POST',
+  url: string,
+  token: string,
+  body: unknown,
+  agent: http.Agent,
+  timeoutMs = 30_000,
+): Promise<PostResult> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const headers: http.OutgoingHttpHeaders = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+  if (text !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    headers['Content-Length'] = Buffer.byteLength(text);
+  } else if (method === 'POST') {
+    headers['Content-Length'] = 0;
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, timeout: timeoutMs, headers }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
 export function getText(url: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {

@@ -69,3 +69,30 @@ export function table(rows: Row[], oursLabel: string, baselineLabel: string): st
   const sep = widths.map((w) => '-'.repeat(w)).join('-|-');
   return [line(header), sep, ...body.map(line)].join('\n');
 }
+
+/** A figure with no baseline to compare with, and what it is expected to be, if anything. */
+export interface CheckedRow {
+  metric: string;
+  unit: string;
+  value: number | null;
+  digits?: number;
+  /** An exact expected value: the check column says ok or not. */
+  expect?: number;
+  better?: Better;
+}
+
+/** The table style above for one column of figures: metric | unit | <label> | expected | check. */
+export function checkedTable(rows: CheckedRow[], label: string): string {
+  const header = ['metric', 'unit', label, 'expected', 'check'];
+  const body = rows.map((r) => [
+    r.metric,
+    r.unit,
+    fmt(r.value, r.digits ?? 1),
+    r.expect !== undefined ? fmt(r.expect, 0) : r.better === 'zero' ? '0' : r.better ?? '',
+    r.expect !== undefined ? (r.value === null ? 'n/a' : r.value === r.expect ? 'ok' : 'UNEXPECTED') : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 2 || i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ');
+  const sep = widths.map((w) => '-'.repeat(w)).join('-|-');
+  return [line(header), sep, ...body.map(line)].join('\n');
+}

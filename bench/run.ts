@@ -31,7 +31,8 @@ import {
   type ServerProc,
 } from './procs';
 import { postJson, readMetrics, type MetricsSample } from './http';
-import { median, rng, summarize, table, type Row } from './report';
+import { median, rng, summarize, table, checkedTable, type CheckedRow, type Row } from './report';
+import { runAnnounce, type AnnounceResult } from './announce';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -44,6 +45,11 @@ const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
 
 type Role = 'client' | 'provider' | 'admin';
 type TargetName = 'ours' | 'baseline';
+/** What `--only` selects: a side of the comparison, or the announcement-to-all phase. */
+type PartName = TargetName | 'announce';
+const PARTS: readonly PartName[] = ['ours', 'baseline', 'announce'];
+/** Creating users through the API (--embedded) gives up after this long and skips the phase. */
+const ANNOUNCE_CREATE_BUDGET_MS = 180_000;
 
 interface Options {
   connections: number;
@@ -54,7 +60,12 @@ interface Options {
   connectConcurrency: number;
   embedded: boolean;
   quick: boolean;
-  only?: TargetName;
+  /** Parts to run (default all): `ours`, `baseline`, `announce`. */
+  only?: PartName[];
+  /** Users in the database for the announcement-to-all phase. */
+  announceUsers: number;
+  /** Users whose inbox is read after the announcement. */
+  announceSample: number;
   seed: number;
   /** Repetitions of the ours/baseline pair (alternating order); the table shows medians. */
   rounds: number;
@@ -76,6 +87,8 @@ function parseOptions(): Options {
       embedded: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      'announce-users': { type: 'string' },
+      'announce-sample': { type: 'string' },
       seed: { type: 'string' },
       'payload-bytes': { type: 'string' },
       rounds: { type: 'string' },
@@ -96,7 +109,9 @@ function parseOptions(): Options {
         '  --fanouts F              announcements to everyone, one at a time (default 5; --quick 3)',
         '  --publishers P           concurrent publishers in the sustained phase (default 4)',
         '  --connect-concurrency C  streams being opened at once (default 100)',
-        '  --only ours|baseline     run one side only',
+        '  --only PART[,PART]       run only these parts: ours, baseline, announce (default: all three)',
+        '  --announce-users U       users in the database for the announcement to all (default 10000; --quick 1000)',
+        '  --announce-sample S      users whose inbox, unread count and read-all are timed afterwards (default 50)',
         '  --seed S                 PRNG seed for target users (default 1)',
         '  --rounds R               repeat the pair R times, alternating which goes first; table shows medians (default 1)',
         '  --payload-bytes B        pad every announcement body by B characters (default 0; the API allows ~3900)',
@@ -114,8 +129,11 @@ function parseOptions(): Options {
     return n;
   };
   const quick = values.quick ?? false;
-  if (values.only !== undefined && values.only !== 'ours' && values.only !== 'baseline') {
-    throw new Error('--only must be "ours" or "baseline"');
+  let only: PartName[] | undefined;
+  if (values.only !== undefined) {
+    only = values.only.split(',').map((x) => x.trim()) as PartName[];
+    const bad = only.filter((x) => !PARTS.includes(x));
+    if (bad.length || only.length === 0) throw new Error(`--only takes a comma-separated list of ${PARTS.join(', ')}; got "${values.only}"`);
   }
   return {
     quick,
@@ -126,7 +144,9 @@ function parseOptions(): Options {
     fanouts: int(values.fanouts, quick ? 3 : 5, 'fanouts', 0),
     publishers: int(values.publishers, 4, 'publishers'),
     connectConcurrency: int(values['connect-concurrency'], 100, 'connect-concurrency'),
-    only: values.only as TargetName | undefined,
+    only,
+    announceUsers: int(values['announce-users'], quick ? 1000 : 10_000, 'announce-users'),
+    announceSample: int(values['announce-sample'], 50, 'announce-sample'),
     seed: int(values.seed, 1, 'seed', 0),
     profile: values.profile ?? false,
     payloadBytes: int(values['payload-bytes'], 0, 'payload-bytes', 0),
@@ -651,6 +671,73 @@ function rows(ours: TargetResult[], baseline: TargetResult[], n: number): Row[] 
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// The announcement-to-all phase (announce.ts): no baseline equivalent, so a table of its own.
+
+function announceRows(list: AnnounceResult[]): CheckedRow[] {
+  const done = list.filter((r) => r.skipped === null);
+  if (done.length === 0) return [];
+  const first = done[0];
+  const med = (f: (r: AnnounceResult) => number | null) => median(done.map(f).filter((v): v is number => v !== null && !Number.isNaN(v)));
+  const sum = (f: (r: AnnounceResult) => number) => done.reduce((a, r) => a + f(r), 0);
+  const S = first.sample;
+  const how = first.users.via === 'sql-insert' ? 'one INSERT via pg' : 'GET /api/me, 50 at a time';
+  const after = first.rows.method === 'after-stop' ? ', counted after stop' : '';
+  return [
+    { metric: 'users in the database (half client, half provider)', unit: 'users', value: med((r) => r.users.created), digits: 0, expect: first.users.requested },
+    { metric: `time to create them (${how})`, unit: 's', value: med((r) => r.users.seconds), digits: 2, better: 'lower' },
+    { metric: 'time to send: POST /api/broadcasts {all} -> 202', unit: 'ms', value: med((r) => r.send.ms), digits: 1, better: 'lower' },
+    { metric: 'server CPU for the send', unit: 'ms', value: med((r) => r.send.serverCpuMs), digits: 1, better: 'lower' },
+    { metric: `rows written by the send: notifications${after}`, unit: 'rows', value: med((r) => r.rows.sendNotifications), digits: 0, expect: 1 },
+    { metric: 'rows written by the send: notification_reads', unit: 'rows', value: med((r) => r.rows.sendReads), digits: 0, expect: 0 },
+    { metric: `sampled users (random), requests one at a time`, unit: 'users', value: S, digits: 0 },
+    { metric: 'GET /api/notifications p50, before the announcement', unit: 'ms', value: med((r) => r.before.inbox.p50Ms), digits: 2, better: 'lower' },
+    { metric: 'GET /api/notifications p50, afterwards (inbox)', unit: 'ms', value: med((r) => r.inbox.p50Ms), digits: 2, better: 'lower' },
+    { metric: 'GET /api/notifications p99, afterwards', unit: 'ms', value: med((r) => r.inbox.p99Ms), digits: 2, better: 'lower' },
+    { metric: 'GET /api/me p50, before the announcement', unit: 'ms', value: med((r) => r.before.me.p50Ms), digits: 2, better: 'lower' },
+    { metric: 'GET /api/me p50, afterwards (unread count)', unit: 'ms', value: med((r) => r.me.p50Ms), digits: 2, better: 'lower' },
+    { metric: 'GET /api/me p99, afterwards', unit: 'ms', value: med((r) => r.me.p99Ms), digits: 2, better: 'lower' },
+    { metric: 'POST /api/notifications/read-all p50', unit: 'ms', value: med((r) => r.readAll.p50Ms), digits: 2, better: 'lower' },
+    { metric: 'POST /api/notifications/read-all p99', unit: 'ms', value: med((r) => r.readAll.p99Ms), digits: 2, better: 'lower' },
+    { metric: `rows written by read-all: notification_reads${after}`, unit: 'rows', value: med((r) => r.rows.readAllReads), digits: 0, expect: S },
+    { metric: `rows written by read-all: notifications marked read${after}`, unit: 'rows', value: med((r) => r.rows.readAllMarked), digits: 0, expect: 0 },
+    { metric: 'errors (status, announcement missing, unread count)', unit: 'count', value: sum((r) => r.errors.count), digits: 0, expect: 0 },
+    { metric: 'server warn/error log lines during run', unit: 'lines', value: sum((r) => r.server.warningCount), digits: 0, expect: 0 },
+  ];
+}
+
+function announceReport(list: AnnounceResult[], tableRows: CheckedRow[], opts: Options): string[] {
+  const out: string[] = [''];
+  const first = list[0];
+  out.push(
+    `Announcement to all: ${first.users.requested} users, 1 POST /api/broadcasts {all: true}, then ${opts.announceSample} random users ` +
+      `read their inbox and unread count and mark all read; own server and fresh database (${first.database}); no baseline equivalent` +
+      (list.length > 1 ? `; medians of ${list.length} rounds (counts are totals)` : ''),
+  );
+  out.push('');
+  if (tableRows.length) out.push(checkedTable(tableRows, opts.embedded ? 'ours (pglite)' : 'ours (postgres)'));
+  for (const r of list) {
+    if (r.skipped) {
+      out.push(`announce: SKIPPED: ${r.skipped}`);
+      continue;
+    }
+    out.push(
+      `announce: startup ${r.startupMs} ms; users created at ${r.users.perSec.toFixed(0)}/s; event ${r.send.eventId ?? 'n/a'}; ` +
+        (r.rows.method === 'after-stop'
+          ? `rows counted after the server stopped (PGlite is the server's while it runs): ${JSON.stringify(r.rows.afterReadAll)}`
+          : `rows before ${JSON.stringify(r.rows.before)}, after send ${JSON.stringify(r.rows.afterSend)}, after read-all ${JSON.stringify(r.rows.afterReadAll)}`),
+    );
+    for (const w of r.server.startupWarnings) out.push(`  announce server at startup: ${w}`);
+    if (r.server.warningCount > 0) out.push(`  announce server logged ${r.server.warningCount} warn/error lines, first: ${r.server.warnings[0]}`);
+    if (r.errors.count > 0) {
+      out.push(`  announce: ${r.errors.count} errors${r.errors.count > r.errors.first.length ? ` (first ${r.errors.first.length})` : ''}:`);
+      for (const e of r.errors.first) out.push(`    ${e}`);
+    }
+  }
+  out.push('');
+  return out;
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions();
   const fd = fdLimits();
@@ -665,7 +752,9 @@ async function main(): Promise<void> {
   }
   progress(
     `${os.cpus().length} CPUs, node ${process.version}, ulimit -n ${fd.soft}; ` +
-      `${connections} streams, ${opts.events} sustained events, ${opts.latencySamples} latency samples, ${opts.fanouts} fan-outs`,
+      `${connections} streams, ${opts.events} sustained events, ${opts.latencySamples} latency samples, ${opts.fanouts} fan-outs; ` +
+      `announcement to all with ${opts.announceUsers} users` +
+      (opts.only ? `; only ${opts.only.join(', ')}` : ''),
   );
 
   const jwtCost = measureJwt();
@@ -676,52 +765,76 @@ async function main(): Promise<void> {
   if (load0 > os.cpus().length * 0.5) {
     progress(`note: load average is ${load0.toFixed(2)} on ${os.cpus().length} CPUs before the run; other work will make the figures noisy`);
   }
+  const selected = (part: PartName) => !opts.only || opts.only.includes(part);
   const results: Record<TargetName, TargetResult[]> = { ours: [], baseline: [] };
+  const announced: AnnounceResult[] = [];
   for (let round = 0; round < opts.rounds; round++) {
     // Alternate which side goes first, so neither always gets the cold (or the warm) machine.
     const order: TargetName[] = round % 2 === 0 ? ['ours', 'baseline'] : ['baseline', 'ours'];
     for (const name of order) {
-      if (opts.only && opts.only !== name) continue;
+      if (!selected(name)) continue;
       if (opts.rounds > 1) progress(`round ${round + 1}/${opts.rounds}`);
       results[name].push(await runTarget(name, opts, users, adminToken));
+    }
+    if (selected('announce')) {
+      if (opts.rounds > 1) progress(`round ${round + 1}/${opts.rounds}`);
+      announced.push(
+        await runAnnounce(
+          {
+            users: opts.announceUsers,
+            sample: opts.announceSample,
+            createConcurrency: 50,
+            createBudgetMs: ANNOUNCE_CREATE_BUDGET_MS,
+            embedded: opts.embedded,
+            seed: opts.seed + round,
+            profile: opts.profile,
+          },
+          { jwtSecret: JWT_SECRET, sign, progress, prepareDatabase },
+        ),
+      );
     }
   }
   const load1 = os.loadavg()[0];
 
   const oursLabel = results.ours.length ? (opts.embedded ? 'ours (pglite)' : 'ours (postgres)') : 'ours';
   const tableRows = rows(results.ours, results.baseline, connections);
+  const comparison = results.ours.length + results.baseline.length > 0;
   const out: string[] = [];
-  out.push('');
-  out.push(
-    `Benchmark: ${connections} SSE streams, ${opts.latencySamples} latency samples, ${opts.fanouts} fan-outs, ` +
-      `${opts.events} sustained events (${opts.publishers} publishers)` +
-      `${opts.payloadBytes ? `, bodies padded by ${opts.payloadBytes} chars` : ''}; ${os.cpus().length} CPUs, node ${process.version}, ` +
-      `load client in its own process` +
-      (opts.rounds > 1 ? `; medians of ${opts.rounds} rounds (counts are totals)` : ''),
-  );
-  out.push('');
-  out.push(table(tableRows, oursLabel, 'baseline (raw node:http)'));
-  out.push('');
-  for (const r of [...results.ours, ...results.baseline]) {
+  if (comparison) {
+    out.push('');
     out.push(
-      `${r.name}: startup ${r.startupMs} ms; heap ${mb(r.memory.before.heapUsedBytes)} -> ${mb(r.memory.after.heapUsedBytes)} MB, ` +
-        `RSS ${mb(r.memory.before.rssBytes)} -> ${mb(r.memory.after.rssBytes)} MB; ` +
-        `fan-out rounds ${r.fanout.rounds.map((x) => (x.lastMs === null ? 'n/a' : x.lastMs.toFixed(0))).join('/')} ms; ` +
-        `sustained published in ${r.sustained.publishSeconds.toFixed(2)} s, per second received [${r.sustained.perSecond.join(', ')}]; ` +
-        `open at end ${r.integrity.openAtEnd}; clock offset to client ${r.clock.offsetMs.toFixed(3)} ms (rtt ${r.clock.rttMs.toFixed(3)})`,
+      `Benchmark: ${connections} SSE streams, ${opts.latencySamples} latency samples, ${opts.fanouts} fan-outs, ` +
+        `${opts.events} sustained events (${opts.publishers} publishers)` +
+        `${opts.payloadBytes ? `, bodies padded by ${opts.payloadBytes} chars` : ''}; ${os.cpus().length} CPUs, node ${process.version}, ` +
+        `load client in its own process` +
+        (opts.rounds > 1 ? `; medians of ${opts.rounds} rounds (counts are totals)` : ''),
     );
-    for (const w of r.server.startupWarnings) out.push(`  ${r.name} server at startup: ${w}`);
-    if (r.server.warningCount > 0) out.push(`  ${r.name} server logged ${r.server.warningCount} warn/error lines, first: ${r.server.warnings[0]}`);
-    if (r.connect.failed > 0) out.push(`  ${r.name} connect failures: ${JSON.stringify(r.connect.failures)}`);
-    if (Object.keys(r.integrity.publishErrors).length) out.push(`  ${r.name} publish errors: ${JSON.stringify(r.integrity.publishErrors)}`);
-    const c = r.integrity.client;
-    if (c.malformed || c.idMismatch || Object.keys(c.otherEvents).length || Object.keys(c.errorsAfterOpen).length) {
+    out.push('');
+    out.push(table(tableRows, oursLabel, 'baseline (raw node:http)'));
+    out.push('');
+    for (const r of [...results.ours, ...results.baseline]) {
       out.push(
-        `  ${r.name} client saw: malformed ${c.malformed}, id mismatch ${c.idMismatch}, other events ${JSON.stringify(c.otherEvents)}, ` +
-          `errors after open ${JSON.stringify(c.errorsAfterOpen)}`,
+        `${r.name}: startup ${r.startupMs} ms; heap ${mb(r.memory.before.heapUsedBytes)} -> ${mb(r.memory.after.heapUsedBytes)} MB, ` +
+          `RSS ${mb(r.memory.before.rssBytes)} -> ${mb(r.memory.after.rssBytes)} MB; ` +
+          `fan-out rounds ${r.fanout.rounds.map((x) => (x.lastMs === null ? 'n/a' : x.lastMs.toFixed(0))).join('/')} ms; ` +
+          `sustained published in ${r.sustained.publishSeconds.toFixed(2)} s, per second received [${r.sustained.perSecond.join(', ')}]; ` +
+          `open at end ${r.integrity.openAtEnd}; clock offset to client ${r.clock.offsetMs.toFixed(3)} ms (rtt ${r.clock.rttMs.toFixed(3)})`,
       );
+      for (const w of r.server.startupWarnings) out.push(`  ${r.name} server at startup: ${w}`);
+      if (r.server.warningCount > 0) out.push(`  ${r.name} server logged ${r.server.warningCount} warn/error lines, first: ${r.server.warnings[0]}`);
+      if (r.connect.failed > 0) out.push(`  ${r.name} connect failures: ${JSON.stringify(r.connect.failures)}`);
+      if (Object.keys(r.integrity.publishErrors).length) out.push(`  ${r.name} publish errors: ${JSON.stringify(r.integrity.publishErrors)}`);
+      const c = r.integrity.client;
+      if (c.malformed || c.idMismatch || Object.keys(c.otherEvents).length || Object.keys(c.errorsAfterOpen).length) {
+        out.push(
+          `  ${r.name} client saw: malformed ${c.malformed}, id mismatch ${c.idMismatch}, other events ${JSON.stringify(c.otherEvents)}, ` +
+            `errors after open ${JSON.stringify(c.errorsAfterOpen)}`,
+        );
+      }
     }
   }
+  const announceTableRows = announceRows(announced);
+  if (announced.length) out.push(...announceReport(announced, announceTableRows, opts));
   out.push(
     `jsonwebtoken HS256 in the driver: sign ${jwtCost.signUs.toFixed(1)} us; verify with a string secret ` +
       `${jwtCost.verifyStringUs.toFixed(1)} us, with a KeyObject ${jwtCost.verifyKeyObjectUs.toFixed(1)} us ` +
@@ -746,7 +859,9 @@ async function main(): Promise<void> {
         loadAverage: { before: load0, after: load1 },
         ours: results.ours,
         baseline: results.baseline,
-        table: tableRows,
+        table: comparison ? tableRows : [],
+        announce: announced,
+        announceTable: announceTableRows,
         totalSeconds: (Date.now() - started) / 1000,
       },
       null,

@@ -4,7 +4,10 @@ import { startTestServer, type TestServer } from '../helpers/test-server';
 import { openStream } from '../helpers/sse-client';
 
 // Several instances share one PostgreSQL; the embedded database belongs to one process.
-const describeShared = TEST_DB === 'postgres' ? describeDb : describe.skip;
+const describeShared: jest.Describe =
+  TEST_DB === 'postgres'
+    ? describeDb
+    : (((name: string, fn: () => void) => describe.skip(`${name} [not applicable: PGlite is one process's database]`, fn)) as unknown as jest.Describe);
 
 describeShared('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the others)', () => {
   let a: TestServer;
