@@ -1,13 +1,14 @@
 import { Router } from 'express';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
+import { idempotent } from '../http/idempotency';
 import { BroadcastRequest } from './broadcast-schemas';
 import { assertCanBroadcast, sendBroadcast } from './broadcast-service';
 import type { AppDeps } from '../app-deps';
 
 export function broadcastRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.post('/api/broadcasts', authenticate(deps), async (req, res) => {
+  router.post('/api/broadcasts', authenticate(deps), idempotent(deps.db.knex), async (req, res) => {
     const principal = principalOf(req);
     // Before validation, so a non-admin learns nothing about the body's shape.
     assertCanBroadcast(principal);

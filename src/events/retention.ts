@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
 import { pruneEvents } from './event-log';
+import { pruneIdempotencyKeys } from '../http/idempotency';
 import type { TicketStore } from '../auth/stream-tickets';
 
-/** Periodically deletes events past the retention window and expired stream tickets. */
+/** Periodically deletes events past the retention window, expired stream tickets and idempotency keys. */
 export function startRetention(o: {
   knex: Knex;
   tickets: TicketStore;
@@ -15,7 +16,8 @@ export function startRetention(o: {
     try {
       const events = await pruneEvents(o.knex, new Date(Date.now() - o.retentionHours * 3_600_000));
       const tickets = await o.tickets.pruneExpired();
-      if (events || tickets) o.logger.info({ events, tickets }, 'pruned expired events and tickets');
+      const idempotencyKeys = await pruneIdempotencyKeys(o.knex);
+      if (events || tickets || idempotencyKeys) o.logger.info({ events, tickets, idempotencyKeys }, 'pruned expired rows');
     } catch (err) {
       o.logger.error({ code: 'PRUNE_FAILED', err }, 'pruning failed; will retry next interval');
     }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
+import { idempotent } from '../http/idempotency';
 import { pathId, RowId } from '../http/ids';
 import { EventType } from '../events/event-types';
 import type { AppDeps } from '../app-deps';
@@ -17,6 +18,7 @@ const Preferences = z.strictObject({ mutedTypes: z.array(EventType).max(50) });
 export function notificationRoutes(deps: AppDeps): Router {
   const router = Router();
   const auth = authenticate(deps);
+  const once = idempotent(deps.db.knex);
   const svc = deps.notifications;
 
   router.get('/api/notifications', auth, async (req, res) => {
@@ -24,11 +26,11 @@ export function notificationRoutes(deps: AppDeps): Router {
     res.json(await svc.list(principalOf(req), { unreadOnly: q.unread === 'true', before: q.before, limit: q.limit }));
   });
 
-  router.post('/api/notifications/read-all', auth, async (req, res) => {
+  router.post('/api/notifications/read-all', auth, once, async (req, res) => {
     res.json(await svc.markRead(principalOf(req)));
   });
 
-  router.post('/api/notifications/:id/read', auth, async (req, res) => {
+  router.post('/api/notifications/:id/read', auth, once, async (req, res) => {
     res.json(await svc.markRead(principalOf(req), pathId(req.params.id, 'Notification')));
   });
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
+import { idempotent } from '../http/idempotency';
 import type { AppDeps } from '../app-deps';
 
 const PaymentRequest = z.strictObject({ email: z.email().max(320).optional() });
@@ -22,7 +23,7 @@ export function webhookRoutes(deps: AppDeps): Router {
 
 export function paymentRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.post('/api/bookings/:id/payment', authenticate(deps), async (req, res) => {
+  router.post('/api/bookings/:id/payment', authenticate(deps), idempotent(deps.db.knex), async (req, res) => {
     const id = pathId(req.params.id, 'Booking');
     const body = parseInput(PaymentRequest, req.body ?? {});
     res.json(await deps.payments.initialize(principalOf(req), id, body.email));

@@ -1,0 +1,79 @@
+import crypto from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Knex } from 'knex';
+import { AppError } from './app-error';
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+const TTL_MS = 24 * 3_600_000;
+
+interface Stored {
+  user_id: string;
+  key: string;
+  request_hash: string;
+  status: number | null;
+  body: unknown;
+  created_at: Date;
+}
+
+/**
+ * `Idempotency-Key` on a POST: the same key from the same user within 24 h gets the first answer
+ * again and does nothing; the same key with another request is a 422. Put it after authentication.
+ *
+ * The stored answer is written after the handler, not in its transaction: a crash between the two
+ * leaves the key "in progress" (409) until it expires, which is safe (never a second effect).
+ */
+export function idempotent(knex: Knex, now: () => number = Date.now): RequestHandler {
+  return async (req, res, next) => {
+    const key = req.get('Idempotency-Key');
+    if (key === undefined) return next();
+    if (!KEY.test(key)) throw new AppError('VALIDATION_FAILED', 'Idempotency-Key must be 1-255 visible ASCII characters');
+    const userId = req.principal!.userId;
+    const hash = crypto
+      .createHash('sha256')
+      .update(`${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(req.body ?? null)}`)
+      .digest('hex');
+
+    const claimed = await knex('idempotency_keys')
+      .insert({ user_id: userId, key, request_hash: hash })
+      .onConflict(['user_id', 'key'])
+      .ignore()
+      .returning('key');
+    if (claimed.length === 0) {
+      const prior = await knex<Stored>('idempotency_keys').where({ user_id: userId, key }).first();
+      if (prior && now() - new Date(prior.created_at).getTime() > TTL_MS) {
+        // Expired: forget it and treat this as a first request.
+        await knex('idempotency_keys').where({ user_id: userId, key, request_hash: prior.request_hash }).del();
+        return idempotent(knex, now)(req, res, next);
+      }
+      if (!prior || prior.request_hash !== hash) {
+        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request');
+      }
+      if (prior.status === null) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still in progress');
+      res.set('Idempotent-Replayed', 'true').status(prior.status).json(prior.body);
+      return;
+    }
+
+    const json = res.json.bind(res);
+    res.json = (body: unknown) => {
+      const status = res.statusCode;
+      // A server-side failure did nothing reliable: let the retry run again.
+      const save =
+        status >= 500
+          ? knex('idempotency_keys').where({ user_id: userId, key }).del()
+          : knex('idempotency_keys').where({ user_id: userId, key }).update({ status, body: JSON.stringify(body ?? null) });
+      save.then(
+        () => json(body),
+        (err: unknown) => {
+          req.log?.error({ code: 'IDEMPOTENCY_SAVE_FAILED', err }, 'could not store an idempotent answer');
+          json(body);
+        },
+      );
+      return res;
+    };
+    next();
+  };
+}
+
+export async function pruneIdempotencyKeys(knex: Knex, now = Date.now()): Promise<number> {
+  return knex('idempotency_keys').where('created_at', '<', new Date(now - TTL_MS)).del();
+}
