@@ -13,6 +13,7 @@ import type { BookingService } from './bookings/booking-service';
 import type { PaymentService } from './payments/payment-service';
 import type { WebhookService } from './payments/webhook-service';
 import type { NotificationService } from './notifications/notification-service';
+import type { Reconciler } from './payments/reconciliation';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -31,5 +32,6 @@ export interface AppDeps {
   payments: PaymentService;
   webhooks: WebhookService;
   notifications: NotificationService;
+  reconciler: Reconciler | null;
   lifecycle: { draining: boolean; startedAt: Date; version: string };
 }

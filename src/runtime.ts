@@ -12,6 +12,7 @@ import { startRetention } from './events/retention';
 import { Telemetry } from './ops/telemetry';
 import { createApp } from './app';
 import { CommitListener } from './events/commit-listener';
+import { Reconciler, startReconciliation } from './payments/reconciliation';
 import { createUserSync } from './users/user-sync';
 import { createPaystackClient } from './payments/paystack-client';
 import { PaymentService } from './payments/payment-service';
@@ -73,6 +74,11 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   if (!paystack) logger.warn({ code: 'PAYSTACK_NOT_CONFIGURED' }, 'PAYSTACK_SECRET_KEY is not set; payment routes answer 502');
   const payments = new PaymentService(db.knex, publisher, paystack, logger);
 
+  const reconciler = paystack
+    ? new Reconciler(db.knex, publisher, paystack, payments, logger, config.RECONCILE_AFTER_MS, (kind) => telemetry.reconciled.inc({ kind }))
+    : null;
+  const reconciling = reconciler ? startReconciliation(reconciler, config.RECONCILE_INTERVAL_MS, logger) : null;
+
   const deps: AppDeps = {
     config,
     logger,
@@ -88,6 +94,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     paystack,
     payments,
     notifications,
+    reconciler,
     bookings: new BookingService(db.knex, publisher, payments, config.PLATFORM_FEE_BPS),
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
   };
@@ -114,6 +121,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     (shuttingDown ??= (async () => {
       deps.lifecycle.draining = true;
       retention.stop();
+      reconciling?.stop();
       relay.stop();
       await listener?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

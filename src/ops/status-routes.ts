@@ -42,6 +42,10 @@ export function statusRoutes(deps: AppDeps): Router {
       fanoutLag: await t.lagPercentiles(),
       slowConsumersDropped: await t.counterValue(t.slowConsumersDropped),
       pollingRequests: await t.counterValue(t.pollRequests),
+      reconciliationSettled: {
+        payments: await t.counterValue(t.reconciled, { kind: 'payment' }),
+        payouts: await t.counterValue(t.reconciled, { kind: 'payout' }),
+      },
       recentErrors: t.recentErrors(),
     });
   });

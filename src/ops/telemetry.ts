@@ -17,6 +17,7 @@ export class Telemetry {
   readonly recentLag: client.Summary;
   readonly httpDuration: client.Histogram<'method' | 'route' | 'status'>;
   readonly errors: client.Counter<'code'>;
+  readonly reconciled: client.Counter<'kind'>;
   private readonly errorBuckets = new Map<number, Map<string, number>>();
 
   constructor(streams: () => { total: number; byRole: Record<string, number>; users: number }) {
@@ -83,6 +84,12 @@ export class Telemetry {
       help: 'HTTP request durations by route and status (streams: their whole lifetime)',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+      registers,
+    });
+    this.reconciled = new client.Counter({
+      name: 'reconciliation_settled_total',
+      help: 'Payments and payouts settled by asking Paystack, not by a webhook',
+      labelNames: ['kind'],
       registers,
     });
     this.errors = new client.Counter({

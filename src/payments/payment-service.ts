@@ -15,7 +15,7 @@ import { PaystackError, type PaystackClient } from './paystack-client';
 
 /** The Paystack calls that follow a committed booking move. */
 export interface PaymentFollowUps {
-  startTransfer(payoutId: string): Promise<void>;
+  startTransfer(payoutId: string, o?: { resend?: boolean }): Promise<void>;
   requestRefund(paymentId: string): Promise<void>;
 }
 
@@ -91,9 +91,13 @@ export class PaymentService implements PaymentFollowUps {
     return toInit(result);
   }
 
-  async startTransfer(payoutId: string): Promise<void> {
+  /**
+   * Sends the payout's transfer (with its one reference). `resend` is for reconciliation: a
+   * PROCESSING payout whose transfer Paystack has never seen is sent again, same reference.
+   */
+  async startTransfer(payoutId: string, o: { resend?: boolean } = {}): Promise<void> {
     const payout = await this.knex('payouts').where({ id: payoutId }).first();
-    if (!payout || payout.status !== 'PENDING') return;
+    if (!payout || !(payout.status === 'PENDING' || (o.resend && payout.status === 'PROCESSING'))) return;
     const provider = await findUser(this.knex, payout.provider_id);
     if (!provider?.payout_recipient_code) {
       await this.settlePayout(payoutId, 'FAILED', { reason: 'NO_PAYOUT_ACCOUNT' });

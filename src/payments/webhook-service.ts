@@ -1,16 +1,12 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Emit, EventPublisher } from '../events/event-publisher';
+import type { EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import type { Logger } from '../logger';
-import { lockBooking } from '../bookings/booking-repository';
-import { movePayment } from './escrow';
-import { findPaymentByReference, lockPayment, type PaymentRow } from './payment-repository';
-import type { BookingRow } from '../bookings/booking-repository';
-import { emitPayoutStatus } from './money-events';
-import { lockPayoutByReference, setPayoutStatus } from './payout-repository';
-import { canMovePayout, type PayoutStatus } from './payout-state';
+import { findPaymentByReference } from './payment-repository';
+import type { PayoutStatus } from './payout-state';
+import { settleCharge, settleRefund, settleTransfer } from './settlement';
 import type { PaymentService } from './payment-service';
 import type { PaystackClient, VerifiedTransaction } from './paystack-client';
 import { isValidPaystackSignature } from './webhook-signature';
@@ -94,13 +90,15 @@ export class WebhookService {
 
       let outcome: WebhookOutcome = 'ignored';
       if (envelope.event === 'charge.success') {
-        const r = await this.chargeSuccess(trx, emit, envelope, verified);
+        const r = await settleCharge(trx, emit, str(envelope.data.reference), verified, this.logger, (id) =>
+          this.payments.requestRefund(id),
+        );
         outcome = r.outcome;
         followUp = r.followUp;
       } else if (TRANSFER_STATUS[envelope.event]) {
-        outcome = await this.transferSettled(trx, emit, envelope, TRANSFER_STATUS[envelope.event]);
+        outcome = await settleTransfer(trx, emit, str(envelope.data.reference), TRANSFER_STATUS[envelope.event], str(envelope.data.transfer_code));
       } else if (envelope.event === 'refund.processed') {
-        outcome = await this.refundProcessed(trx, emit, envelope);
+        outcome = await settleRefund(trx, emit, str(envelope.data.transaction_reference));
       }
       await trx('webhook_deliveries').where({ dedupe_key: key }).update({ outcome });
       return outcome;
@@ -125,89 +123,4 @@ export class WebhookService {
       throw new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'Could not verify the charge with Paystack; retry later');
     }
   }
-
-  private async chargeSuccess(
-    trx: Knex.Transaction,
-    emit: Emit,
-    e: Envelope,
-    verified: VerifiedTransaction | undefined,
-  ): Promise<{ outcome: WebhookOutcome; followUp?: () => Promise<void> }> {
-    const locked = await lockPaymentAndBooking(trx, str(e.data.reference));
-    if (!locked || !verified) return { outcome: 'unknown_reference' };
-    const { payment: found, booking } = locked;
-    const parties = { clientId: booking.client_id, providerId: booking.provider_id };
-    if (found.status !== 'PENDING') return { outcome: 'no_change' };
-
-    const matches =
-      verified.status === 'success' &&
-      verified.reference === found.reference &&
-      verified.amount === Number(found.amount) &&
-      verified.currency === found.currency;
-    if (!matches) {
-      this.logger.error(
-        {
-          code: 'PAYMENT_AMOUNT_MISMATCH',
-          paymentId: found.id,
-          expected: { amount: Number(found.amount), currency: found.currency },
-          verified: { amount: verified.amount, currency: verified.currency, status: verified.status },
-        },
-        'charge does not match our record; payment flagged',
-      );
-      await movePayment(trx, emit, found, parties, 'FLAGGED');
-      return { outcome: 'flagged' };
-    }
-    const paid = await movePayment(trx, emit, found, parties, 'PAID', { paystack_transaction_id: verified.id });
-    if (booking.status === 'CANCELLED' || booking.status === 'REJECTED') {
-      // Paid for a booking that no longer exists: the money goes back.
-      await movePayment(trx, emit, paid, parties, 'REFUND_PENDING');
-      return { outcome: 'processed', followUp: () => this.payments.requestRefund(found.id) };
-    }
-    await movePayment(trx, emit, paid, parties, 'ESCROW');
-    return { outcome: 'processed' };
-  }
-
-  private async transferSettled(
-    trx: Knex.Transaction,
-    emit: Emit,
-    e: Envelope,
-    to: PayoutStatus,
-  ): Promise<WebhookOutcome> {
-    const reference = str(e.data.reference);
-    const payout = reference ? await lockPayoutByReference(trx, reference) : undefined;
-    if (!payout) return 'unknown_reference';
-    if (!canMovePayout(payout.status, to)) return 'no_change';
-    const reason = to === 'FAILED' ? 'TRANSFER_FAILED' : to === 'REVERSED' ? 'TRANSFER_REVERSED' : null;
-    await setPayoutStatus(trx, payout.id, to, { transfer_code: str(e.data.transfer_code) ?? payout.transfer_code ?? undefined, reason });
-    emitPayoutStatus(emit, payout, payout.status, to, reason);
-    return 'processed';
-  }
-
-  private async refundProcessed(
-    trx: Knex.Transaction,
-    emit: Emit,
-    e: Envelope,
-  ): Promise<WebhookOutcome> {
-    const locked = await lockPaymentAndBooking(trx, str(e.data.transaction_reference));
-    if (!locked) return 'unknown_reference';
-    const { payment, booking } = locked;
-    if (payment.status !== 'REFUND_PENDING' && payment.status !== 'ESCROW') return 'no_change';
-    await movePayment(trx, emit, payment, { clientId: booking.client_id, providerId: booking.provider_id }, 'REFUNDED');
-    return 'processed';
-  }
-}
-
-/**
- * Booking first, then payment: the same order as booking moves take, so a webhook racing a
- * cancel waits instead of deadlocking.
- */
-async function lockPaymentAndBooking(
-  trx: Knex.Transaction,
-  reference: string | undefined,
-): Promise<{ payment: PaymentRow; booking: BookingRow } | undefined> {
-  if (!reference) return undefined;
-  const found = await findPaymentByReference(trx, reference);
-  if (!found) return undefined;
-  const booking = (await lockBooking(trx, found.booking_id))!;
-  const payment = (await lockPayment(trx, found.id))!;
-  return { payment, booking };
 }

@@ -1,0 +1,100 @@
+import type { Knex } from 'knex';
+import type { Emit } from '../events/event-publisher';
+import type { Logger } from '../logger';
+import { lockBooking, type BookingRow } from '../bookings/booking-repository';
+import { movePayment } from './escrow';
+import { emitPayoutStatus } from './money-events';
+import { findPaymentByReference, lockPayment, type PaymentRow } from './payment-repository';
+import { lockPayoutByReference, setPayoutStatus } from './payout-repository';
+import { canMovePayout, type PayoutStatus } from './payout-state';
+import type { VerifiedTransaction } from './paystack-client';
+
+export type SettleOutcome = 'processed' | 'no_change' | 'unknown_reference' | 'flagged';
+
+/**
+ * What Paystack tells us, applied to our records: the same code whether the news came by webhook
+ * or by reconciliation asking, so a late webhook after reconciliation is a no-op, not a second effect.
+ * Each runs inside the caller's transaction.
+ */
+export async function settleCharge(
+  trx: Knex.Transaction,
+  emit: Emit,
+  reference: string | undefined,
+  verified: VerifiedTransaction | undefined,
+  logger: Logger,
+  requestRefund: (paymentId: string) => Promise<void>,
+): Promise<{ outcome: SettleOutcome; followUp?: () => Promise<void> }> {
+  const locked = await lockPaymentAndBooking(trx, reference);
+  if (!locked || !verified) return { outcome: 'unknown_reference' };
+    const { payment: found, booking } = locked;
+    const parties = { clientId: booking.client_id, providerId: booking.provider_id };
+    if (found.status !== 'PENDING') return { outcome: 'no_change' };
+
+    const matches =
+      verified.status === 'success' &&
+      verified.reference === found.reference &&
+      verified.amount === Number(found.amount) &&
+      verified.currency === found.currency;
+    if (!matches) {
+      logger.error(
+        {
+          code: 'PAYMENT_AMOUNT_MISMATCH',
+          paymentId: found.id,
+          expected: { amount: Number(found.amount), currency: found.currency },
+          verified: { amount: verified.amount, currency: verified.currency, status: verified.status },
+        },
+        'charge does not match our record; payment flagged',
+      );
+      await movePayment(trx, emit, found, parties, 'FLAGGED');
+      return { outcome: 'flagged' };
+    }
+    const paid = await movePayment(trx, emit, found, parties, 'PAID', { paystack_transaction_id: verified.id });
+    if (booking.status === 'CANCELLED' || booking.status === 'REJECTED') {
+      // Paid for a booking that no longer exists: the money goes back.
+      await movePayment(trx, emit, paid, parties, 'REFUND_PENDING');
+      return { outcome: 'processed', followUp: () => requestRefund(found.id) };
+    }
+    await movePayment(trx, emit, paid, parties, 'ESCROW');
+    return { outcome: 'processed' };
+}
+
+export async function settleTransfer(
+  trx: Knex.Transaction,
+  emit: Emit,
+  reference: string | undefined,
+  to: PayoutStatus,
+  transferCode?: string,
+): Promise<SettleOutcome> {
+  const payout = reference ? await lockPayoutByReference(trx, reference) : undefined;
+  if (!payout) return 'unknown_reference';
+  if (!canMovePayout(payout.status, to)) return 'no_change';
+  const reason = to === 'FAILED' ? 'TRANSFER_FAILED' : to === 'REVERSED' ? 'TRANSFER_REVERSED' : null;
+  await setPayoutStatus(trx, payout.id, to, { transfer_code: transferCode ?? payout.transfer_code ?? undefined, reason });
+  emitPayoutStatus(emit, payout, payout.status, to, reason);
+  return 'processed';
+}
+
+export async function settleRefund(trx: Knex.Transaction, emit: Emit, reference: string | undefined): Promise<SettleOutcome> {
+  const locked = await lockPaymentAndBooking(trx, reference);
+  if (!locked) return 'unknown_reference';
+  const { payment, booking } = locked;
+  if (payment.status !== 'REFUND_PENDING' && payment.status !== 'ESCROW') return 'no_change';
+  await movePayment(trx, emit, payment, { clientId: booking.client_id, providerId: booking.provider_id }, 'REFUNDED');
+  return 'processed';
+}
+
+/**
+ * Booking first, then payment: the same order as booking moves take, so a webhook racing a
+ * cancel waits instead of deadlocking.
+ */
+async function lockPaymentAndBooking(
+  trx: Knex.Transaction,
+  reference: string | undefined,
+): Promise<{ payment: PaymentRow; booking: BookingRow } | undefined> {
+  if (!reference) return undefined;
+  const found = await findPaymentByReference(trx, reference);
+  if (!found) return undefined;
+  const booking = (await lockBooking(trx, found.booking_id))!;
+  const payment = (await lockPayment(trx, found.id))!;
+  return { payment, booking };
+}

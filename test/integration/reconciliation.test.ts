@@ -1,0 +1,91 @@
+import { describeDb } from '../helpers/test-db';
+import { inADay, startMarketplace, type Marketplace } from '../helpers/marketplace';
+
+describeDb('reconciliation: money that never gets stuck', () => {
+  let m: Marketplace;
+  let n = 0;
+  beforeAll(async () => {
+    // Everything is stale at once; the periodic run is far away, each test runs a pass itself.
+    m = await startMarketplace({ RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' });
+  });
+  afterAll(() => m.stop());
+  const knex = () => m.srv.db.database.knex;
+  const reconcile = () => m.srv.running.deps.reconciler!.runOnce();
+  const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
+
+  async function confirmed() {
+    n++;
+    const client = m.user(`rcl-c${n}`, 'client', { email: `rc${n}@example.co.za` });
+    const provider = m.user(`rcl-p${n}`, 'provider');
+    await provider.get('/api/me').expect(200);
+    await provider.put('/api/me/payout-account', { accountName: 'P', accountNumber: '9988776655', bankCode: '250655' }).expect(200);
+    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 's', scheduledFor: inADay(), amount: 30000 }).expect(201);
+    await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
+    const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
+    return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
+  }
+
+  async function releasedWithTimedOutTransfer() {
+    const c = await confirmed();
+    await m.paystack.completeCharge(c.reference);
+    await c.provider.post(`/api/bookings/${c.id}/start`).expect(200);
+    await c.provider.post(`/api/bookings/${c.id}/complete`).expect(200);
+    m.paystack.failNext('POST', '/transfer', { delayMs: 3_000 });
+    const res = await c.client.post(`/api/bookings/${c.id}/confirm-completion`).expect(200);
+    expect(res.body.payout.status).toBe('PROCESSING');
+    return { ...c, payout: await knex()('payouts').where({ booking_id: c.id }).first() };
+  }
+
+  it('settles a charge whose webhook never came, and a late webhook afterwards is a no-op', async () => {
+    const { reference } = await confirmed();
+    m.paystack.markPaid(reference);
+    await reconcile();
+    expect((await paymentOf(reference)).status).toBe('ESCROW');
+    const eventsBefore = await knex()('events').count<{ c: string }[]>('* as c');
+    const late = await m.paystack.completeCharge(reference);
+    expect(late.status).toBe(200);
+    expect((await paymentOf(reference)).status).toBe('ESCROW');
+    const statuses = await knex()('events')
+      .where({ type: 'payment.status_changed' })
+      .whereRaw(`payload->>'reference' = ?`, [reference])
+      .select(knex().raw(`payload->>'status' as status`))
+      .orderBy('id');
+    expect(statuses.map((r: { status: string }) => r.status)).toEqual(['PENDING', 'PAID', 'ESCROW']);
+    expect(await knex()('events').count<{ c: string }[]>('* as c')).toEqual(eventsBefore);
+  });
+
+  it('leaves an unpaid checkout alone', async () => {
+    const { reference } = await confirmed();
+    await reconcile();
+    expect((await paymentOf(reference)).status).toBe('PENDING');
+  });
+
+  it('settles a transfer that timed out, by asking Paystack: success', async () => {
+    const { payout } = await releasedWithTimedOutTransfer();
+    // Paystack did queue it (the fake handled the request and then stalled its answer), and it succeeded.
+    m.paystack.transfer(payout.reference)!.status = 'success';
+    await reconcile();
+    expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('COMPLETED');
+    const status = (await m.srv.running.deps.telemetry.counterValue(m.srv.running.deps.telemetry.reconciled, { kind: 'payout' }));
+    expect(status).toBeGreaterThanOrEqual(1);
+  });
+
+  it('settles a transfer that timed out, by asking Paystack: failure', async () => {
+    const { payout } = await releasedWithTimedOutTransfer();
+    m.paystack.transfer(payout.reference)!.status = 'failed';
+    await reconcile();
+    expect((await knex()('payouts').where({ id: payout.id }).first())).toEqual(
+      expect.objectContaining({ status: 'FAILED', reason: 'TRANSFER_FAILED' }),
+    );
+    // A late transfer.failed webhook changes nothing more.
+    const before = await knex()('events').count<{ c: string }[]>('* as c');
+    await m.paystack.settleTransfer(payout.reference, 'failed');
+    expect(await knex()('events').count<{ c: string }[]>('* as c')).toEqual(before);
+  });
+
+  it('leaves a transfer still pending at Paystack in PROCESSING', async () => {
+    const { payout } = await releasedWithTimedOutTransfer();
+    await reconcile();
+    expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
+  });
+});
