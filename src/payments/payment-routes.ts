@@ -28,5 +28,18 @@ export function paymentRoutes(deps: AppDeps): Router {
     const body = parseInput(PaymentRequest, req.body ?? {});
     res.json(await deps.payments.initialize(principalOf(req), id, body.email));
   });
+  router.post('/api/payouts/:id/retry', authenticate(deps), idempotent(deps.db.knex), async (req, res) => {
+    const id = pathId(req.params.id, 'Payout');
+    await deps.payments.retryPayout(principalOf(req), id);
+    const payout = await deps.db.knex('payouts').where({ id }).first('id', 'booking_id', 'reference', 'status', 'amount', 'reason');
+    res.json({
+      id: String(payout.id),
+      bookingId: String(payout.booking_id),
+      reference: payout.reference,
+      status: payout.status,
+      amount: Number(payout.amount),
+      ...(payout.reason ? { reason: payout.reason } : {}),
+    });
+  });
   return router;
 }

@@ -126,6 +126,27 @@ export class PaymentService implements PaymentFollowUps {
   }
 
   /**
+   * An admin retries a FAILED or REVERSED payout: a new transfer reference (the old transfer is
+   * final at Paystack), back to PENDING, and the transfer is sent. The row lock and the state check
+   * mean two retries never put two transfers in flight.
+   */
+  async retryPayout(p: Principal, payoutId: string): Promise<void> {
+    if (p.role !== 'admin') throw new AppError('FORBIDDEN', 'Only admins can retry payouts');
+    await this.publisher.transaction(async (trx, emit) => {
+      const payout = await lockPayout(trx, payoutId);
+      if (!payout) throw new AppError('NOT_FOUND', 'Payout not found');
+      if (payout.status !== 'FAILED' && payout.status !== 'REVERSED') {
+        throw new AppError('INVALID_TRANSITION', `A ${payout.status} payout cannot be retried`, { currentStatus: payout.status });
+      }
+      const reference = `payout_${payout.booking_id}_${crypto.randomBytes(8).toString('hex')}`;
+      await setPayoutStatus(trx, payoutId, 'PENDING', { reason: null });
+      await trx('payouts').where({ id: payoutId }).update({ reference, transfer_code: null });
+      emitPayoutStatus(emit, { ...payout, reference }, payout.status, 'PENDING');
+    });
+    await this.startTransfer(payoutId);
+  }
+
+  /**
    * Paystack refuses a reused transfer reference rather than returning the transfer, so a retry
    * after a timeout is "rejected" although the money went out. Only a transfer Paystack does not
    * know is a real failure; if it cannot tell us, the outcome stays unknown.

@@ -5,14 +5,16 @@ export type PayoutStatus = z.infer<typeof PayoutStatus>;
 
 /**
  * PENDING may jump straight to a final state: Paystack's webhook can arrive before our own
- * transfer call has returned. A reversal can follow a success.
+ * transfer call has returned. A reversal can follow a success. A failed or reversed payout goes
+ * back to PENDING only when retried.
  */
 const NEXT: Readonly<Record<PayoutStatus, readonly PayoutStatus[]>> = {
   PENDING: ['PROCESSING', 'COMPLETED', 'FAILED', 'REVERSED'],
   PROCESSING: ['COMPLETED', 'FAILED', 'REVERSED'],
   COMPLETED: ['REVERSED'],
-  FAILED: [],
-  REVERSED: [],
+  // Only an admin's retry leaves these, with a new transfer reference (payment-service.ts).
+  FAILED: ['PENDING'],
+  REVERSED: ['PENDING'],
 };
 
 export function canMovePayout(from: PayoutStatus, to: PayoutStatus): boolean {

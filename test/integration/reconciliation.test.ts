@@ -88,4 +88,35 @@ describeDb('reconciliation: money that never gets stuck', () => {
     await reconcile();
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
   });
+
+  it('lets an admin retry a failed payout with a new reference, and only a failed or reversed one', async () => {
+    const c = await confirmed();
+    await m.paystack.completeCharge(c.reference);
+    await c.provider.post(`/api/bookings/${c.id}/start`).expect(200);
+    await c.provider.post(`/api/bookings/${c.id}/complete`).expect(200);
+    await c.client.post(`/api/bookings/${c.id}/confirm-completion`).expect(200);
+    const payout = await knex()('payouts').where({ booking_id: c.id }).first();
+    const admin = m.user('treasurer', 'admin');
+
+    const tooSoon = await admin.post(`/api/payouts/${payout.id}/retry`);
+    expect(tooSoon.status).toBe(409);
+    expect(tooSoon.body.error.details).toEqual({ currentStatus: 'PROCESSING' });
+    expect((await c.provider.post(`/api/payouts/${payout.id}/retry`)).status).toBe(403);
+
+    await m.paystack.settleTransfer(payout.reference, 'failed');
+    const [r1, r2] = await Promise.all([admin.post(`/api/payouts/${payout.id}/retry`), admin.post(`/api/payouts/${payout.id}/retry`)]);
+    expect([r1.status, r2.status].sort()).toEqual([200, 409]);
+    const retried = await knex()('payouts').where({ id: payout.id }).first();
+    expect(retried.reference).not.toBe(payout.reference);
+    expect(retried.status).toBe('PROCESSING');
+    // Exactly two transfers were ever sent for this payout: the first and the retry.
+    const sent = m.paystack.requests.filter((r) => r.method === 'POST' && r.path === '/transfer' && [payout.reference, retried.reference].includes((r.body as { reference: string }).reference));
+    expect(sent.length).toBe(2);
+    // A late webhook for the old transfer does not touch the retried payout.
+    await m.paystack.postWebhook('transfer.success', { reference: payout.reference, transfer_code: 'TRF_old', amount: 30000, currency: 'ZAR', status: 'success' });
+    expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
+    await m.paystack.settleTransfer(retried.reference, 'success');
+    expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('COMPLETED');
+    expect((await admin.post('/api/payouts/abc/retry')).status).toBe(404);
+  });
 });
