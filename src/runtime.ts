@@ -12,7 +12,7 @@ import { startRetention } from './events/retention';
 import { Telemetry } from './ops/telemetry';
 import { createApp } from './app';
 import { CommitListener } from './events/commit-listener';
-import { Reconciler, startReconciliation } from './payments/reconciliation';
+import { Reconciler, startMoneyJobs } from './payments/reconciliation';
 import { createUserSync } from './users/user-sync';
 import { createPaystackClient } from './payments/paystack-client';
 import { PaymentService } from './payments/payment-service';
@@ -77,7 +77,6 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   const reconciler = paystack
     ? new Reconciler(db.knex, publisher, paystack, payments, logger, config.RECONCILE_AFTER_MS, (kind) => telemetry.reconciled.inc({ kind }))
     : null;
-  const reconciling = reconciler ? startReconciliation(reconciler, config.RECONCILE_INTERVAL_MS, logger) : null;
 
   const deps: AppDeps = {
     config,
@@ -98,6 +97,14 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     bookings: new BookingService(db.knex, publisher, payments, config.PLATFORM_FEE_BPS),
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
   };
+  const moneyJobs = startMoneyJobs(
+    [
+      ...(reconciler ? [{ name: 'reconcile', run: () => reconciler.runOnce() }] : []),
+      { name: 'auto-release', run: () => deps.bookings.autoRelease(config.AUTO_RELEASE_HOURS) },
+    ],
+    config.RECONCILE_INTERVAL_MS,
+    logger,
+  );
   const server = http.createServer(createApp(deps));
   // Connections whose client has not sent a request yet (browsers and undici open spare ones).
   const unused = new Set<Socket>();
@@ -121,7 +128,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     (shuttingDown ??= (async () => {
       deps.lifecycle.draining = true;
       retention.stop();
-      reconciling?.stop();
+      moneyJobs.stop();
       relay.stop();
       await listener?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

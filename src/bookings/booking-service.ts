@@ -83,7 +83,7 @@ export class BookingService {
       const followUp = await this.moneyFor(trx, emit, row, action);
       if (decision.to !== row.status) await updateBookingStatus(trx, id, decision.to, reason);
       const view = (await findBookingView(trx, id))!;
-      if (decision.event) emitBookingEvent(emit, decision.event, view, row.status);
+      if (decision.event) emitBookingEvent(emit, decision.event, view, row.status, action === 'confirm-completion' ? { auto: false } : {});
       return { view, followUp };
     });
     // Paystack is called only after the commit: never hold a transaction (on PGlite, the only
@@ -93,6 +93,39 @@ export class BookingService {
       return (await findBookingView(this.knex, id))!;
     }
     return result.view;
+  }
+
+  /**
+   * Escrow is released by itself once a booking has been COMPLETED for `hours` without the
+   * client confirming (or disputing): as if they had confirmed, and both sides are told.
+   * `now` is a parameter so tests can move the clock.
+   */
+  async autoRelease(hours: number, now = Date.now()): Promise<number> {
+    const cutoff = new Date(now - hours * 3_600_000);
+    const due: Array<{ id: string }> = await this.knex('bookings as b')
+      .join('payments as p', 'p.booking_id', 'b.id')
+      .where({ 'b.status': 'COMPLETED', 'p.status': 'ESCROW' })
+      .andWhere('b.updated_at', '<', cutoff)
+      .select('b.id')
+      .orderBy('b.id')
+      .limit(100);
+    let released = 0;
+    for (const { id } of due) {
+      const { result: payoutId } = await this.publisher.transaction(async (trx, emit) => {
+        const row = await lockBooking(trx, String(id));
+        const payment = await lockPaymentByBooking(trx, String(id));
+        // Re-checked under the locks: the client may have confirmed or disputed meanwhile.
+        if (!row || row.status !== 'COMPLETED' || payment?.status !== 'ESCROW' || new Date(row.updated_at) >= cutoff) return null;
+        const payout = await releaseEscrow(trx, emit, payment, parties(row), this.feeBps);
+        emitBookingEvent(emit, 'booking.completion_confirmed', (await findBookingView(trx, String(id)))!, row.status, { auto: true });
+        return payout.id;
+      });
+      if (payoutId) {
+        released++;
+        await this.payments.startTransfer(payoutId);
+      }
+    }
+    return released;
   }
 
   /** The money side of a move, inside its transaction; returns the Paystack call to make after commit. */
@@ -133,10 +166,16 @@ export class BookingService {
   }
 }
 
-function emitBookingEvent(emit: Emit, type: string, booking: BookingView, previousStatus: BookingStatus | null): void {
+function emitBookingEvent(
+  emit: Emit,
+  type: string,
+  booking: BookingView,
+  previousStatus: BookingStatus | null,
+  extra: Record<string, unknown> = {},
+): void {
   emit({
     type,
     audience: [userChannel(booking.clientId), userChannel(booking.providerId)],
-    payload: { booking, previousStatus, status: booking.status },
+    payload: { booking, previousStatus, status: booking.status, ...extra },
   });
 }

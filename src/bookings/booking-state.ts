@@ -27,7 +27,7 @@ export const BOOKING_RULES: Readonly<Record<BookingAction, Rule>> = {
   complete: { from: ['IN_PROGRESS'], to: 'COMPLETED', by: ['provider'], event: 'booking.completed' },
   cancel: { from: ['PENDING', 'CONFIRMED'], to: 'CANCELLED', by: ['client', 'provider'], event: 'booking.cancelled' },
   // Releases the escrowed payment; the booking itself stays COMPLETED.
-  'confirm-completion': { from: ['COMPLETED'], to: 'COMPLETED', by: ['client'] },
+  'confirm-completion': { from: ['COMPLETED'], to: 'COMPLETED', by: ['client'], event: 'booking.completion_confirmed' },
 };
 
 export type Decision =

@@ -44,6 +44,12 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
         : null;
     case 'booking.cancelled':
       return b ? { title: 'Booking cancelled', body: `The ${b.service} booking${side === 'client' ? ` with ${b.providerName}` : ` from ${b.clientName}`} was cancelled.` } : null;
+    case 'booking.completion_confirmed':
+      return p.auto === true && b
+        ? side === 'client'
+          ? { title: 'Payment released automatically', body: `You did not confirm the ${b.service} in time, so the payment was released to ${b.providerName}.` }
+          : { title: 'Completion confirmed automatically', body: `The ${b.service} for ${b.clientName} was confirmed automatically; your payout is on its way.` }
+        : null;
     case 'payment.status_changed':
       return paymentText(p.status, side, money(p.amount, p.currency), b);
     case 'payout.status_changed':

@@ -113,15 +113,22 @@ export class Reconciler {
   }
 }
 
-export function startReconciliation(r: Reconciler, intervalMs: number, logger: Logger): { stop(): void } {
+/** The periodic money housekeeping: each task in turn, never two runs at once. */
+export function startMoneyJobs(tasks: Array<{ name: string; run: () => Promise<unknown> }>, intervalMs: number, logger: Logger): { stop(): void } {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    r.runOnce()
-      .then((c) => c.settled && logger.info({ ...c }, 'reconciliation settled payments or payouts'))
-      .catch((err) => logger.error({ code: 'RECONCILE_FAILED', err }, 'reconciliation run failed'))
-      .finally(() => (running = false));
+    void (async () => {
+      for (const t of tasks) {
+        try {
+          const result = await t.run();
+          logger.debug({ job: t.name, result }, 'money job ran');
+        } catch (err) {
+          logger.error({ code: 'MONEY_JOB_FAILED', job: t.name, err }, 'money job failed; will retry next interval');
+        }
+      }
+    })().finally(() => (running = false));
   }, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };

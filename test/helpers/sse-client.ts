@@ -20,6 +20,7 @@ export const LISTENED_TYPES = [
   'booking.started',
   'booking.completed',
   'booking.cancelled',
+  'booking.completion_confirmed',
   'payment.status_changed',
   'payout.status_changed',
   'notification.created',

@@ -119,4 +119,27 @@ describeDb('reconciliation: money that never gets stuck', () => {
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('COMPLETED');
     expect((await admin.post('/api/payouts/abc/retry')).status).toBe(404);
   });
+
+  it('auto-releases escrow for a booking completed long ago and unconfirmed, and tells both sides', async () => {
+    const c = await confirmed();
+    await m.paystack.completeCharge(c.reference);
+    await c.provider.post(`/api/bookings/${c.id}/start`).expect(200);
+    await c.provider.post(`/api/bookings/${c.id}/complete`).expect(200);
+    const bookings = m.srv.running.deps.bookings;
+    expect(await bookings.autoRelease(72, Date.now() + 71 * 3_600_000)).toBe(0);
+    expect((await paymentOf(c.reference)).status).toBe('ESCROW');
+
+    expect(await bookings.autoRelease(72, Date.now() + 73 * 3_600_000)).toBe(1);
+    expect((await paymentOf(c.reference)).status).toBe('RELEASED');
+    const payout = await knex()('payouts').where({ booking_id: c.id }).first();
+    expect(payout.status).toBe('PROCESSING');
+    // Once only.
+    expect(await bookings.autoRelease(72, Date.now() + 73 * 3_600_000)).toBe(0);
+    const clientInbox = (await c.client.get('/api/notifications').expect(200)).body.notifications;
+    expect(clientInbox[0]).toEqual(expect.objectContaining({ type: 'booking.completion_confirmed', title: 'Payment released automatically' }));
+    const providerInbox = (await c.provider.get('/api/notifications').expect(200)).body.notifications;
+    expect(providerInbox.some((x: { type: string }) => x.type === 'booking.completion_confirmed')).toBe(true);
+    // The client can no longer confirm: nothing is left in escrow.
+    expect((await c.client.post(`/api/bookings/${c.id}/confirm-completion`)).status).toBe(409);
+  });
 });
