@@ -105,6 +105,7 @@ export class BookingService {
     const due: Array<{ id: string }> = await this.knex('bookings as b')
       .join('payments as p', 'p.booking_id', 'b.id')
       .where({ 'b.status': 'COMPLETED', 'p.status': 'ESCROW' })
+      .whereNull('p.disputed_at')
       .andWhere('b.updated_at', '<', cutoff)
       .select('b.id')
       .orderBy('b.id')
@@ -115,7 +116,9 @@ export class BookingService {
         const row = await lockBooking(trx, String(id));
         const payment = await lockPaymentByBooking(trx, String(id));
         // Re-checked under the locks: the client may have confirmed or disputed meanwhile.
-        if (!row || row.status !== 'COMPLETED' || payment?.status !== 'ESCROW' || new Date(row.updated_at) >= cutoff) return null;
+        if (!row || row.status !== 'COMPLETED' || payment?.status !== 'ESCROW' || payment.disputed_at || new Date(row.updated_at) >= cutoff) {
+          return null;
+        }
         const payout = await releaseEscrow(trx, emit, payment, parties(row), this.feeBps);
         emitBookingEvent(emit, 'booking.completion_confirmed', (await findBookingView(trx, String(id)))!, row.status, { auto: true });
         return payout.id;

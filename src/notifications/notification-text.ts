@@ -50,6 +50,18 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
           ? { title: 'Payment released automatically', body: `You did not confirm the ${b.service} in time, so the payment was released to ${b.providerName}.` }
           : { title: 'Completion confirmed automatically', body: `The ${b.service} for ${b.clientName} was confirmed automatically; your payout is on its way.` }
         : null;
+    case 'payment.dispute_opened':
+      return b
+        ? side === 'client'
+          ? { title: 'Your card dispute is open', body: `The ${money(p.amount, p.currency)} payment for ${b.service} is on hold while it is resolved.` }
+          : { title: 'A payment is disputed', body: `The client's bank disputed ${money(p.amount, p.currency)} for ${b.service}; your payout is on hold.` }
+        : null;
+    case 'payment.dispute_resolved':
+      return b
+        ? p.merchantWon
+          ? { title: 'Dispute resolved', body: side === 'provider' ? 'The dispute was resolved in your favour; your payout continues.' : `The dispute about ${b.service} was resolved in the provider's favour.` }
+          : { title: 'Dispute resolved', body: side === 'client' ? `Your ${money(p.amount, p.currency)} for ${b.service} is being returned.` : `The dispute about ${b.service} was resolved in the client's favour; no payout will be made.` }
+        : null;
     case 'payment.status_changed':
       return paymentText(p.status, side, money(p.amount, p.currency), b);
     case 'payout.status_changed':

@@ -11,6 +11,8 @@ export interface PaymentRow {
   email: string;
   authorization_url: string | null;
   access_code: string | null;
+  disputed_at: Date | null;
+  dispute_id: string | null;
 }
 
 export async function findPaymentByBooking(db: Db, bookingId: string): Promise<PaymentRow | undefined> {
@@ -32,7 +34,7 @@ export async function lockPayment(db: Db, id: string): Promise<PaymentRow | unde
 /** Returns undefined when the booking already has a payment (a racing initialize won). */
 export async function insertPayment(
   db: Db,
-  p: Omit<PaymentRow, 'id' | 'amount'> & { amount: number },
+  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id'> & { amount: number },
 ): Promise<PaymentRow | undefined> {
   const rows: PaymentRow[] = await db('payments').insert(p).onConflict('booking_id').ignore().returning('*');
   return rows[0];

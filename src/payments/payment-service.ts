@@ -98,6 +98,12 @@ export class PaymentService implements PaymentFollowUps {
   async startTransfer(payoutId: string, o: { resend?: boolean } = {}): Promise<void> {
     const payout = await this.knex('payouts').where({ id: payoutId }).first();
     if (!payout || !(payout.status === 'PENDING' || (o.resend && payout.status === 'PROCESSING'))) return;
+    const payment = await this.knex<PaymentRow>('payments').where({ id: payout.payment_id }).first();
+    if (payment?.disputed_at) {
+      // Frozen: the transfer waits for the dispute's resolution (settlement.ts sends it then).
+      this.logger.info({ code: 'PAYOUT_FROZEN_BY_DISPUTE', payoutId }, 'payout waits for a dispute');
+      return;
+    }
     const provider = await findUser(this.knex, payout.provider_id);
     if (!provider?.payout_recipient_code) {
       await this.settlePayout(payoutId, 'FAILED', { reason: 'NO_PAYOUT_ACCOUNT' });

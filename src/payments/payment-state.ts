@@ -12,7 +12,8 @@ const NEXT: Readonly<Record<PaymentStatus, readonly PaymentStatus[]>> = {
   PAID: ['ESCROW', 'REFUND_PENDING', 'FLAGGED'],
   ESCROW: ['RELEASED', 'REFUND_PENDING', 'REFUNDED'],
   REFUND_PENDING: ['REFUNDED'],
-  RELEASED: [],
+  // Only a lost dispute takes released money back (the payout must not have gone out).
+  RELEASED: ['REFUNDED'],
   FAILED: [],
   FLAGGED: [],
   REFUNDED: [],

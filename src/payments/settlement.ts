@@ -5,7 +5,8 @@ import { lockBooking, type BookingRow } from '../bookings/booking-repository';
 import { movePayment } from './escrow';
 import { emitPayoutStatus } from './money-events';
 import { findPaymentByReference, lockPayment, type PaymentRow } from './payment-repository';
-import { lockPayoutByReference, setPayoutStatus } from './payout-repository';
+import { lockPayoutByReference, setPayoutStatus, type PayoutRow } from './payout-repository';
+import { userChannel, roleChannel } from '../events/audience';
 import { canMovePayout, type PayoutStatus } from './payout-state';
 import type { VerifiedTransaction } from './paystack-client';
 
@@ -81,6 +82,58 @@ export async function settleRefund(trx: Knex.Transaction, emit: Emit, reference:
   if (payment.status !== 'REFUND_PENDING' && payment.status !== 'ESCROW') return 'no_change';
   await movePayment(trx, emit, payment, { clientId: booking.client_id, providerId: booking.provider_id }, 'REFUNDED');
   return 'processed';
+}
+
+/** The customer's bank disputes the charge: the payout freezes, both parties and admins are told. */
+export async function settleDisputeOpened(
+  trx: Knex.Transaction,
+  emit: Emit,
+  reference: string | undefined,
+  disputeId: string | undefined,
+): Promise<SettleOutcome> {
+  const locked = await lockPaymentAndBooking(trx, reference);
+  if (!locked) return 'unknown_reference';
+  const { payment, booking } = locked;
+  if (payment.disputed_at) return 'no_change';
+  await trx('payments').where({ id: payment.id }).update({ disputed_at: trx.fn.now(), dispute_id: disputeId ?? null });
+  emitDispute(emit, 'payment.dispute_opened', payment, booking, {});
+  return 'processed';
+}
+
+/**
+ * The dispute ends. Merchant won ("declined"): the freeze lifts and a waiting payout is sent.
+ * Customer won (accepted): the money goes back; a payout that had not gone out fails.
+ */
+export async function settleDisputeResolved(
+  trx: Knex.Transaction,
+  emit: Emit,
+  reference: string | undefined,
+  resolution: string | undefined,
+): Promise<{ outcome: SettleOutcome; payoutToSend?: string }> {
+  const locked = await lockPaymentAndBooking(trx, reference);
+  if (!locked) return { outcome: 'unknown_reference' };
+  const { payment, booking } = locked;
+  if (!payment.disputed_at) return { outcome: 'no_change' };
+  await trx('payments').where({ id: payment.id }).update({ disputed_at: null });
+  const merchantWon = resolution === 'declined';
+  emitDispute(emit, 'payment.dispute_resolved', payment, booking, { resolution: resolution ?? null, merchantWon });
+  const payout: PayoutRow | undefined = await trx('payouts').where({ payment_id: payment.id }).forUpdate().first();
+  if (merchantWon) return { outcome: 'processed', payoutToSend: payout?.status === 'PENDING' ? payout.id : undefined };
+  const parties = { clientId: booking.client_id, providerId: booking.provider_id };
+  if (payment.status === 'ESCROW' || payment.status === 'RELEASED') await movePayment(trx, emit, payment, parties, 'REFUNDED');
+  if (payout && payout.status === 'PENDING') {
+    await setPayoutStatus(trx, payout.id, 'FAILED', { reason: 'DISPUTE_LOST' });
+    emitPayoutStatus(emit, payout, payout.status, 'FAILED', 'DISPUTE_LOST');
+  }
+  return { outcome: 'processed' };
+}
+
+function emitDispute(emit: Emit, type: string, payment: PaymentRow, booking: BookingRow, extra: Record<string, unknown>): void {
+  emit({
+    type,
+    audience: [userChannel(booking.client_id), userChannel(booking.provider_id), roleChannel('admin')],
+    payload: { bookingId: String(booking.id), paymentId: String(payment.id), reference: payment.reference, amount: Number(payment.amount), currency: payment.currency, ...extra },
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { AppError } from '../http/app-error';
 import type { Logger } from '../logger';
 import { findPaymentByReference } from './payment-repository';
 import type { PayoutStatus } from './payout-state';
-import { settleCharge, settleRefund, settleTransfer } from './settlement';
+import { settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund, settleTransfer } from './settlement';
 import type { PaymentService } from './payment-service';
 import type { PaystackClient, VerifiedTransaction } from './paystack-client';
 import { isValidPaystackSignature } from './webhook-signature';
@@ -30,6 +30,12 @@ const TRANSFER_STATUS: Record<string, PayoutStatus> = {
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+
+/** A dispute names its charge in `data.transaction.reference` (the top-level one is null). */
+function disputedReference(e: Envelope): string | undefined {
+  const tx = e.data.transaction as { reference?: unknown } | undefined;
+  return str(tx?.reference) ?? str(e.data.transaction_reference);
+}
 
 /** Paystack sends no event id, so the key is the event name plus the object's own identity. */
 export function dedupeKey(e: Envelope, raw: Buffer): string {
@@ -99,6 +105,12 @@ export class WebhookService {
         outcome = await settleTransfer(trx, emit, str(envelope.data.reference), TRANSFER_STATUS[envelope.event], str(envelope.data.transfer_code));
       } else if (envelope.event === 'refund.processed') {
         outcome = await settleRefund(trx, emit, str(envelope.data.transaction_reference));
+      } else if (envelope.event === 'charge.dispute.create') {
+        outcome = await settleDisputeOpened(trx, emit, disputedReference(envelope), str(envelope.data.id));
+      } else if (envelope.event === 'charge.dispute.resolve') {
+        const r = await settleDisputeResolved(trx, emit, disputedReference(envelope), str(envelope.data.resolution));
+        outcome = r.outcome;
+        if (r.payoutToSend) followUp = () => this.payments.startTransfer(r.payoutToSend!);
       }
       await trx('webhook_deliveries').where({ dedupe_key: key }).update({ outcome });
       return outcome;

@@ -22,6 +22,8 @@ export const LISTENED_TYPES = [
   'booking.cancelled',
   'booking.completion_confirmed',
   'payment.status_changed',
+  'payment.dispute_opened',
+  'payment.dispute_resolved',
   'payout.status_changed',
   'notification.created',
   'notification.read',

@@ -1,0 +1,84 @@
+import { describeDb } from '../helpers/test-db';
+import { inADay, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { openStream, type TestStream } from '../helpers/sse-client';
+
+describeDb('card disputes freeze the payout', () => {
+  let m: Marketplace;
+  let n = 0;
+  const streams: TestStream[] = [];
+  beforeAll(async () => {
+    m = await startMarketplace();
+  });
+  afterEach(() => streams.splice(0).forEach((s) => s.close()));
+  afterAll(() => m.stop());
+  const knex = () => m.srv.db.database.knex;
+
+  /** A paid, completed booking; the client has not confirmed yet. */
+  async function completed() {
+    n++;
+    const client = m.user(`dc-${n}`, 'client', { email: `dc${n}@example.co.za` });
+    const provider = m.user(`dp-${n}`, 'provider');
+    await provider.get('/api/me').expect(200);
+    await provider.put('/api/me/payout-account', { accountName: 'P', accountNumber: '1122334455', bankCode: '198765' }).expect(200);
+    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 'roofing', scheduledFor: inADay(), amount: 250000 }).expect(201);
+    await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
+    const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
+    await m.paystack.completeCharge(pay.body.reference);
+    await provider.post(`/api/bookings/${b.body.id}/start`).expect(200);
+    await provider.post(`/api/bookings/${b.body.id}/complete`).expect(200);
+    return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
+  }
+
+  const dispute = (event: string, reference: string, extra: object = {}) =>
+    m.paystack.postWebhook(event, {
+      id: 358950 + n,
+      refund_amount: 250000,
+      currency: 'ZAR',
+      status: event === 'charge.dispute.create' ? 'awaiting-merchant-feedback' : 'resolved',
+      resolution: null,
+      domain: 'test',
+      category: 'chargeback',
+      transaction: { id: 896467688, reference, amount: 250000, status: 'success' },
+      transaction_reference: null,
+      ...extra,
+    });
+
+  it('freezes the payout, tells the client, the provider and admins, and releases it when the merchant wins', async () => {
+    const c = await completed();
+    const admin = await openStream(m.srv.url, { token: m.user('ops-admin', 'admin').token });
+    streams.push(admin);
+    expect((await dispute('charge.dispute.create', c.reference)).status).toBe(200);
+    await admin.waitFor((s) => s.events.some((e) => e.type === 'payment.dispute_opened'), 5_000, 'admin told');
+    expect((await c.client.get('/api/notifications')).body.notifications[0].title).toBe('Your card dispute is open');
+    expect((await c.provider.get('/api/notifications')).body.notifications[0].title).toBe('A payment is disputed');
+
+    // Confirming releases escrow, but no transfer starts while the dispute is open.
+    const confirmed = await c.client.post(`/api/bookings/${c.id}/confirm-completion`).expect(200);
+    expect(confirmed.body.payout.status).toBe('PENDING');
+    const payout = await knex()('payouts').where({ booking_id: c.id }).first();
+    expect(m.paystack.transfer(payout.reference)).toBeUndefined();
+    // Auto-release and reconciliation leave it alone too.
+    await m.srv.running.deps.reconciler!.runOnce();
+    expect(m.paystack.transfer(payout.reference)).toBeUndefined();
+
+    expect((await dispute('charge.dispute.resolve', c.reference, { resolution: 'declined' })).status).toBe(200);
+    expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
+    expect(m.paystack.transfer(payout.reference)).toBeDefined();
+  });
+
+  it('refunds and fails the waiting payout when the customer wins; duplicates have one effect', async () => {
+    const c = await completed();
+    await dispute('charge.dispute.create', c.reference);
+    await dispute('charge.dispute.create', c.reference);
+    const payment = await knex()('payments').where({ reference: c.reference }).first();
+    expect(payment.disputed_at).not.toBeNull();
+    expect(await m.srv.running.deps.bookings.autoRelease(72, Date.now() + 100 * 3_600_000)).toBe(0);
+    expect((await knex()('payments').where({ id: payment.id }).first()).status).toBe('ESCROW');
+
+    await dispute('charge.dispute.resolve', c.reference, { resolution: 'auto-accepted' });
+    expect((await knex()('payments').where({ id: payment.id }).first())).toEqual(expect.objectContaining({ status: 'REFUNDED', disputed_at: null }));
+    const opened = await knex()('events').where({ type: 'payment.dispute_opened' }).whereRaw(`payload->>'reference' = ?`, [c.reference]);
+    expect(opened).toHaveLength(1);
+    expect((await c.client.get('/api/notifications')).body.notifications[0].body).toContain('R2,500.00');
+  });
+});
