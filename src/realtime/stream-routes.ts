@@ -6,6 +6,9 @@ import { bearerToken } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import type { Principal } from '../auth/principal';
 import { preSerialized, StreamSubscriber } from './stream-subscriber';
+import { LeanNodeConnection } from './lean-connection';
+
+const STREAM_HEADERS = { 'X-Accel-Buffering': 'no' };
 import { openAndResume } from './stream-resume';
 import type { AppDeps } from '../app-deps';
 
@@ -35,12 +38,12 @@ export function streamRoutes(deps: AppDeps): Router {
       throw new AppError('TOO_MANY_STREAMS', `At most ${config.STREAMS_PER_USER_MAX} open streams per user`);
     }
     res.once('close', release);
-    const session = await createSession(req, res, {
+    // better-sse's default headers already say no-cache/no-transform and X-Accel-Buffering: no.
+    const session = await createSession(new LeanNodeConnection(req, res, STREAM_HEADERS), {
       keepAlive: config.HEARTBEAT_MS,
       retry: config.STREAM_RETRY_MS,
       trustClientEventId: false,
       serializer: preSerialized,
-      headers: { 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' },
     });
     if (!session.isConnected) return;
     telemetry.streamsOpened.inc({ auth: via });
