@@ -38,6 +38,26 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     return r.send(raw);
   };
 
+  it('needs an email to pay (token or body), and only the booking’s client may pay', async () => {
+    n++;
+    const client = m.user(`noemail-${n}`, 'client');
+    const provider = m.user(`noemail-p${n}`, 'provider');
+    await provider.get('/api/me').expect(200);
+    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 's', scheduledFor: inADay(), amount: 1000 }).expect(201);
+    const early = await client.post(`/api/bookings/${b.body.id}/payment`);
+    expect(early.status).toBe(409);
+    await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
+    const none = await client.post(`/api/bookings/${b.body.id}/payment`);
+    expect(none.status).toBe(400);
+    expect(none.body.error.code).toBe('EMAIL_REQUIRED');
+    expect(await count('payments')).toBe((await snapshot()).payments.length);
+    expect((await provider.post(`/api/bookings/${b.body.id}/payment`)).status).toBe(403);
+    expect((await m.user('stranger-pay', 'client').post(`/api/bookings/${b.body.id}/payment`)).status).toBe(404);
+    const withBody = await client.post(`/api/bookings/${b.body.id}/payment`, { email: 'pay@example.co.za' }).expect(200);
+    expect(m.paystack.transaction(withBody.body.reference)).toEqual(expect.objectContaining({ email: 'pay@example.co.za', amount: 1000 }));
+    expect((await client.post(`/api/bookings/${b.body.id}/payment`, { email: 'not-an-email' })).status).toBe(400);
+  });
+
   it('returns the same pending payment when payment is started twice', async () => {
     const { client, id, reference } = await confirmedBookingWithPayment();
     const again = await client.post(`/api/bookings/${id}/payment`).expect(200);
