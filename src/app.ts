@@ -15,6 +15,7 @@ import { userRoutes } from './users/user-routes';
 import { bookingRoutes } from './bookings/booking-routes';
 import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
 import { notificationRoutes } from './notifications/notification-routes';
+import { moneyRoutes } from './payments/money-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
 
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(broadcastRoutes(deps));
   app.use(userRoutes(deps));
   app.use(paymentRoutes(deps));
+  app.use(moneyRoutes(deps));
   app.use(bookingRoutes(deps));
   app.use(notificationRoutes(deps));
   app.use(express.static(PUBLIC_DIR));

@@ -5,8 +5,11 @@ import { BookingStatus } from './booking-state';
 
 export const Currency = z.enum(['ZAR', 'NGN', 'GHS', 'KES', 'USD']);
 
-/** Amounts are integer cents everywhere; R1 million is a generous ceiling for one booking. */
-export const AmountCents = z.number().int().positive().max(100_000_000);
+/**
+ * Amounts are integer cents everywhere. At least R1, so that a payout after the largest fee is
+ * never zero (a zero transfer cannot be sent); R1 million is a generous ceiling for one booking.
+ */
+export const AmountCents = z.number().int().min(100).max(100_000_000);
 
 export const CreateBookingRequest = z.strictObject({
   providerId: UserId,

@@ -17,7 +17,8 @@ import { PayoutStatus } from './payout-state';
  *   PAID, ESCROW             inEscrow: received, held for the booking
  *   RELEASED                 released: escrow let go; the provider's share is its payout, the rest is the fee
  *   REFUND_PENDING           refundPending: owed back to the client, refund requested
- *   REFUNDED                 refunded: back with the client
+ *   REFUNDED                 refunded: back with the client (a refund, or a card dispute the customer
+ *                            won, even after release: then its payout, if any, must be FAILED/REVERSED)
  *   FLAGGED                  flagged: Paystack reported a charge that did not match our record; held
  *                            for review. Counted as received, AT OUR RECORDED AMOUNT: the amount
  *                            Paystack actually verified is not stored (only logged), and a charge
@@ -51,6 +52,9 @@ export const PAYOUT_KEY: Readonly<Record<PayoutStatus, PayoutKey>> = {
   FAILED: 'failed',
   REVERSED: 'reversed',
 };
+
+/** Payout statuses in which no money reached the provider (or it came back). */
+export const SETTLED_WITHOUT_MONEY: readonly PayoutStatus[] = ['FAILED', 'REVERSED'];
 
 export interface CurrencyLedger {
   received: number;
@@ -192,9 +196,14 @@ export async function readLedgerFacts(db: Db, feeBps: number): Promise<LedgerFac
         .limit(OFFENDERS_SHOWN)
     : [];
 
-  // (d) a payout whose payment is not RELEASED.
+  // (d) a payout whose payment is not RELEASED. One exception, a dispute the customer won before
+  // the transfer (settlement.ts): payment RELEASED → REFUNDED, its payout FAILED (DISPUTE_LOST).
+  // A FAILED or REVERSED payout of a REFUNDED payment moved no money; any other one did, twice.
   const payoutsForUnreleased = await offenders(
-    db('payouts as o').join('payments as p', 'p.id', 'o.payment_id').whereNot('p.status', 'RELEASED'),
+    db('payouts as o')
+      .join('payments as p', 'p.id', 'o.payment_id')
+      .whereNot('p.status', 'RELEASED')
+      .whereNot((w) => w.where('p.status', 'REFUNDED').whereIn('o.status', [...SETTLED_WITHOUT_MONEY])),
     db,
     'o.id',
     'payout',
@@ -307,7 +316,11 @@ export function summarize(facts: LedgerFacts, feeBps: number, asOf: Date = new D
         })),
       },
     ),
-    check('payouts_only_for_released', 'no payout exists for a payment that is not RELEASED', facts.payoutsForUnreleased),
+    check(
+      'payouts_only_for_released',
+      'no payout exists for a payment that is not RELEASED, but a FAILED or REVERSED one of a REFUNDED payment (a dispute the customer won before the transfer)',
+      facts.payoutsForUnreleased,
+    ),
     check('amounts_positive_integers', 'every payment and payout amount is a positive integer of cents', facts.nonPositiveAmounts),
     check(
       'payouts_match_payments',

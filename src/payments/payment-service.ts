@@ -144,6 +144,14 @@ export class PaymentService implements PaymentFollowUps {
       if (payout.status !== 'FAILED' && payout.status !== 'REVERSED') {
         throw new AppError('INVALID_TRANSITION', `A ${payout.status} payout cannot be retried`, { currentStatus: payout.status });
       }
+      // Only money that is still ours to pay out: not a payment refunded after a lost dispute.
+      const payment = await trx<PaymentRow>('payments').where({ id: payout.payment_id }).first();
+      if (payment?.status !== 'RELEASED' || payment.disputed_at) {
+        throw new AppError('INVALID_TRANSITION', 'The payment behind this payout is not released', {
+          currentStatus: payout.status,
+          paymentStatus: payment?.status ?? null,
+        });
+      }
       const reference = `payout_${payout.booking_id}_${crypto.randomBytes(8).toString('hex')}`;
       await setPayoutStatus(trx, payoutId, 'PENDING', { reason: null });
       await trx('payouts').where({ id: payoutId }).update({ reference, transfer_code: null });

@@ -109,6 +109,7 @@ export async function settleDisputeResolved(
   emit: Emit,
   reference: string | undefined,
   resolution: string | undefined,
+  logger: Logger,
 ): Promise<{ outcome: SettleOutcome; payoutToSend?: string }> {
   const locked = await lockPaymentAndBooking(trx, reference);
   if (!locked) return { outcome: 'unknown_reference' };
@@ -120,6 +121,12 @@ export async function settleDisputeResolved(
   const payout: PayoutRow | undefined = await trx('payouts').where({ payment_id: payment.id }).forUpdate().first();
   if (merchantWon) return { outcome: 'processed', payoutToSend: payout?.status === 'PENDING' ? payout.id : undefined };
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
+  if (payout && payout.status !== 'PENDING' && payout.status !== 'FAILED') {
+    // The provider has been (or is being) paid: the chargeback is a loss for an operator to
+    // recover, not something to paper over by marking the payment refunded.
+    logger.error({ code: 'DISPUTE_LOST_AFTER_PAYOUT', paymentId: payment.id, payoutId: payout.id }, 'dispute lost after the payout went out');
+    return { outcome: 'processed' };
+  }
   if (payment.status === 'ESCROW' || payment.status === 'RELEASED') await movePayment(trx, emit, payment, parties, 'REFUNDED');
   if (payout && payout.status === 'PENDING') {
     await setPayoutStatus(trx, payout.id, 'FAILED', { reason: 'DISPUTE_LOST' });

@@ -108,7 +108,7 @@ export class WebhookService {
       } else if (envelope.event === 'charge.dispute.create') {
         outcome = await settleDisputeOpened(trx, emit, disputedReference(envelope), str(envelope.data.id));
       } else if (envelope.event === 'charge.dispute.resolve') {
-        const r = await settleDisputeResolved(trx, emit, disputedReference(envelope), str(envelope.data.resolution));
+        const r = await settleDisputeResolved(trx, emit, disputedReference(envelope), str(envelope.data.resolution), this.logger);
         outcome = r.outcome;
         if (r.payoutToSend) followUp = () => this.payments.startTransfer(r.payoutToSend!);
       }

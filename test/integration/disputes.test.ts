@@ -11,6 +11,12 @@ describeDb('card disputes freeze the payout', () => {
   });
   afterEach(() => streams.splice(0).forEach((s) => s.close()));
   afterAll(() => m.stop());
+  // Whatever each test did to the money, every cent is accounted for afterwards.
+  afterEach(async () => {
+    const ledger = await m.user('ledger-auditor', 'admin').get('/api/ledger/summary').expect(200);
+    expect(ledger.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+    expect(ledger.body.balanced).toBe(true);
+  });
   const knex = () => m.srv.db.database.knex;
 
   /** A paid, completed booking; the client has not confirmed yet. */

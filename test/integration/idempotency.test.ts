@@ -7,6 +7,12 @@ describeDb('Idempotency-Key on POSTs', () => {
     m = await startMarketplace();
   });
   afterAll(() => m.stop());
+  // Whatever each test did to the money, every cent is accounted for afterwards.
+  afterEach(async () => {
+    const ledger = await m.user('ledger-auditor', 'admin').get('/api/ledger/summary').expect(200);
+    expect(ledger.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+    expect(ledger.body.balanced).toBe(true);
+  });
   const knex = () => m.srv.db.database.knex;
   const count = async (table: string, where: object = {}) =>
     Number((await knex()(table).where(where).count<{ c: string }[]>('* as c'))[0].c);
@@ -46,7 +52,7 @@ describeDb('Idempotency-Key on POSTs', () => {
 
   it('replays a first answer that was an error, and rejects a malformed key', async () => {
     const client = m.user('idem-e', 'client');
-    const bad = { providerId: 'nobody', service: 'x', scheduledFor: inADay(), amount: 1 };
+    const bad = { providerId: 'nobody', service: 'x', scheduledFor: inADay(), amount: 100 };
     const r1 = await client.post('/api/bookings', bad).set('Idempotency-Key', 'e-1');
     const r2 = await client.post('/api/bookings', bad).set('Idempotency-Key', 'e-1');
     expect([r1.status, r2.status]).toEqual([404, 404]);

@@ -9,6 +9,12 @@ describeDb('reconciliation: money that never gets stuck', () => {
     m = await startMarketplace({ RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' });
   });
   afterAll(() => m.stop());
+  // Whatever each test did to the money, every cent is accounted for afterwards.
+  afterEach(async () => {
+    const ledger = await m.user('ledger-auditor', 'admin').get('/api/ledger/summary').expect(200);
+    expect(ledger.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+    expect(ledger.body.balanced).toBe(true);
+  });
   const knex = () => m.srv.db.database.knex;
   const reconcile = () => m.srv.running.deps.reconciler!.runOnce();
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
