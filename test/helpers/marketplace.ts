@@ -10,7 +10,19 @@ export interface Marketplace {
   paystack: FakePaystack;
   /** A signed-in user: their token and an authorized supertest agent. */
   user(sub: string, role: Role, extra?: { name?: string; email?: string }): Actor;
+  /**
+   * A new client (with an email) and provider (with a payout account), a booking the provider
+   * has accepted, and the client's pending Paystack checkout for it.
+   */
+  confirmedBookingWithPayment(o: { prefix: string; amount: number; service?: string }): Promise<ConfirmedBooking>;
   stop(): Promise<void>;
+}
+
+export interface ConfirmedBooking {
+  client: Actor;
+  provider: Actor;
+  id: string;
+  reference: string;
 }
 
 export interface Actor {
@@ -32,9 +44,21 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
     ...env,
   });
   paystack.setWebhookTarget(`${srv.url}/api/webhooks/paystack`);
-  return {
+  let n = 0;
+  const market: Marketplace = {
     srv,
     paystack,
+    async confirmedBookingWithPayment({ prefix, amount, service = 's' }) {
+      n++;
+      const client = market.user(`${prefix}-c${n}`, 'client', { email: `${prefix}${n}@example.co.za` });
+      const provider = market.user(`${prefix}-p${n}`, 'provider');
+      await provider.get('/api/me').expect(200);
+      await provider.put('/api/me/payout-account', { accountName: 'A B', accountNumber: '1234567890', bankCode: '470010' }).expect(200);
+      const b = await client.post('/api/bookings', { providerId: provider.sub, service, scheduledFor: inADay(), amount }).expect(201);
+      await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
+      const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
+      return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
+    },
     user(sub, role, extra = {}) {
       const token = srv.running.deps.tokens.sign({ sub, role, ...extra }, 3600);
       const auth = (t: request.Test) => t.set('Authorization', `Bearer ${token}`);
@@ -51,6 +75,7 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
       await paystack.stop();
     },
   };
+  return market;
 }
 
 export const inADay = () => new Date(Date.now() + 86_400_000).toISOString();

@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { inADay, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { startMarketplace, type Marketplace } from '../helpers/marketplace';
 import { openStream, type TestStream } from '../helpers/sse-client';
 
 describeDb('card disputes freeze the payout', () => {
@@ -21,18 +21,12 @@ describeDb('card disputes freeze the payout', () => {
 
   /** A paid, completed booking; the client has not confirmed yet. */
   async function completed() {
-    n++;
-    const client = m.user(`dc-${n}`, 'client', { email: `dc${n}@example.co.za` });
-    const provider = m.user(`dp-${n}`, 'provider');
-    await provider.get('/api/me').expect(200);
-    await provider.put('/api/me/payout-account', { accountName: 'P', accountNumber: '1122334455', bankCode: '198765' }).expect(200);
-    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 'roofing', scheduledFor: inADay(), amount: 250000 }).expect(201);
-    await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
-    const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
-    await m.paystack.completeCharge(pay.body.reference);
-    await provider.post(`/api/bookings/${b.body.id}/start`).expect(200);
-    await provider.post(`/api/bookings/${b.body.id}/complete`).expect(200);
-    return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
+    n++; // each test's dispute has its own Paystack id
+    const c = await m.confirmedBookingWithPayment({ prefix: 'dsp', amount: 250000, service: 'roofing' });
+    await m.paystack.completeCharge(c.reference);
+    await c.provider.post(`/api/bookings/${c.id}/start`).expect(200);
+    await c.provider.post(`/api/bookings/${c.id}/complete`).expect(200);
+    return c;
   }
 
   const dispute = (event: string, reference: string, extra: object = {}) =>

@@ -20,17 +20,7 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     payouts: await knex()('payouts').select('id', 'status').orderBy('id'),
   });
 
-  async function confirmedBookingWithPayment() {
-    n++;
-    const client = m.user(`wc-${n}`, 'client', { email: `wc${n}@example.co.za` });
-    const provider = m.user(`wp-${n}`, 'provider');
-    await provider.get('/api/me').expect(200);
-    await provider.put('/api/me/payout-account', { accountName: 'A B', accountNumber: '1234567890', bankCode: '470010' }).expect(200);
-    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 's', scheduledFor: inADay(), amount: 42000 }).expect(201);
-    await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
-    const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
-    return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
-  }
+  const confirmedBookingWithPayment = () => m.confirmedBookingWithPayment({ prefix: 'wh', amount: 42000 });
 
   const post = (raw: string, signature?: string) => {
     const r = request(m.srv.url).post('/api/webhooks/paystack').set('Content-Type', 'application/json');

@@ -1,9 +1,8 @@
 import { describeDb } from '../helpers/test-db';
-import { inADay, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { startMarketplace, type Marketplace } from '../helpers/marketplace';
 
 describeDb('reconciliation: money that never gets stuck', () => {
   let m: Marketplace;
-  let n = 0;
   beforeAll(async () => {
     // Everything is stale at once; the periodic run is far away, each test runs a pass itself.
     m = await startMarketplace({ RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' });
@@ -19,17 +18,7 @@ describeDb('reconciliation: money that never gets stuck', () => {
   const reconcile = () => m.srv.running.deps.reconciler!.runOnce();
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
 
-  async function confirmed() {
-    n++;
-    const client = m.user(`rcl-c${n}`, 'client', { email: `rc${n}@example.co.za` });
-    const provider = m.user(`rcl-p${n}`, 'provider');
-    await provider.get('/api/me').expect(200);
-    await provider.put('/api/me/payout-account', { accountName: 'P', accountNumber: '9988776655', bankCode: '250655' }).expect(200);
-    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 's', scheduledFor: inADay(), amount: 30000 }).expect(201);
-    await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
-    const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
-    return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
-  }
+  const confirmed = () => m.confirmedBookingWithPayment({ prefix: 'rcl', amount: 30000 });
 
   async function releasedWithTimedOutTransfer() {
     const c = await confirmed();
