@@ -80,7 +80,8 @@ export class NotificationService {
       const text = notificationText(facts, side);
       if (!text) continue;
       const silent = muted.get(userId)?.has(e.type) ?? false;
-      out.push(await this.notify(trx, { id: userId, role: side }, e.type, text, { bookingId: b.id }, silent));
+      // The user's own role, not their side of the booking: it decides which announcements count as unread.
+      out.push(await this.notify(trx, { id: userId, role: facts.roles[side] }, e.type, text, { bookingId: b.id }, silent));
     }
     return out;
   }
@@ -102,7 +103,7 @@ export class NotificationService {
   }
 
   /** The booking (with names) an event is about, read in the event's own transaction. */
-  private async facts(trx: Knex.Transaction, e: NewEvent): Promise<EventFacts | null> {
+  private async facts(trx: Knex.Transaction, e: NewEvent): Promise<(EventFacts & { roles: Record<Side, string> }) | null> {
     const payload = (e.payload ?? {}) as Record<string, any>;
     const bookingId: string | undefined = payload.booking?.id ?? payload.bookingId;
     if (!bookingId) return null;
@@ -110,11 +111,21 @@ export class NotificationService {
       .join('users as c', 'c.id', 'b.client_id')
       .join('users as p', 'p.id', 'b.provider_id')
       .where('b.id', bookingId)
-      .first('b.id', 'b.client_id', 'b.provider_id', 'b.service', 'c.name as client_name', 'p.name as provider_name');
+      .first(
+        'b.id',
+        'b.client_id',
+        'b.provider_id',
+        'b.service',
+        'c.name as client_name',
+        'p.name as provider_name',
+        'c.role as client_role',
+        'p.role as provider_role',
+      );
     if (!row) return null;
     return {
       type: e.type,
       payload,
+      roles: { client: row.client_role, provider: row.provider_role },
       booking: {
         id: String(row.id),
         clientId: row.client_id,
