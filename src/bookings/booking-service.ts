@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal';
 import { userChannel } from '../events/audience';
 import type { Emit, EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
+import { pageOf } from '../storage/paging';
 import { findUser } from '../users/user-repository';
 import { lockPaymentByBooking } from '../payments/payment-repository';
 import { movePayment, releaseEscrow } from '../payments/escrow';
@@ -63,8 +64,8 @@ export class BookingService {
       before: q.cursor,
       limit: q.limit + 1,
     });
-    const page = rows.slice(0, q.limit);
-    return { bookings: page, nextCursor: rows.length > q.limit ? page[page.length - 1].id : null };
+    const { items, nextCursor } = pageOf(rows, q.limit);
+    return { bookings: items, nextCursor };
   }
 
   async act(p: Principal, id: string, action: BookingAction, reason?: string): Promise<BookingView> {

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal';
 import { userChannel } from '../events/audience';
 import type { NewEvent } from '../events/event-types';
 import { AppError } from '../http/app-error';
+import { pageOf } from '../storage/paging';
 import {
   insertNotification,
   isInInbox,
@@ -144,12 +145,12 @@ export class NotificationService {
     const me = { id: p.userId, role: p.role };
     const rows = await listInbox(this.knex, me, { ...o, limit: o.limit + 1 });
     const muted = (await mutedTypes(this.knex, [p.userId])).get(p.userId) ?? new Set<string>();
-    const page = rows.slice(0, o.limit);
+    const { items, nextCursor } = pageOf(rows, o.limit);
     return {
       // Muted types are silent even for announcements written before the preference changed.
-      notifications: page.map((r) => toNotificationView(r, r.silent || muted.has(r.type))),
+      notifications: items.map((r) => toNotificationView(r, r.silent || muted.has(r.type))),
       unreadCount: await unreadCount(this.knex, me),
-      nextCursor: rows.length > o.limit ? String(page[page.length - 1].id) : null,
+      nextCursor,
     };
   }
 

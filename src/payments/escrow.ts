@@ -33,6 +33,14 @@ export function payoutAmount(amountCents: number, feeBps: number): number {
   return amountCents - Math.ceil((amountCents * feeBps) / 10_000);
 }
 
+/**
+ * A transfer reference: used for every attempt of one transfer (Paystack dedupes on it), and
+ * replaced only when an admin retries a transfer Paystack has finished with. 16-50 chars, [a-z0-9_-].
+ */
+export function newPayoutReference(bookingId: string): string {
+  return `payout_${bookingId}_${crypto.randomBytes(8).toString('hex')}`;
+}
+
 /** Releases escrow and creates the payout, in the caller's transaction; the transfer comes after commit. */
 export async function releaseEscrow(
   trx: Knex.Transaction,
@@ -46,8 +54,7 @@ export async function releaseEscrow(
     booking_id: parties.bookingId,
     payment_id: payment.id,
     provider_id: parties.providerId,
-    // Generated once per payout and reused on any retry, as Paystack asks (16-50 chars, [a-z0-9_-]).
-    reference: `payout_${parties.bookingId}_${crypto.randomBytes(8).toString('hex')}`,
+    reference: newPayoutReference(parties.bookingId),
     amount: payoutAmount(Number(payment.amount), feeBps),
     currency: payment.currency,
   });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { pageOf } from '../storage/paging';
 import { z } from 'zod';
 import type { Db } from '../storage/db';
 import { RowId } from '../http/ids';
@@ -411,11 +412,6 @@ function item(r: MoneyRow) {
   };
 }
 
-function page<T extends { id: string }>(rows: T[], limit: number): { items: T[]; nextCursor: string | null } {
-  const items = rows.slice(0, limit);
-  return { items, nextCursor: rows.length > limit ? items[items.length - 1].id : null };
-}
-
 /** Payments, newest first: a client's (`clientId`), those of a provider's bookings (`providerId`), or all. */
 export async function listPayments(
   db: Db,
@@ -430,7 +426,7 @@ export async function listPayments(
   if (o.providerId !== undefined) q.where('b.provider_id', o.providerId);
   if (o.status) q.where('p.status', o.status);
   if (o.cursor) q.where('p.id', '<', o.cursor);
-  const { items, nextCursor } = page(((await q) as MoneyRow[]).map(item), o.limit);
+  const { items, nextCursor } = pageOf(((await q) as MoneyRow[]).map(item), o.limit);
   return { payments: items as PaymentItem[], nextCursor };
 }
 
@@ -446,6 +442,6 @@ export async function listPayouts(
   if (o.providerId !== undefined) q.where('o.provider_id', o.providerId);
   if (o.status) q.where('o.status', o.status);
   if (o.cursor) q.where('o.id', '<', o.cursor);
-  const { items, nextCursor } = page(((await q) as MoneyRow[]).map(item), o.limit);
+  const { items, nextCursor } = pageOf(((await q) as MoneyRow[]).map(item), o.limit);
   return { payouts: items as PayoutItem[], nextCursor };
 }

@@ -8,6 +8,7 @@ import { findBookingView } from '../bookings/booking-repository';
 import { canViewBooking } from '../bookings/booking-state';
 import { findUser } from '../users/user-repository';
 import { emitPaymentStatus, emitPayoutStatus } from './money-events';
+import { newPayoutReference } from './escrow';
 import { findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
 import { lockPayout, setPayoutStatus } from './payout-repository';
 import { canMovePayout } from './payout-state';
@@ -152,7 +153,7 @@ export class PaymentService implements PaymentFollowUps {
           paymentStatus: payment?.status ?? null,
         });
       }
-      const reference = `payout_${payout.booking_id}_${crypto.randomBytes(8).toString('hex')}`;
+      const reference = newPayoutReference(String(payout.booking_id));
       await setPayoutStatus(trx, payoutId, 'PENDING', { reason: null });
       await trx('payouts').where({ id: payoutId }).update({ reference, transfer_code: null });
       emitPayoutStatus(emit, { ...payout, reference }, payout.status, 'PENDING');

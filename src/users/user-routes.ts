@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { AppError } from '../http/app-error';
+import { pageOf } from '../storage/paging';
 import { UserId } from '../auth/principal';
 import { findUser, listProviders, setPayoutAccount, setServices, type UserRow } from './user-repository';
 import { PaystackError } from '../payments/paystack-client';
@@ -56,11 +57,8 @@ export function userRoutes(deps: AppDeps): Router {
   router.get('/api/providers', auth, async (req, res) => {
     const q = parseInput(ProvidersQuery, req.query);
     const rows = await listProviders(db, { service: q.service, after: q.cursor, limit: q.limit + 1 });
-    const page = rows.slice(0, q.limit);
-    res.json({
-      providers: page.map((u) => ({ id: u.id, name: u.name, services: u.services })),
-      nextCursor: rows.length > q.limit ? page[page.length - 1].id : null,
-    });
+    const { items, nextCursor } = pageOf(rows, q.limit);
+    res.json({ providers: items.map((u) => ({ id: u.id, name: u.name, services: u.services })), nextCursor });
   });
 
   router.put('/api/me/payout-account', auth, async (req, res) => {
