@@ -26,5 +26,14 @@ module.exports = {
       globalSetup: '<rootDir>/test/helpers/global-setup-postgres.ts',
       setupFiles: ['<rootDir>/test/helpers/use-postgres.ts'],
     },
+    {
+      // Real headless Chromium (Debian's package) against a real server on PGlite; skipped with a
+      // reason when /usr/bin/chromium is absent, a failure instead when CI=true.
+      ...common,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/global-setup-browser.ts',
+      setupFiles: ['<rootDir>/test/helpers/use-pglite.ts'],
+    },
   ],
 };

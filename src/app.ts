@@ -1,4 +1,6 @@
 import express from 'express';
+import helmet from 'helmet';
+import cors from 'cors';
 import type { AppDeps } from './app-deps';
 import { requestLogger, requestMetrics } from './http/request-logging';
 import { requireJsonBody } from './http/require-json';
@@ -26,6 +28,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
   app.use(requestLogger(deps.logger));
   app.use(requestMetrics(deps.telemetry));
+  // Defaults are strict (CSP 'self' only: the pages load no inline script and nothing external).
+  app.use(helmet());
+  // Only configured origins get CORS headers; with none, browsers keep the API same-origin.
+  app.use(cors({ origin: deps.config.CORS_ORIGINS.length ? deps.config.CORS_ORIGINS : false, maxAge: 600 }));
   // Before the JSON parser: the webhook's signature covers its raw bytes.
   app.use(webhookRoutes(deps));
   app.use(requireJsonBody);

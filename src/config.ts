@@ -39,13 +39,23 @@ export const EnvSchema = z.object({
   AUTO_RELEASE_HOURS: intFromEnv(72, 1, 24 * 365),
   RECONCILE_INTERVAL_MS: intFromEnv(5 * 60_000, 1_000, 24 * 3_600_000),
   RECONCILE_AFTER_MS: intFromEnv(10 * 60_000, 0, 7 * 24 * 3_600_000),
+  // Browser origins allowed to call the API from another site; the pages we serve need none.
+  CORS_ORIGINS: z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin)))
+    .default([]),
+  // Seeded demo users, an in-process fake Paystack and server-minted tokens: never in production.
+  DEMO_MODE: z.enum(['0', '1']).optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
 export type Config = Readonly<
-  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID'> & {
+  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID' | 'DEMO_MODE'> & {
     JWT_SECRET: string;
     INSTANCE_ID: string;
+    /** On by default on the embedded database outside production; DEMO_MODE overrides. */
+    demoMode: boolean;
     /** True when JWT_SECRET came from the data folder rather than the environment. */
     jwtSecretGenerated: boolean;
   }
@@ -70,13 +80,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.NODE_ENV === 'production') {
     const missing = (['JWT_SECRET', 'PAYSTACK_SECRET_KEY'] as const).filter((k) => !e[k]);
     if (missing.length) throw new ConfigError(missing.map((k) => `${k}: required when NODE_ENV=production`));
+    if (e.DEMO_MODE === '1') throw new ConfigError(['DEMO_MODE: must not be 1 when NODE_ENV=production']);
   }
+  const demoMode = e.DEMO_MODE !== undefined ? e.DEMO_MODE === '1' : e.NODE_ENV === 'development' && !e.DATABASE_URL;
   const jwtSecret = e.JWT_SECRET ?? readOrCreateSecret(e.DATA_DIR);
   return Object.freeze({
     ...e,
     JWT_SECRET: jwtSecret,
     INSTANCE_ID: e.INSTANCE_ID ?? `${process.pid}-${crypto.randomBytes(3).toString('hex')}`,
     jwtSecretGenerated: !e.JWT_SECRET,
+    demoMode,
   });
 }
 
