@@ -1,8 +1,8 @@
 import express from 'express';
 import helmet from 'helmet';
-import cors from 'cors';
 import type { AppDeps } from './app-deps';
 import { requestLogger, requestMetrics } from './http/request-logging';
+import { corsPolicy } from './http/cors';
 import { requireJsonBody } from './http/require-json';
 import { authFailureLimit } from './http/rate-limits';
 import { errorHandler, notFound } from './http/error-handler';
@@ -30,8 +30,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestMetrics(deps.telemetry));
   // Defaults are strict (CSP 'self' only: the pages load no inline script and nothing external).
   app.use(helmet());
-  // Only configured origins get CORS headers; with none, browsers keep the API same-origin.
-  app.use(cors({ origin: deps.config.CORS_ORIGINS.length ? deps.config.CORS_ORIGINS : false, maxAge: 600 }));
+  app.use(corsPolicy(deps.config));
   // Before the JSON parser: the webhook's signature covers its raw bytes.
   app.use(webhookRoutes(deps));
   app.use(requireJsonBody);

@@ -11,6 +11,7 @@ import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
 import { Telemetry } from './ops/telemetry';
 import { createApp } from './app';
+import { withStreamEndpoint } from './realtime/stream-endpoint';
 import { CommitListener } from './events/commit-listener';
 import { Reconciler, startMoneyJobs } from './payments/reconciliation';
 import { createUserSync } from './users/user-sync';
@@ -105,7 +106,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     config.RECONCILE_INTERVAL_MS,
     logger,
   );
-  const server = http.createServer(createApp(deps));
+  const server = http.createServer(withStreamEndpoint(deps, createApp(deps)));
   // Connections whose client has not sent a request yet (browsers and undici open spare ones).
   const unused = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

@@ -1,105 +1,19 @@
-import { Router, type Request } from 'express';
-import { createSession } from 'better-sse';
-import { z } from 'zod';
-import { AppError } from '../http/app-error';
-import { bearerToken } from '../http/authenticate';
-import { parseInput } from '../http/validate';
-import type { Principal } from '../auth/principal';
-import { preSerialized, StreamSubscriber } from './stream-subscriber';
-import { LeanNodeConnection } from './lean-connection';
-
-const STREAM_HEADERS = { 'X-Accel-Buffering': 'no' };
-import { openAndResume } from './stream-resume';
+import { Router } from 'express';
+import { openStream } from './stream-open';
+import { STREAM_PATH, takeStreamError } from './stream-endpoint';
 import type { AppDeps } from '../app-deps';
 
-const StreamQuery = z.object({
-  ticket: z.string().max(200).optional(),
-  // Validated as an id later: a malformed one is answered in-band with `reset`, not with a 400.
-  lastEventId: z.string().max(100).optional(),
-});
-
-/** GET /api/events/stream: the live event stream, resumable with Last-Event-ID. */
+/**
+ * GET /api/events/stream inside Express. The server normally serves streams before Express
+ * (stream-endpoint.ts) and only hands over the ones that failed, to be answered here; a request
+ * that reaches Express another way (the app mounted elsewhere, a path variant) is served in full.
+ */
 export function streamRoutes(deps: AppDeps): Router {
-  const { config, logger, telemetry } = deps;
   const router = Router();
-
-  router.get('/api/events/stream', async (req, res) => {
-    const query = parseInput(StreamQuery, req.query);
-    if (deps.lifecycle.draining) throw new AppError('SHUTTING_DOWN', 'Server is shutting down; reconnect');
-    const { principal, via } = await authenticateStream(deps, req, query.ticket);
-    await deps.syncUser(principal);
-
-    const header = req.headers['last-event-id'];
-    // The header wins: the browser keeps it current across its own reconnects.
-    const lastEventId = (typeof header === 'string' && header !== '' ? header : undefined) ?? query.lastEventId;
-
-    const release = deps.registry.reserveStream(principal.userId, config.STREAMS_PER_USER_MAX);
-    if (!release) {
-      throw new AppError('TOO_MANY_STREAMS', `At most ${config.STREAMS_PER_USER_MAX} open streams per user`);
-    }
-    res.once('close', release);
-    // better-sse's default headers already say no-cache/no-transform and X-Accel-Buffering: no.
-    const session = await createSession(new LeanNodeConnection(req, res, STREAM_HEADERS), {
-      keepAlive: config.HEARTBEAT_MS,
-      retry: config.STREAM_RETRY_MS,
-      trustClientEventId: false,
-      serializer: preSerialized,
-    });
-    if (!session.isConnected) return;
-    telemetry.streamsOpened.inc({ auth: via });
-    const log = () => logger.child({ userId: principal.userId, role: principal.role });
-
-    const subscriber = new StreamSubscriber(session, res, principal, config.STREAM_QUEUE_CAP_BYTES, telemetry, (s, reason) => {
-      if (reason === 'slow_consumer') {
-        telemetry.slowConsumersDropped.inc();
-        log().warn({ code: 'SLOW_CONSUMER_DROPPED', queuedBytes: s.queuedBytes }, 'stream dropped: client is not reading');
-      }
-    });
-
-    // Expiry of the token (or the token behind the ticket) ends the stream: a revoked user stops receiving.
-    const stopExpiry = atTime(principal.expiresAt, () => {
-      subscriber.control('auth_expired', { reason: 'token expired' });
-      subscriber.drop('auth_expired');
-    });
-    session.once('disconnected', stopExpiry);
-
-    try {
-      const outcome = await openAndResume(
-        { db: deps.db.knex, registry: deps.registry, relay: deps.relay },
-        subscriber,
-        lastEventId,
-      );
-      if (logger.isLevelEnabled('debug')) log().debug({ outcome }, 'stream opened');
-    } catch (err) {
-      // Headers are sent; the only honest answer is to end the stream and let the client resume.
-      log().error({ code: 'STREAM_RESUME_FAILED', err }, 'could not resume a stream');
-      subscriber.drop('shutdown');
-    }
+  router.get(STREAM_PATH, async (req, res) => {
+    const err = takeStreamError(req);
+    if (err !== undefined) throw err;
+    await openStream(deps, req, res, req.query);
   });
-
   return router;
 }
-
-async function authenticateStream(
-  deps: AppDeps,
-  req: Request,
-  ticket: string | undefined,
-): Promise<{ principal: Principal; via: 'ticket' | 'bearer' }> {
-  const token = bearerToken(req);
-  if (token !== undefined) return { principal: deps.tokens.verify(token), via: 'bearer' };
-  if (ticket !== undefined) return { principal: await deps.tickets.redeem(ticket), via: 'ticket' };
-  throw new AppError('AUTH_REQUIRED', 'A Bearer token or a stream ticket is required');
-}
-
-/** setTimeout for an absolute time, re-armed past setTimeout's ~24.8-day ceiling. */
-function atTime(when: Date, fn: () => void): () => void {
-  let timer: NodeJS.Timeout;
-  const arm = () => {
-    const left = when.getTime() - Date.now();
-    timer = left > MAX_TIMEOUT_MS ? setTimeout(arm, MAX_TIMEOUT_MS) : setTimeout(fn, Math.max(left, 0));
-  };
-  arm();
-  return () => clearTimeout(timer);
-}
-
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
