@@ -14,6 +14,7 @@ import type { PaymentService } from './payments/payment-service';
 import type { WebhookService } from './payments/webhook-service';
 import type { NotificationService } from './notifications/notification-service';
 import type { Reconciler } from './payments/reconciliation';
+import type { ClientModeTracker } from './realtime/client-modes';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -33,5 +34,6 @@ export interface AppDeps {
   webhooks: WebhookService;
   notifications: NotificationService;
   reconciler: Reconciler | null;
+  clientModes: ClientModeTracker;
   lifecycle: { draining: boolean; startedAt: Date; version: string };
 }

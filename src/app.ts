@@ -9,6 +9,7 @@ import { errorHandler, notFound } from './http/error-handler';
 import { ticketRoutes } from './realtime/ticket-routes';
 import { streamRoutes } from './realtime/stream-routes';
 import { pollRoutes } from './realtime/poll-routes';
+import { clientModeRoutes } from './realtime/client-mode-routes';
 import { broadcastRoutes } from './broadcasts/broadcast-routes';
 import { statusRoutes } from './ops/status-routes';
 import { healthRoutes } from './ops/health-routes';
@@ -18,6 +19,7 @@ import { bookingRoutes } from './bookings/booking-routes';
 import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
 import { notificationRoutes } from './notifications/notification-routes';
 import { moneyRoutes } from './payments/money-routes';
+import { demoRoutes } from './demo/demo-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
 
@@ -41,12 +43,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(ticketRoutes(deps));
   app.use(streamRoutes(deps));
   app.use(pollRoutes(deps));
+  app.use(clientModeRoutes(deps));
   app.use(broadcastRoutes(deps));
   app.use(userRoutes(deps));
   app.use(paymentRoutes(deps));
   app.use(moneyRoutes(deps));
   app.use(bookingRoutes(deps));
   app.use(notificationRoutes(deps));
+  app.use(demoRoutes(deps));
   app.use(express.static(PUBLIC_DIR));
 
   app.use(notFound);

@@ -10,6 +10,8 @@ const intFromEnv = (def: number, min: number, max: number) =>
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: intFromEnv(3000, 0, 65535),
+  // Unset: every interface, except in demo mode (which mints tokens for anyone): loopback only.
+  HOST: z.string().min(1).optional(),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -30,7 +32,8 @@ export const EnvSchema = z.object({
   RELAY_POLL_MS: intFromEnv(1_000, 10, 60_000),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
   INSTANCE_ID: z.string().min(1).max(64).optional(),
-  PAYSTACK_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.paystack.co'),
+  // Optional, not defaulted here: demo mode runs its own fake only when this is unset.
+  PAYSTACK_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   // Signs our API calls and, per Paystack, the webhooks it sends us. Test keys start sk_test_.
   PAYSTACK_SECRET_KEY: z.string().min(8).optional(),
   PAYSTACK_TIMEOUT_MS: intFromEnv(10_000, 100, 120_000),
@@ -51,8 +54,11 @@ export const EnvSchema = z.object({
 export type Env = z.infer<typeof EnvSchema>;
 
 export type Config = Readonly<
-  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID' | 'DEMO_MODE'> & {
+  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID' | 'DEMO_MODE' | 'PAYSTACK_BASE_URL'> & {
     JWT_SECRET: string;
+    PAYSTACK_BASE_URL: string;
+    /** True when PAYSTACK_BASE_URL came from the environment rather than the default. */
+    paystackBaseUrlSet: boolean;
     INSTANCE_ID: string;
     /** On by default on the embedded database outside production; DEMO_MODE overrides. */
     demoMode: boolean;
@@ -60,6 +66,8 @@ export type Config = Readonly<
     jwtSecretGenerated: boolean;
   }
 >;
+
+export const DEFAULT_PAYSTACK_BASE_URL = 'https://api.paystack.co';
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
@@ -89,6 +97,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     JWT_SECRET: jwtSecret,
     INSTANCE_ID: e.INSTANCE_ID ?? `${process.pid}-${crypto.randomBytes(3).toString('hex')}`,
     jwtSecretGenerated: !e.JWT_SECRET,
+    PAYSTACK_BASE_URL: e.PAYSTACK_BASE_URL ?? DEFAULT_PAYSTACK_BASE_URL,
+    paystackBaseUrlSet: e.PAYSTACK_BASE_URL !== undefined,
     demoMode,
   });
 }

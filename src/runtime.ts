@@ -6,6 +6,7 @@ import { openDatabase, type Database } from './storage/db';
 import { createTokenService } from './auth/jwt';
 import { createTicketStore } from './auth/stream-tickets';
 import { ChannelRegistry } from './realtime/channel-registry';
+import { ClientModeTracker } from './realtime/client-modes';
 import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
@@ -22,6 +23,8 @@ import { WebhookService } from './payments/webhook-service';
 import { NotificationService } from './notifications/notification-service';
 import type { AppDeps } from './app-deps';
 import { PACKAGE_VERSION } from './package-root';
+import { startDemoPaystack, type DemoPaystack } from './demo/demo-paystack';
+import { seedDemoUsers } from './demo/demo-seed';
 
 export interface RunningServer {
   url: string;
@@ -29,6 +32,8 @@ export interface RunningServer {
   deps: AppDeps;
   server: http.Server;
   listener: CommitListener | null;
+  /** Demo mode's in-process fake Paystack, when it runs one. */
+  demoPaystack: DemoPaystack | null;
   /** Stop taking streams, end open ones, finish in-flight requests, close the database. */
   shutdown(): Promise<void>;
 }
@@ -64,6 +69,9 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     logger,
   });
 
+  // Demo mode without a configured Paystack: from here on, config points at the in-process fake.
+  const demoPaystack = await startDemoPaystack(config, logger);
+  if (demoPaystack) config = demoPaystack.config;
   const paystack = config.PAYSTACK_SECRET_KEY
     ? createPaystackClient({
         baseUrl: config.PAYSTACK_BASE_URL,
@@ -95,6 +103,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     payments,
     notifications,
     reconciler,
+    clientModes: new ClientModeTracker(),
     bookings: new BookingService(db.knex, publisher, payments, config.PLATFORM_FEE_BPS),
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
   };
@@ -106,6 +115,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     config.RECONCILE_INTERVAL_MS,
     logger,
   );
+  if (config.demoMode) await seedDemoUsers(db.knex, paystack, logger);
   const server = http.createServer(withStreamEndpoint(deps, createApp(deps)));
   // Connections whose client has not sent a request yet (browsers and undici open spare ones).
   const unused = new Set<Socket>();
@@ -120,9 +130,10 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.PORT, () => resolve());
+    server.listen(config.PORT, config.HOST ?? (config.demoMode ? '127.0.0.1' : undefined), () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  demoPaystack?.webhooksTo(`http://127.0.0.1:${port}/api/webhooks/paystack`);
 
   let shuttingDown: Promise<void> | null = null;
   const shutdown = () =>
@@ -148,8 +159,9 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       await closed;
       clearInterval(sweep);
       clearTimeout(force);
+      await demoPaystack?.stop();
       await db.close();
     })());
 
-  return { url: `http://127.0.0.1:${port}`, port, deps, server, listener, shutdown };
+  return { url: `http://127.0.0.1:${port}`, port, deps, server, listener, demoPaystack, shutdown };
 }

@@ -25,6 +25,9 @@ async function main(): Promise<void> {
     { port: running.port, database: running.deps.db.kind, instanceId: config.INSTANCE_ID },
     `listening on http://localhost:${running.port}`,
   );
+  if (running.deps.config.demoMode) {
+    logger.info({ port: running.port }, `demo ready at http://localhost:${running.port}/`);
+  }
 
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');

@@ -166,6 +166,7 @@ export class FakePaystack {
   private webhookTarget: string | undefined;
   private readonly faults: { method: string; pathPrefix: string; spec: FailSpec }[] = [];
   private transferHook: ((reference: string) => Promise<void> | void) | undefined;
+  private refundHook: ((transactionReference: string) => Promise<void> | void) | undefined;
   private readonly pendingDelays = new Set<() => void>();
   private nextId = 4_000_000 + crypto.randomInt(1_000_000);
 
@@ -310,6 +311,14 @@ export class FakePaystack {
    */
   onTransferInitiated(hook: ((reference: string) => Promise<void> | void) | undefined): void {
     this.transferHook = hook;
+  }
+
+  /**
+   * Runs `hook(transactionReference)` after a refund is queued and before POST /refund answers
+   * (demo mode uses it to process the refund a moment later, as the bank would).
+   */
+  onRefundQueued(hook: ((transactionReference: string) => Promise<void> | void) | undefined): void {
+    this.refundHook = hook;
   }
 
   transaction(reference: string): FakeTransaction | undefined {
@@ -597,7 +606,7 @@ export class FakePaystack {
     });
   }
 
-  private createRefund(b: Record<string, unknown>): Reply {
+  private async createRefund(b: Record<string, unknown>): Promise<Reply> {
     const ref = b.transaction === undefined || b.transaction === null ? undefined : String(b.transaction);
     if (!ref) return no(400, 'Transaction is required');
     const t = this.transactions.get(ref) ?? [...this.transactions.values()].find((x) => String(x.id) === ref);
@@ -624,6 +633,7 @@ export class FakePaystack {
       createdAt: at,
     };
     this.refunds.push(refund);
+    if (this.refundHook) await this.refundHook(t.reference);
     return ok('Refund has been queued for processing', {
       transaction: {
         id: t.id,

@@ -42,6 +42,7 @@ export function statusRoutes(deps: AppDeps): Router {
       fanoutLag: await t.lagPercentiles(),
       slowConsumersDropped: await t.counterValue(t.slowConsumersDropped),
       pollingRequests: await t.counterValue(t.pollRequests),
+      clientModes: deps.clientModes.counts(),
       reconciliationSettled: {
         payments: await t.counterValue(t.reconciled, { kind: 'payment' }),
         payouts: await t.counterValue(t.reconciled, { kind: 'payout' }),

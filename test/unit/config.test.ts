@@ -49,6 +49,18 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('defaults PAYSTACK_BASE_URL to Paystack and says whether it was set (demo mode runs its fake only when unset)', () => {
+    const unset = loadConfig({ JWT_SECRET: GOOD_SECRET, PAYSTACK_BASE_URL: '' });
+    expect(unset.PAYSTACK_BASE_URL).toBe('https://api.paystack.co');
+    expect(unset.paystackBaseUrlSet).toBe(false);
+    const set = loadConfig({ JWT_SECRET: GOOD_SECRET, PAYSTACK_BASE_URL: 'http://localhost:4010' });
+    expect(set.PAYSTACK_BASE_URL).toBe('http://localhost:4010');
+    expect(set.paystackBaseUrlSet).toBe(true);
+    expect(configError({ JWT_SECRET: GOOD_SECRET, PAYSTACK_BASE_URL: 'ftp://x' }).problems).toEqual([
+      expect.stringMatching(/^PAYSTACK_BASE_URL: /),
+    ]);
+  });
+
   it('treats empty strings as unset and parses numbers', () => {
     const dataDir = tempDir();
     const c = loadConfig({ PORT: '', HEARTBEAT_MS: '2500', DATA_DIR: dataDir, JWT_SECRET: GOOD_SECRET, DATABASE_URL: 'postgresql://u@h/db' });

@@ -1,0 +1,83 @@
+import type { EventEnvelope } from './types.js';
+
+export interface PollResponse {
+  events: EventEnvelope[];
+  lastEventId: string;
+  hasMore: boolean;
+  reset: boolean;
+  pollIntervalMs: number;
+}
+
+/** An answer other than 2xx; `code` is the server's stable error code when it sent one. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+  ) {
+    super(`HTTP ${status}${code ? ` ${code}` : ''}`);
+    this.name = 'HttpError';
+  }
+}
+
+/**
+ * The three calls the client makes with the user's Bearer token. The token is asked for once and
+ * kept; a 401 asks getToken() again and retries once, since a page's token may have been refreshed
+ * behind our back.
+ */
+export class Api {
+  private token: string | null = null;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly getToken: () => string | Promise<string>,
+  ) {}
+
+  /** After auth_expired: the next call asks getToken() again. */
+  forgetToken(): void {
+    this.token = null;
+  }
+
+  async ticket(): Promise<string> {
+    const body = (await this.call('POST', '/api/events/tickets')) as { ticket: string };
+    return body.ticket;
+  }
+
+  async poll(after: string | null): Promise<PollResponse> {
+    const query = after === null ? '' : `?after=${encodeURIComponent(after)}`;
+    return (await this.call('GET', `/api/events${query}`)) as PollResponse;
+  }
+
+  async reportMode(report: { sessionId: string; mode: string; reason: string }): Promise<void> {
+    await this.call('POST', '/api/events/client-mode', report);
+  }
+
+  streamUrl(ticket: string, lastEventId: string | null): string {
+    const q = new URLSearchParams({ ticket });
+    if (lastEventId !== null) q.set('lastEventId', lastEventId);
+    return `${this.baseUrl}/api/events/stream?${q}`;
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      this.token ??= await this.getToken();
+      const res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+      if (res.status === 401 && attempt === 0) {
+        this.token = null;
+        continue;
+      }
+      if (!res.ok) {
+        const err = (await res.json().catch(() => null)) as { error?: { code?: string } } | null;
+        throw new HttpError(res.status, err?.error?.code);
+      }
+      return res.status === 204 ? undefined : res.json();
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import type { EventEnvelope } from '../types.js';
+
+/** As the API sends it (src/bookings/booking-schemas.ts BookingView). */
+export interface Booking {
+  id: string;
+  clientId: string;
+  providerId: string;
+  service: string;
+  scheduledFor: string;
+  amount: number;
+  currency: string;
+  notes: string | null;
+  status: string;
+  reason: string | null;
+  payment: { id: string; reference: string; status: string; amount: number } | null;
+  payout: { id: string; status: string; amount: number; reason?: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * A dashboard's bookings, kept current from events: `booking.*` carry the whole booking, and the
+ * money events carry the new payment or payout status. `changed` runs after every change.
+ */
+export class BookingStore {
+  readonly byId = new Map<string, Booking>();
+
+  constructor(private readonly changed: () => void) {}
+
+  replaceAll(list: Booking[]): void {
+    this.byId.clear();
+    for (const b of list) this.byId.set(b.id, b);
+    this.changed();
+  }
+
+  /** A booking from an answer or an event; an older copy (by updatedAt) never replaces a newer one. */
+  upsert(b: Booking): void {
+    const current = this.byId.get(b.id);
+    if (current && Date.parse(current.updatedAt) > Date.parse(b.updatedAt)) return;
+    // Money fields move without touching the booking's updatedAt; keep what the events told us.
+    this.byId.set(b.id, current && Date.parse(current.updatedAt) === Date.parse(b.updatedAt) ? { ...b, payment: b.payment ?? current.payment, payout: b.payout ?? current.payout } : b);
+    this.changed();
+  }
+
+  /** Applies any event that concerns a booking; others are ignored. */
+  apply(e: EventEnvelope): void {
+    const d = (e.data ?? {}) as Record<string, any>;
+    if (e.type.startsWith('booking.') && d.booking) return this.upsert(d.booking as Booking);
+    const b = d.bookingId !== undefined ? this.byId.get(String(d.bookingId)) : undefined;
+    if (!b) return;
+    if (e.type === 'payment.status_changed') {
+      this.byId.set(b.id, { ...b, payment: { id: String(d.paymentId), reference: String(d.reference), status: String(d.status), amount: Number(d.amount) } });
+      this.changed();
+    } else if (e.type === 'payout.status_changed') {
+      this.byId.set(b.id, {
+        ...b,
+        payout: { id: String(d.payoutId), status: String(d.status), amount: Number(d.amount), ...(d.reason ? { reason: String(d.reason) } : {}) },
+      });
+      this.changed();
+    }
+  }
+
+  newestFirst(): Booking[] {
+    return [...this.byId.values()].sort((a, b) => Number(b.id) - Number(a.id));
+  }
+}
+
+export const BOOKING_EVENTS = [
+  'booking.created',
+  'booking.accepted',
+  'booking.rejected',
+  'booking.started',
+  'booking.completed',
+  'booking.cancelled',
+  'booking.completion_confirmed',
+  'payment.status_changed',
+  'payout.status_changed',
+];

@@ -1,0 +1,156 @@
+import { createLiveClient } from '../live-client.js';
+import type { EventEnvelope } from '../types.js';
+import { ApiError, createApi, type Api } from './api.js';
+import { byId, h } from './dom.js';
+import { showConnectionState } from './indicator.js';
+import { createNotificationPanel, type NotificationView } from './notification-panel.js';
+import { DASHBOARD_OF, openSession, type Me, type Role } from './session.js';
+import { createToaster, type Toaster } from './toasts.js';
+import { relatedKey, toastText } from './toast-text.js';
+
+export type LiveClient = ReturnType<typeof createLiveClient>;
+
+export interface Dashboard {
+  me: Me;
+  /** Signed in as a seeded demo user (so /api/demo/users exists). */
+  demo: boolean;
+  api: Api;
+  live: LiveClient;
+  toast: Toaster;
+  /** Shows an API failure as an error toast. */
+  fail(err: unknown, what: string): void;
+  /**
+   * Subscribes to an event type. While a loader runs, events wait and are applied after it, in
+   * order: the loaded snapshot may predate them, and applying them again converges on the latest.
+   */
+  on(type: string, fn: (e: EventEnvelope) => void): void;
+  /** Registers a loader, runs it now, and again whenever the live client resets (state must be refetched). */
+  load(fn: () => Promise<void>): Promise<void>;
+}
+
+/** How long the first load waits for the live client to connect, so no event falls in between. */
+const FIRST_CONNECT_WAIT_MS = 3_000;
+
+/**
+ * What every dashboard shares: the session, the header (who, connection indicator, bell), toasts,
+ * the notification panel, and the live client. Resolves null when the page cannot be used (no
+ * token, wrong role); it then says why in <main>.
+ */
+export async function startDashboard(role: Role): Promise<Dashboard | null> {
+  const main = byId('main');
+  const toast = createToaster(byId('toasts'), byId('alerts'));
+  let session;
+  try {
+    session = await openSession();
+  } catch (err) {
+    explain(main, 'Could not sign in', err instanceof ApiError ? `${err.message} (${err.code})` : String(err));
+    return null;
+  }
+  if (!session) {
+    explain(main, 'Who are you?', 'Open this page from the home page, or add your token to the address: #token=<JWT>.');
+    return null;
+  }
+  const { me } = session;
+  if (me.role !== role) {
+    explain(main, `This page is for ${role}s`, `You are signed in as a ${me.role}.`, DASHBOARD_OF[me.role] + location.search);
+    return null;
+  }
+  byId('who').textContent = `${me.name ?? me.id} · ${me.role}`;
+  document.title = `${me.name ?? me.id} · ${document.title}`;
+
+  const api = createApi(() => session.getToken());
+  const fail = (err: unknown, what: string) =>
+    toast.show({ kind: 'error', type: 'error', title: `Could not ${what}`, body: err instanceof ApiError ? err.message : String(err) });
+
+  const panel = createNotificationPanel(
+    api,
+    {
+      toggle: byId<HTMLButtonElement>('bell'),
+      badge: byId('badge'),
+      panel: byId('notifications'),
+      list: byId('notification-list'),
+      markAll: byId<HTMLButtonElement>('mark-all-read'),
+    },
+    (err) => fail(err, 'mark the notification read'),
+  );
+
+  const live = createLiveClient({ userKey: me.id, getToken: () => session.getToken() });
+  const indicator = byId('connection');
+  showConnectionState(indicator, live.state);
+  live.onState((state, reason) => showConnectionState(indicator, state, reason));
+
+  let loading = 0;
+  const waiting: Array<() => void> = [];
+  const on = (type: string, fn: (e: EventEnvelope) => void) => {
+    live.on(type, (e) => (loading > 0 ? waiting.push(() => fn(e)) : fn(e)));
+  };
+  const loaders: Array<() => Promise<void>> = [];
+  const run = async (fn: () => Promise<void>) => {
+    loading++;
+    try {
+      await fn();
+    } catch (err) {
+      fail(err, 'load this page');
+    } finally {
+      if (--loading === 0) waiting.splice(0).forEach((apply) => apply());
+    }
+  };
+  const load = async (fn: () => Promise<void>) => {
+    loaders.push(fn);
+    await run(fn);
+  };
+  live.onReset(() => loaders.forEach((fn) => void run(fn)));
+
+  // The event a notification is about comes first in the log; its figures make the toast.
+  const related = new Map<string, EventEnvelope>();
+  live.on('*', (e) => {
+    if (e.type === 'notification.created' || e.type === 'notification.read') return;
+    const key = relatedKey(e.type, e.data);
+    if (key) related.set(key, e);
+    if (related.size > 200) related.delete(related.keys().next().value!);
+  });
+  on('notification.created', (e) => {
+    const p = e.data as { notification: NotificationView; unreadCount?: number };
+    panel.created(p);
+    if (p.notification.silent) return;
+    const key = relatedKey(p.notification.type, p.notification.data);
+    toast.show({ ...toastText(p.notification, key ? related.get(key) : undefined), type: p.notification.type });
+  });
+  on('notification.read', (e) => panel.read(e.data as { ids: string[]; unreadCount: number }));
+
+  // Connected first, then loaded: what happens after the snapshot then arrives as events.
+  live.start();
+  await firstConnection(live);
+  await load(() => panel.refresh());
+  document.getElementById('loading')?.remove();
+  window.addEventListener('pagehide', () => live.stop());
+  window.addEventListener('pageshow', (e) => e.persisted && live.start());
+  return { me, demo: session.demo, api, live, toast, fail, on, load };
+}
+
+function firstConnection(live: LiveClient): Promise<void> {
+  if (live.state !== 'connecting') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      window.clearTimeout(timer);
+      off();
+      resolve();
+    };
+    const timer = window.setTimeout(done, FIRST_CONNECT_WAIT_MS);
+    const off = live.onState((state) => state !== 'connecting' && done());
+  });
+}
+
+function explain(main: HTMLElement, title: string, text: string, link?: string): void {
+  main.replaceChildren(
+    h(
+      'section',
+      { class: 'card notice', role: 'alert' },
+      h('h2', {}, title),
+      h('p', {}, text),
+      link ? h('p', {}, h('a', { href: link }, 'Go to your dashboard')) : null,
+      h('p', {}, h('a', { href: '/' }, 'Back to the home page')),
+    ),
+  );
+  byId('connection').hidden = true;
+}

@@ -1,0 +1,131 @@
+import { startDashboard, type Dashboard } from './dashboard.js';
+import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
+import { byId, h, reconcileList } from './dom.js';
+import { capitalise, formatAgo, formatMoney, formatWhen, statusLabel } from './format.js';
+import { MoneyList, type MoneyItem } from './money-list.js';
+import { loadNames } from './names.js';
+
+const dash = await startDashboard('provider');
+if (dash) await providerDashboard(dash);
+
+/** A provider's dashboard: answer requests, do the work, and watch the money arrive. */
+async function providerDashboard(d: Dashboard): Promise<void> {
+  byId('content').hidden = false;
+  const names = d.demo ? await loadNames() : new Map<string, string>();
+  const clientName = (id: string) => names.get(id) ?? id;
+  const busy = new Set<string>();
+  const store = new BookingStore(() => renderBookings());
+  const payments = new MoneyList(() => renderMoney());
+  const payouts = new MoneyList(() => renderMoney());
+
+  const account = d.me.payoutAccount;
+  byId('payout-account').textContent =
+    account.status === 'active'
+      ? `Payouts go to ${account.accountName ?? 'your account'} (account ending ${account.accountNumberLast4 ?? '????'}).`
+      : 'No payout account yet: payouts will fail until one is added (PUT /api/me/payout-account).';
+
+  const renderBookings = () => {
+    const bookings = store.newestFirst();
+    byId('bookings-empty').hidden = bookings.length > 0;
+    reconcileList(
+      byId('bookings'),
+      bookings.map((b) => ({
+        key: b.id,
+        version: `${b.updatedAt}|${b.status}|${b.payment?.status}|${b.payout?.status}|${busy.has(b.id)}`,
+        render: () => bookingRow(b),
+      })),
+    );
+  };
+
+  const bookingRow = (b: Booking) => {
+    const pay = b.payment?.status;
+    const actions: HTMLElement[] = [];
+    const action = (name: string, label: string, cls = '', disabled = false) =>
+      actions.push(
+        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: disabled || busy.has(b.id), onclick: () => act(b.id, name) }, label,
+          h('span', { class: 'visually-hidden' }, `: ${b.service} for ${clientName(b.clientId)}`)),
+      );
+    if (b.status === 'PENDING') {
+      action('accept', 'Accept', 'primary');
+      action('reject', 'Decline', 'quiet');
+    }
+    if (b.status === 'CONFIRMED') {
+      action('start', 'Start work', 'primary', pay !== 'ESCROW');
+      action('cancel', 'Cancel', 'quiet');
+    }
+    if (b.status === 'IN_PROGRESS') action('complete', 'Mark complete', 'primary');
+    return h(
+      'li',
+      { class: 'card booking', 'data-booking-id': b.id, 'data-status': b.status, 'data-payment-status': pay ?? 'NONE', 'data-payout-status': b.payout?.status ?? 'NONE' },
+      h('div', { class: 'booking-head' },
+        h('h3', {}, `${capitalise(b.service)} for ${clientName(b.clientId)}`),
+        h('span', { class: 'amount' }, formatMoney(b.amount, b.currency))),
+      h('p', { class: 'booking-when' }, h('time', { datetime: b.scheduledFor }, formatWhen(b.scheduledFor))),
+      b.notes ? h('p', { class: 'notes' }, `“${b.notes}”`) : null,
+      h('p', { class: 'pills' },
+        h('span', { class: `pill status status-${b.status}`, 'data-role': 'status' }, statusLabel(b.status)),
+        pay ? h('span', { class: `pill payment payment-${pay}`, 'data-role': 'payment' }, `Payment: ${statusLabel(pay)}`) : null,
+        b.payout ? h('span', { class: `pill payout payout-${b.payout.status}`, 'data-role': 'payout' }, `Payout: ${statusLabel(b.payout.status)}`) : null),
+      hint(b),
+      actions.length ? h('div', { class: 'actions' }, actions) : null,
+    );
+  };
+
+  const hint = (b: Booking): HTMLElement | null => {
+    const pay = b.payment?.status;
+    const text =
+      b.status === 'PENDING' ? 'A new request: accept or decline.'
+      : b.status === 'CONFIRMED' && pay !== 'ESCROW' ? 'Waiting for the client to pay. You can start once the money is in escrow.'
+      : b.status === 'CONFIRMED' ? 'Paid into escrow. Start when you arrive.'
+      : b.status === 'COMPLETED' && pay === 'ESCROW' ? 'Waiting for the client to confirm; then you are paid.'
+      : null;
+    return text ? h('p', { class: 'hint' }, text) : null;
+  };
+
+  const act = async (id: string, action: string) => {
+    busy.add(id);
+    renderBookings();
+    try {
+      store.upsert(await d.api.post<Booking>(`/api/bookings/${id}/${action}`));
+    } catch (err) {
+      d.fail(err, action === 'reject' ? 'decline' : action);
+    } finally {
+      busy.delete(id);
+      renderBookings();
+    }
+  };
+
+  const renderMoney = () => {
+    moneyTable('payments', payments.newestFirst(), (p) => `Booking #${p.bookingId}`);
+    moneyTable('payouts', payouts.newestFirst(), (p) => `Booking #${p.bookingId}`);
+    const paidOut = payouts.newestFirst().filter((p) => p.status === 'COMPLETED');
+    const inEscrow = payments.newestFirst().filter((p) => p.status === 'ESCROW' || p.status === 'PAID');
+    byId('totals').textContent = `${formatMoney(inEscrow.reduce((s, p) => s + p.amount, 0))} in escrow · ${formatMoney(paidOut.reduce((s, p) => s + p.amount, 0))} paid out`;
+  };
+
+  for (const type of BOOKING_EVENTS) d.on(type, (e) => store.apply(e));
+  d.on('payment.status_changed', (e) => payments.applyEvent(e, 'paymentId'));
+  d.on('payout.status_changed', (e) => payouts.applyEvent(e, 'payoutId'));
+  await d.load(async () => store.replaceAll((await d.api.get<{ bookings: Booking[] }>('/api/bookings?limit=50')).bookings));
+  await d.load(async () => payments.replaceAll((await d.api.get<{ payments: MoneyItem[] }>('/api/payments?limit=50')).payments));
+  await d.load(async () => payouts.replaceAll((await d.api.get<{ payouts: MoneyItem[] }>('/api/payouts?limit=50')).payouts));
+  window.setInterval(renderMoney, 60_000);
+}
+
+function moneyTable(id: 'payments' | 'payouts', items: MoneyItem[], what: (m: MoneyItem) => string): void {
+  byId(`${id}-empty`).hidden = items.length > 0;
+  byId(`${id}-table`).hidden = items.length === 0;
+  reconcileList(
+    byId(id),
+    items.map((m) => ({
+      key: m.id,
+      version: `${m.status}|${m.updatedAt}|${formatAgo(m.updatedAt)}`,
+      render: () =>
+        h('tr', { 'data-id': m.id, 'data-status': m.status, 'data-booking-id': m.bookingId },
+          h('td', {}, what(m)),
+          h('td', { class: 'num' }, formatMoney(m.amount, m.currency)),
+          h('td', {}, h('span', { class: `pill ${id === 'payments' ? 'payment payment' : 'payout payout'}-${m.status}` }, statusLabel(m.status)), m.reason ? ` (${m.reason})` : ''),
+          h('td', {}, h('time', { datetime: m.updatedAt }, formatAgo(m.updatedAt)))),
+    })),
+  );
+}

@@ -1,0 +1,301 @@
+import { HttpError, type Api, type PollResponse } from './api.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { isAfter, isEventId } from './event-ids.js';
+import type { ConnectionState, EventEnvelope } from './types.js';
+
+/**
+ * The event types the server sends today. EventSource only reports a named event to a listener for
+ * that name (there is no wildcard), so the stream listens to these plus every type a page
+ * subscribes to with on(); any other type is not seen on the stream (it is in polling).
+ */
+export const KNOWN_EVENT_TYPES = [
+  'announcement',
+  'booking.created',
+  'booking.accepted',
+  'booking.rejected',
+  'booking.started',
+  'booking.completed',
+  'booking.cancelled',
+  'booking.completion_confirmed',
+  'payment.status_changed',
+  'payment.dispute_opened',
+  'payment.dispute_resolved',
+  'payout.status_changed',
+  'notification.created',
+  'notification.read',
+];
+
+/** Control events: not in the log, no `id:`. */
+const CONTROL_TYPES = new Set(['reset', 'auth_expired', 'message', 'open', 'error', '*']);
+
+export interface EngineHooks {
+  /** A new event, in id order, never one at or below the cursor. */
+  event(e: EventEnvelope): void;
+  /** The cursor moved without an event: a poll found nothing for us up to there. */
+  cursor(lastEventId: string): void;
+  state(s: ConnectionState, reason: string): void;
+  /** The server could not resume from the cursor: the page must refetch, then carry on from here. */
+  reset(lastEventId: string): void;
+}
+
+export interface EngineOptions {
+  api: Api;
+  /** Unset: what the server suggests, else 60 s. */
+  pollIntervalMs?: number;
+  maxStreamFailures: number;
+  backoff: BackoffOptions;
+  /** A stream that has not opened by then counts as failed (a proxy that holds the request). */
+  connectTimeoutMs?: number;
+  /** A stream that dies sooner after opening counts as a failure, so a flapping server ends in polling, not a reconnect loop. */
+  stableMs?: number;
+}
+
+/**
+ * One browser's connection to the events: a ticketed EventSource, reconnected by us (each
+ * EventSource needs a fresh single-use ticket, so its own auto-reconnect cannot work), with
+ * polling after `maxStreamFailures` failed attempts in a row while the stream keeps being retried.
+ * One cursor covers both paths, since stream and log share ids: whichever delivers an id first
+ * wins and the other's copy is dropped.
+ */
+export class StreamEngine {
+  state: ConnectionState = 'connecting';
+  private running = false;
+  private es: EventSource | null = null;
+  /** Bumped by every new attempt and by stop/offline, so an outdated attempt's answer is ignored. */
+  private attempt = 0;
+  private failures = 0;
+  private openedAt: number | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private pollTimer: ReturnType<typeof setTimeout> | undefined;
+  private polling = false;
+  private pollInFlight = false;
+  private serverPollIntervalMs: number | undefined;
+  private readonly types = new Set<string>(KNOWN_EVENT_TYPES);
+
+  constructor(
+    private readonly o: EngineOptions,
+    private readonly hooks: EngineHooks,
+    public cursor: string | null,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    if (navigator.onLine === false) this.goOffline('browser offline');
+    else void this.connect();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.attempt++;
+    this.closeStream();
+    this.stopPolling();
+    clearTimeout(this.retryTimer);
+  }
+
+  addTypes(types: Iterable<string>): void {
+    for (const t of types) {
+      if (CONTROL_TYPES.has(t) || this.types.has(t)) continue;
+      this.types.add(t);
+      this.es?.addEventListener(t, this.onMessage);
+    }
+  }
+
+  /**
+   * The page came back (visible, restored, network back): phones end background streams without
+   * telling the page, so a stream that is not open is retried now rather than after its backoff,
+   * and `force` replaces even an open one (it may be a dead socket nobody noticed).
+   */
+  check(force: boolean): void {
+    if (!this.running) return;
+    if (navigator.onLine === false) return this.goOffline('browser offline');
+    if (this.state === 'offline') this.failures = 0;
+    if (!force && this.es && this.es.readyState !== EventSource.CLOSED) return;
+    void this.connect();
+  }
+
+  goOffline(reason: string): void {
+    this.attempt++;
+    this.closeStream();
+    this.stopPolling();
+    clearTimeout(this.retryTimer);
+    this.setState('offline', reason);
+  }
+
+  goOnline(): void {
+    if (!this.running) return;
+    this.failures = 0;
+    if (this.state === 'offline') this.setState('connecting', 'browser online');
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.closeStream();
+    const attempt = ++this.attempt;
+    const current = () => attempt === this.attempt && this.running;
+    try {
+      // Start from now: the log's current id, so a later fall-back to polling has a cursor too.
+      if (this.cursor === null) this.takePoll(await this.o.api.poll(null));
+      if (!current()) return;
+      const ticket = await this.o.api.ticket();
+      if (!current()) return;
+      this.openStream(ticket);
+    } catch (err) {
+      if (current()) this.streamFailed(describe(err));
+    }
+  }
+
+  private openStream(ticket: string): void {
+    const es = new EventSource(this.o.api.streamUrl(ticket, this.cursor));
+    this.es = es;
+    this.openedAt = null;
+    for (const t of this.types) es.addEventListener(t, this.onMessage);
+    es.addEventListener('reset', this.onReset);
+    es.addEventListener('auth_expired', this.onAuthExpired);
+    es.onopen = () => {
+      if (this.es !== es) return;
+      clearTimeout(this.connectTimer);
+      this.openedAt = Date.now();
+      const wasPolling = this.polling;
+      this.stopPolling();
+      this.setState('live', wasPolling ? 'stream back' : 'stream open');
+    };
+    es.onerror = () => {
+      if (this.es !== es) return;
+      const opened = this.openedAt !== null;
+      this.closeStream();
+      this.streamFailed(opened ? 'stream lost' : 'stream refused');
+    };
+    this.connectTimer = setTimeout(() => {
+      if (this.es !== es || es.readyState === EventSource.OPEN) return;
+      this.closeStream();
+      this.streamFailed('stream connect timeout');
+    }, this.o.connectTimeoutMs ?? 20_000);
+  }
+
+  private streamFailed(reason: string): void {
+    if (!this.running) return;
+    this.failures++;
+    if (navigator.onLine === false) return this.goOffline('browser offline');
+    if (this.failures >= this.o.maxStreamFailures) {
+      if (!this.polling) this.startPolling(`${this.failures} stream failures in a row (${reason})`);
+    } else if (!this.polling) {
+      this.setState('connecting', reason);
+    }
+    this.retryTimer = setTimeout(() => void this.connect(), backoffDelay(this.failures, this.o.backoff));
+  }
+
+  private startPolling(reason: string): void {
+    this.polling = true;
+    this.setState('polling', reason);
+    void this.pollNow();
+  }
+
+  private stopPolling(): void {
+    this.polling = false;
+    clearTimeout(this.pollTimer);
+  }
+
+  /** One round: pages through everything after the cursor, then (while polling) schedules the next. */
+  private async pollNow(): Promise<void> {
+    if (this.pollInFlight) return;
+    this.pollInFlight = true;
+    clearTimeout(this.pollTimer);
+    try {
+      for (let page = 0; page < 100 && this.running; page++) {
+        const r = await this.o.api.poll(this.cursor);
+        if (!this.running || !this.takePoll(r)) break;
+      }
+    } catch {
+      if (this.running && navigator.onLine === false) this.goOffline('browser offline');
+      // Otherwise the next round retries; the stream attempts go on meanwhile.
+    } finally {
+      this.pollInFlight = false;
+      if (this.polling && this.running) this.pollTimer = setTimeout(() => void this.pollNow(), this.pollEveryMs());
+    }
+  }
+
+  /** Applies one poll answer; true when another page is waiting. */
+  private takePoll(r: PollResponse): boolean {
+    if (typeof r.pollIntervalMs === 'number' && r.pollIntervalMs > 0) this.serverPollIntervalMs = r.pollIntervalMs;
+    if (r.reset) {
+      this.adoptReset(r.lastEventId);
+      return false;
+    }
+    for (const e of r.events) this.deliver(e);
+    if (isEventId(r.lastEventId) && isAfter(r.lastEventId, this.cursor)) {
+      this.cursor = r.lastEventId;
+      this.hooks.cursor(r.lastEventId);
+    }
+    return r.hasMore;
+  }
+
+  private pollEveryMs(): number {
+    return this.o.pollIntervalMs ?? this.serverPollIntervalMs ?? 60_000;
+  }
+
+  private deliver(e: EventEnvelope): void {
+    if (!isEventId(e?.id) || typeof e.type !== 'string' || !isAfter(e.id, this.cursor)) return;
+    this.cursor = e.id;
+    this.hooks.event(e);
+  }
+
+  private adoptReset(lastEventId: string): void {
+    if (!isEventId(lastEventId)) return;
+    // Possibly backwards (a log that was recreated): the server's word is the new cursor.
+    this.cursor = lastEventId;
+    this.hooks.reset(lastEventId);
+  }
+
+  private readonly onMessage = (m: Event): void => {
+    const envelope = parseData(m) as EventEnvelope | null;
+    if (envelope) this.deliver(envelope);
+  };
+
+  private readonly onReset = (m: Event): void => {
+    const data = parseData(m) as { lastEventId?: unknown } | null;
+    if (isEventId(data?.lastEventId)) this.adoptReset(data.lastEventId);
+  };
+
+  private readonly onAuthExpired = (): void => {
+    // The server ends this stream now; the next one needs a ticket from a fresh token.
+    this.o.api.forgetToken();
+    this.closeStream();
+    this.setState('connecting', 'auth expired');
+    void this.connect();
+  };
+
+  private closeStream(): void {
+    clearTimeout(this.connectTimer);
+    const es = this.es;
+    if (!es) return;
+    this.es = null;
+    // Only a stream that stayed up clears the failure count; one that dies at once is a failure too.
+    if (this.openedAt !== null && Date.now() - this.openedAt >= (this.o.stableMs ?? 2_000)) this.failures = 0;
+    this.openedAt = null;
+    es.onopen = null;
+    es.onerror = null;
+    es.close();
+  }
+
+  private setState(s: ConnectionState, reason: string): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.hooks.state(s, reason);
+  }
+}
+
+function parseData(m: Event): unknown {
+  try {
+    return JSON.parse((m as MessageEvent<string>).data);
+  } catch {
+    return null;
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof HttpError) return err.message;
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,54 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { parseInput } from '../http/validate';
+import { AppError } from '../http/app-error';
+import { UserId } from '../auth/principal';
+import { findUser } from '../users/user-repository';
+import type { AppDeps } from '../app-deps';
+import { DEMO_USERS, findDemoUser, type DemoUser } from './demo-seed';
+
+/** A working day: a demo left open in a tab keeps its stream without anyone signing in again. */
+export const DEMO_TOKEN_TTL_SECONDS = 12 * 3600;
+
+const SessionRequest = z.strictObject({ userId: UserId });
+
+const publicView = (u: DemoUser) => ({
+  id: u.id,
+  role: u.role,
+  name: u.name,
+  email: u.email,
+  blurb: u.blurb,
+  page: u.page,
+  services: u.services ?? [],
+});
+
+/**
+ * GET /api/demo/users and POST /api/demo/sessions {userId} → {token, user}: anyone who can reach
+ * the server may act as a seeded user, which is the point of a demo and why these routes exist only
+ * in demo mode and never with NODE_ENV=production (config refuses that combination too). Only the
+ * seeded users can be had this way; tokens are minted here, so the browser never sees the secret.
+ */
+export function demoRoutes(deps: AppDeps): Router {
+  const router = Router();
+  if (!deps.config.demoMode || deps.config.NODE_ENV === 'production') return router;
+
+  router.get('/api/demo/users', async (_req, res) => {
+    const users = await Promise.all(
+      DEMO_USERS.map(async (u) => {
+        const row = await findUser(deps.db.knex, u.id);
+        return { ...publicView(u), payoutAccount: u.role === 'provider' ? (row?.payout_recipient_code ? 'active' : 'missing') : undefined };
+      }),
+    );
+    res.set('Cache-Control', 'no-store').json({ users });
+  });
+
+  router.post('/api/demo/sessions', async (req, res) => {
+    const { userId } = parseInput(SessionRequest, req.body ?? {});
+    const user = findDemoUser(userId);
+    if (!user) throw new AppError('NOT_FOUND', 'No demo user with that id');
+    const token = deps.tokens.sign({ sub: user.id, role: user.role, name: user.name, email: user.email }, DEMO_TOKEN_TTL_SECONDS);
+    res.set('Cache-Control', 'no-store').status(201).json({ token, user: publicView(user), expiresInSeconds: DEMO_TOKEN_TTL_SECONDS });
+  });
+
+  return router;
+}

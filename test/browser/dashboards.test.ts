@@ -1,0 +1,241 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { describeBrowser, launchBrowser, newPage, screenshot, waitUntil } from '../helpers/browser';
+import { startTestServer, type TestServer } from '../helpers/test-server';
+import { startMarketplace, type Marketplace } from '../helpers/marketplace';
+
+/*
+ * The dashboards in real Chromium against the real server in demo mode: seeded users, tokens minted
+ * by /api/demo/sessions, and the in-process fake Paystack (its checkout page, its webhooks, its
+ * transfers settling by themselves). Each party has its own browser context, as two people would.
+ * The scenarios run in order on the same pages: one booking travels from request to payout.
+ */
+
+const DOCS_DIR = path.resolve(__dirname, '../../docs');
+const STEP_MS = 15_000;
+
+type TestPage = Page & { errors: string[] };
+
+/** Marks the page; a reload or navigation would lose the mark, so it proves updates came in place. */
+const mark = (page: Page) => page.evaluate(() => ((window as unknown as { __mark: number }).__mark = 1));
+const stillMarked = (page: Page) => page.evaluate(() => (window as unknown as { __mark?: number }).__mark === 1);
+const badge = async (page: Page) => Number(await page.getAttribute('#badge', 'data-count'));
+const toast = (page: Page, text: string) => page.locator('.toast', { hasText: text });
+
+describeBrowser('dashboards in Chromium (demo mode)', () => {
+  let srv: TestServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  let client: TestPage;
+  let provider: TestPage;
+  let bookingId: string;
+
+  const context = async () => {
+    const c = await browser.newContext({ viewport: { width: 1200, height: 820 } });
+    c.setDefaultTimeout(STEP_MS);
+    contexts.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    // No PAYSTACK_* given: demo mode runs its own fake Paystack in the server's process.
+    srv = await startTestServer({ DEMO_MODE: '1' });
+    browser = await launchBrowser();
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await srv?.stop();
+  }, 30_000);
+
+  it('demo mode runs the fake Paystack in-process and the home page opens each seeded user’s dashboard', async () => {
+    const fake = srv.running.demoPaystack?.fake;
+    expect(fake).toBeDefined();
+    expect(srv.running.deps.config.PAYSTACK_BASE_URL).toBe(fake!.url);
+
+    const clientCtx = await context();
+    const home = await newPage(clientCtx);
+    await home.goto(`${srv.url}/`);
+    await home.locator('#demo-users li').first().waitFor();
+    expect(await home.locator('#demo-users li').count()).toBe(4);
+    expect(await home.isHidden('#no-demo')).toBe(true);
+
+    await home.click('a[href="/client.html?as=demo-client-thandi"]');
+    client = home;
+    await client.locator('#connection[data-state="live"]').waitFor();
+    await expect(client.textContent('#who')).resolves.toContain('Thandi Nkosi');
+
+    provider = await newPage(await context());
+    await provider.goto(`${srv.url}/provider.html?as=demo-provider-sipho`);
+    await provider.locator('#connection[data-state="live"]').waitFor();
+    // Seeding registered the payout account with the in-process fake.
+    await expect(provider.textContent('#payout-account')).resolves.toContain('ending 7890');
+  }, 60_000);
+
+  it('(1) the provider accepts in one browser; the client’s page shows CONFIRMED and a toast without reloading', async () => {
+    await client.selectOption('#provider', 'demo-provider-sipho');
+    await client.selectOption('#service', 'plumbing');
+    await client.fill('#amount', '1350');
+    await client.click('#book-form button[type="submit"]');
+    const requested = client.locator('#bookings .booking[data-status="PENDING"]');
+    await requested.waitFor();
+    bookingId = (await requested.getAttribute('data-booking-id'))!;
+    await Promise.all([mark(client), mark(provider)]);
+
+    const incoming = provider.locator(`.booking[data-booking-id="${bookingId}"][data-status="PENDING"]`);
+    await toast(provider, 'New booking request from Thandi Nkosi').waitFor();
+    await incoming.locator('[data-action="accept"]').click();
+
+    await client.locator(`.booking[data-booking-id="${bookingId}"][data-status="CONFIRMED"]`).waitFor();
+    await toast(client, '🎉 Your booking has been accepted!').waitFor();
+    expect(await client.textContent(`.booking[data-booking-id="${bookingId}"] [data-role="status"]`)).toBe('Confirmed');
+    expect(await stillMarked(client)).toBe(true);
+  }, 60_000);
+
+  it('(2) paying on the fake checkout: the charge webhook updates both pages and both badges go up', async () => {
+    const before = { client: await badge(client), provider: await badge(provider) };
+    const [checkout] = await Promise.all([
+      client.context().waitForEvent('page'),
+      client.click(`.booking[data-booking-id="${bookingId}"] [data-action="pay"]`),
+    ]);
+    await checkout.waitForURL(/\/checkout\//);
+    await checkout.getByRole('button', { name: 'Pay' }).click();
+    await checkout.getByText('the app answered the charge.success webhook with HTTP 200').waitFor();
+
+    for (const page of [client, provider]) {
+      await page.locator(`.booking[data-booking-id="${bookingId}"][data-payment-status="ESCROW"]`).waitFor();
+      await toast(page, '💰 Payment received and held in escrow').waitFor();
+      expect(await stillMarked(page)).toBe(true);
+    }
+    await provider.locator(`#payments tr[data-booking-id="${bookingId}"][data-status="ESCROW"]`).waitFor();
+    await waitUntil('both badges to count the payment', async () => (await badge(client)) > before.client && (await badge(provider)) > before.provider);
+    expect(await client.isVisible('#badge')).toBe(true);
+    await checkout.close();
+  }, 60_000);
+
+  it('(3) the work is done and confirmed; the payout completes through the fake and the provider sees the amount', async () => {
+    // The client mutes "work has started": that notification arrives silent, so no toast for it.
+    const token = srv.token('demo-client-thandi', 'client');
+    await request(srv.url)
+      .put('/api/me/notification-preferences')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ mutedTypes: ['booking.started'] })
+      .expect(200);
+
+    const row = (page: Page) => page.locator(`.booking[data-booking-id="${bookingId}"]`);
+    await row(provider).locator('[data-action="start"]').click();
+    await client.locator(`.booking[data-booking-id="${bookingId}"][data-status="IN_PROGRESS"]`).waitFor();
+    await row(provider).locator('[data-action="complete"]').click();
+    await client.locator(`.booking[data-booking-id="${bookingId}"][data-status="COMPLETED"]`).waitFor();
+    await toast(client, 'Work is complete').waitFor();
+    expect(await toast(client, 'Work has started').count()).toBe(0);
+    await client.click('#bell');
+    await client.locator('#notifications .notification[data-type="booking.started"]').waitFor();
+    await client.click('#bell');
+
+    await row(client).locator('[data-action="confirm-completion"]').click();
+    await provider.locator(`#payouts tr[data-booking-id="${bookingId}"][data-status="COMPLETED"]`).waitFor();
+    await toast(provider, '✅ R1,350.00 has been transferred to your account').waitFor();
+    await provider.locator(`.booking[data-booking-id="${bookingId}"][data-payout-status="COMPLETED"]`).waitFor();
+    await client.locator(`.booking[data-booking-id="${bookingId}"][data-payment-status="RELEASED"]`).waitFor();
+    expect(await stillMarked(provider)).toBe(true);
+
+    // The payout went out as a transfer to the seeded account, settled by the fake's own webhook.
+    const transfer = srv.running.demoPaystack!.fake.webhooks.find((w) => w.event === 'transfer.success');
+    expect(transfer?.response.status).toBe(200);
+
+    // Past the highlight a changed row gets, so the pictures show the settled page.
+    await client.waitForTimeout(600);
+    fs.mkdirSync(DOCS_DIR, { recursive: true });
+    fs.copyFileSync(await screenshot(client, 'client-dashboard'), path.join(DOCS_DIR, 'client-dashboard.png'));
+    fs.copyFileSync(await screenshot(provider, 'provider-dashboard'), path.join(DOCS_DIR, 'provider-dashboard.png'));
+  }, 60_000);
+
+  it('(5) an announcement to everyone from the operator page shows on every open page', async () => {
+    const operator = await newPage(await context());
+    await operator.goto(`${srv.url}/operator.html?as=demo-admin`);
+    await operator.locator('#connection[data-state="live"]').waitFor();
+    // The operator's live status sees the three open dashboards.
+    await waitUntil('status to count every role', async () =>
+      Number(await operator.textContent('#streams-client')) >= 1 &&
+      Number(await operator.textContent('#streams-provider')) >= 1 &&
+      Number(await operator.textContent('#streams-admin')) >= 1);
+
+    const before = { client: await badge(client), provider: await badge(provider) };
+    await operator.selectOption('#announce-audience', 'all');
+    await operator.fill('#announce-title', 'Load-shedding tonight');
+    await operator.fill('#announce-body', 'Stage 2 from 18:00; bookings may run late.');
+    await operator.click('#announce-form button[type="submit"]');
+    await operator.getByText(/Sent \(event #\d+\)/).waitFor();
+
+    for (const page of [client, provider, operator]) {
+      await toast(page, '📣 Load-shedding tonight').waitFor();
+      await page.locator('#notification-list .notification[data-type="announcement"]', { hasText: 'Load-shedding tonight' }).waitFor({ state: 'attached' });
+    }
+    expect(await badge(client)).toBe(before.client + 1);
+    expect(await badge(provider)).toBe(before.provider + 1);
+    await screenshot(operator, 'operator-dashboard');
+    expect(operator.errors).toEqual([]);
+  }, 60_000);
+
+  it('marks one notification read, then all, and the badge follows', async () => {
+    await client.click('#bell');
+    const unread = client.locator('#notification-list .notification[data-read="false"]');
+    const count = await badge(client);
+    expect(count).toBeGreaterThan(1);
+    await unread.first().locator('[data-action="mark-read"]').click();
+    await waitUntil('the badge to drop by one', async () => (await badge(client)) === count - 1);
+
+    await client.click('#mark-all-read');
+    await waitUntil('the badge to reach 0', async () => (await badge(client)) === 0);
+    expect(await client.isHidden('#badge')).toBe(true);
+    expect(await unread.count()).toBe(0);
+    expect(client.errors).toEqual([]);
+    expect(provider.errors).toEqual([]);
+  }, 60_000);
+});
+
+describeBrowser('dashboards in Chromium (no demo mode)', () => {
+  let market: Marketplace;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    market = await startMarketplace();
+    browser = await launchBrowser();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await market?.stop();
+  });
+
+  it('has no demo routes; the home page explains tokens, and #token= opens a dashboard and leaves the address bar', async () => {
+    await request(market.srv.url).get('/api/demo/users').expect(404);
+    await request(market.srv.url).post('/api/demo/sessions').send({ userId: 'demo-admin' }).expect(404);
+
+    const ctx = await browser.newContext();
+    ctx.setDefaultTimeout(STEP_MS);
+    const page = await newPage(ctx);
+    await page.goto(`${market.srv.url}/`);
+    await page.locator('#no-demo').waitFor();
+    expect(await page.isHidden('#demo')).toBe(true);
+    // The home page asked for demo users and was told there are none: that 404 is expected.
+    page.errors.length = 0;
+
+    const provider = market.user('p-token', 'provider', { name: 'Token Provider' });
+    await page.goto(`${market.srv.url}/provider.html#token=${provider.token}`);
+    await page.locator('#connection[data-state="live"]').waitFor();
+    await expect(page.textContent('#who')).resolves.toContain('Token Provider');
+    expect(page.url()).not.toContain('token=');
+
+    // A client's token on the provider page is refused with a pointer to the right page.
+    const other = await newPage(ctx);
+    await other.goto(`${market.srv.url}/provider.html#token=${market.user('c-token', 'client').token}`);
+    await other.getByText('This page is for providers').waitFor();
+    expect([...page.errors, ...other.errors]).toEqual([]);
+    await ctx.close();
+  }, 60_000);
+});
