@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { io as ioClient, type Socket } from 'socket.io-client';
 import {
   nowMs,
   type ClientStatus,
@@ -22,6 +23,7 @@ interface Stream {
   ids: Set<string>;
   req?: http.ClientRequest;
   res?: http.IncomingMessage;
+  socket?: Socket;
 }
 
 interface PhaseState {
@@ -185,6 +187,44 @@ function openOne(url: string, token: string, index: number, timeoutMs: number, r
   });
 }
 
+/** The same stream over Socket.IO (websocket transport only, one connection per client, no reconnection). */
+function openOneSocketIo(url: string, token: string, index: number, timeoutMs: number, result: ConnectResult): Promise<void> {
+  return new Promise((resolve) => {
+    const stream = streams[index];
+    let settled = false;
+    const socket = ioClient(url, { transports: ['websocket'], auth: { token }, forceNew: true, reconnection: false, timeout: timeoutMs });
+    stream.socket = socket;
+    socket.on('announcement', (envelope: { id?: unknown }) => {
+      // Reuse the SSE path: the load client's bookkeeping is per (event id, stamp).
+      onMessage(index, { event: 'announcement', id: String(envelope?.id ?? ''), data: JSON.stringify(envelope) });
+    });
+    socket.once('connect', () => {
+      if (settled) return;
+      settled = true;
+      stream.open = true;
+      result.opened++;
+      result.openedIndices.push(index);
+      result.lastOpenAt = nowMs();
+      resolve();
+    });
+    socket.once('connect_error', (err: Error) => {
+      if (settled) return;
+      settled = true;
+      result.failed++;
+      bump(result.failures, err.message);
+      socket.close();
+      resolve();
+    });
+    socket.on('disconnect', (reason: string) => {
+      if (stream.open && !closing) {
+        status.closedAfterOpen++;
+        bump(status.errorsAfterOpen, reason);
+      }
+      stream.open = false;
+    });
+  });
+}
+
 async function connect(a: ConnectArgs): Promise<ConnectResult> {
   streams = a.tokens.map(() => ({ open: false, ids: new Set<string>() }));
   phases.clear();
@@ -202,7 +242,8 @@ async function connect(a: ConnectArgs): Promise<ConnectResult> {
   const worker = async () => {
     while (next < a.tokens.length) {
       const i = next++;
-      await openOne(a.url, a.tokens[i], i, a.timeoutMs, result);
+      if (a.transport === 'socketio') await openOneSocketIo(a.url, a.tokens[i], i, a.timeoutMs, result);
+      else await openOne(a.url, a.tokens[i], i, a.timeoutMs, result);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, a.concurrency) }, worker));
@@ -255,6 +296,7 @@ function closeAll(): void {
   for (const s of streams) {
     s.res?.destroy();
     s.req?.destroy();
+    s.socket?.close();
   }
 }
 

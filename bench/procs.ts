@@ -8,6 +8,35 @@ import type { RpcReply } from './protocol';
 export const ROOT = path.resolve(__dirname, '..');
 
 // ---------------------------------------------------------------------------------------------
+// Compiled or sources. Production runs the tsc output (`node dist/src/server.js`, the Procfile);
+// under tsx every function expression is wrapped by esbuild's keepNames (`__name(fn, "x")`),
+// which redefines `name` on each closure created: a 256-byte property store per closure and a
+// defineProperty per creation. So by default the benchmark compiles the servers and workers with
+// tsc into bench/results/build/ (bench/tsconfig.build.json) and runs that; `--tsx` runs sources.
+
+export const BUILD_DIR = path.join(ROOT, 'bench', 'results', 'build');
+let compiled = false;
+
+/** Compiles src/, migrations/ and the benchmark's server-side files once; later servers run the output. */
+export function useCompiledServers(log: (msg: string) => void): void {
+  const t = Date.now();
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'bench', 'tsconfig.build.json')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  compiled = true;
+  log(`compiled the servers with tsc into ${path.relative(ROOT, BUILD_DIR)}/ in ${Date.now() - t} ms (--tsx runs the sources instead)`);
+}
+
+export const serversCompiled = () => compiled;
+
+/** How node runs a repository file (`src/server.ts`, `bench/x.ts`): its tsc output, or the source under tsx. */
+export function runnable(relTs: string): { file: string; execArgv: string[] } {
+  if (!compiled) return { file: relTs, execArgv: ['--import', 'tsx'] };
+  return { file: path.join(path.relative(ROOT, BUILD_DIR), relTs.replace(/\.ts$/, '.js')), execArgv: [] };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Cleanup: LIFO, each step once, on normal end, on error, and on SIGINT/SIGTERM.
 
 type Cleanup = { name: string; fn: () => Promise<void> | void };
@@ -177,8 +206,8 @@ export interface ServerProc {
 }
 
 /**
- * `node --expose-gc --import tsx --import bench/server-hook.ts <entry>` with the given env, and an
- * IPC channel for the hook. Resolves once `readyPath` answers 200.
+ * `node --expose-gc --import tsx --import bench/server-hook.ts <entry>` (or the compiled files, see
+ * runnable) with the given env, and an IPC channel for the hook. Resolves once `readyPath` answers 200.
  */
 export async function startServerProcess(o: {
   name: string;
@@ -195,9 +224,11 @@ export async function startServerProcess(o: {
   // Nothing of the caller's server configuration leaks in; only what the benchmark sets.
   for (const k of ['DATABASE_URL', 'DATA_DIR', 'PORT', 'JWT_SECRET', 'LOG_LEVEL', 'NODE_ENV', 'NODE_OPTIONS', 'INSTANCE_ID']) delete env[k];
   Object.assign(env, o.env);
+  const entry = runnable(o.entry);
+  const hook = runnable('bench/server-hook.ts');
   const child = spawn(
     process.execPath,
-    ['--expose-gc', ...(o.nodeArgs ?? []), '--import', 'tsx', '--import', './bench/server-hook.ts', o.entry],
+    ['--expose-gc', ...(o.nodeArgs ?? []), ...entry.execArgv, '--import', `./${hook.file}`, entry.file],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   const stopNow = onCleanup(`stop ${o.name}`, async () => {

@@ -44,6 +44,8 @@ export interface RpcReply {
 }
 
 export interface ConnectArgs {
+  /** `sse` (default): GET `url` as an event stream. `socketio`: a Socket.IO client (websocket only) to the server at `url`. */
+  transport?: 'sse' | 'socketio';
   url: string;
   tokens: string[];
   concurrency: number;

@@ -35,6 +35,8 @@ export interface Row {
   unit: string;
   ours: number | null;
   baseline: number | null;
+  /** The Socket.IO baseline, when it ran. */
+  socketio?: number | null;
   better: Better;
   /** Digits after the point. */
   digits?: number;
@@ -46,26 +48,36 @@ export function fmt(v: number | null | undefined, digits = 1): string {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-export function ratio(ours: number | null, baseline: number | null): string {
-  if (ours === null || baseline === null) return 'n/a';
+export function ratio(ours: number | null | undefined, baseline: number | null | undefined): string {
+  if (ours === null || ours === undefined || baseline === null || baseline === undefined) return 'n/a';
   if (ours === 0 && baseline === 0) return '=';
   if (baseline === 0) return 'n/a';
   return `${(ours / baseline).toFixed(2)}x`;
 }
 
-export function table(rows: Row[], oursLabel: string, baselineLabel: string): string {
-  const header = ['metric', 'unit', oursLabel, baselineLabel, 'ours/baseline', 'better'];
-  const body = rows.map((r) => [
-    r.metric,
-    r.unit,
-    fmt(r.ours, r.digits ?? 1),
-    fmt(r.baseline, r.digits ?? 1),
-    r.better === 'zero' ? (r.ours === 0 && r.baseline === 0 ? 'ok' : r.ours === 0 ? 'ok (ours)' : 'NOT ZERO') : ratio(r.ours, r.baseline),
-    r.better === 'zero' ? '0' : r.better,
-  ]);
+const zeroCheck = (ours: number | null | undefined, other: number | null | undefined) =>
+  ours === 0 && other === 0 ? 'ok' : ours === 0 ? 'ok (ours)' : 'NOT ZERO';
+
+/** Ours, the raw baseline and (when given) the Socket.IO baseline, each with ours' ratio to it. */
+export function table(rows: Row[], oursLabel: string, baselineLabel: string, socketioLabel?: string): string {
+  const header = ['metric', 'unit', oursLabel, baselineLabel, 'ours/baseline'];
+  if (socketioLabel) header.push(socketioLabel, 'ours/socket.io');
+  header.push('better');
+  const body = rows.map((r) => {
+    const cells = [
+      r.metric,
+      r.unit,
+      fmt(r.ours, r.digits ?? 1),
+      fmt(r.baseline, r.digits ?? 1),
+      r.better === 'zero' ? zeroCheck(r.ours, r.baseline) : ratio(r.ours, r.baseline),
+    ];
+    if (socketioLabel) cells.push(fmt(r.socketio, r.digits ?? 1), r.better === 'zero' ? zeroCheck(r.ours, r.socketio) : ratio(r.ours, r.socketio));
+    cells.push(r.better === 'zero' ? '0' : r.better);
+    return cells;
+  });
+  const last = header.length - 1;
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 || i === 1 || i === 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 1 || i === last ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
   const sep = widths.map((w) => '-'.repeat(w)).join('-|-');
   return [line(header), sep, ...body.map(line)].join('\n');
 }

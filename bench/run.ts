@@ -24,6 +24,8 @@ import {
   freePort,
   onCleanup,
   runCleanups,
+  serversCompiled,
+  useCompiledServers,
   sleep,
   startLoadClient,
   startServerProcess,
@@ -33,6 +35,8 @@ import {
 import { postJson, readMetrics, type MetricsSample } from './http';
 import { median, rng, summarize, table, checkedTable, type CheckedRow, type Row } from './report';
 import { runAnnounce, type AnnounceResult } from './announce';
+import { runNotify, notifyReport, type NotifyResult } from './notify';
+import { runApi, apiReport, type ApiResult } from './api-load';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -44,10 +48,10 @@ const FD_RESERVE = 256;
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
 
 type Role = 'client' | 'provider' | 'admin';
-type TargetName = 'ours' | 'baseline';
+type TargetName = 'ours' | 'baseline' | 'socketio';
 /** What `--only` selects: a side of the comparison, or the announcement-to-all phase. */
-type PartName = TargetName | 'announce';
-const PARTS: readonly PartName[] = ['ours', 'baseline', 'announce'];
+type PartName = TargetName | 'announce' | 'notify' | 'api';
+const PARTS: readonly PartName[] = ['ours', 'baseline', 'socketio', 'announce', 'notify', 'api'];
 /** Creating users through the API (--embedded) gives up after this long and skips the phase. */
 const ANNOUNCE_CREATE_BUDGET_MS = 180_000;
 
@@ -73,6 +77,22 @@ interface Options {
   payloadBytes: number;
   /** Write V8 CPU profiles of both servers to bench/results/profiles/. */
   profile: boolean;
+  /** Run the servers and workers from their TypeScript sources under tsx instead of compiled. */
+  tsx: boolean;
+  /** Write heap snapshots of each server before and after connecting, to bench/results/heap/. */
+  heapSnapshots: boolean;
+  /** The NOTIFY phase: listening instances per configuration, fixed rates, seconds per step, publisher concurrency. */
+  notifyInstances: number[];
+  notifyRates: number[];
+  notifySeconds: number;
+  notifyConcurrency: number;
+  notifyDebounceMs: number;
+  /** The api phase: polling users, connections and seconds; webhook payments and concurrency. */
+  pollUsers: number;
+  pollConcurrency: number;
+  pollSeconds: number;
+  webhooks: number;
+  webhookConcurrency: number;
 }
 
 function parseOptions(): Options {
@@ -93,6 +113,18 @@ function parseOptions(): Options {
       'payload-bytes': { type: 'string' },
       rounds: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'heap-snapshots': { type: 'boolean', default: false },
+      tsx: { type: 'boolean', default: false },
+      'notify-instances': { type: 'string' },
+      'notify-rates': { type: 'string' },
+      'notify-seconds': { type: 'string' },
+      'notify-concurrency': { type: 'string' },
+      'notify-debounce-ms': { type: 'string' },
+      'poll-users': { type: 'string' },
+      'poll-concurrency': { type: 'string' },
+      'poll-seconds': { type: 'string' },
+      webhooks: { type: 'string' },
+      'webhook-concurrency': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -109,13 +141,26 @@ function parseOptions(): Options {
         '  --fanouts F              announcements to everyone, one at a time (default 5; --quick 3)',
         '  --publishers P           concurrent publishers in the sustained phase (default 4)',
         '  --connect-concurrency C  streams being opened at once (default 100)',
-        '  --only PART[,PART]       run only these parts: ours, baseline, announce (default: all three)',
+        '  --only PART[,PART]       run only these parts: ours, baseline, socketio, announce, notify, api (default: all)',
         '  --announce-users U       users in the database for the announcement to all (default 10000; --quick 1000)',
         '  --announce-sample S      users whose inbox, unread count and read-all are timed afterwards (default 50)',
         '  --seed S                 PRNG seed for target users (default 1)',
         '  --rounds R               repeat the pair R times, alternating which goes first; table shows medians (default 1)',
         '  --payload-bytes B        pad every announcement body by B characters (default 0; the API allows ~3900)',
         '  --profile                write V8 CPU profiles of the servers to bench/results/profiles/<side>/',
+        '  --tsx                    run the servers from their sources under tsx (default: compiled with tsc, as production runs)',
+        '  --heap-snapshots         heap snapshots of each server before and after connecting: bench/results/heap/<side>-{before,after}.heapsnapshot',
+        '                           (compare with: npx tsx bench/heap-summary.ts before after --per N)',
+        '  --notify-instances LIST  NOTIFY phase: listening processes per configuration (default 0,2,5,20; 0 = write path alone)',
+        '  --notify-rates LIST      NOTIFY phase: fixed publish rates in events/s, then a max step (default 50,100,250,500,1000,2000,4000,8000; --quick 100,500)',
+        '  --notify-seconds S       NOTIFY phase: seconds per step (default 3; --quick 1.5)',
+        '  --notify-concurrency C   NOTIFY phase: concurrent publishing transactions (default 8)',
+        '  --notify-debounce-ms D   NOTIFY phase experiment: listeners debounce wakes by D ms before reading the log (default 0, as the server)',
+        '  --poll-users U           api phase: users polling GET /api/events (default 500; --quick 100)',
+        '  --poll-concurrency C     api phase: polling connections (default 32)',
+        '  --poll-seconds S         api phase: seconds of polling (default 10; --quick 4)',
+        '  --webhooks W             api phase: payments settled by one burst of signed webhooks (default 500; --quick 100; 0 skips)',
+        '  --webhook-concurrency C  api phase: webhook deliveries in flight (default 50)',
         `PostgreSQL admin URL: $BENCH_PG_URL or ${PG_ADMIN_URL}`,
         '',
       ].join('\n'),
@@ -126,6 +171,14 @@ function parseOptions(): Options {
     if (v === undefined) return def;
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
+    return n;
+  };
+  const intList = (v: string | undefined, def: number[], name: string, min: number) =>
+    v === undefined ? def : v.split(',').map((x) => int(x.trim(), 0, name, min));
+  const positive = (v: string | undefined, def: number, name: string) => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!(n > 0)) throw new Error(`--${name} must be a positive number`);
     return n;
   };
   const quick = values.quick ?? false;
@@ -149,8 +202,20 @@ function parseOptions(): Options {
     announceSample: int(values['announce-sample'], 50, 'announce-sample'),
     seed: int(values.seed, 1, 'seed', 0),
     profile: values.profile ?? false,
+    heapSnapshots: values['heap-snapshots'] ?? false,
+    tsx: values.tsx ?? false,
     payloadBytes: int(values['payload-bytes'], 0, 'payload-bytes', 0),
     rounds: int(values.rounds, 1, 'rounds'),
+    notifyInstances: intList(values['notify-instances'], [0, 2, 5, 20], 'notify-instances', 0),
+    notifyRates: intList(values['notify-rates'], quick ? [100, 500] : [50, 100, 250, 500, 1000, 2000, 4000, 8000], 'notify-rates', 1),
+    notifySeconds: positive(values['notify-seconds'], quick ? 1.5 : 3, 'notify-seconds'),
+    notifyConcurrency: int(values['notify-concurrency'], 8, 'notify-concurrency'),
+    notifyDebounceMs: int(values['notify-debounce-ms'], 0, 'notify-debounce-ms', 0),
+    pollUsers: int(values['poll-users'], quick ? 100 : 500, 'poll-users'),
+    pollConcurrency: int(values['poll-concurrency'], 32, 'poll-concurrency'),
+    pollSeconds: positive(values['poll-seconds'], quick ? 4 : 10, 'poll-seconds'),
+    webhooks: int(values.webhooks, quick ? 100 : 500, 'webhooks', 0),
+    webhookConcurrency: int(values['webhook-concurrency'], 50, 'webhook-concurrency'),
   };
 }
 
@@ -333,8 +398,8 @@ async function measureTarget(
   progress(`[${name}] starting server on :${port}${db ? ` (${db.kind})` : ''}`);
   const t0 = Date.now();
   const server = await startServerProcess({
-    name: name === 'ours' ? 'server (src/server.ts)' : 'baseline server',
-    entry: name === 'ours' ? 'src/server.ts' : 'bench/baseline-server.ts',
+    name: name === 'ours' ? 'server (src/server.ts)' : name === 'socketio' ? 'socket.io baseline server' : 'baseline server',
+    entry: name === 'ours' ? 'src/server.ts' : name === 'socketio' ? 'bench/socketio-server.ts' : 'bench/baseline-server.ts',
     env,
     port,
     readyPath: name === 'ours' ? '/readyz' : '/healthz',
@@ -349,16 +414,32 @@ async function measureTarget(
 
   // --- connect -------------------------------------------------------------------------------
   const m0 = await gcAndRead(server);
+  if (opts.heapSnapshots) {
+    const dir = path.join(ROOT, 'bench', 'results', 'heap');
+    fs.mkdirSync(dir, { recursive: true });
+    await server.rpc.call('heapsnapshot', { file: path.join(dir, `${name}-before.heapsnapshot`) }, 300_000);
+  }
   progress(`[${name}] opening ${users.length} streams (${opts.connectConcurrency} at a time)`);
   const conn = await client.rpc.call<ConnectResult>(
     'connect',
-    { url: `${server.url}/api/events/stream`, tokens: users.map((u) => u.token), concurrency: opts.connectConcurrency, timeoutMs: 30_000 },
+    {
+      transport: name === 'socketio' ? 'socketio' : 'sse',
+      url: name === 'socketio' ? server.url : `${server.url}/api/events/stream`,
+      tokens: users.map((u) => u.token),
+      concurrency: opts.connectConcurrency,
+      timeoutMs: 30_000,
+    },
     600_000,
   );
   const mConnected = await readMetrics(server.url);
   await sleep(500);
   const m1 = await gcAndRead(server);
   const opened = conn.openedIndices;
+  if (opts.heapSnapshots) {
+    const dir = path.join(ROOT, 'bench', 'results', 'heap');
+    progress(`[${name}] heap snapshot after connecting -> ${path.relative(ROOT, dir)}/${name}-after.heapsnapshot`);
+    await server.rpc.call('heapsnapshot', { file: path.join(dir, `${name}-after.heapsnapshot`) }, 300_000);
+  }
   progress(
     `[${name}] ${conn.opened}/${conn.requested} open in ${conn.durationMs.toFixed(0)} ms` +
       (conn.failed ? `; failures ${JSON.stringify(conn.failures)}` : ''),
@@ -660,14 +741,14 @@ function rowDefs(n: number): RowDef[] {
   ];
 }
 
-function rows(ours: TargetResult[], baseline: TargetResult[], n: number): Row[] {
+function rows(ours: TargetResult[], baseline: TargetResult[], socketio: TargetResult[], n: number): Row[] {
   return rowDefs(n).map((d) => {
     const agg = (list: TargetResult[]) => {
       const vals = list.map(d.f).filter((v): v is number => v !== null && !Number.isNaN(v));
       if (vals.length === 0) return null;
       return d.agg === 'sum' ? vals.reduce((a, v) => a + v, 0) : median(vals);
     };
-    return { metric: d.metric, unit: d.unit, ours: agg(ours), baseline: agg(baseline), better: d.better, digits: d.digits };
+    return { metric: d.metric, unit: d.unit, ours: agg(ours), baseline: agg(baseline), socketio: agg(socketio), better: d.better, digits: d.digits };
   });
 }
 
@@ -757,6 +838,7 @@ async function main(): Promise<void> {
       (opts.only ? `; only ${opts.only.join(', ')}` : ''),
   );
 
+  if (!opts.tsx) useCompiledServers(progress);
   const jwtCost = measureJwt();
   const users = makeUsers(connections);
   const adminToken = sign(`bench-admin-${crypto.randomBytes(3).toString('hex')}`, 'admin');
@@ -766,11 +848,11 @@ async function main(): Promise<void> {
     progress(`note: load average is ${load0.toFixed(2)} on ${os.cpus().length} CPUs before the run; other work will make the figures noisy`);
   }
   const selected = (part: PartName) => !opts.only || opts.only.includes(part);
-  const results: Record<TargetName, TargetResult[]> = { ours: [], baseline: [] };
+  const results: Record<TargetName, TargetResult[]> = { ours: [], baseline: [], socketio: [] };
   const announced: AnnounceResult[] = [];
   for (let round = 0; round < opts.rounds; round++) {
     // Alternate which side goes first, so neither always gets the cold (or the warm) machine.
-    const order: TargetName[] = round % 2 === 0 ? ['ours', 'baseline'] : ['baseline', 'ours'];
+    const order: TargetName[] = round % 2 === 0 ? ['ours', 'baseline', 'socketio'] : ['socketio', 'baseline', 'ours'];
     for (const name of order) {
       if (!selected(name)) continue;
       if (opts.rounds > 1) progress(`round ${round + 1}/${opts.rounds}`);
@@ -794,11 +876,40 @@ async function main(): Promise<void> {
       );
     }
   }
+  let apiResult: ApiResult | null = null;
+  if (selected('api')) {
+    apiResult = await runApi(
+      {
+        pollUsers: opts.pollUsers,
+        pollConcurrency: opts.pollConcurrency,
+        pollSeconds: opts.pollSeconds,
+        webhooks: opts.webhooks,
+        webhookConcurrency: opts.webhookConcurrency,
+        embedded: opts.embedded,
+        profile: opts.profile,
+      },
+      { jwtSecret: JWT_SECRET, progress, prepareDatabase },
+    );
+  }
+  let notified: NotifyResult | null = null;
+  if (selected('notify')) {
+    notified = await runNotify(
+      {
+        instances: opts.notifyInstances,
+        rates: opts.notifyRates,
+        seconds: opts.notifySeconds,
+        concurrency: opts.notifyConcurrency,
+        embedded: opts.embedded,
+        debounceMs: opts.notifyDebounceMs,
+      },
+      { progress, prepareDatabase },
+    );
+  }
   const load1 = os.loadavg()[0];
 
   const oursLabel = results.ours.length ? (opts.embedded ? 'ours (pglite)' : 'ours (postgres)') : 'ours';
-  const tableRows = rows(results.ours, results.baseline, connections);
-  const comparison = results.ours.length + results.baseline.length > 0;
+  const tableRows = rows(results.ours, results.baseline, results.socketio, connections);
+  const comparison = results.ours.length + results.baseline.length + results.socketio.length > 0;
   const out: string[] = [];
   if (comparison) {
     out.push('');
@@ -806,13 +917,13 @@ async function main(): Promise<void> {
       `Benchmark: ${connections} SSE streams, ${opts.latencySamples} latency samples, ${opts.fanouts} fan-outs, ` +
         `${opts.events} sustained events (${opts.publishers} publishers)` +
         `${opts.payloadBytes ? `, bodies padded by ${opts.payloadBytes} chars` : ''}; ${os.cpus().length} CPUs, node ${process.version}, ` +
-        `load client in its own process` +
+        `load client in its own process; servers ${serversCompiled() ? 'compiled with tsc (as production)' : 'from sources under tsx'}` +
         (opts.rounds > 1 ? `; medians of ${opts.rounds} rounds (counts are totals)` : ''),
     );
     out.push('');
-    out.push(table(tableRows, oursLabel, 'baseline (raw node:http)'));
+    out.push(table(tableRows, oursLabel, 'baseline (raw node:http)', results.socketio.length ? 'socket.io 4 (rooms)' : undefined));
     out.push('');
-    for (const r of [...results.ours, ...results.baseline]) {
+    for (const r of [...results.ours, ...results.baseline, ...results.socketio]) {
       out.push(
         `${r.name}: startup ${r.startupMs} ms; heap ${mb(r.memory.before.heapUsedBytes)} -> ${mb(r.memory.after.heapUsedBytes)} MB, ` +
           `RSS ${mb(r.memory.before.rssBytes)} -> ${mb(r.memory.after.rssBytes)} MB; ` +
@@ -835,6 +946,8 @@ async function main(): Promise<void> {
   }
   const announceTableRows = announceRows(announced);
   if (announced.length) out.push(...announceReport(announced, announceTableRows, opts));
+  if (apiResult) out.push(...apiReport(apiResult));
+  if (notified) out.push(...notifyReport(notified));
   out.push(
     `jsonwebtoken HS256 in the driver: sign ${jwtCost.signUs.toFixed(1)} us; verify with a string secret ` +
       `${jwtCost.verifyStringUs.toFixed(1)} us, with a KeyObject ${jwtCost.verifyKeyObjectUs.toFixed(1)} us ` +
@@ -854,14 +967,17 @@ async function main(): Promise<void> {
       {
         at: new Date().toISOString(),
         machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryMB: Math.round(os.totalmem() / 2 ** 20), node: process.version },
-        options: { ...opts, connections, requestedConnections: opts.connections, fdLimit: fd },
+        options: { ...opts, connections, requestedConnections: opts.connections, fdLimit: fd, serversCompiled: serversCompiled() },
         jwt: jwtCost,
         loadAverage: { before: load0, after: load1 },
         ours: results.ours,
         baseline: results.baseline,
+        socketio: results.socketio,
         table: comparison ? tableRows : [],
         announce: announced,
         announceTable: announceTableRows,
+        api: apiResult,
+        notify: notified,
         totalSeconds: (Date.now() - started) / 1000,
       },
       null,

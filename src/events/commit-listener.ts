@@ -4,6 +4,9 @@ import type { Logger } from '../logger';
 /** The PostgreSQL channel every instance LISTENs on; appends NOTIFY it (delivered only on commit). */
 export const COMMIT_CHANNEL = 'rt_events_committed';
 
+/** `application_name` of the LISTEN connection: one per server process, found by its pid. */
+export const listenerApplicationName = (pid: number = process.pid): string => `rt-listener pid ${pid}`;
+
 /**
  * Wakes this instance's relay when another instance commits events. It carries no events: the
  * relay reads them from the shared log by id, so a notification lost while this connection was
@@ -40,7 +43,8 @@ export class CommitListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.databaseUrl, keepAlive: true });
+    // Named so operators (and tests) can find each instance's listening backend in pg_stat_activity.
+    const client = new Client({ connectionString: this.databaseUrl, keepAlive: true, application_name: listenerApplicationName() });
     client.on('notification', () => this.onWake());
     client.on('error', (err) => {
       this.logger.warn({ code: 'COMMIT_LISTENER_ERROR', err: err.message }, 'commit listener connection failed');

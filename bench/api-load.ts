@@ -1,0 +1,433 @@
+/**
+ * The `api` phase of `npm run bench` (`--only api`): request-shaped load on our server alone (no
+ * baseline has these routes). Its own server (src/server.ts) on its own fresh database, with
+ * POLL_RATE_LIMIT_PER_MIN raised out of the way and the fake Paystack (src/demo/fake-paystack.ts)
+ * running in the driver.
+ *
+ * - polling: U users poll `GET /api/events?after=<their lastEventId>` from C kept-alive
+ *   connections, closed loop, for S seconds, while an admin announces to `all` every 100 ms.
+ *   Requests/s, latency p50/p99, non-200s; then one last poll each, and every user must have
+ *   received every announcement made after their first poll, in id order, once.
+ * - webhooks: W bookings made through the API (client books, provider accepts, client opens the
+ *   Paystack checkout), each charge marked paid at the fake, then a burst: W signed
+ *   `charge.success` deliveries plus W/10 byte-identical redeliveries, C at a time, to
+ *   POST /api/webhooks/paystack. Processed per second (first send to last answer), latency
+ *   p50/p99, non-200s; then every payment must be in ESCROW and the ledger balanced.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import jwt from 'jsonwebtoken';
+import { FakePaystack } from '../src/demo/fake-paystack';
+import { signPaystackBody } from '../src/payments/webhook-signature';
+import { nowMs } from './protocol';
+import { assertNotAborting, freePort, isAborting, onCleanup, sleep, startServerProcess, ROOT, type ServerProc } from './procs';
+import { readMetrics, requestJson } from './http';
+import { summarize } from './report';
+
+export interface ApiOptions {
+  pollUsers: number;
+  pollConcurrency: number;
+  pollSeconds: number;
+  webhooks: number;
+  webhookConcurrency: number;
+  embedded: boolean;
+  profile: boolean;
+}
+
+export interface ApiDeps {
+  jwtSecret: string;
+  progress: (msg: string) => void;
+  prepareDatabase: (embedded: boolean) => Promise<{ env: Record<string, string>; kind: string; drop: () => Promise<void> }>;
+}
+
+export interface ApiResult {
+  database: string;
+  startupMs: number;
+  polling: {
+    users: number;
+    concurrency: number;
+    seconds: number;
+    requests: number;
+    perSec: number;
+    p50Ms: number | null;
+    p99Ms: number | null;
+    maxMs: number | null;
+    errors: Record<string, number>;
+    /** Polls that returned at least one event. */
+    withEvents: number;
+    announcements: number;
+    lost: number;
+    duplicates: number;
+    outOfOrder: number;
+    serverCpuPerRequestUs: number | null;
+  };
+  webhooks: {
+    payments: number;
+    setupSeconds: number;
+    setupErrors: Record<string, number>;
+    deliveries: number;
+    duplicatesSent: number;
+    concurrency: number;
+    seconds: number;
+    perSec: number;
+    p50Ms: number | null;
+    p99Ms: number | null;
+    errors: Record<string, number>;
+    settled: number;
+    notSettled: number;
+    ledgerBalanced: boolean | null;
+    serverCpuPerDeliveryUs: number | null;
+  } | null;
+  server: { startupWarnings: string[]; warningCount: number; warnings: string[] };
+}
+
+const PAYSTACK_KEY = 'sk_test_bench_fake_paystack_key_0123456789';
+const bump = (o: Record<string, number>, k: string) => (o[k] = (o[k] ?? 0) + 1);
+
+export async function runApi(o: ApiOptions, deps: ApiDeps): Promise<ApiResult> {
+  let server: ServerProc | undefined;
+  try {
+    return await measureApi(o, deps, (s) => (server = s));
+  } catch (err) {
+    const why = server?.exitReport();
+    if (why && !isAborting()) throw new Error(why, { cause: err });
+    throw err;
+  }
+}
+
+async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc) => void): Promise<ApiResult> {
+  const say = (msg: string) => deps.progress(`[api] ${msg}`);
+  const key = crypto.createSecretKey(Buffer.from(deps.jwtSecret, 'utf8'));
+  const sign = (claims: Record<string, unknown>) => jwt.sign(claims, key, { algorithm: 'HS256', expiresIn: 3600 });
+  const paystack = new FakePaystack({ secretKey: PAYSTACK_KEY, webhookTimeoutMs: 30_000 });
+  const { url: paystackUrl } = await paystack.start();
+  const stopPaystack = onCleanup('stop fake paystack', () => paystack.stop());
+  const db = await deps.prepareDatabase(o.embedded);
+  const port = await freePort();
+  say(`starting server on :${port} (${db.kind}), fake Paystack at ${paystackUrl}`);
+  const t0 = Date.now();
+  const server = await startServerProcess({
+    name: 'server (src/server.ts, api)',
+    entry: 'src/server.ts',
+    env: {
+      PORT: String(port),
+      JWT_SECRET: deps.jwtSecret,
+      LOG_LEVEL: 'warn',
+      POLL_RATE_LIMIT_PER_MIN: '1000000',
+      PAYSTACK_BASE_URL: paystackUrl,
+      PAYSTACK_SECRET_KEY: PAYSTACK_KEY,
+      ...db.env,
+    },
+    port,
+    readyPath: '/readyz',
+    nodeArgs: o.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles', 'api')}`] : [],
+  });
+  onServer(server);
+  const startupMs = Date.now() - t0;
+  const run = crypto.randomBytes(3).toString('hex');
+  const admin = sign({ sub: `api-${run}-admin`, role: 'admin' });
+  const pool = new http.Agent({ keepAlive: true, maxSockets: Math.max(o.pollConcurrency, o.webhookConcurrency, 50) });
+  const call = async (method: 'GET' | 'POST', p: string, token: string, body?: unknown) => {
+    assertNotAborting();
+    try {
+      return await requestJson(method, `${server.url}${p}`, token, body, pool);
+    } catch (err) {
+      const why = server.exitReport();
+      if (why) throw new Error(why);
+      return { status: 0, body: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    }
+  };
+  const parse = (text: string): any => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  };
+
+  try {
+    // --- polling ---------------------------------------------------------------------------------
+    say(`polling: ${o.pollUsers} users, ${o.pollConcurrency} connections, ${o.pollSeconds} s, an announcement to all every 100 ms`);
+    const pollers = Array.from({ length: o.pollUsers }, (_, i) => ({
+      token: sign({ sub: `api-${run}-poll-${i}`, role: i % 2 ? 'provider' : 'client' }),
+      after: '',
+      startedAfter: '',
+      got: [] as string[],
+    }));
+    // Each user's first poll: "from now" (no after), as a client starting up does. Not timed.
+    const firstErrors: Record<string, number> = {};
+    await inBatches(pollers, o.pollConcurrency, async (p) => {
+      const r = await call('GET', '/api/events', p.token);
+      const b = r.status === 200 ? parse(r.body) : undefined;
+      if (!b) return void bump(firstErrors, `HTTP ${r.status}`);
+      p.after = p.startedAfter = String(b.lastEventId);
+    });
+    const announced: string[] = [];
+    let announcing = true;
+    const announcer = (async () => {
+      let n = 0;
+      while (announcing) {
+        const r = await call('POST', '/api/broadcasts', admin, { title: 'poll', body: `poll ${n++}`, all: true });
+        if (r.status === 202) announced.push(String(parse(r.body).eventId));
+        await sleep(100);
+      }
+    })();
+    const latencies: number[] = [];
+    const pollErrors: Record<string, number> = { ...firstErrors };
+    let withEvents = 0;
+    let duplicates = 0;
+    let outOfOrder = 0;
+    const onPage = (p: (typeof pollers)[number], b: { events: Array<{ id: string; type: string }>; lastEventId: string }) => {
+      for (const e of b.events) {
+        if (e.type !== 'announcement') continue;
+        const last = p.got[p.got.length - 1];
+        if (last !== undefined && BigInt(e.id) <= BigInt(last)) {
+          if (p.got.includes(e.id)) duplicates++;
+          else outOfOrder++;
+          continue;
+        }
+        p.got.push(e.id);
+      }
+      if (b.events.length) withEvents++;
+      p.after = String(b.lastEventId);
+    };
+    const m0 = await readMetrics(server.url);
+    const tPoll = nowMs();
+    const end = tPoll + o.pollSeconds * 1000;
+    let nextUser = 0;
+    await Promise.all(
+      Array.from({ length: o.pollConcurrency }, async () => {
+        while (nowMs() < end) {
+          const p = pollers[nextUser++ % pollers.length];
+          const t = nowMs();
+          const r = await call('GET', `/api/events?after=${p.after}`, p.token);
+          latencies.push(nowMs() - t);
+          const b = r.status === 200 ? parse(r.body) : undefined;
+          if (!b) {
+            bump(pollErrors, `HTTP ${r.status}`);
+            continue;
+          }
+          onPage(p, b);
+        }
+      }),
+    );
+    const tPollEnd = nowMs();
+    const m1 = await readMetrics(server.url);
+    announcing = false;
+    await announcer;
+    // Everyone catches up once more (pages until hasMore is false), then must hold every announcement.
+    await inBatches(pollers, o.pollConcurrency, async (p) => {
+      for (let i = 0; i < 20; i++) {
+        const r = await call('GET', `/api/events?after=${p.after}&limit=500`, p.token);
+        const b = r.status === 200 ? parse(r.body) : undefined;
+        if (!b) return void bump(pollErrors, `final HTTP ${r.status}`);
+        onPage(p, b);
+        if (!b.hasMore) return;
+      }
+    });
+    let lost = 0;
+    for (const p of pollers) {
+      const have = new Set(p.got);
+      for (const id of announced) if (BigInt(id) > BigInt(p.startedAfter || '0') && !have.has(id)) lost++;
+    }
+    const lat = summarize(latencies);
+    const polling: ApiResult['polling'] = {
+      users: o.pollUsers,
+      concurrency: o.pollConcurrency,
+      seconds: (tPollEnd - tPoll) / 1000,
+      requests: latencies.length,
+      perSec: latencies.length / ((tPollEnd - tPoll) / 1000),
+      p50Ms: lat.p50,
+      p99Ms: lat.p99,
+      maxMs: lat.max,
+      errors: pollErrors,
+      withEvents,
+      announcements: announced.length,
+      lost,
+      duplicates,
+      outOfOrder,
+      serverCpuPerRequestUs: latencies.length ? ((m1.cpuSeconds - m0.cpuSeconds) * 1e6) / latencies.length : null,
+    };
+    say(
+      `polling: ${polling.perSec.toFixed(0)} req/s, p50 ${polling.p50Ms?.toFixed(2)} p99 ${polling.p99Ms?.toFixed(2)} ms, ` +
+        `${announced.length} announcements, lost ${lost}, errors ${JSON.stringify(pollErrors)}`,
+    );
+
+    // --- webhooks --------------------------------------------------------------------------------
+    let webhooks: ApiResult['webhooks'] = null;
+    if (o.webhooks > 0) {
+      say(`webhooks: making ${o.webhooks} bookings with a pending Paystack checkout through the API`);
+      const ts = nowMs();
+      const setupErrors: Record<string, number> = {};
+      const providers = Array.from({ length: 10 }, (_, i) => ({ id: `api-${run}-prov-${i}`, token: sign({ sub: `api-${run}-prov-${i}`, role: 'provider' }) }));
+      for (const p of providers) {
+        await call('GET', '/api/me', p.token);
+        const r = await putJson(`${server.url}/api/me/payout-account`, p.token, { accountName: 'Bench Provider', accountNumber: '1234567890', bankCode: '470010' }, pool);
+        if (r.status !== 200) bump(setupErrors, `payout account ${r.status}: ${r.body.slice(0, 120)}`);
+      }
+      const scheduledFor = new Date(Date.now() + 86_400_000).toISOString();
+      const refs: Array<string | null> = new Array(o.webhooks).fill(null);
+      await inBatches(
+        Array.from({ length: o.webhooks }, (_, i) => i),
+        Math.min(25, o.webhookConcurrency),
+        async (i) => {
+          const client = sign({ sub: `api-${run}-cli-${i}`, role: 'client', email: `bench${i}@example.co.za` });
+          const prov = providers[i % providers.length];
+          const b = await call('POST', '/api/bookings', client, { providerId: prov.id, service: 'cleaning', scheduledFor, amount: 10_000 + i });
+          if (b.status !== 201) return void bump(setupErrors, `book ${b.status}`);
+          const id = parse(b.body).id;
+          const a = await call('POST', `/api/bookings/${id}/accept`, prov.token);
+          if (a.status !== 200) return void bump(setupErrors, `accept ${a.status}`);
+          const pay = await call('POST', `/api/bookings/${id}/payment`, client);
+          if (pay.status !== 200) return void bump(setupErrors, `payment ${pay.status}: ${pay.body.slice(0, 120)}`);
+          refs[i] = parse(pay.body).reference;
+        },
+      );
+      const setupSeconds = (nowMs() - ts) / 1000;
+      const ready = refs.filter((r): r is string => r !== null);
+      const bodies = ready.map((reference, i) => {
+        const tx = paystack.markPaid(reference);
+        return JSON.stringify({ event: 'charge.success', data: { id: 900_000 + i, reference, amount: tx.amount, currency: tx.currency, status: 'success' } });
+      });
+      // Paystack retries: every tenth delivery again, byte for byte, later in the burst.
+      const deliveries = [...bodies, ...bodies.filter((_, i) => i % 10 === 0)];
+      say(`webhooks: ${bodies.length} payments ready in ${setupSeconds.toFixed(1)} s; burst of ${deliveries.length} deliveries, ${o.webhookConcurrency} at a time`);
+      const wlat: number[] = [];
+      const werrors: Record<string, number> = {};
+      const mw0 = await readMetrics(server.url);
+      const tw = nowMs();
+      await inBatches(deliveries, o.webhookConcurrency, async (body) => {
+        const t = nowMs();
+        const r = await postRaw(`${server.url}/api/webhooks/paystack`, body, signPaystackBody(body, PAYSTACK_KEY), pool).catch((e: Error) => ({ status: 0, body: e.message }));
+        wlat.push(nowMs() - t);
+        if (r.status !== 200) bump(werrors, `HTTP ${r.status}`);
+      });
+      const twEnd = nowMs();
+      const mw1 = await readMetrics(server.url);
+      // Every payment: ESCROW, read back through the admin API.
+      let settled = 0;
+      let cursor: string | null = null;
+      do {
+        const r = await call('GET', `/api/payments?status=ESCROW&limit=100${cursor ? `&cursor=${cursor}` : ''}`, admin);
+        const b = parse(r.body);
+        if (r.status !== 200 || !b) {
+          bump(werrors, `list ${r.status}`);
+          break;
+        }
+        settled += b.payments.filter((p: { reference: string }) => ready.includes(p.reference)).length;
+        cursor = b.nextCursor;
+      } while (cursor);
+      const ledger = await call('GET', '/api/ledger/summary', admin);
+      const wl = summarize(wlat);
+      webhooks = {
+        payments: ready.length,
+        setupSeconds,
+        setupErrors,
+        deliveries: deliveries.length,
+        duplicatesSent: deliveries.length - bodies.length,
+        concurrency: o.webhookConcurrency,
+        seconds: (twEnd - tw) / 1000,
+        perSec: deliveries.length / ((twEnd - tw) / 1000),
+        p50Ms: wl.p50,
+        p99Ms: wl.p99,
+        errors: werrors,
+        settled,
+        notSettled: ready.length - settled,
+        ledgerBalanced: ledger.status === 200 ? Boolean(parse(ledger.body)?.balanced) : null,
+        serverCpuPerDeliveryUs: ((mw1.cpuSeconds - mw0.cpuSeconds) * 1e6) / deliveries.length,
+      };
+      say(
+        `webhooks: ${webhooks.perSec.toFixed(0)} deliveries/s, p50 ${webhooks.p50Ms?.toFixed(1)} p99 ${webhooks.p99Ms?.toFixed(1)} ms; ` +
+          `${settled}/${ready.length} in ESCROW; ledger balanced ${webhooks.ledgerBalanced}; errors ${JSON.stringify(werrors)}`,
+      );
+    }
+    return {
+      database: db.kind,
+      startupMs,
+      polling,
+      webhooks,
+      server: { startupWarnings: server.startupWarnings, warningCount: server.warningCount, warnings: server.warnings },
+    };
+  } finally {
+    pool.destroy();
+    await server.stop();
+    await db.drop();
+    await stopPaystack();
+  }
+}
+
+async function inBatches<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+function rawRequest(method: string, url: string, headers: http.OutgoingHttpHeaders, body: string, agent: http.Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, timeout: 30_000, headers: { ...headers, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const putJson = (url: string, token: string, body: unknown, agent: http.Agent) =>
+  rawRequest('PUT', url, { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, JSON.stringify(body), agent);
+
+const postRaw = (url: string, body: string, signature: string, agent: http.Agent) =>
+  rawRequest('POST', url, { 'Content-Type': 'application/json', 'x-paystack-signature': signature }, body, agent);
+
+export function apiReport(r: ApiResult): string[] {
+  const f = (v: number | null | undefined, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(d));
+  const p = r.polling;
+  const rows: Array<[string, string, string, string]> = [
+    ['polling: requests/s (GET /api/events?after=)', 'req/s', f(p.perSec, 0), '>= 2000'],
+    ['polling: latency p50', 'ms', f(p.p50Ms, 2), ''],
+    ['polling: latency p99', 'ms', f(p.p99Ms, 2), '<= 20'],
+    ['polling: server CPU per request', 'us', f(p.serverCpuPerRequestUs, 0), ''],
+    [`polling: announcements missed by a poller (${p.announcements} made, ${p.users} users)`, 'events', String(p.lost + p.duplicates + p.outOfOrder), '0'],
+    ['polling: non-200 answers', 'requests', String(Object.values(p.errors).reduce((a, v) => a + v, 0)), '0'],
+  ];
+  const w = r.webhooks;
+  if (w) {
+    rows.push(
+      [`webhooks: signed deliveries processed per second (${w.deliveries}, ${w.duplicatesSent} redelivered)`, 'per s', f(w.perSec, 0), '>= 500'],
+      ['webhooks: delivery latency p50', 'ms', f(w.p50Ms, 1), ''],
+      ['webhooks: delivery latency p99', 'ms', f(w.p99Ms, 1), ''],
+      ['webhooks: server CPU per delivery', 'us', f(w.serverCpuPerDeliveryUs, 0), ''],
+      [`webhooks: payments not in ESCROW afterwards (of ${w.payments})`, 'payments', String(w.notSettled), '0'],
+      ['webhooks: non-200 answers', 'requests', String(Object.values(w.errors).reduce((a, v) => a + v, 0)), '0'],
+      ['webhooks: ledger balanced afterwards', '', String(w.ledgerBalanced), 'true'],
+    );
+  }
+  const header: [string, string, string, string] = ['metric', 'unit', r.database.startsWith('pglite') ? 'ours (pglite)' : 'ours (postgres)', 'target'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
+  const line = (c: string[]) => c.map((x, i) => (i === 2 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join(' | ');
+  const out = [
+    '',
+    `API load: own server and fresh database (${r.database}); polling ${p.users} users over ${p.concurrency} kept-alive connections for ${p.seconds.toFixed(1)} s ` +
+      `with an announcement to all every 100 ms` +
+      (w ? `; webhooks: ${w.payments} payments set up through the API in ${w.setupSeconds.toFixed(1)} s, then one burst, ${w.concurrency} at a time` : ''),
+    '',
+    line(header),
+    widths.map((x) => '-'.repeat(x)).join('-|-'),
+    ...rows.map(line),
+  ];
+  if (Object.keys(p.errors).length) out.push(`  polling errors: ${JSON.stringify(p.errors)}`);
+  if (w && Object.keys(w.setupErrors).length) out.push(`  webhook setup errors: ${JSON.stringify(w.setupErrors)}`);
+  if (w && Object.keys(w.errors).length) out.push(`  webhook errors: ${JSON.stringify(w.errors)}`);
+  for (const x of r.server.startupWarnings) out.push(`  api server at startup: ${x}`);
+  if (r.server.warningCount) out.push(`  api server logged ${r.server.warningCount} warn/error lines, first: ${r.server.warnings[0]}`);
+  out.push('');
+  return out;
+}
