@@ -45,7 +45,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
 
   const registry = new ChannelRegistry();
   const telemetry = new Telemetry(() => registry.counts());
-  const relay = new OutboxRelay(db.knex, (e) => registry.dispatch(e), logger, config.RELAY_POLL_MS);
+  const relay = new OutboxRelay(db.knex, (e) => telemetry.recordFanout(e.occurredAt, registry.dispatch(e)), logger, config.RELAY_POLL_MS);
   const notifications = new NotificationService(db.knex);
   const publisher = new EventPublisher(
     db.knex,
@@ -54,11 +54,12 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       relay.poke();
     },
     (trx, events) => notifications.derive(trx, events),
+    config.INSTANCE_ID,
   );
   notifications.attach(publisher);
   await relay.start();
   // Other instances' commits wake our relay; on the embedded database there are no others.
-  const listener = config.DATABASE_URL ? new CommitListener(config.DATABASE_URL, () => relay.poke(), logger) : null;
+  const listener = config.DATABASE_URL ? new CommitListener(config.DATABASE_URL, () => relay.poke(), logger, config.INSTANCE_ID) : null;
   await listener?.start();
   const tickets = createTicketStore(db.knex, config.TICKET_TTL_MS);
   const retention = startRetention({

@@ -25,6 +25,8 @@ export class CommitListener {
     private readonly databaseUrl: string,
     private readonly onWake: () => void,
     private readonly logger: Logger,
+    /** Our own commits' NOTIFY payload: those already poked the relay, so they are skipped. */
+    private readonly ownOrigin?: string,
   ) {}
 
   async start(): Promise<void> {
@@ -45,7 +47,9 @@ export class CommitListener {
   private async connect(): Promise<void> {
     // Named so operators (and tests) can find each instance's listening backend in pg_stat_activity.
     const client = new Client({ connectionString: this.databaseUrl, keepAlive: true, application_name: listenerApplicationName() });
-    client.on('notification', () => this.onWake());
+    client.on('notification', (msg) => {
+      if (this.ownOrigin === undefined || msg.payload !== this.ownOrigin) this.onWake();
+    });
     client.on('error', (err) => {
       this.logger.warn({ code: 'COMMIT_LISTENER_ERROR', err: err.message }, 'commit listener connection failed');
       this.reconnectSoon(client);

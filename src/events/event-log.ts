@@ -33,10 +33,14 @@ const toRecord = (r: EventRow): EventRecord => ({
  * Appends events inside the caller's transaction (the outbox): they commit or roll back with the
  * change that caused them. Take this as late in the transaction as possible; it serializes writers.
  */
-export async function appendEvents(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<EventRecord[]> {
+/**
+ * `origin` is the NOTIFY payload: the committing instance's id, so that its own listener can skip
+ * the wake-up (it has already poked its relay); '' for writers that serve no streams.
+ */
+export async function appendEvents(trx: Knex.Transaction, events: readonly NewEvent[], origin = ''): Promise<EventRecord[]> {
   if (events.length === 0) return [];
   // One round trip: the lock, and a NOTIFY that PostgreSQL delivers to other instances at commit.
-  await trx.raw(`SELECT pg_advisory_xact_lock(?), pg_notify('${COMMIT_CHANNEL}', '')`, [APPEND_LOCK_KEY]);
+  await trx.raw(`SELECT pg_advisory_xact_lock(?), pg_notify('${COMMIT_CHANNEL}', ?)`, [APPEND_LOCK_KEY, origin]);
   const rows: EventRow[] = await trx('events')
     .insert(
       events.map((e) => ({

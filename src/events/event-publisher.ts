@@ -20,6 +20,8 @@ export class EventPublisher {
     private readonly onCommitted: (events: EventRecord[]) => void,
     /** Events that follow from the emitted ones (notifications), written in the same transaction. */
     private readonly derive: (trx: Knex.Transaction, events: readonly NewEvent[]) => Promise<NewEvent[]> = async () => [],
+    /** This instance's id, sent with the commit's NOTIFY (see appendEvents). */
+    private readonly origin = '',
   ) {}
 
   async transaction<T>(fn: (trx: Knex.Transaction, emit: Emit) => Promise<T>): Promise<Committed<T>> {
@@ -27,7 +29,7 @@ export class EventPublisher {
       const pending: NewEvent[] = [];
       const result = await fn(trx, (e) => pending.push(NewEvent.parse(e)));
       const derived = pending.length ? await this.derive(trx, pending) : [];
-      const events = await appendEvents(trx, [...pending, ...derived]);
+      const events = await appendEvents(trx, [...pending, ...derived], this.origin);
       return { result, events };
     });
     if (committed.events.length > 0) this.onCommitted(committed.events);

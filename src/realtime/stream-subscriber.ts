@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { createEventBuffer, type Session } from 'better-sse';
+import { createEventBuffer, type EventBuffer, type Session } from 'better-sse';
 import type { Principal } from '../auth/principal';
 import { compareIds } from '../events/event-log';
 import { toEnvelope, type ChannelName, type EventRecord } from '../events/event-types';
@@ -8,17 +8,17 @@ import { channelsFor, isAddressedTo } from '../events/audience';
 import type { Telemetry } from '../ops/telemetry';
 
 /**
- * The wire form of an event, built once however many sessions receive it (a broadcast to
- * thousands would otherwise serialize the same envelope thousands of times).
+ * An event framed once (by better-sse's EventBuffer), however many sessions receive it: an
+ * announcement to thousands would otherwise be serialized and framed thousands of times.
  */
-const wireCache = new WeakMap<EventRecord, string>();
-function wireOf(e: EventRecord): string {
-  let wire = wireCache.get(e);
-  if (wire === undefined) {
-    wire = JSON.stringify(toEnvelope(e));
-    wireCache.set(e, wire);
+const frameCache = new WeakMap<EventRecord, EventBuffer>();
+function frameOf(e: EventRecord): EventBuffer {
+  let frame = frameCache.get(e);
+  if (frame === undefined) {
+    frame = createEventBuffer({ serializer: preSerialized }).push(JSON.stringify(toEnvelope(e)), e.type, e.id);
+    frameCache.set(e, frame);
   }
-  return wire;
+  return frame;
 }
 
 /** Sessions are created with this serializer: everything pushed through them is already JSON. */
@@ -68,8 +68,7 @@ export class StreamSubscriber {
     if (!this.isOpen) return;
     if (this.buffering) {
       this.buffered.push(event);
-      // A rough size: the serialized payload dominates.
-      this.bufferedBytes += event.type.length + JSON.stringify(event.payload ?? null).length;
+      this.bufferedBytes += frameOf(event).read().length;
       if (this.bufferedBytes > this.queueCapBytes) this.drop('slow_consumer');
       return;
     }
@@ -78,11 +77,13 @@ export class StreamSubscriber {
 
   /** Replay path: writes in order, waiting for the socket to drain rather than piling up. */
   async replay(events: EventRecord[]): Promise<void> {
+    let written = 0;
     for (const e of events) {
-      if (!this.isOpen) return;
-      this.write(e, 'replay');
+      if (!this.isOpen) break;
+      if (this.write(e, 'replay')) written++;
       if (this.res.writableNeedDrain) await this.drained();
     }
+    this.telemetry.eventsDelivered.inc({ path: 'replay' }, written);
   }
 
   /** Ends buffering: everything above the replayed range goes out, then the session is live. */
@@ -121,23 +122,25 @@ export class StreamSubscriber {
     }
   }
 
-  private write(e: EventRecord, path: 'live' | 'replay'): void {
-    if (!this.isOpen || compareIds(e.id, this.lastSentId) <= 0) return;
+  /** True when the event went out. Live writes are counted per event by the relay, not here. */
+  private write(e: EventRecord, path: 'live' | 'replay'): boolean {
+    if (!this.isOpen || compareIds(e.id, this.lastSentId) <= 0) return false;
     // The last gate before the socket, whichever path the event came by: never another's event.
-    if (!isAddressedTo(e.audience, this.channels)) return;
+    if (!isAddressedTo(e.audience, this.channels)) return false;
     // Node corks the socket for the rest of the tick on a response write, so what this tick wrote
     // is all still queued however fast the client reads. Only the backlog from earlier ticks,
     // which the socket had the chance to send, shows a client that is not reading.
     if (path === 'live' && this.res.writableLength - this.writtenThisTick > this.queueCapBytes) {
       this.drop('slow_consumer');
-      return;
+      return false;
     }
     const before = this.res.writableLength;
-    this.session.push(wireOf(e), e.type, e.id);
+    // An EventBuffer instance is written synchronously: order with later writes is kept.
+    void this.session.batch(frameOf(e));
     if (this.writtenThisTick === 0) process.nextTick(() => (this.writtenThisTick = 0));
     this.writtenThisTick += this.res.writableLength - before;
     this.lastSentId = e.id;
-    this.telemetry.recordDelivery(e.occurredAt, path);
+    return true;
   }
 
   private async drained(): Promise<void> {

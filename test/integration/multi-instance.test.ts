@@ -2,6 +2,8 @@ import { openDatabase } from '../../src/storage/db';
 import { adminQuery, describeDb, TEST_DB } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { openStream } from '../helpers/sse-client';
+import { CommitListener } from '../../src/events/commit-listener';
+import { createLogger } from '../../src/logger';
 
 // Several instances share one PostgreSQL; the embedded database belongs to one process.
 const describeShared: jest.Describe =
@@ -54,5 +56,23 @@ describeShared('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the oth
     await onB.waitForCount(2);
     expect(onB.ids).toEqual([e2.id, e3.id]);
     onB.close();
+  });
+
+  it('wakes an instance for the others\u2019 commits, not for its own (it has already poked its relay)', async () => {
+    const wakes: string[] = [];
+    const listener = new CommitListener(a.db.url!, () => wakes.push('wake'), createLogger('silent'), a.running.deps.config.INSTANCE_ID);
+    await listener.start();
+    wakes.length = 0; // the catch-up wake every (re)connect makes
+    try {
+      await a.publish({ type: 'test.event', audience: ['user:nobody'], payload: {} });
+      await b.publish({ type: 'test.event', audience: ['user:nobody'], payload: {} });
+      const deadline = Date.now() + 5_000;
+      while (wakes.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // NOTIFYs arrive in commit order: one from A (skipped) then one from B; give a stray one time to show.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(wakes).toEqual(['wake']);
+    } finally {
+      await listener.stop();
+    }
   });
 });
