@@ -3,7 +3,7 @@ import helmet from 'helmet';
 import type { AppDeps } from './app-deps';
 import { requestLogger, requestMetrics } from './http/request-logging';
 import { corsPolicy } from './http/cors';
-import { requireJsonBody } from './http/require-json';
+import { jsonBody, requireJsonBody } from './http/require-json';
 import { authFailureLimit } from './http/rate-limits';
 import { errorHandler, notFound } from './http/error-handler';
 import { ticketRoutes } from './realtime/ticket-routes';
@@ -36,7 +36,7 @@ export function createApp(deps: AppDeps): express.Express {
   // Before the JSON parser: the webhook's signature covers its raw bytes.
   app.use(webhookRoutes(deps));
   app.use(requireJsonBody);
-  app.use(express.json({ limit: JSON_BODY_LIMIT }));
+  app.use(jsonBody(JSON_BODY_LIMIT));
 
   app.use(healthRoutes(deps));
   app.use(statusRoutes(deps));

@@ -2,6 +2,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError } from '../http/app-error';
 import { TokenClaims, type Principal, type Role } from './principal';
+import { isUnstorable } from '../http/validate';
 
 export interface TokenService {
   verify(token: string): Principal;
@@ -25,6 +26,11 @@ export function createTokenService(secret: string): TokenService {
       const claims = TokenClaims.safeParse(decoded);
       if (!claims.success) throw new AppError('AUTH_INVALID', 'Token claims are invalid');
       const { sub, role, exp, name, email } = claims.data;
+      // Every request writes name and email to the users table, which cannot hold these: a 500 on
+      // every call otherwise, however well signed the token.
+      if ((name !== undefined && isUnstorable(name)) || (email !== undefined && isUnstorable(email))) {
+        throw new AppError('AUTH_INVALID', 'Token claims are invalid');
+      }
       return { userId: sub, role, expiresAt: new Date(exp * 1000), name, email };
     },
     sign(claims, ttlSeconds) {

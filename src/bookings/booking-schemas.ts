@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UserId } from '../auth/principal';
 import { RowId } from '../http/ids';
+import { EmptyBody } from '../http/validate';
 import { BookingStatus } from './booking-state';
 
 export const Currency = z.enum(['ZAR', 'NGN', 'GHS', 'KES', 'USD']);
@@ -26,7 +27,7 @@ export type CreateBookingRequest = z.infer<typeof CreateBookingRequest>;
 export const ReasonRequest = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
 
 /** Actions without a body accept none, or an empty object. */
-export const EmptyRequest = z.strictObject({});
+export const EmptyRequest = EmptyBody;
 
 export const ListBookingsQuery = z.strictObject({
   status: BookingStatus.optional(),

@@ -8,7 +8,7 @@ export interface ErrorBody {
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const e = err as { type?: string; status?: number } | undefined;
+  const e = err as { type?: string; status?: number; expose?: boolean } | undefined;
   // body-parser's errors carry a `type`; map them to our codes instead of leaking its messages.
   switch (e?.type) {
     case 'entity.parse.failed':
@@ -18,6 +18,18 @@ export function toAppError(err: unknown): AppError {
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding');
+  }
+  // The router marks a path segment that is not valid percent-encoding (`/api/bookings/%ZZ`) as a
+  // 400: like any id that is not ours, it names nothing.
+  if (err instanceof URIError && e?.status === 400) return new AppError('NOT_FOUND', 'No such resource');
+  // The rest of what the body parser refuses is the client's doing too: a body that does not
+  // inflate (bad gzip/deflate/br: the zlib error itself made a 400, no `type`), one shorter than
+  // its Content-Length, an aborted upload. Only http-errors' client errors (`expose`) qualify, so
+  // a bug that happens to carry a `status` is still a 500.
+  if (e?.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    if (e.status === 413) return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
+    if (e.status === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding');
+    return new AppError('INVALID_JSON', 'Request body could not be read as JSON');
   }
   if (isDatabaseUnavailable(err)) {
     return new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', undefined, {

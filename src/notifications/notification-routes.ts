@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
-import { parseInput } from '../http/validate';
+import { EmptyBody, parseInput } from '../http/validate';
 import { idempotent } from '../http/idempotency';
 import { pathId, RowId } from '../http/ids';
 import { EventType } from '../events/event-types';
@@ -26,12 +26,16 @@ export function notificationRoutes(deps: AppDeps): Router {
     res.json(await svc.list(principalOf(req), { unreadOnly: q.unread === 'true', before: q.before, limit: q.limit }));
   });
 
+  // Bodiless, and said so: a body with fields is a client's mistake, not something to ignore.
   router.post('/api/notifications/read-all', auth, once, async (req, res) => {
+    parseInput(EmptyBody, req.body ?? {});
     res.json(await svc.markRead(principalOf(req)));
   });
 
   router.post('/api/notifications/:id/read', auth, once, async (req, res) => {
-    res.json(await svc.markRead(principalOf(req), pathId(req.params.id, 'Notification')));
+    const id = pathId(req.params.id, 'Notification');
+    parseInput(EmptyBody, req.body ?? {});
+    res.json(await svc.markRead(principalOf(req), id));
   });
 
   router.get('/api/me/notification-preferences', auth, async (req, res) => {

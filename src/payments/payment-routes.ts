@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
-import { parseInput } from '../http/validate';
+import { EmptyBody, parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
 import type { AppDeps } from '../app-deps';
@@ -30,6 +30,8 @@ export function paymentRoutes(deps: AppDeps): Router {
   });
   router.post('/api/payouts/:id/retry', authenticate(deps), idempotent(deps.db.knex), async (req, res) => {
     const id = pathId(req.params.id, 'Payout');
+    // Bodiless, and said so: a body with fields is a client's mistake, not something to ignore.
+    parseInput(EmptyBody, req.body ?? {});
     await deps.payments.retryPayout(principalOf(req), id);
     const payout = await deps.db.knex('payouts').where({ id }).first('id', 'booking_id', 'reference', 'status', 'amount', 'reason');
     res.json({
