@@ -20,7 +20,8 @@ interface Stored {
  * again and does nothing; the same key with another request is a 422. Put it after authentication.
  *
  * The stored answer is written after the handler, not in its transaction: a crash between the two
- * leaves the key "in progress" (409) until it expires, which is safe (never a second effect).
+ * leaves the key "in progress" (409) until it expires, which is safe (never a second effect). A
+ * 5xx releases the key (retried in the background while the database is away).
  */
 export function idempotent(knex: Knex, now: () => number = Date.now): RequestHandler {
   return async (req, res, next) => {
@@ -56,22 +57,45 @@ export function idempotent(knex: Knex, now: () => number = Date.now): RequestHan
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
       const status = res.statusCode;
-      // A server-side failure did nothing reliable: let the retry run again.
-      const save =
-        status >= 500
-          ? knex('idempotency_keys').where({ user_id: userId, key }).del()
-          : knex('idempotency_keys').where({ user_id: userId, key }).update({ status, body: JSON.stringify(body ?? null) });
-      save.then(
-        () => json(body),
-        (err: unknown) => {
-          req.log?.error({ code: 'IDEMPOTENCY_SAVE_FAILED', err }, 'could not store an idempotent answer');
-          json(body);
-        },
-      );
+      if (status >= 500) {
+        // A server-side failure did nothing reliable: let the retry run again. Often the failure
+        // is the database itself, so the release is retried until it is back; otherwise the key
+        // would answer IDEMPOTENCY_KEY_IN_USE for a day.
+        const release = () => knex('idempotency_keys').where({ user_id: userId, key, request_hash: hash }).whereNull('status').del();
+        release().then(
+          () => json(body),
+          (err: unknown) => {
+            req.log?.warn({ code: 'IDEMPOTENCY_RELEASE_RETRY', err }, 'could not release an Idempotency-Key; will retry');
+            json(body);
+            retryRelease(release);
+          },
+        );
+        return res;
+      }
+      knex('idempotency_keys')
+        .where({ user_id: userId, key })
+        .update({ status, body: JSON.stringify(body ?? null) })
+        .then(
+          () => json(body),
+          (err: unknown) => {
+            req.log?.error({ code: 'IDEMPOTENCY_SAVE_FAILED', err }, 'could not store an idempotent answer');
+            json(body);
+          },
+        );
       return res;
     };
     next();
   };
+}
+
+const RELEASE_RETRY_MS = [250, 1_000, 2_000, 5_000, 10_000, 30_000];
+const RELEASE_GIVE_UP_MS = 15 * 60_000;
+
+/** Retries `release` with backoff until it succeeds, for up to 15 minutes. */
+function retryRelease(release: () => Promise<unknown>, started = Date.now(), attempt = 0): void {
+  if (Date.now() - started > RELEASE_GIVE_UP_MS) return;
+  const delay = RELEASE_RETRY_MS[Math.min(attempt, RELEASE_RETRY_MS.length - 1)];
+  setTimeout(() => release().catch(() => retryRelease(release, started, attempt + 1)), delay).unref();
 }
 
 export async function pruneIdempotencyKeys(knex: Knex, now = Date.now()): Promise<number> {

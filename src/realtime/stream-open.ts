@@ -8,6 +8,7 @@ import type { Principal } from '../auth/principal';
 import { preSerialized, StreamSubscriber } from './stream-subscriber';
 import { LeanNodeConnection } from './lean-connection';
 import { openAndResume } from './stream-resume';
+import { logBounds } from '../events/event-log';
 import type { AppDeps } from '../app-deps';
 
 const STREAM_HEADERS = { 'X-Accel-Buffering': 'no' };
@@ -33,6 +34,10 @@ export async function openStream(deps: AppDeps, req: IncomingMessage, res: Serve
   const header = req.headers['last-event-id'];
   // The header wins: the browser keeps it current across its own reconnects.
   const lastEventId = (typeof header === 'string' && header !== '' ? header : undefined) ?? query.lastEventId;
+
+  // A resume needs the log: read its bounds while an error can still be a 503 rather than a
+  // stream that opens and closes at once.
+  const earlyBounds = lastEventId !== undefined ? await logBounds(deps.db.knex) : undefined;
 
   const release = deps.registry.reserveStream(principal.userId, config.STREAMS_PER_USER_MAX);
   if (!release) {
@@ -65,7 +70,12 @@ export async function openStream(deps: AppDeps, req: IncomingMessage, res: Serve
   session.once('disconnected', stopExpiry);
 
   try {
-    const outcome = await openAndResume({ db: deps.db.knex, registry: deps.registry, relay: deps.relay }, subscriber, lastEventId);
+    const outcome = await openAndResume(
+      { db: deps.db.knex, registry: deps.registry, relay: deps.relay },
+      subscriber,
+      lastEventId,
+      earlyBounds,
+    );
     if (logger.isLevelEnabled('debug')) log().debug({ outcome }, 'stream opened');
   } catch (err) {
     // Headers are sent; the only honest answer is to end the stream and let the client resume.

@@ -1,5 +1,5 @@
 import type { Db } from '../storage/db';
-import { checkCursor, compareIds, logBounds, readEvents } from '../events/event-log';
+import { checkCursor, compareIds, logBounds, readEvents, type LogBounds } from '../events/event-log';
 import type { ChannelRegistry } from './channel-registry';
 import type { OutboxRelay } from '../events/outbox-relay';
 import type { StreamSubscriber } from './stream-subscriber';
@@ -21,6 +21,8 @@ export async function openAndResume(
   deps: { db: Db; registry: ChannelRegistry; relay: OutboxRelay },
   subscriber: StreamSubscriber,
   lastEventId: string | undefined,
+  /** The log's bounds read before the stream opened (so an unreachable database was a 503). */
+  earlyBounds?: LogBounds,
 ): Promise<ResumeOutcome> {
   deps.registry.join(subscriber);
   const snapshot = deps.relay.dispatchedId;
@@ -30,8 +32,10 @@ export async function openAndResume(
     return { kind: 'fresh', from: snapshot };
   }
 
-  const bounds = await logBounds(deps.db);
-  const cursor = checkCursor(lastEventId, bounds);
+  let cursor = checkCursor(lastEventId, earlyBounds ?? (await logBounds(deps.db)));
+  // Bounds read before the join may predate an event the client has already seen elsewhere:
+  // "ahead" is only believed from bounds read now. (Pruning only moves forward, so "pruned" holds.)
+  if (!cursor.ok && cursor.reason === 'ahead' && earlyBounds) cursor = checkCursor(lastEventId, await logBounds(deps.db));
   if (!cursor.ok) {
     // In-band, with the snapshot as its id: the client refetches state and resumes from here.
     subscriber.control('reset', { lastEventId: snapshot, reason: cursor.reason }, snapshot);
