@@ -2,7 +2,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError } from '../http/app-error';
 import { TokenClaims, type Principal, type Role } from './principal';
-import { isUnstorable } from '../http/validate';
+import { isUnstorable } from '../storage/storable-text';
 
 export interface TokenService {
   verify(token: string): Principal;

@@ -1,15 +1,10 @@
 import { z } from 'zod';
 import { AppError } from './app-error';
+import { isUnstorable } from '../storage/storable-text';
 
 /** A request that carries no fields: no body, or `{}`. */
 export const EmptyBody = z.strictObject({});
 
-// PostgreSQL stores neither NUL (text and jsonb refuse it) nor an unpaired UTF-16 surrogate (jsonb
-// refuses its \u escape; text would silently get U+FFFD): the database would answer with a 500.
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Whether PostgreSQL would refuse this string (NUL, or an unpaired surrogate). */
-export const isUnstorable = (s: string): boolean => UNSTORABLE.test(s);
 
 interface Issue {
   path: string;

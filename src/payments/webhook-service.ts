@@ -10,6 +10,7 @@ import { settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund,
 import type { PaymentService } from './payment-service';
 import type { PaystackClient, VerifiedTransaction } from './paystack-client';
 import { isValidPaystackSignature } from './webhook-signature';
+import { toStorable } from '../storage/storable-text';
 
 /** Paystack's envelope. `data` is read leniently: its fields vary by event and over time. */
 const Envelope = z.object({ event: z.string().min(1).max(100), data: z.record(z.string(), z.unknown()) });
@@ -69,7 +70,9 @@ export class WebhookService {
     }
     let json: unknown;
     try {
-      json = JSON.parse(raw.toString('utf8'));
+      // Signed by Paystack, so accepted whatever it holds: what PostgreSQL cannot store is replaced
+      // (a reference that held NUL matches none of ours either way).
+      json = toStorable(JSON.parse(raw.toString('utf8')));
     } catch {
       throw new AppError('INVALID_JSON', 'Webhook body is not valid JSON');
     }
