@@ -66,13 +66,14 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await home.click('a[href="/client.html?as=demo-client-thandi"]');
     client = home;
     await client.locator('#connection[data-state="live"]').waitFor();
-    await expect(client.textContent('#who')).resolves.toContain('Thandi Nkosi');
+    // Filled in after the page loads its profile: wait for it rather than read it once.
+    await client.locator('#who', { hasText: 'Thandi Nkosi' }).waitFor();
 
     provider = await newPage(await context());
     await provider.goto(`${srv.url}/provider.html?as=demo-provider-sipho`);
     await provider.locator('#connection[data-state="live"]').waitFor();
     // Seeding registered the payout account with the in-process fake.
-    await expect(provider.textContent('#payout-account')).resolves.toContain('ending 7890');
+    await provider.locator('#payout-account', { hasText: 'ending 7890' }).waitFor();
   }, 60_000);
 
   it('(1) the provider accepts in one browser; the client’s page shows CONFIRMED and a toast without reloading', async () => {
@@ -228,7 +229,7 @@ describeBrowser('dashboards in Chromium (no demo mode)', () => {
     const provider = market.user('p-token', 'provider', { name: 'Token Provider' });
     await page.goto(`${market.srv.url}/provider.html#token=${provider.token}`);
     await page.locator('#connection[data-state="live"]').waitFor();
-    await expect(page.textContent('#who')).resolves.toContain('Token Provider');
+    await page.locator('#who', { hasText: 'Token Provider' }).waitFor();
     expect(page.url()).not.toContain('token=');
 
     // A client's token on the provider page is refused with a pointer to the right page.
