@@ -1,12 +1,9 @@
-import os from 'node:os';
-import net from 'node:net';
-import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
 import { TEST_DATABASE_URL } from '../helpers/env';
 import { TEST_JWT_SECRET } from '../helpers/test-server';
 import { openStream, type TestStream } from '../helpers/sse-client';
+import { freePort, spawnServer, waitReady, type ServerProcess } from '../helpers/server-process';
 import { createTokenService } from '../../src/auth/jwt';
 import { COMMIT_CHANNEL, listenerApplicationName } from '../../src/events/commit-listener';
 
@@ -16,74 +13,7 @@ const describeShared: jest.Describe =
     ? describeDb
     : (((name: string, fn: () => void) => describe.skip(`${name} [not applicable: PGlite is one process's database]`, fn)) as unknown as jest.Describe);
 
-const REPO_ROOT = path.resolve(__dirname, '../..');
 const tokens = createTokenService(TEST_JWT_SECRET);
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-interface ServerProcess {
-  name: string;
-  child: ChildProcess;
-  url: string;
-  logs: Array<Record<string, any>>;
-  stderr: () => string;
-  exited: Promise<unknown>;
-  isRunning: () => boolean;
-}
-
-/** The real entry point, `node --import tsx src/server.ts`, on a clean environment. */
-function spawnServer(name: string, env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Array<Record<string, any>> = [];
-  let partial = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines.filter(Boolean)) {
-      try {
-        logs.push(JSON.parse(line));
-      } catch {
-        logs.push({ notJson: line });
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise((resolve) => child.once('close', resolve));
-  return {
-    name,
-    child,
-    url: `http://127.0.0.1:${env.PORT}`,
-    logs,
-    stderr: () => stderr,
-    exited,
-    isRunning: () => child.exitCode === null && child.signalCode === null,
-  };
-}
-
-async function waitReady(srv: ServerProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!srv.isRunning()) throw new Error(`${srv.name} exited during startup: ${srv.stderr()} ${JSON.stringify(srv.logs)}`);
-    const status = await fetch(`${srv.url}/readyz`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${srv.name}: /readyz not 200 after ${timeoutMs} ms; stderr: ${srv.stderr()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -159,9 +89,9 @@ describeShared('two server processes on one PostgreSQL (LISTEN/NOTIFY between pr
       AUTH_FAILURE_LIMIT_PER_5MIN: '1000000',
     });
     // A first, alone: it runs the migrations; then B on the migrated database.
-    a = spawnServer('A', await env('mp-a'));
+    a = spawnServer(await env('mp-a'), { name: 'A' });
     await waitReady(a, 60_000);
-    b = spawnServer('B', await env('mp-b'));
+    b = spawnServer(await env('mp-b'), { name: 'B' });
     await waitReady(b, 60_000);
   }, 150_000);
 

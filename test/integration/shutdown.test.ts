@@ -3,140 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
 import { TEST_JWT_SECRET } from '../helpers/test-server';
 import { openStream, type TestStream } from '../helpers/sse-client';
+import { freePort, spawnServer, waitReady, withTimeout, type ServerProcess } from '../helpers/server-process';
+import { heldPost } from '../helpers/held-request';
 import { createTokenService } from '../../src/auth/jwt';
 import { openDatabase } from '../../src/storage/db';
 
-const REPO_ROOT = path.resolve(__dirname, '../..');
 const tokens = createTokenService(TEST_JWT_SECRET);
 
-/** A port nobody listens on right now (bound the way the server binds: all interfaces). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-interface ServerProcess {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  /** Parsed JSON log lines from stdout. */
-  logs: Array<Record<string, any>>;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  isRunning: () => boolean;
-}
-
-/** The real entry point, `node --import tsx src/server.ts`, on a clean environment. */
-function spawnServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Array<Record<string, any>> = [];
-  let partial = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines.filter(Boolean)) {
-      try {
-        logs.push(JSON.parse(line));
-      } catch {
-        logs.push({ notJson: line });
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  // 'close', not 'exit': it comes after stdout is drained, so `logs` is complete by then.
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  const port = Number(env.PORT);
-  return {
-    child,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    logs,
-    stderr: () => stderr,
-    exited,
-    isRunning: () => child.exitCode === null && child.signalCode === null,
-  };
-}
-
-async function waitReady(srv: ServerProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!srv.isRunning()) throw new Error(`server exited during startup: ${srv.stderr()} ${JSON.stringify(srv.logs)}`);
-    const status = await fetch(`${srv.url}/readyz`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`/readyz not 200 after ${timeoutMs} ms (last ${status}); stderr: ${srv.stderr()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * A POST /api/broadcasts held in flight: its headers go out with `Expect: 100-continue`, and
- * `continued` resolves once the server has parsed them and routed the request (it answers
- * `100 Continue`). The body is sent only on `sendBody()`, so the request is provably in the
- * server's hands, and unfinished, for as long as the test wants.
- */
+/** A broadcast held in flight across the shutdown (see heldPost). */
 function heldBroadcast(port: number, token: string, n: number) {
-  const body = JSON.stringify({ title: `in flight ${n}`, body: `broadcast ${n} sent across shutdown`, all: true });
-  const req = http.request({
-    host: '127.0.0.1',
-    port,
-    method: 'POST',
-    path: '/api/broadcasts',
-    agent: false,
-    headers: {
-      'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(body),
-      Authorization: `Bearer ${token}`,
-      Expect: '100-continue',
-    },
-  });
-  const continued = new Promise<void>((resolve, reject) => {
-    req.once('continue', resolve);
-    req.once('error', reject);
-  });
-  const response = new Promise<{ status: number; body: any }>((resolve, reject) => {
-    req.once('error', reject);
-    req.once('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.once('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      res.once('error', reject);
-    });
-  });
-  continued.catch(() => undefined);
-  response.catch(() => undefined);
-  req.flushHeaders();
-  return { n, continued, response, sendBody: () => req.end(body) };
+  return { n, ...heldPost(port, token, '/api/broadcasts', { title: `in flight ${n}`, body: `broadcast ${n} sent across shutdown`, all: true }) };
 }
 
 interface RawResponse {

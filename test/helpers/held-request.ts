@@ -1,7 +1,7 @@
 import http from 'node:http';
 
 /**
- * A POST held in flight (after shutdown.test.ts): its headers go out with `Expect: 100-continue`,
+ * A POST held in flight: its headers go out with `Expect: 100-continue`,
  * and `continued` resolves once the server has parsed and routed it (it answers `100 Continue`).
  * The body goes only on `sendBody()`, so the request is provably in the server's hands, and
  * unfinished, for as long as the test wants.

@@ -3,9 +3,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 
-// Extracted from test/integration/shutdown.test.ts (left as it is), plus restarts and probes.
+// Real server processes for the suites that start, kill and restart them (shutdown, multi-process, faults).
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const REPO_ROOT = path.resolve(__dirname, '../..');
 
 /** A port nobody listens on right now (bound the way the server binds: all interfaces). */
 export async function freePort(): Promise<number> {
@@ -17,6 +17,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface ServerProcess {
+  /** For messages: the name given at spawn, else the port. */
+  name: string;
   child: ChildProcess;
   url: string;
   port: number;
@@ -28,6 +30,7 @@ export interface ServerProcess {
 }
 
 export interface SpawnOptions {
+  name?: string;
   /** Node flags before the entry point (e.g. --expose-gc, another --import). */
   nodeArgs?: string[];
   /** Modules loaded after tsx, before the entry point (test-only instrumentation). */
@@ -62,6 +65,7 @@ export function spawnServer(env: Record<string, string>, o: SpawnOptions = {}): 
   );
   const port = Number(env.PORT);
   return {
+    name: o.name ?? `server :${port}`,
     child,
     url: `http://127.0.0.1:${port}`,
     port,
@@ -75,13 +79,13 @@ export function spawnServer(env: Record<string, string>, o: SpawnOptions = {}): 
 export async function waitReady(srv: ServerProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!srv.isRunning()) throw new Error(`server exited during startup: ${srv.stderr()} ${JSON.stringify(srv.logs.slice(-20))}`);
+    if (!srv.isRunning()) throw new Error(`${srv.name} exited during startup: ${srv.stderr()} ${JSON.stringify(srv.logs.slice(-20))}`);
     const status = await fetch(`${srv.url}/readyz`).then(
       (r) => r.status,
       () => 0,
     );
     if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`/readyz not 200 after ${timeoutMs} ms (last ${status}); stderr: ${srv.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`${srv.name}: /readyz not 200 after ${timeoutMs} ms (last ${status}); stderr: ${srv.stderr()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
