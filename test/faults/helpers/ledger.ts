@@ -88,3 +88,20 @@ export async function catchUp(clients: readonly ResumingClient[], ledger: readon
   );
   await new Promise((r) => setTimeout(r, 500));
 }
+
+/**
+ * Every client's deliveries against its share of the ledger: what is wrong, per client (nothing
+ * when all is well: no loss, duplicate, stray, reordering or reset), and how many were checked.
+ */
+export function checkClients(clients: readonly ResumingClient[], ledger: readonly LoggedEvent[]) {
+  let deliveries = 0;
+  const problems: Array<{ who: string; resets: number } & Omit<Comparison, 'expected' | 'received'>> = [];
+  for (const c of clients) {
+    const r = compare(expectedFor(ledger, c.sub, c.role as Role), c.received);
+    deliveries += c.received.length;
+    if (!isClean(r) || c.resets.length) {
+      problems.push({ who: c.sub, resets: c.resets.length, lost: r.lost, duplicated: r.duplicated, misdelivered: r.misdelivered, outOfOrder: r.outOfOrder });
+    }
+  }
+  return { deliveries, problems };
+}
