@@ -63,6 +63,12 @@ export class ChannelRegistry {
 
   /** Hands the event to every session on any of its channels, once per session. */
   dispatch(event: EventRecord): number {
+    if (event.audience.length === 1) {
+      // One channel (the usual case): its sessions are distinct already, no set to build.
+      const sessions = this.channels.get(event.audience[0])?.activeSessions ?? [];
+      for (const session of sessions) session.state.subscriber.deliver(event);
+      return sessions.length;
+    }
     const targets = new Set<StreamSubscriber>();
     for (const name of event.audience) {
       const channel = this.channels.get(name);

@@ -21,6 +21,23 @@ function frameOf(e: EventRecord): EventBuffer {
   return frame;
 }
 
+/**
+ * A number that changes once per tick of the event loop, however many sessions ask: one
+ * nextTick per fan-out rather than one per session.
+ */
+let tickNumber = 0;
+let tickScheduled = false;
+function currentTick(): number {
+  if (!tickScheduled) {
+    tickScheduled = true;
+    process.nextTick(() => {
+      tickNumber++;
+      tickScheduled = false;
+    });
+  }
+  return tickNumber;
+}
+
 /** Sessions are created with this serializer: everything pushed through them is already JSON. */
 export const preSerialized = (data: unknown): string => data as string;
 
@@ -40,8 +57,9 @@ export class StreamSubscriber {
   private bufferedBytes = 0;
   private lastSentId = '0';
   private closed = false;
-  /** Bytes written since the socket was last uncorked (see write()). */
+  /** Bytes written in the tick numbered `writtenTick` (see write()). */
   private writtenThisTick = 0;
+  private writtenTick = -1;
   readonly channels: readonly ChannelName[];
 
   constructor(
@@ -130,14 +148,19 @@ export class StreamSubscriber {
     // Node corks the socket for the rest of the tick on a response write, so what this tick wrote
     // is all still queued however fast the client reads. Only the backlog from earlier ticks,
     // which the socket had the chance to send, shows a client that is not reading.
+    const tick = currentTick();
+    if (tick !== this.writtenTick) {
+      this.writtenTick = tick;
+      this.writtenThisTick = 0;
+    }
     if (path === 'live' && this.res.writableLength - this.writtenThisTick > this.queueCapBytes) {
       this.drop('slow_consumer');
       return false;
     }
     const before = this.res.writableLength;
-    // An EventBuffer instance is written synchronously: order with later writes is kept.
-    void this.session.batch(frameOf(e));
-    if (this.writtenThisTick === 0) process.nextTick(() => (this.writtenThisTick = 0));
+    // The frame better-sse built, written as its Session.batch() would write it (LeanNodeConnection's
+    // sendChunk is this same res.write), without an async call and its promise per session.
+    this.res.write(frameOf(e).read());
     this.writtenThisTick += this.res.writableLength - before;
     this.lastSentId = e.id;
     return true;
