@@ -51,7 +51,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     db.knex,
     (events) => {
       telemetry.eventsPublished.inc(events.length);
-      relay.poke();
+      relay.offer(events);
     },
     (trx, events) => notifications.derive(trx, events),
     config.INSTANCE_ID,
