@@ -58,10 +58,13 @@ export class NotificationService {
       out.push({ type: 'notification.created', audience: shared, payload: { notification: toNotificationView(row) } });
     }
     if (users.length) {
-      const existing: Array<{ id: string; role: string }> = await trx('users').whereIn('id', users).select('id', 'role');
-      const muted = await mutedTypes(trx, existing.map((u) => u.id));
+      // The recipients and their muted types in one read (inside the append's transaction).
+      const existing: Array<{ id: string; role: string; muted_types: string[] | null }> = await trx('users as u')
+        .leftJoin('notification_preferences as np', 'np.user_id', 'u.id')
+        .whereIn('u.id', users)
+        .select('u.id', 'u.role', 'np.muted_types');
       for (const u of existing) {
-        out.push(await this.notify(trx, u, 'announcement', { title: p.title, body: p.body }, {}, muted.get(u.id)?.has('announcement') ?? false));
+        out.push(await this.notify(trx, u, 'announcement', { title: p.title, body: p.body }, {}, u.muted_types?.includes('announcement') ?? false));
       }
     }
     return out;
@@ -75,12 +78,11 @@ export class NotificationService {
       ['client', b.clientId],
       ['provider', b.providerId],
     ];
-    const muted = await mutedTypes(trx, [b.clientId, b.providerId]);
     const out: NewEvent[] = [];
     for (const [side, userId] of recipients) {
       const text = notificationText(facts, side);
       if (!text) continue;
-      const silent = muted.get(userId)?.has(e.type) ?? false;
+      const silent = facts.muted[side].includes(e.type);
       // The user's own role, not their side of the booking: it decides which announcements count as unread.
       out.push(await this.notify(trx, { id: userId, role: facts.roles[side] }, e.type, text, { bookingId: b.id }, silent));
     }
@@ -104,13 +106,19 @@ export class NotificationService {
   }
 
   /** The booking (with names) an event is about, read in the event's own transaction. */
-  private async facts(trx: Knex.Transaction, e: NewEvent): Promise<(EventFacts & { roles: Record<Side, string> }) | null> {
+  private async facts(
+    trx: Knex.Transaction,
+    e: NewEvent,
+  ): Promise<(EventFacts & { roles: Record<Side, string>; muted: Record<Side, string[]> }) | null> {
     const payload = (e.payload ?? {}) as Record<string, any>;
     const bookingId: string | undefined = payload.booking?.id ?? payload.bookingId;
     if (!bookingId) return null;
     const row = await trx('bookings as b')
       .join('users as c', 'c.id', 'b.client_id')
       .join('users as p', 'p.id', 'b.provider_id')
+      // Both sides' muted types in the same read.
+      .leftJoin('notification_preferences as cnp', 'cnp.user_id', 'b.client_id')
+      .leftJoin('notification_preferences as pnp', 'pnp.user_id', 'b.provider_id')
       .where('b.id', bookingId)
       .first(
         'b.id',
@@ -121,12 +129,15 @@ export class NotificationService {
         'p.name as provider_name',
         'c.role as client_role',
         'p.role as provider_role',
+        'cnp.muted_types as client_muted',
+        'pnp.muted_types as provider_muted',
       );
     if (!row) return null;
     return {
       type: e.type,
       payload,
       roles: { client: row.client_role, provider: row.provider_role },
+      muted: { client: row.client_muted ?? [], provider: row.provider_muted ?? [] },
       booking: {
         id: String(row.id),
         clientId: row.client_id,
