@@ -22,11 +22,17 @@ export interface UserClaims {
 
 /** Creates or refreshes the user from token claims; name and email are kept when a token omits them. */
 export async function upsertUser(db: Db, c: UserClaims): Promise<void> {
+  await upsertUsers(db, [c]);
+}
+
+/** One statement for many users; at most one entry per user id (PostgreSQL refuses a row twice). */
+export async function upsertUsers(db: Db, claims: readonly UserClaims[]): Promise<void> {
+  if (claims.length === 0) return;
   await db('users')
-    .insert({ id: c.userId, role: c.role, name: c.name ?? null, email: c.email ?? null })
+    .insert(claims.map((c) => ({ id: c.userId, role: c.role, name: c.name ?? null, email: c.email ?? null })))
     .onConflict('id')
     .merge({
-      role: c.role,
+      role: db.raw('excluded.role'),
       name: db.raw('coalesce(excluded.name, users.name)'),
       email: db.raw('coalesce(excluded.email, users.email)'),
       updated_at: db.fn.now(),
