@@ -5,7 +5,6 @@ import { isUnstorable } from '../storage/storable-text';
 /** A request that carries no fields: no body, or `{}`. */
 export const EmptyBody = z.strictObject({});
 
-
 interface Issue {
   path: string;
   code: string;
