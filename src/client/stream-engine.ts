@@ -1,29 +1,7 @@
 import { HttpError, type Api, type PollResponse } from './api.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { isAfter, isEventId } from './event-ids.js';
-import type { ConnectionState, EventEnvelope } from './types.js';
-
-/**
- * The event types the server sends today. EventSource only reports a named event to a listener for
- * that name (there is no wildcard), so the stream listens to these plus every type a page
- * subscribes to with on(); any other type is not seen on the stream (it is in polling).
- */
-export const KNOWN_EVENT_TYPES = [
-  'announcement',
-  'booking.created',
-  'booking.accepted',
-  'booking.rejected',
-  'booking.started',
-  'booking.completed',
-  'booking.cancelled',
-  'booking.completion_confirmed',
-  'payment.status_changed',
-  'payment.dispute_opened',
-  'payment.dispute_resolved',
-  'payout.status_changed',
-  'notification.created',
-  'notification.read',
-];
+import { KNOWN_EVENT_TYPES, type ConnectionState, type EventEnvelope } from './types.js';
 
 /** Control events: not in the log, no `id:`. */
 const CONTROL_TYPES = new Set(['reset', 'auth_expired', 'message', 'open', 'error', '*']);

@@ -1,6 +1,7 @@
 /*
  * The browser client's public types. This folder is compiled on its own (tsconfig.client.json,
- * DOM lib, ES modules) into public/lib/, which the pages load; nothing here runs in Node.
+ * DOM lib, ES modules) into public/lib/, which the pages load. This file has no imports, so the
+ * tests (in Node) share its list of event types.
  */
 
 /** What the server sends, identical on the stream (`data:`) and in `GET /api/events`. */
@@ -13,3 +14,26 @@ export interface EventEnvelope {
 
 /** `connecting` until the first stream opens or polling starts. */
 export type ConnectionState = 'connecting' | 'live' | 'polling' | 'offline';
+
+/**
+ * The event types the server sends today. EventSource only reports a named event to a listener for
+ * that name (there is no wildcard), so the stream listens to these plus every type a page
+ * subscribes to with on(); any other type is not seen on the stream (it is in polling). The
+ * tests' stream client listens to the same list (test/helpers/sse-client.ts).
+ */
+export const KNOWN_EVENT_TYPES = [
+  'announcement',
+  'booking.created',
+  'booking.accepted',
+  'booking.rejected',
+  'booking.started',
+  'booking.completed',
+  'booking.cancelled',
+  'booking.completion_confirmed',
+  'payment.status_changed',
+  'payment.dispute_opened',
+  'payment.dispute_resolved',
+  'payout.status_changed',
+  'notification.created',
+  'notification.read',
+];

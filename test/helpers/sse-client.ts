@@ -1,4 +1,5 @@
 import { EventSource } from 'eventsource';
+import { KNOWN_EVENT_TYPES } from '../../src/client/types';
 
 export interface ReceivedEvent {
   type: string;
@@ -6,28 +7,11 @@ export interface ReceivedEvent {
   data: any;
 }
 
-/** Event names the tests listen for: the real `eventsource` client only reports named events it was asked for. */
-export const LISTENED_TYPES = [
-  'announcement',
-  'reset',
-  'auth_expired',
-  'test.event',
-  'test.other',
-  'message',
-  'booking.created',
-  'booking.accepted',
-  'booking.rejected',
-  'booking.started',
-  'booking.completed',
-  'booking.cancelled',
-  'booking.completion_confirmed',
-  'payment.status_changed',
-  'payment.dispute_opened',
-  'payment.dispute_resolved',
-  'payout.status_changed',
-  'notification.created',
-  'notification.read',
-];
+/**
+ * Event names the tests listen for: the real `eventsource` client only reports named events it was
+ * asked for. The server's types (shared with the browser client), control events, and the tests' own.
+ */
+export const LISTENED_TYPES = [...KNOWN_EVENT_TYPES, 'reset', 'auth_expired', 'message', 'test.event', 'test.other'];
 
 export interface StreamOptions {
   token?: string;
