@@ -1,16 +1,5 @@
-/**
- * "R1,350.00" from 135000 cents, exactly as the server writes it in notifications
- * (src/notifications/money.ts; repeated here because the browser bundle is compiled on its own).
- */
-export function formatMoney(cents: number, currency = 'ZAR'): string {
-  const sign = cents < 0 ? '-' : '';
-  const abs = Math.abs(Math.trunc(cents));
-  const rands = Math.floor(abs / 100)
-    .toString()
-    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  const prefix = currency === 'ZAR' ? 'R' : `${currency} `;
-  return `${sign}${prefix}${rands}.${String(abs % 100).padStart(2, '0')}`;
-}
+// The same format as the server's notifications: one function for both.
+export { formatMoney } from '../money.js';
 
 const dateTime = new Intl.DateTimeFormat('en-ZA', { dateStyle: 'medium', timeStyle: 'short' });
 const timeOnly = new Intl.DateTimeFormat('en-ZA', { timeStyle: 'short' });
