@@ -6,6 +6,7 @@ import { openDatabase, type Database } from './storage/db';
 import { createTokenService } from './auth/jwt';
 import { createTicketStore } from './auth/stream-tickets';
 import { ChannelRegistry } from './realtime/channel-registry';
+import { startStreamSweep } from './realtime/stream-sweep';
 import { ClientModeTracker } from './realtime/client-modes';
 import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
@@ -118,11 +119,16 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   );
   if (config.demoMode) await seedDemoUsers(db.knex, paystack, logger);
   const server = http.createServer(withStreamEndpoint(deps, createApp(deps)));
+  const streamSweep = startStreamSweep(registry, config.HEARTBEAT_MS);
   // Connections whose client has not sent a request yet (browsers and undici open spare ones).
   const unused = new Set<Socket>();
+  // One function for every socket, not a closure (and a `once` wrapper) held by each open stream.
+  function forgetSocket(this: Socket) {
+    unused.delete(this);
+  }
   server.on('connection', (socket: Socket) => {
     unused.add(socket);
-    socket.once('close', () => unused.delete(socket));
+    socket.on('close', forgetSocket);
   });
   server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     unused.delete(req.socket);
@@ -140,6 +146,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   const shutdown = () =>
     (shuttingDown ??= (async () => {
       deps.lifecycle.draining = true;
+      streamSweep.stop();
       retention.stop();
       moneyJobs.stop();
       relay.stop();

@@ -1,6 +1,5 @@
 import type { Db } from '../storage/db';
 import { checkCursor, compareIds, logBounds, readEvents, type LogBounds } from '../events/event-log';
-import type { ChannelRegistry } from './channel-registry';
 import type { OutboxRelay } from '../events/outbox-relay';
 import type { StreamSubscriber } from './stream-subscriber';
 
@@ -12,19 +11,19 @@ export type ResumeOutcome =
   | { kind: 'reset'; reason: string; lastEventId: string };
 
 /**
- * Joins the live channels first, then replays the log up to a snapshot, then flushes what arrived
- * live meanwhile. The snapshot is the relay's cursor read in the same tick as the join: every event
- * at or below it was dispatched before this session existed (so only replay can bring it), and
- * every event above it will be dispatched into this session's buffer. Nothing falls between.
+ * Replays the log up to a snapshot, then flushes what arrived live meanwhile. The subscriber must
+ * have joined the registry in the same tick as this call: the snapshot is the relay's cursor read
+ * now, so every event at or below it was dispatched before the stream joined (only replay can
+ * bring it), and every event above it will be dispatched into the stream's buffer. Nothing falls
+ * between.
  */
-export async function openAndResume(
-  deps: { db: Db; registry: ChannelRegistry; relay: OutboxRelay },
+export async function resume(
+  deps: { db: Db; relay: OutboxRelay },
   subscriber: StreamSubscriber,
   lastEventId: string | undefined,
   /** The log's bounds read before the stream opened (so an unreachable database was a 503). */
   earlyBounds?: LogBounds,
 ): Promise<ResumeOutcome> {
-  deps.registry.join(subscriber);
   const snapshot = deps.relay.dispatchedId;
 
   if (lastEventId === undefined) {

@@ -1,29 +1,29 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { createEventBuffer, type EventBuffer, type Session } from 'better-sse';
 import type { Principal } from '../auth/principal';
 import { compareIds } from '../events/event-log';
-import { toEnvelope, type ChannelName, type EventRecord } from '../events/event-types';
+import type { ChannelName, EventRecord } from '../events/event-types';
 import { channelsFor, isAddressedTo } from '../events/audience';
 import type { Telemetry } from '../ops/telemetry';
+import type { Logger } from '../logger';
+import { controlFrame, eventFrame, HEARTBEAT_FRAME, STREAM_HEADERS } from './sse-frames';
 
-/**
- * An event framed once (by better-sse's EventBuffer), however many sessions receive it: an
- * announcement to thousands would otherwise be serialized and framed thousands of times.
- */
-const frameCache = new WeakMap<EventRecord, EventBuffer>();
-function frameOf(e: EventRecord): EventBuffer {
-  let frame = frameCache.get(e);
-  if (frame === undefined) {
-    frame = createEventBuffer({ serializer: preSerialized }).push(JSON.stringify(toEnvelope(e)), e.type, e.id);
-    frameCache.set(e, frame);
-  }
-  return frame;
+/** What all streams of one server share: one object, so each stream holds one reference to it. */
+export interface StreamContext {
+  queueCapBytes: number;
+  /** The `retry:` frame every stream starts with. */
+  retryFrame: string;
+  telemetry: Telemetry;
+  logger: Logger;
+  /** Called once for each stream that started, when its response has closed, however it ended. */
+  onClosed: (s: StreamSubscriber) => void;
 }
 
+export type DropReason = 'slow_consumer' | 'auth_expired' | 'shutdown';
+
 /**
- * A number that changes once per tick of the event loop, however many sessions ask: one
- * nextTick per fan-out rather than one per session.
+ * A number that changes once per tick of the event loop, however many streams ask: one nextTick
+ * per fan-out rather than one per stream.
  */
 let tickNumber = 0;
 let tickScheduled = false;
@@ -38,56 +38,77 @@ function currentTick(): number {
   return tickNumber;
 }
 
-/** Sessions are created with this serializer: everything pushed through them is already JSON. */
-export const preSerialized = (data: unknown): string => data as string;
-
-export type DropReason = 'slow_consumer' | 'auth_expired' | 'shutdown';
-
 /**
- * One open stream. It starts out buffering: live events that arrive while its replay is being read
- * are held, then flushed after the replay, so nothing falls between the two. `lastSentId` makes
- * every path idempotent: an id at or below it is never written twice.
+ * One open stream, written straight to its response with frames from better-sse's EventBuffer
+ * (sse-frames.ts). It holds no better-sse Session: a Session brings an EventEmitter, its own
+ * EventBuffer, a dozen bound closures and a keep-alive timer per stream, and each channel it
+ * joins adds a `once` listener; measured at 2,000 streams that was most of our heap per stream
+ * above a raw node:http server's. Heartbeats and token expiry are one sweep for all streams
+ * (stream-sweep.ts), not two timers per stream.
  *
- * better-sse ignores socket backpressure, so the subscriber watches what the socket has queued and
- * disconnects past `queueCapBytes` (the client resumes with Last-Event-ID).
+ * It starts out buffering: live events that arrive while its replay is being read are held, then
+ * flushed after the replay, so nothing falls between the two. `lastSentId` makes every path
+ * idempotent: an id at or below it is never written twice.
+ *
+ * Node does not stop us writing to a client that does not read, so the subscriber watches what
+ * the socket has queued and disconnects past `queueCapBytes` (the client resumes with Last-Event-ID).
  */
 export class StreamSubscriber {
+  readonly channels: readonly ChannelName[];
+  private readonly expiresAtMs: number;
+  private ending = false;
+  private closed = false;
   private buffering = true;
-  private buffered: EventRecord[] = [];
+  private buffered: EventRecord[] | null = null;
   private bufferedBytes = 0;
   private lastSentId = '0';
-  private closed = false;
   /** Bytes written in the tick numbered `writtenTick` (see write()). */
   private writtenThisTick = 0;
   private writtenTick = -1;
-  readonly channels: readonly ChannelName[];
+  /** Sweeps since the last write: the heartbeat goes only to streams that have been quiet. */
+  private quietSweeps = 0;
 
   constructor(
-    readonly session: Session,
     private readonly res: ServerResponse,
     readonly principal: Principal,
-    private readonly queueCapBytes: number,
-    private readonly telemetry: Telemetry,
-    private readonly onDrop: (s: StreamSubscriber, reason: DropReason) => void,
+    private readonly ctx: StreamContext,
   ) {
     this.channels = channelsFor(principal);
+    this.expiresAtMs = principal.expiresAt.getTime();
   }
 
   get isOpen(): boolean {
-    return !this.closed && this.session.isConnected;
+    return !this.ending && !this.closed;
   }
 
   get queuedBytes(): number {
     return this.res.writableLength;
   }
 
-  /** Live path: called by the registry for every event addressed to this session. */
+  /**
+   * Sends the headers and the retry field. False when the client is already gone (it can leave
+   * while we authenticate): then the response's 'close' has passed and would never reach us.
+   */
+  start(): boolean {
+    const socket = this.res.socket;
+    if (!socket || socket.destroyed || this.res.destroyed) {
+      this.handleClosed();
+      return false;
+    }
+    this.res.on('close', this.handleClosed);
+    socket.setNoDelay(true);
+    this.res.writeHead(200, STREAM_HEADERS);
+    this.res.write(this.ctx.retryFrame);
+    return true;
+  }
+
+  /** Live path: called by the registry for every event addressed to this stream. */
   deliver(event: EventRecord): void {
     if (!this.isOpen) return;
     if (this.buffering) {
-      this.buffered.push(event);
-      this.bufferedBytes += frameOf(event).read().length;
-      if (this.bufferedBytes > this.queueCapBytes) this.drop('slow_consumer');
+      (this.buffered ??= []).push(event);
+      this.bufferedBytes += eventFrame(event).length;
+      if (this.bufferedBytes > this.ctx.queueCapBytes) this.drop('slow_consumer');
       return;
     }
     this.write(event, 'live');
@@ -101,43 +122,66 @@ export class StreamSubscriber {
       if (this.write(e, 'replay')) written++;
       if (this.res.writableNeedDrain) await this.drained();
     }
-    this.telemetry.eventsDelivered.inc({ path: 'replay' }, written);
+    this.ctx.telemetry.eventsDelivered.inc({ path: 'replay' }, written);
   }
 
-  /** Ends buffering: everything above the replayed range goes out, then the session is live. */
+  /** Ends buffering: everything above the replayed range goes out, then the stream is live. */
   goLive(replayedThrough: string): void {
     if (compareIds(replayedThrough, this.lastSentId) > 0) this.lastSentId = replayedThrough;
-    const pending = this.buffered;
-    this.buffered = [];
+    const pending = this.buffered ?? [];
+    this.buffered = null;
     this.bufferedBytes = 0;
     this.buffering = false;
     for (const e of pending) this.write(e, 'live');
   }
 
-  /**
-   * A control message (reset, auth_expired) that is not itself in the log. Without an id it must
-   * carry no `id:` field at all: an empty one would clear the client's Last-Event-ID, and
-   * better-sse's push would invent a UUID the client would then resume from.
-   */
+  /** A message that is not in the log (reset, auth_expired); see controlFrame for the id. */
   control(type: string, data: unknown, id?: string): void {
     if (!this.isOpen) return;
-    const buf = createEventBuffer().event(type);
-    if (id !== undefined) buf.id(id);
-    // An EventBuffer instance is written synchronously, so order with later pushes is kept.
-    void this.session.batch(buf.data(data).dispatch());
+    this.send(controlFrame(type, data, id));
     if (id !== undefined && compareIds(id, this.lastSentId) > 0) this.lastSentId = id;
   }
 
+  /**
+   * Called by the sweep: ends a stream whose token has expired (a revoked user stops receiving),
+   * and sends a heartbeat to one that has written nothing for `quietSweepsPerHeartbeat` sweeps.
+   */
+  sweep(nowMs: number, quietSweepsPerHeartbeat: number): void {
+    if (!this.isOpen) return;
+    if (nowMs >= this.expiresAtMs) {
+      this.control('auth_expired', { reason: 'token expired' });
+      this.drop('auth_expired');
+    } else if (++this.quietSweeps >= quietSweepsPerHeartbeat) {
+      this.send(HEARTBEAT_FRAME);
+    }
+  }
+
   drop(reason: DropReason): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.onDrop(this, reason);
+    if (!this.isOpen) return;
+    this.ending = true;
     if (reason === 'slow_consumer') {
+      this.ctx.telemetry.slowConsumersDropped.inc();
+      this.ctx.logger.warn(
+        { code: 'SLOW_CONSUMER_DROPPED', userId: this.principal.userId, role: this.principal.role, queuedBytes: this.queuedBytes },
+        'stream dropped: client is not reading',
+      );
       // The queue is what we are protecting against; a graceful end would wait behind it.
       this.res.socket?.destroy();
     } else {
       this.res.end();
     }
+  }
+
+  private readonly handleClosed = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.removeListener('close', this.handleClosed);
+    this.ctx.onClosed(this);
+  };
+
+  private send(frame: string): void {
+    this.quietSweeps = 0;
+    this.res.write(frame);
   }
 
   /** True when the event went out. Live writes are counted per event by the relay, not here. */
@@ -153,14 +197,12 @@ export class StreamSubscriber {
       this.writtenTick = tick;
       this.writtenThisTick = 0;
     }
-    if (path === 'live' && this.res.writableLength - this.writtenThisTick > this.queueCapBytes) {
+    if (path === 'live' && this.res.writableLength - this.writtenThisTick > this.ctx.queueCapBytes) {
       this.drop('slow_consumer');
       return false;
     }
     const before = this.res.writableLength;
-    // The frame better-sse built, written as its Session.batch() would write it (LeanNodeConnection's
-    // sendChunk is this same res.write), without an async call and its promise per session.
-    this.res.write(frameOf(e).read());
+    this.send(eventFrame(e));
     this.writtenThisTick += this.res.writableLength - before;
     this.lastSentId = e.id;
     return true;
