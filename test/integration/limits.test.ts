@@ -1,3 +1,4 @@
+import net from 'node:net';
 import request from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
@@ -33,6 +34,39 @@ describeDb('protecting the instance', () => {
     }
     expect(again).toBeDefined();
     [two, other, again!].forEach((s) => s.close());
+  });
+
+  it('gives the slot back when a client leaves before its stream has opened', async () => {
+    const token = srv.token('vanishing', 'client');
+    const port = new URL(srv.url).port;
+    // Redeeming a ticket waits on the database, so each client is gone before its stream starts.
+    for (let i = 0; i < 6; i++) {
+      const t = await request(srv.url).post('/api/events/tickets').set('Authorization', `Bearer ${token}`).send({});
+      expect(t.status).toBe(201);
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.end(`GET /api/events/stream?ticket=${t.body.ticket} HTTP/1.1\r\nHost: x\r\n\r\n`, () => socket.destroy());
+        });
+        socket.on('close', () => resolve());
+      });
+    }
+    // Both slots of the user are free: two streams open and stay open.
+    const deadline = Date.now() + 5_000;
+    let opened: TestStream[] = [];
+    while (opened.length < 2 && Date.now() < deadline) {
+      const s = new TestStream(srv.url, { token });
+      try {
+        await s.opened;
+        opened.push(s);
+      } catch {
+        s.close();
+        opened.forEach((o) => o.close());
+        opened = [];
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(opened).toHaveLength(2);
+    opened.forEach((s) => s.close());
   });
 
   it('rate-limits polling per user with 429 RATE_LIMITED', async () => {
