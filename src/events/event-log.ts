@@ -32,26 +32,43 @@ const toRecord = (r: EventRow): EventRecord => ({
 /**
  * Appends events inside the caller's transaction (the outbox): they commit or roll back with the
  * change that caused them. Take this as late in the transaction as possible; it serializes writers.
- */
-/**
+ *
  * `origin` is the NOTIFY payload: the committing instance's id, so that its own listener can skip
  * the wake-up (it has already poked its relay); '' for writers that serve no streams.
  */
 export async function appendEvents(trx: Knex.Transaction, events: readonly NewEvent[], origin = ''): Promise<EventRecord[]> {
   if (events.length === 0) return [];
-  // One round trip: the lock, and a NOTIFY that PostgreSQL delivers to other instances at commit.
-  await trx.raw(`SELECT pg_advisory_xact_lock(?), pg_notify('${COMMIT_CHANNEL}', ?)`, [APPEND_LOCK_KEY, origin]);
-  const rows: EventRow[] = await trx('events')
-    .insert(
-      events.map((e) => ({
-        type: e.type,
-        audience: trx.raw('?::text[]', [e.audience]),
-        // jsonb; stringified so arrays and primitives are stored as JSON, not as PG arrays.
-        payload: JSON.stringify(e.payload ?? null),
-      })),
-    )
-    .returning(['id', 'type', 'audience', 'payload', 'occurred_at']);
+  const bindings: Knex.RawBinding[] = [APPEND_LOCK_KEY, origin];
+  events.forEach((e, i) =>
+    // jsonb; stringified so arrays and primitives are stored as JSON, not as PG arrays.
+    bindings.push(e.type, e.audience, JSON.stringify(e.payload ?? null), i),
+  );
+  const { rows }: { rows: EventRow[] } = await trx.raw(appendSql(events.length), bindings);
   return rows.map(toRecord).sort((a, b) => compareIds(a.id, b.id));
+}
+
+/** The statement text for the usual small batches, built once each. */
+const appendSqlByCount: string[] = [];
+const CACHED_UP_TO = 16;
+
+/**
+ * One round trip: the lock, a NOTIFY that PostgreSQL delivers to other instances at commit, and
+ * the insert. The lock is a materialized CTE that every inserted row is joined with, so it is
+ * taken before the first row exists, and ids come from the sequence (above the join and the sort)
+ * only while it is held; ORDER BY gives the ids in the order of `events`.
+ */
+function appendSql(count: number): string {
+  if (count > CACHED_UP_TO) return buildAppendSql(count);
+  return (appendSqlByCount[count] ??= buildAppendSql(count));
+}
+
+function buildAppendSql(count: number): string {
+  return `WITH append_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(?), pg_notify('${COMMIT_CHANNEL}', ?))
+INSERT INTO events (type, audience, payload)
+SELECT v.type, v.audience, v.payload
+FROM append_lock CROSS JOIN (VALUES ${Array.from({ length: count }, () => '(?::text, ?::text[], ?::jsonb, ?::int)').join(', ')}) AS v(type, audience, payload, ord)
+ORDER BY v.ord
+RETURNING id, type, audience, payload, occurred_at`;
 }
 
 export interface ReadOptions {

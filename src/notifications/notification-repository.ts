@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../storage/db';
 import type { ChannelName } from '../events/event-types';
 
@@ -54,25 +55,44 @@ export async function insertNotification(
   return row;
 }
 
+/** Whose inbox, as SQL: their id, the channels of their role, and when they joined. */
+interface InboxOwner {
+  id: Knex.Raw;
+  channels: Knex.Raw;
+  joinedAt: Knex.Raw | Knex.QueryBuilder;
+}
+
+const ownerOf = (db: Db, user: { id: string; role: string }): InboxOwner => ({
+  id: db.raw('?', [user.id]),
+  channels: db.raw('?::text[]', [[`role:${user.role}`, 'all']]),
+  joinedAt: db('users').select('created_at').where({ id: user.id }),
+});
+
 /**
  * A user's inbox: their own notifications, plus announcements addressed to their role or to all
  * that were sent after they joined, with read state from notification_reads. One query shape
  * serves listing, counting and marking.
  */
 function inbox(db: Db, user: { id: string; role: string }) {
+  return inboxOf(db, ownerOf(db, user));
+}
+
+function inboxOf(db: Db, owner: InboxOwner) {
   return db('notifications as n')
     .leftJoin('notification_reads as r', function () {
-      this.on('r.notification_id', 'n.id').andOn('r.user_id', db.raw('?', [user.id]));
+      this.on('r.notification_id', 'n.id').andOn('r.user_id', owner.id);
     })
     .where((w) =>
-      w.where('n.user_id', user.id).orWhere((b) =>
+      w.where('n.user_id', owner.id).orWhere((b) =>
         b
           .whereNull('n.user_id')
-          .andWhereRaw('n.audience && ?::text[]', [[`role:${user.role}`, 'all']])
-          .andWhere('n.created_at', '>=', db('users').select('created_at').where({ id: user.id })),
+          .andWhereRaw('n.audience && ?', [owner.channels])
+          .andWhere('n.created_at', '>=', owner.joinedAt),
       ),
     );
 }
+
+const onlyUnread = (q: Knex.QueryBuilder) => q.whereNull('n.read_at').whereNull('r.read_at');
 
 const readAt = (db: Db) => db.raw('coalesce(n.read_at, r.read_at) as read_at');
 
@@ -85,19 +105,81 @@ export async function listInbox(
     .select('n.id', 'n.user_id', 'n.audience', 'n.type', 'n.title', 'n.body', 'n.data', 'n.silent', 'n.created_at', readAt(db))
     .orderBy('n.id', 'desc')
     .limit(o.limit);
-  if (o.unreadOnly) q.whereNull('n.read_at').whereNull('r.read_at');
+  if (o.unreadOnly) onlyUnread(q);
   if (o.before) q.andWhere('n.id', '<', o.before);
   return q;
 }
 
 export async function unreadCount(db: Db, user: { id: string; role: string }): Promise<number> {
-  const row = await inbox(db, user).whereNull('n.read_at').whereNull('r.read_at').count<{ count: string }[]>('* as count').first();
+  const row = await onlyUnread(inbox(db, user)).count<{ count: string }[]>('* as count').first();
   return Number(row?.count ?? 0);
+}
+
+/** A personal notification to write; `silent` is decided from the recipient's muted types. */
+export interface PersonalNotification {
+  userId: string;
+  type: string;
+  title: string;
+  body: string;
+  data: unknown;
+}
+
+export type CreatedNotification = NotificationRow & { unreadCount: number };
+
+/**
+ * Writes personal notifications in one statement, each with its recipient's unread count just
+ * after it. A user that does not exist gets none (an announcement may name one); a type the user
+ * muted is written silent. Returns the row for each of `wanted`, in order, or undefined.
+ */
+export async function insertPersonalNotifications(db: Db, wanted: readonly PersonalNotification[]): Promise<Array<CreatedNotification | undefined>> {
+  const input = JSON.stringify(
+    wanted.map((w, ord) => ({ ord, user_id: w.userId, type: w.type, title: w.title, body: w.body, data: w.data ?? null })),
+  );
+  const { rows }: { rows: Array<NotificationRow & { ord: number; unread_count: string }> } = await db.raw(insertPersonalSql(db), [input]);
+  const out = new Array<CreatedNotification | undefined>(wanted.length);
+  for (const { ord, unread_count, ...row } of rows) out[ord] = { ...row, unreadCount: Number(unread_count) };
+  return out;
+}
+
+let insertPersonalText: string | undefined;
+
+/**
+ * Ids are drawn in `ord` order before the insert, so each row is matched back to its recipient
+ * by id. The unread count is the inbox count (the same query shape as everywhere, per recipient)
+ * as of before this statement, which cannot see its own inserts, plus this row's rank among the
+ * recipient's new ones: what counting after each insert in turn would give.
+ */
+function insertPersonalSql(db: Db): string {
+  return (insertPersonalText ??= `WITH recipients AS MATERIALIZED (
+  SELECT nextval('notifications_id_seq'::regclass) AS id, w.* FROM (
+    SELECT w.ord, w.user_id, w.type, w.title, w.body, coalesce(w.data, 'null'::jsonb) AS data,
+      coalesce(w.type = ANY (np.muted_types), false) AS silent, u.role, u.created_at AS joined_at
+    FROM jsonb_to_recordset(?::jsonb) AS w(ord int, user_id text, type text, title text, body text, data jsonb)
+    JOIN users u ON u.id = w.user_id
+    LEFT JOIN notification_preferences np ON np.user_id = w.user_id
+    ORDER BY w.ord
+  ) w
+), inserted AS (
+  INSERT INTO notifications (id, user_id, type, title, body, data, silent)
+  SELECT id, user_id, type, title, body, data, silent FROM recipients
+  RETURNING *
+)
+SELECT i.*, rc.ord,
+  (${onlyUnread(
+    inboxOf(db, {
+      id: db.raw('??', ['rc.user_id']),
+      channels: db.raw("ARRAY['role:' || rc.role, 'all']"),
+      joinedAt: db.raw('??', ['rc.joined_at']),
+    }),
+  )
+    .count('*')
+    .toQuery()}) + row_number() OVER (PARTITION BY rc.user_id ORDER BY rc.id) AS unread_count
+FROM inserted i JOIN recipients rc ON rc.id = i.id`);
 }
 
 /** Marks some (or, with `ids` omitted, all) unread notifications of the user read; returns the ids marked. */
 export async function markRead(db: Db, user: { id: string; role: string }, ids?: string[]): Promise<string[]> {
-  const q = inbox(db, user).whereNull('n.read_at').whereNull('r.read_at').select('n.id', 'n.user_id');
+  const q = onlyUnread(inbox(db, user)).select('n.id', 'n.user_id');
   if (ids) q.whereIn('n.id', ids);
   const unread: Array<{ id: string; user_id: string | null }> = await q;
   const own = unread.filter((n) => n.user_id !== null).map((n) => String(n.id));

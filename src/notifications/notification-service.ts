@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
 import { userChannel } from '../events/audience';
-import type { NewEvent } from '../events/event-types';
+import type { ChannelName, NewEvent } from '../events/event-types';
 import { AppError } from '../http/app-error';
 import { pageOf } from '../storage/paging';
 import {
   insertNotification,
+  insertPersonalNotifications,
   isInInbox,
   listInbox,
   markRead,
@@ -14,13 +15,16 @@ import {
   toNotificationView,
   unreadCount,
   type NotificationView,
+  type PersonalNotification,
 } from './notification-repository';
 import { notificationText, type EventFacts, type Side } from './notification-text';
 import type { EventPublisher } from '../events/event-publisher';
 
-interface Who {
-  id: string;
-  role: string;
+/** The booking an event is about: `payload.booking.id` (booking events) or `payload.bookingId`. */
+function bookingIdOf(e: NewEvent): string | undefined {
+  const payload = (e.payload ?? {}) as Record<string, any>;
+  const id: unknown = payload.booking?.id ?? payload.bookingId;
+  return id === undefined || id === null ? undefined : String(id);
 }
 
 /**
@@ -37,116 +41,77 @@ export class NotificationService {
     this.publisher = publisher;
   }
 
-  /** The publisher's hook: notifications (and their `notification.created` events) for `events`. */
+  /**
+   * The publisher's hook: notifications (and their `notification.created` events) for `events`,
+   * in their order. Every personal notification of the transaction is written by one statement,
+   * after one read of the bookings the events are about.
+   */
   async derive(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<NewEvent[]> {
-    const out: NewEvent[] = [];
+    const bookings = await this.bookingFacts(trx, events);
+    const wanted: PersonalNotification[] = [];
+    // A derived event, or the index in `wanted` of the notification it announces.
+    const slots: Array<NewEvent | number> = [];
+    const want = (n: PersonalNotification) => slots.push(wanted.push(n) - 1);
     for (const e of events) {
-      if (e.type === 'announcement') out.push(...(await this.announce(trx, e)));
-      else out.push(...(await this.personal(trx, e)));
-    }
-    return out;
-  }
-
-  private async announce(trx: Knex.Transaction, e: NewEvent): Promise<NewEvent[]> {
-    const p = e.payload as { title: string; body: string };
-    const users = e.audience.filter((c) => c.startsWith('user:')).map((c) => c.slice(5));
-    const shared = e.audience.filter((c) => !c.startsWith('user:'));
-    const out: NewEvent[] = [];
-    if (shared.length) {
-      // One row however many users the role has: fan-out happens when inboxes are read.
-      const row = await insertNotification(trx, { audience: shared, type: 'announcement', title: p.title, body: p.body, data: {}, silent: false });
-      out.push({ type: 'notification.created', audience: shared, payload: { notification: toNotificationView(row) } });
-    }
-    if (users.length) {
-      // The recipients and their muted types in one read (inside the append's transaction).
-      const existing: Array<{ id: string; role: string; muted_types: string[] | null }> = await trx('users as u')
-        .leftJoin('notification_preferences as np', 'np.user_id', 'u.id')
-        .whereIn('u.id', users)
-        .select('u.id', 'u.role', 'np.muted_types');
-      for (const u of existing) {
-        out.push(await this.notify(trx, u, 'announcement', { title: p.title, body: p.body }, {}, u.muted_types?.includes('announcement') ?? false));
+      if (e.type === 'announcement') {
+        const p = e.payload as { title: string; body: string };
+        const users = new Set(e.audience.filter((c) => c.startsWith('user:')).map((c) => c.slice(5)));
+        const shared = e.audience.filter((c) => !c.startsWith('user:'));
+        if (shared.length) slots.push(await this.announceShared(trx, shared, p));
+        for (const userId of users) want({ userId, type: 'announcement', title: p.title, body: p.body, data: {} });
+        continue;
+      }
+      const booking = bookings.get(bookingIdOf(e) ?? '');
+      if (!booking) continue;
+      const facts: EventFacts = { type: e.type, payload: (e.payload ?? {}) as Record<string, any>, booking };
+      for (const [side, userId] of [['client', booking.clientId], ['provider', booking.providerId]] as Array<[Side, string]>) {
+        const text = notificationText(facts, side);
+        if (text) want({ userId, type: e.type, ...text, data: { bookingId: booking.id } });
       }
     }
-    return out;
+    const created = wanted.length ? await insertPersonalNotifications(trx, wanted) : [];
+    return slots.flatMap((s) => {
+      if (typeof s !== 'number') return [s];
+      const row = created[s];
+      if (!row) return [];
+      const event: NewEvent = {
+        type: 'notification.created',
+        audience: [userChannel(wanted[s].userId)],
+        payload: { notification: toNotificationView(row), unreadCount: row.unreadCount },
+      };
+      return [event];
+    });
   }
 
-  private async personal(trx: Knex.Transaction, e: NewEvent): Promise<NewEvent[]> {
-    const facts = await this.facts(trx, e);
-    if (!facts?.booking) return [];
-    const b = facts.booking;
-    const recipients: Array<[Side, string]> = [
-      ['client', b.clientId],
-      ['provider', b.providerId],
-    ];
-    const out: NewEvent[] = [];
-    for (const [side, userId] of recipients) {
-      const text = notificationText(facts, side);
-      if (!text) continue;
-      const silent = facts.muted[side].includes(e.type);
-      // The user's own role, not their side of the booking: it decides which announcements count as unread.
-      out.push(await this.notify(trx, { id: userId, role: facts.roles[side] }, e.type, text, { bookingId: b.id }, silent));
-    }
-    return out;
+  /** One row however many users the role has: fan-out happens when inboxes are read. */
+  private async announceShared(trx: Knex.Transaction, audience: ChannelName[], p: { title: string; body: string }): Promise<NewEvent> {
+    const row = await insertNotification(trx, { audience, type: 'announcement', title: p.title, body: p.body, data: {}, silent: false });
+    return { type: 'notification.created', audience, payload: { notification: toNotificationView(row) } };
   }
 
-  private async notify(
-    trx: Knex.Transaction,
-    user: Who,
-    type: string,
-    text: { title: string; body: string },
-    data: unknown,
-    silent: boolean,
-  ): Promise<NewEvent> {
-    const row = await insertNotification(trx, { user_id: user.id, type, ...text, data, silent });
-    return {
-      type: 'notification.created',
-      audience: [userChannel(user.id)],
-      payload: { notification: toNotificationView(row), unreadCount: await unreadCount(trx, user) },
-    };
-  }
-
-  /** The booking (with names) an event is about, read in the event's own transaction. */
-  private async facts(
-    trx: Knex.Transaction,
-    e: NewEvent,
-  ): Promise<(EventFacts & { roles: Record<Side, string>; muted: Record<Side, string[]> }) | null> {
-    const payload = (e.payload ?? {}) as Record<string, any>;
-    const bookingId: string | undefined = payload.booking?.id ?? payload.bookingId;
-    if (!bookingId) return null;
-    const row = await trx('bookings as b')
-      .join('users as c', 'c.id', 'b.client_id')
-      .join('users as p', 'p.id', 'b.provider_id')
-      // Both sides' muted types in the same read.
-      .leftJoin('notification_preferences as cnp', 'cnp.user_id', 'b.client_id')
-      .leftJoin('notification_preferences as pnp', 'pnp.user_id', 'b.provider_id')
-      .where('b.id', bookingId)
-      .first(
-        'b.id',
-        'b.client_id',
-        'b.provider_id',
-        'b.service',
-        'c.name as client_name',
-        'p.name as provider_name',
-        'c.role as client_role',
-        'p.role as provider_role',
-        'cnp.muted_types as client_muted',
-        'pnp.muted_types as provider_muted',
-      );
-    if (!row) return null;
-    return {
-      type: e.type,
-      payload,
-      roles: { client: row.client_role, provider: row.provider_role },
-      muted: { client: row.client_muted ?? [], provider: row.provider_muted ?? [] },
-      booking: {
-        id: String(row.id),
-        clientId: row.client_id,
-        providerId: row.provider_id,
-        service: row.service,
-        clientName: row.client_name ?? 'a client',
-        providerName: row.provider_name ?? 'Your provider',
-      },
-    };
+  /** The bookings (with names) that `events` are about, read in their own transaction, by id. */
+  private async bookingFacts(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<Map<string, NonNullable<EventFacts['booking']>>> {
+    const ids = [...new Set(events.filter((e) => e.type !== 'announcement').map(bookingIdOf))].filter((id): id is string => !!id);
+    if (!ids.length) return new Map();
+    const rows: Array<{ id: string; client_id: string; provider_id: string; service: string; client_name: string | null; provider_name: string | null }> =
+      await trx('bookings as b')
+        .join('users as c', 'c.id', 'b.client_id')
+        .join('users as p', 'p.id', 'b.provider_id')
+        .whereIn('b.id', ids)
+        .select('b.id', 'b.client_id', 'b.provider_id', 'b.service', 'c.name as client_name', 'p.name as provider_name');
+    return new Map(
+      rows.map((row) => [
+        String(row.id),
+        {
+          id: String(row.id),
+          clientId: row.client_id,
+          providerId: row.provider_id,
+          service: row.service,
+          clientName: row.client_name ?? 'a client',
+          providerName: row.provider_name ?? 'Your provider',
+        },
+      ]),
+    );
   }
 
   async list(

@@ -18,14 +18,35 @@ export async function movePayment(
   to: PaymentStatus,
   extra: { paystack_transaction_id?: number } = {},
 ): Promise<PaymentRow> {
-  if (!canMovePayment(payment.status, to)) {
-    throw new AppError('INVALID_TRANSITION', `Payment cannot move from ${payment.status} to ${to}`, {
-      paymentStatus: payment.status,
-    });
+  return movePaymentThrough(trx, emit, payment, parties, [to], extra);
+}
+
+/**
+ * Moves a locked payment through several statuses at once (PENDING → PAID → ESCROW): each step
+ * checked and announced as if made alone, and only the last written, in one UPDATE.
+ */
+export async function movePaymentThrough(
+  trx: Knex.Transaction,
+  emit: Emit,
+  payment: PaymentRow,
+  parties: Parties,
+  steps: readonly PaymentStatus[],
+  extra: { paystack_transaction_id?: number } = {},
+): Promise<PaymentRow> {
+  let from = payment.status;
+  for (const to of steps) {
+    if (!canMovePayment(from, to)) {
+      throw new AppError('INVALID_TRANSITION', `Payment cannot move from ${from} to ${to}`, { paymentStatus: from });
+    }
+    from = to;
   }
-  await setPaymentStatus(trx, payment.id, to, extra);
-  emitPaymentStatus(emit, payment, parties, payment.status, to);
-  return { ...payment, status: to };
+  await setPaymentStatus(trx, payment.id, from, extra);
+  let previous = payment.status;
+  for (const to of steps) {
+    emitPaymentStatus(emit, payment, parties, previous, to);
+    previous = to;
+  }
+  return { ...payment, status: from };
 }
 
 /** The provider's share in cents: integer arithmetic, the platform's fee rounded in its favour. */

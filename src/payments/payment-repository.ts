@@ -1,5 +1,7 @@
 import type { Db } from '../storage/db';
 import type { PaymentStatus } from './payment-state';
+import type { BookingRow } from '../bookings/booking-repository';
+import type { BookingStatus } from '../bookings/booking-state';
 
 export interface PaymentRow {
   id: string;
@@ -25,6 +27,31 @@ export async function findPaymentByReference(db: Db, reference: string): Promise
 
 export async function lockPaymentByBooking(db: Db, bookingId: string): Promise<PaymentRow | undefined> {
   return db<PaymentRow>('payments').where({ booking_id: bookingId }).forUpdate().first();
+}
+
+/** The booking side of a payment, as the settlement of a Paystack notice needs it. */
+export type PaymentBooking = Pick<BookingRow, 'id' | 'client_id' | 'provider_id' | 'status'>;
+
+/**
+ * Locks the payment with this reference and its booking, in one statement. Booking first, then
+ * payment (FOR UPDATE OF locks in the order named), the order booking moves take, so a webhook
+ * racing a cancel waits instead of deadlocking.
+ */
+export async function lockPaymentWithBooking(
+  db: Db,
+  reference: string | undefined,
+): Promise<{ payment: PaymentRow; booking: PaymentBooking } | undefined> {
+  if (!reference) return undefined;
+  const { rows }: { rows: Array<PaymentRow & { b_client_id: string; b_provider_id: string; b_status: BookingStatus }> } = await db.raw(
+    `SELECT p.*, b.client_id AS b_client_id, b.provider_id AS b_provider_id, b.status AS b_status
+     FROM bookings b JOIN payments p ON p.booking_id = b.id
+     WHERE p.reference = ?
+     FOR UPDATE OF b, p`,
+    [reference],
+  );
+  if (!rows.length) return undefined;
+  const { b_client_id, b_provider_id, b_status, ...payment } = rows[0];
+  return { payment, booking: { id: payment.booking_id, client_id: b_client_id, provider_id: b_provider_id, status: b_status } };
 }
 
 export async function lockPayment(db: Db, id: string): Promise<PaymentRow | undefined> {

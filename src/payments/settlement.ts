@@ -1,10 +1,9 @@
 import type { Knex } from 'knex';
 import type { Emit } from '../events/event-publisher';
 import type { Logger } from '../logger';
-import { lockBooking, type BookingRow } from '../bookings/booking-repository';
-import { movePayment } from './escrow';
+import { movePayment, movePaymentThrough } from './escrow';
 import { emitPayoutStatus } from './money-events';
-import { findPaymentByReference, lockPayment, type PaymentRow } from './payment-repository';
+import { lockPaymentWithBooking, type PaymentBooking, type PaymentRow } from './payment-repository';
 import { lockPayoutByReference, setPayoutStatus, type PayoutRow } from './payout-repository';
 import { userChannel, roleChannel } from '../events/audience';
 import { canMovePayout, type PayoutStatus } from './payout-state';
@@ -25,38 +24,38 @@ export async function settleCharge(
   logger: Logger,
   requestRefund: (paymentId: string) => Promise<void>,
 ): Promise<{ outcome: SettleOutcome; followUp?: () => Promise<void> }> {
-  const locked = await lockPaymentAndBooking(trx, reference);
+  const locked = await lockPaymentWithBooking(trx, reference);
   if (!locked || !verified) return { outcome: 'unknown_reference' };
-    const { payment: found, booking } = locked;
-    const parties = { clientId: booking.client_id, providerId: booking.provider_id };
-    if (found.status !== 'PENDING') return { outcome: 'no_change' };
+  const { payment: found, booking } = locked;
+  const parties = { clientId: booking.client_id, providerId: booking.provider_id };
+  if (found.status !== 'PENDING') return { outcome: 'no_change' };
 
-    const matches =
-      verified.status === 'success' &&
-      verified.reference === found.reference &&
-      verified.amount === Number(found.amount) &&
-      verified.currency === found.currency;
-    if (!matches) {
-      logger.error(
-        {
-          code: 'PAYMENT_AMOUNT_MISMATCH',
-          paymentId: found.id,
-          expected: { amount: Number(found.amount), currency: found.currency },
-          verified: { amount: verified.amount, currency: verified.currency, status: verified.status },
-        },
-        'charge does not match our record; payment flagged',
-      );
-      await movePayment(trx, emit, found, parties, 'FLAGGED');
-      return { outcome: 'flagged' };
-    }
-    const paid = await movePayment(trx, emit, found, parties, 'PAID', { paystack_transaction_id: verified.id });
-    if (booking.status === 'CANCELLED' || booking.status === 'REJECTED') {
-      // Paid for a booking that no longer exists: the money goes back.
-      await movePayment(trx, emit, paid, parties, 'REFUND_PENDING');
-      return { outcome: 'processed', followUp: () => requestRefund(found.id) };
-    }
-    await movePayment(trx, emit, paid, parties, 'ESCROW');
-    return { outcome: 'processed' };
+  const matches =
+    verified.status === 'success' &&
+    verified.reference === found.reference &&
+    verified.amount === Number(found.amount) &&
+    verified.currency === found.currency;
+  if (!matches) {
+    logger.error(
+      {
+        code: 'PAYMENT_AMOUNT_MISMATCH',
+        paymentId: found.id,
+        expected: { amount: Number(found.amount), currency: found.currency },
+        verified: { amount: verified.amount, currency: verified.currency, status: verified.status },
+      },
+      'charge does not match our record; payment flagged',
+    );
+    await movePayment(trx, emit, found, parties, 'FLAGGED');
+    return { outcome: 'flagged' };
+  }
+  const extra = { paystack_transaction_id: verified.id };
+  if (booking.status === 'CANCELLED' || booking.status === 'REJECTED') {
+    // Paid for a booking that no longer exists: the money goes back.
+    await movePaymentThrough(trx, emit, found, parties, ['PAID', 'REFUND_PENDING'], extra);
+    return { outcome: 'processed', followUp: () => requestRefund(found.id) };
+  }
+  await movePaymentThrough(trx, emit, found, parties, ['PAID', 'ESCROW'], extra);
+  return { outcome: 'processed' };
 }
 
 export async function settleTransfer(
@@ -76,7 +75,7 @@ export async function settleTransfer(
 }
 
 export async function settleRefund(trx: Knex.Transaction, emit: Emit, reference: string | undefined): Promise<SettleOutcome> {
-  const locked = await lockPaymentAndBooking(trx, reference);
+  const locked = await lockPaymentWithBooking(trx, reference);
   if (!locked) return 'unknown_reference';
   const { payment, booking } = locked;
   if (payment.status !== 'REFUND_PENDING' && payment.status !== 'ESCROW') return 'no_change';
@@ -91,7 +90,7 @@ export async function settleDisputeOpened(
   reference: string | undefined,
   disputeId: string | undefined,
 ): Promise<SettleOutcome> {
-  const locked = await lockPaymentAndBooking(trx, reference);
+  const locked = await lockPaymentWithBooking(trx, reference);
   if (!locked) return 'unknown_reference';
   const { payment, booking } = locked;
   if (payment.disputed_at) return 'no_change';
@@ -111,7 +110,7 @@ export async function settleDisputeResolved(
   resolution: string | undefined,
   logger: Logger,
 ): Promise<{ outcome: SettleOutcome; payoutToSend?: string }> {
-  const locked = await lockPaymentAndBooking(trx, reference);
+  const locked = await lockPaymentWithBooking(trx, reference);
   if (!locked) return { outcome: 'unknown_reference' };
   const { payment, booking } = locked;
   if (!payment.disputed_at) return { outcome: 'no_change' };
@@ -135,26 +134,10 @@ export async function settleDisputeResolved(
   return { outcome: 'processed' };
 }
 
-function emitDispute(emit: Emit, type: string, payment: PaymentRow, booking: BookingRow, extra: Record<string, unknown>): void {
+function emitDispute(emit: Emit, type: string, payment: PaymentRow, booking: PaymentBooking, extra: Record<string, unknown>): void {
   emit({
     type,
     audience: [userChannel(booking.client_id), userChannel(booking.provider_id), roleChannel('admin')],
     payload: { bookingId: String(booking.id), paymentId: String(payment.id), reference: payment.reference, amount: Number(payment.amount), currency: payment.currency, ...extra },
   });
-}
-
-/**
- * Booking first, then payment: the same order as booking moves take, so a webhook racing a
- * cancel waits instead of deadlocking.
- */
-async function lockPaymentAndBooking(
-  trx: Knex.Transaction,
-  reference: string | undefined,
-): Promise<{ payment: PaymentRow; booking: BookingRow } | undefined> {
-  if (!reference) return undefined;
-  const found = await findPaymentByReference(trx, reference);
-  if (!found) return undefined;
-  const booking = (await lockBooking(trx, found.booking_id))!;
-  const payment = (await lockPayment(trx, found.id))!;
-  return { payment, booking };
 }

@@ -1,12 +1,12 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { EventPublisher } from '../events/event-publisher';
+import type { Emit, EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import type { Logger } from '../logger';
-import { findPaymentByReference } from './payment-repository';
+import { lookUpDelivery, recordDelivery } from './webhook-repository';
 import type { PayoutStatus } from './payout-state';
-import { settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund, settleTransfer } from './settlement';
+import { settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund, settleTransfer, type SettleOutcome } from './settlement';
 import type { PaymentService } from './payment-service';
 import type { PaystackClient, VerifiedTransaction } from './paystack-client';
 import { isValidPaystackSignature } from './webhook-signature';
@@ -30,6 +30,8 @@ const TRANSFER_STATUS: Record<string, PayoutStatus> = {
   'transfer.reversed': 'REVERSED',
 };
 
+type Settled = { outcome: SettleOutcome | 'ignored'; followUp?: () => Promise<void> };
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
 
 /** A dispute names its charge in `data.transaction.reference` (the top-level one is null). */
@@ -50,7 +52,7 @@ export function dedupeKey(e: Envelope, raw: Buffer): string {
 
 /**
  * POST /api/webhooks/paystack, after the raw bytes arrive: signature first (nothing is stored
- * without it), then one transaction that records the delivery, changes state and appends events,
+ * without it), then one transaction that changes state, records the delivery and appends events,
  * so a redelivery finds its key and has no second effect.
  */
 export class WebhookService {
@@ -80,56 +82,59 @@ export class WebhookService {
     if (!parsed.success) throw new AppError('VALIDATION_FAILED', 'Not a Paystack event envelope');
     const envelope = parsed.data;
     const key = dedupeKey(envelope, raw);
-    const log = this.logger.child({ webhook: envelope.event, dedupeKey: key });
 
-    // Cheap early exit for redeliveries; the unique key below is what actually guarantees it.
-    if (await this.knex('webhook_deliveries').where({ dedupe_key: key }).first()) return 'duplicate';
+    const reference = envelope.event === 'charge.success' ? str(envelope.data.reference) : undefined;
+    // A cheap early exit for redeliveries; the unique key, recorded in the transaction, is what
+    // actually guarantees it.
+    const known = await lookUpDelivery(this.knex, key, reference);
+    if (known.recorded) return 'duplicate';
 
     // Paystack is asked before any transaction opens (never hold one across a network call).
-    const verified = envelope.event === 'charge.success' ? await this.verifyCharge(envelope) : undefined;
+    const verified = reference && known.paymentExists ? await this.verifyCharge(reference) : undefined;
 
-    let followUp: (() => Promise<void>) | undefined;
-    const { result } = await this.publisher.transaction(async (trx, emit) => {
-      const inserted = await trx('webhook_deliveries')
-        .insert({ dedupe_key: key, event: envelope.event, payload: JSON.stringify(json), outcome: 'received' })
-        .onConflict('dedupe_key')
-        .ignore()
-        .returning('id');
-      if (inserted.length === 0) return 'duplicate' as const;
-
-      let outcome: WebhookOutcome = 'ignored';
-      if (envelope.event === 'charge.success') {
-        const r = await settleCharge(trx, emit, str(envelope.data.reference), verified, this.logger, (id) =>
-          this.payments.requestRefund(id),
-        );
-        outcome = r.outcome;
-        followUp = r.followUp;
-      } else if (TRANSFER_STATUS[envelope.event]) {
-        outcome = await settleTransfer(trx, emit, str(envelope.data.reference), TRANSFER_STATUS[envelope.event], str(envelope.data.transfer_code));
-      } else if (envelope.event === 'refund.processed') {
-        outcome = await settleRefund(trx, emit, str(envelope.data.transaction_reference));
-      } else if (envelope.event === 'charge.dispute.create') {
-        outcome = await settleDisputeOpened(trx, emit, disputedReference(envelope), str(envelope.data.id));
-      } else if (envelope.event === 'charge.dispute.resolve') {
-        const r = await settleDisputeResolved(trx, emit, disputedReference(envelope), str(envelope.data.resolution), this.logger);
-        outcome = r.outcome;
-        if (r.payoutToSend) followUp = () => this.payments.startTransfer(r.payoutToSend!);
-      }
-      await trx('webhook_deliveries').where({ dedupe_key: key }).update({ outcome });
-      return outcome;
-    });
-    if (result === 'unknown_reference' || result === 'ignored') {
-      log.warn({ code: result === 'ignored' ? 'WEBHOOK_EVENT_IGNORED' : 'WEBHOOK_UNKNOWN_REFERENCE' }, 'webhook recorded, nothing to do');
-    } else {
-      log.info({ outcome: result }, 'webhook processed');
+    let settled: Settled;
+    try {
+      ({ result: settled } = await this.publisher.transaction(async (trx, emit) => {
+        const s = await this.settle(trx, emit, envelope, verified);
+        // Recorded last, with its outcome, once the rows it touches are locked (every path locks
+        // in the same order, so racing deliveries wait rather than deadlock). A delivery of the
+        // same key that committed first means this one is a redelivery: it must have no effect.
+        if (!(await recordDelivery(trx, { dedupeKey: key, event: envelope.event, payload: json, outcome: s.outcome }))) {
+          throw new RecordedMeanwhile();
+        }
+        return s;
+      }));
+    } catch (err) {
+      if (err instanceof RecordedMeanwhile) return 'duplicate';
+      throw err;
     }
-    if (followUp) await followUp();
-    return result;
+    const log = this.logger.child({ webhook: envelope.event, dedupeKey: key });
+    if (settled.outcome === 'unknown_reference' || settled.outcome === 'ignored') {
+      log.warn({ code: settled.outcome === 'ignored' ? 'WEBHOOK_EVENT_IGNORED' : 'WEBHOOK_UNKNOWN_REFERENCE' }, 'webhook recorded, nothing to do');
+    } else {
+      log.info({ outcome: settled.outcome }, 'webhook processed');
+    }
+    if (settled.followUp) await settled.followUp();
+    return settled.outcome;
   }
 
-  private async verifyCharge(e: Envelope): Promise<VerifiedTransaction | undefined> {
-    const reference = str(e.data.reference);
-    if (!reference || !(await findPaymentByReference(this.knex, reference))) return undefined;
+  /** The state change a delivery makes, in its transaction, and the Paystack call to make after it. */
+  private async settle(trx: Knex.Transaction, emit: Emit, envelope: Envelope, verified: VerifiedTransaction | undefined): Promise<Settled> {
+    const { event, data } = envelope;
+    if (event === 'charge.success') {
+      return settleCharge(trx, emit, str(data.reference), verified, this.logger, (id) => this.payments.requestRefund(id));
+    }
+    if (TRANSFER_STATUS[event]) return { outcome: await settleTransfer(trx, emit, str(data.reference), TRANSFER_STATUS[event], str(data.transfer_code)) };
+    if (event === 'refund.processed') return { outcome: await settleRefund(trx, emit, str(data.transaction_reference)) };
+    if (event === 'charge.dispute.create') return { outcome: await settleDisputeOpened(trx, emit, disputedReference(envelope), str(data.id)) };
+    if (event === 'charge.dispute.resolve') {
+      const r = await settleDisputeResolved(trx, emit, disputedReference(envelope), str(data.resolution), this.logger);
+      return { outcome: r.outcome, followUp: r.payoutToSend ? () => this.payments.startTransfer(r.payoutToSend!) : undefined };
+    }
+    return { outcome: 'ignored' };
+  }
+
+  private async verifyCharge(reference: string): Promise<VerifiedTransaction> {
     try {
       return await this.paystack!.verifyTransaction(reference);
     } catch (err) {
@@ -139,3 +144,9 @@ export class WebhookService {
     }
   }
 }
+
+/**
+ * Thrown inside the delivery's transaction to roll it back when its key turns out to be recorded
+ * already; caught in `receive`, never seen outside it.
+ */
+class RecordedMeanwhile extends Error {}

@@ -137,4 +137,27 @@ describeDb('notification inbox', () => {
     ]);
     expect((await client.put('/api/me/notification-preferences', { mutedTypes: ['Not A Type'] })).status).toBe(400);
   });
+
+  it('several notifications to one user in one transaction: each with the count after it; muted ones silent; unknown users none', async () => {
+    const u = m.user('batch-u', 'client');
+    await u.get('/api/me').expect(200);
+    await u.put('/api/me/notification-preferences', { mutedTypes: ['announcement'] }).expect(200);
+    const before = (await u.get('/api/notifications').expect(200)).body.unreadCount as number;
+    const to = ['user:batch-u', 'user:batch-nobody'] as const;
+    const written = await m.srv.publish(
+      { type: 'announcement', audience: [...to], payload: { title: 'first', body: 'one' } },
+      { type: 'announcement', audience: [...to], payload: { title: 'second', body: 'two' } },
+    );
+    const created = written.filter((e) => e.type === 'notification.created');
+    expect(created.map((e) => e.audience)).toEqual([['user:batch-u'], ['user:batch-u']]);
+    const payloads = created.map((e) => e.payload as { notification: { title: string; silent: boolean }; unreadCount: number });
+    expect(payloads.map((p) => [p.notification.title, p.notification.silent, p.unreadCount])).toEqual([
+      ['first', true, before + 1],
+      ['second', true, before + 2],
+    ]);
+    const inbox = (await u.get('/api/notifications').expect(200)).body;
+    expect(inbox.unreadCount).toBe(before + 2);
+    expect(inbox.notifications.slice(0, 2).map((x: { title: string }) => x.title)).toEqual(['second', 'first']);
+    expect(await m.srv.db.database.knex('notifications').where({ user_id: 'batch-nobody' }).first()).toBeUndefined();
+  });
 });

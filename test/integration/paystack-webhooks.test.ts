@@ -1,7 +1,15 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
+import { describeDb, TEST_DB } from '../helpers/test-db';
 import { inADay, PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
 import { signPaystackBody } from '../../src/payments/webhook-signature';
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () => {
   let m: Marketplace;
@@ -185,5 +193,29 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
       const n = await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [b.reference]).count<{ c: string }[]>('* as c');
       expect(Number(n[0].c)).toBe(3);
     }
+  });
+
+  it('applies first deliveries of one charge that race each other once: one processed, the rest duplicates, one delivery row', async () => {
+    const { id, reference } = await confirmedBookingWithPayment();
+    const tx = m.paystack.markPaid(reference);
+    const body = JSON.stringify({ event: 'charge.success', data: { id: 810000 + Number(id), reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
+    const signature = signPaystackBody(body, PAYSTACK_TEST_KEY);
+    // On PostgreSQL the booking's row lock is held meanwhile, so every delivery is past the early
+    // duplicate check and waits inside its transaction: the race is decided by the delivery row.
+    const holder = TEST_DB === 'postgres' ? await knex().transaction() : undefined;
+    await holder?.('bookings').where({ id }).forUpdate().first();
+    const answers = Array.from({ length: 3 }, () => post(body, signature).then((r) => r));
+    if (holder) {
+      await waitUntil(async () => {
+        const [row] = await knex()('pg_stat_activity').where({ datname: knex().raw('current_database()'), wait_event_type: 'Lock' }).count<{ c: string }[]>('* as c');
+        return Number(row.c) >= 3;
+      });
+      await holder.commit();
+    }
+    const outcomes = (await Promise.all(answers)).map((r) => `${r.status} ${r.body.outcome}`).sort();
+    expect(outcomes).toEqual(['200 duplicate', '200 duplicate', '200 processed']);
+    expect(await knex()('webhook_deliveries').whereRaw(`payload->'data'->>'reference' = ?`, [reference]).select('outcome')).toEqual([{ outcome: 'processed' }]);
+    const statuses = await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [reference]).select(knex().raw(`payload->>'status' as status`)).orderBy('id');
+    expect(statuses.map((r: { status: string }) => r.status)).toEqual(['PENDING', 'PAID', 'ESCROW']);
   });
 });
