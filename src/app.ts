@@ -38,11 +38,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requireJsonBody);
   app.use(jsonBody(JSON_BODY_LIMIT));
 
+  // First: polling clients call it more often than everything else together, and every router
+  // mounted ahead of it is walked on each poll.
+  app.use(pollRoutes(deps));
   app.use(healthRoutes(deps));
   app.use(statusRoutes(deps));
   app.use(ticketRoutes(deps));
   app.use(streamRoutes(deps));
-  app.use(pollRoutes(deps));
   app.use(clientModeRoutes(deps));
   app.use(broadcastRoutes(deps));
   app.use(userRoutes(deps));

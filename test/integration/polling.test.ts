@@ -2,6 +2,7 @@ import request from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { openStream } from '../helpers/sse-client';
+import { appendEvents, pruneEvents } from '../../src/events/event-log';
 
 describeDb('polling GET /api/events', () => {
   let srv: TestServer;
@@ -73,6 +74,19 @@ describeDb('polling GET /api/events', () => {
     expect(body).toEqual(expect.objectContaining({ events: [], reset: true, lastEventId: last }));
   });
 
+  it('resets a cursor that retention pruned, also one the in-memory window had served before', async () => {
+    const token = srv.token('pruned', 'client');
+    const { body: start } = await poll(token);
+    const [old] = await srv.publish({ type: 'test.event', audience: ['user:pruned'], payload: {} });
+    await srv.settledLastId();
+    expect((await poll(token, { after: start.lastEventId })).body.events.map((e: { id: string }) => e.id)).toEqual([old.id]);
+    await pruneEvents(srv.running.deps.db.knex, new Date(Date.now() + 60_000));
+    await srv.publish({ type: 'test.event', audience: ['user:pruned'], payload: {} });
+    const last = await srv.settledLastId();
+    const { body } = await poll(token, { after: start.lastEventId });
+    expect(body).toEqual(expect.objectContaining({ events: [], reset: true, lastEventId: last }));
+  });
+
   it.each([
     [{ limit: 0 }],
     [{ limit: 501 }],
@@ -88,10 +102,56 @@ describeDb('polling GET /api/events', () => {
     expect(Array.isArray(res.body.error.details)).toBe(true);
   });
 
+  it('answers with the limit it counts against (draft-8 headers) and the request id it logs under', async () => {
+    const res = await poll(srv.token('hdr', 'client')).set('X-Request-Id', 'poll-hdr-1');
+    expect(res.headers['ratelimit']).toMatch(/^"1000000-in-1min"; r=\d+; t=\d+$/);
+    expect(res.headers['ratelimit-policy']).toMatch(/^"1000000-in-1min"; q=1000000; w=60; pk=:[A-Za-z0-9+/=]+:$/);
+    expect(res.headers['x-request-id']).toBe('poll-hdr-1');
+  });
+
   it('counts polling requests in the status endpoint', async () => {
     const before = (await request(srv.url).get('/api/status')).body.pollingRequests;
     await poll(srv.token('cnt', 'client'));
     const after = (await request(srv.url).get('/api/status')).body.pollingRequests;
     expect(after).toBe(before + 1);
+  });
+});
+
+describeDb('polling while another instance commits what this one has not heard of yet', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    // Neither the fallback poll (a minute) nor NOTIFY (stopped) moves the relay during a test.
+    srv = await startTestServer({ POLL_INTERVAL_MS: '60000', RELAY_POLL_MS: '60000' });
+    await srv.running.listener?.stop();
+  });
+  afterAll(() => srv.stop());
+
+  const poll = (token: string, query: Record<string, string | number> = {}) =>
+    request(srv.url).get('/api/events').set('Authorization', `Bearer ${token}`).query(query);
+  /** What another instance does: append and commit on the shared log, without this relay knowing. */
+  const commitElsewhere = (audience: `user:${string}`) =>
+    srv.running.deps.db.knex.transaction(async (trx) => (await appendEvents(trx, [{ type: 'test.event', audience: [audience], payload: {} }]))[0]);
+  const ids = (body: { events: Array<{ id: string }> }) => body.events.map((e) => e.id);
+
+  it('answers up to what it has dispatched, takes a cursor from the other instance, and skips nothing', async () => {
+    const token = srv.token('roam', 'client');
+    const { body: start } = await poll(token);
+    expect((await poll(token, { after: start.lastEventId })).body).toEqual(expect.objectContaining({ events: [], lastEventId: start.lastEventId }));
+
+    const x = await commitElsewhere('user:roam');
+    // Not dispatched here yet: nothing new, and the cursor does not move past the unseen event.
+    expect((await poll(token, { after: start.lastEventId })).body).toEqual(
+      expect.objectContaining({ events: [], lastEventId: start.lastEventId, reset: false }),
+    );
+    // The other instance already gave the client x: a cursor ahead of this relay is read from the log, not reset.
+    expect((await poll(token, { after: x.id })).body).toEqual(expect.objectContaining({ events: [], lastEventId: x.id, reset: false }));
+    const y = await commitElsewhere('user:roam');
+    expect((await poll(token, { after: x.id })).body).toEqual(expect.objectContaining({ lastEventId: y.id, reset: false }));
+    expect(ids((await poll(token, { after: x.id })).body)).toEqual([y.id]);
+
+    await srv.running.deps.relay.settle();
+    const { body } = await poll(token, { after: start.lastEventId });
+    expect(ids(body)).toEqual([x.id, y.id]);
+    expect(body.lastEventId).toBe(y.id);
   });
 });

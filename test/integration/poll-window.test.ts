@@ -1,0 +1,105 @@
+import { describeDb } from '../helpers/test-db';
+import { startTestServer, type TestServer } from '../helpers/test-server';
+import { PollWindow } from '../../src/realtime/poll-window';
+import { appendEvents, pruneEvents } from '../../src/events/event-log';
+import { channelsFor } from '../../src/events/audience';
+import type { ChannelName } from '../../src/events/event-types';
+
+/*
+ * The window on the real log, with a small capacity so that its edges are reached. The route's
+ * own behaviour (fallback to the log, resets) is in polling.test.ts.
+ */
+describeDb('PollWindow: the recent log in memory for polls', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    // A minute between fallback polls: the relay moves only when a test makes it.
+    srv = await startTestServer({ RELAY_POLL_MS: '60000' });
+    // No NOTIFY wake-ups either: "committed elsewhere, not yet heard of here" stays that way.
+    await srv.running.listener?.stop();
+  });
+  afterAll(() => srv.stop());
+
+  const knex = () => srv.running.deps.db.knex;
+  const dispatched = () => srv.running.deps.relay.dispatchedId;
+  const window = (capacity = 3) => new PollWindow(knex(), dispatched, capacity);
+  const ann = (title: string) => ({ type: 'test.event', audience: ['all' as ChannelName], payload: { title } });
+  const to = (user: string) => ({ type: 'test.event', audience: [`user:${user}` as ChannelName], payload: { user } });
+  const ids = (page: { events: Array<{ id: string }> } | undefined) => page?.events.map((e) => e.id);
+  const ch = (user: string) => channelsFor({ userId: user, role: 'client' });
+
+  it('starts where the relay is: older cursors are left to the log, the current one gets an empty page', async () => {
+    await srv.publish(ann('before'));
+    const start = await srv.settledLastId();
+    const w = window();
+    expect(await w.page(String(BigInt(start) - 1n), ch('ann'), 10)).toBeUndefined();
+    expect(await w.page(start, ch('ann'), 10)).toEqual({ events: [], lastEventId: start, hasMore: false });
+  });
+
+  it('serves each user only what is addressed to them, in order, through the relay position', async () => {
+    const start = await srv.settledLastId();
+    const w = window(10);
+    await w.page(start, ch('wa'), 10);
+    const [a1] = await srv.publish(to('wa'));
+    await srv.publish(to('wb'));
+    const [all] = await srv.publish(ann('both'));
+    const last = await srv.settledLastId();
+    expect(await w.page(start, ch('wa'), 10)).toEqual({ events: [a1, all], lastEventId: last, hasMore: false });
+    expect(ids(await w.page(start, ch('wb'), 10))).not.toContain(a1.id);
+    // Paging: the cursor of a full page is its last event, and the next page continues there.
+    expect(await w.page(start, ch('wa'), 1)).toEqual({ events: [a1], lastEventId: a1.id, hasMore: true });
+    expect(await w.page(a1.id, ch('wa'), 1)).toEqual({ events: [all], lastEventId: last, hasMore: false });
+  });
+
+  it('never answers past what the relay has dispatched, nor a cursor ahead of it', async () => {
+    const start = await srv.settledLastId();
+    const w = window(10);
+    await w.page(start, ch('late'), 10);
+    // Committed by another writer (another instance): this relay has not heard of it.
+    const [elsewhere] = await knex().transaction((trx) => appendEvents(trx, [to('late')]));
+    expect(dispatched()).toBe(start);
+    expect(await w.page(start, ch('late'), 10)).toEqual({ events: [], lastEventId: start, hasMore: false });
+    expect(await w.page(elsewhere.id, ch('late'), 10)).toBeUndefined();
+    await srv.running.deps.relay.settle();
+    expect(ids(await w.page(start, ch('late'), 10))).toEqual([elsewhere.id]);
+  });
+
+  it('after a gap larger than itself, keeps only the newest events and leaves older cursors to the log', async () => {
+    const start = await srv.settledLastId();
+    const w = window(3);
+    await w.page(start, ch('gap'), 10);
+    const published = [];
+    for (let i = 0; i < 5; i++) published.push((await srv.publish(to('gap')))[0].id);
+    await srv.settledLastId();
+    expect(await w.page(start, ch('gap'), 10)).toBeUndefined();
+    expect(await w.page(published[1], ch('gap'), 10)).toBeUndefined();
+    expect(ids(await w.page(published[2], ch('gap'), 10))).toEqual(published.slice(3));
+  });
+
+  it('drops its oldest events beyond its capacity, and their cursors go to the log', async () => {
+    const start = await srv.settledLastId();
+    const w = window(3);
+    await w.page(start, ch('cap'), 10);
+    const published = [];
+    for (let i = 0; i < 5; i++) {
+      published.push((await srv.publish(to('cap')))[0].id);
+      await srv.settledLastId();
+      await w.page(published[published.length - 1], ch('cap'), 10);
+    }
+    expect(await w.page(published[0], ch('cap'), 10)).toBeUndefined();
+    expect(ids(await w.page(published[1], ch('cap'), 10))).toEqual(published.slice(2));
+  });
+
+  it('rises above what retention pruned, as soon as it next reads', async () => {
+    const start = await srv.settledLastId();
+    const w = window(10);
+    await w.page(start, ch('old'), 10);
+    const [old] = await srv.publish(to('old'));
+    await srv.settledLastId();
+    expect(ids(await w.page(start, ch('old'), 10))).toEqual([old.id]);
+    await pruneEvents(knex(), new Date(Date.now() + 60_000));
+    const [fresh] = await srv.publish(to('old'));
+    await srv.settledLastId();
+    expect(await w.page(start, ch('old'), 10)).toBeUndefined();
+    expect(ids(await w.page(old.id, ch('old'), 10))).toEqual([fresh.id]);
+  });
+});
