@@ -13,7 +13,8 @@ const APPEND_LOCK_KEY = 7_304_200_001;
 /** Ids as the API accepts them: non-negative decimal integers that fit a bigint. */
 export const EVENT_ID_PATTERN = /^(0|[1-9]\d{0,17})$/;
 
-interface EventRow {
+/** A row of `events` as the driver returns it. */
+export interface EventRow {
   id: string;
   type: string;
   audience: ChannelName[];
@@ -21,7 +22,7 @@ interface EventRow {
   occurred_at: Date | string;
 }
 
-const toRecord = (r: EventRow): EventRecord => ({
+export const toRecord = (r: EventRow): EventRecord => ({
   id: String(r.id),
   type: r.type,
   audience: r.audience,

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { compareIds } from '../events/event-log';
+import { compareIds, toRecord, type EventRow } from '../events/event-log';
 import { isAddressedTo } from '../events/audience';
 import type { ChannelName, EventRecord } from '../events/event-types';
 
@@ -12,14 +12,8 @@ export interface WindowPage {
   hasMore: boolean;
 }
 
-interface WindowRow {
-  pruned_through: string;
-  id: string | null;
-  type: string;
-  audience: ChannelName[];
-  payload: unknown;
-  occurred_at: Date | string;
-}
+/** An event row, or (the LEFT JOIN's row when there are no events) nulls with the bound. */
+type WindowRow = { pruned_through: string } & (EventRow | { id: null });
 
 /*
  * One statement: the newest events of (from, to], every audience, and the retention bound read in
@@ -97,7 +91,10 @@ export class PollWindow {
     const { rows } = (await this.knex.raw(FILL_SQL, [from, to, this.capacity])) as { rows: WindowRow[] };
     const pruned = rows[0]?.pruned_through;
     if (pruned === undefined) throw new Error('event_log_state is missing its row; migrations did not run');
-    const fresh = rows.filter((r) => r.id !== null).reverse().map(toRecord);
+    const fresh = rows
+      .filter((r): r is WindowRow & EventRow => r.id !== null)
+      .reverse()
+      .map(toRecord);
     if (fresh.length === this.capacity) {
       // The read may have stopped short of `from`: what it returned is complete only from its first id.
       this.events = fresh;
@@ -127,11 +124,3 @@ export class PollWindow {
     return lo;
   }
 }
-
-const toRecord = (r: WindowRow): EventRecord => ({
-  id: String(r.id),
-  type: r.type,
-  audience: r.audience,
-  payload: r.payload,
-  occurredAt: r.occurred_at instanceof Date ? r.occurred_at : new Date(r.occurred_at),
-});
