@@ -95,19 +95,21 @@ async function listener() {
   let step: ListenerStep | null = null;
   let seen = new Set<number>();
   let cpu0 = process.cpuUsage();
-  const deliver = (e: EventRecord) => {
+  const deliver = (events: readonly EventRecord[]) => {
     const t = nowMs();
-    const p = e.payload as Partial<NotifyStamp> | null;
-    if (!step || !p || p.r !== step.step || typeof p.s !== 'number' || typeof p.t !== 'number') return;
-    if (seen.has(p.s)) {
-      step.duplicates++;
-      return;
+    for (const e of events) {
+      const p = e.payload as Partial<NotifyStamp> | null;
+      if (!step || !p || p.r !== step.step || typeof p.s !== 'number' || typeof p.t !== 'number') continue;
+      if (seen.has(p.s)) {
+        step.duplicates++;
+        continue;
+      }
+      seen.add(p.s);
+      step.received++;
+      step.lags.push(t - p.t);
+      step.firstRecv ??= t;
+      step.lastRecv = t;
     }
-    seen.add(p.s);
-    step.received++;
-    step.lags.push(t - p.t);
-    step.firstRecv ??= t;
-    step.lastRecv = t;
   };
   db.knex.on('query', () => {
     if (step) step.reads++;

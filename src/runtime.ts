@@ -46,7 +46,15 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
 
   const registry = new ChannelRegistry();
   const telemetry = new Telemetry(() => registry.counts());
-  const relay = new OutboxRelay(db.knex, (e) => telemetry.recordFanout(e.occurredAt, registry.dispatch(e)), logger, config.RELAY_POLL_MS);
+  const relay = new OutboxRelay(
+    db.knex,
+    (events) => {
+      const reached = registry.dispatch(events);
+      events.forEach((e, i) => telemetry.recordFanout(e.occurredAt, reached[i]));
+    },
+    logger,
+    config.RELAY_POLL_MS,
+  );
   const notifications = new NotificationService(db.knex);
   const publisher = new EventPublisher(
     db.knex,

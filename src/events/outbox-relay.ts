@@ -23,7 +23,8 @@ export class OutboxRelay {
 
   constructor(
     private readonly knex: Knex,
-    private readonly deliver: (event: EventRecord) => void,
+    /** Receives consecutive committed events in id order, each exactly once, a run at a time. */
+    private readonly deliver: (events: readonly EventRecord[]) => void,
     private readonly logger: Logger,
     private readonly pollMs: number,
   ) {}
@@ -67,7 +68,7 @@ export class OutboxRelay {
       const fresh = events.filter((e) => compareIds(e.id, this.cursor) > 0);
       let next = BigInt(this.cursor) + 1n;
       if (!fresh.every((e) => BigInt(e.id) === next++)) return this.poke();
-      for (const e of fresh) this.dispatch(e);
+      if (fresh.length) this.dispatch(fresh);
     });
   }
 
@@ -93,17 +94,22 @@ export class OutboxRelay {
           this.logger.error({ code: 'RELAY_READ_FAILED', err }, 'could not read the event log; will retry');
           return;
         }
-        for (const e of batch) if (compareIds(e.id, this.cursor) > 0) this.dispatch(e);
+        const fresh = batch.filter((e) => compareIds(e.id, this.cursor) > 0);
+        if (fresh.length) this.dispatch(fresh);
       } while (batch.length === BATCH && !this.stopped);
     } while (this.again && !this.stopped);
   }
 
-  private dispatch(e: EventRecord): void {
-    this.cursor = e.id;
+  /** `events` follow the cursor with no gap, in id order. */
+  private dispatch(events: readonly EventRecord[]): void {
+    this.cursor = events[events.length - 1].id;
     try {
-      this.deliver(e);
+      this.deliver(events);
     } catch (err) {
-      this.logger.error({ code: 'BROADCAST_FAILED', eventId: e.id, err }, 'delivering an event failed');
+      this.logger.error(
+        { code: 'BROADCAST_FAILED', firstEventId: events[0].id, lastEventId: this.cursor, err },
+        'delivering events failed',
+      );
     }
   }
 }

@@ -9,6 +9,10 @@ export interface StreamCounts {
 
 const ROLES = ['client', 'provider', 'admin'] as const;
 
+function sameAudience(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((c, i) => c === b[i]));
+}
+
 /**
  * The in-process index of who is listening where: one set of streams per channel (`user:<id>`,
  * `role:<role>`, `all`), created on first join and dropped when empty, so memory follows open
@@ -50,23 +54,41 @@ export class ChannelRegistry {
     }
   }
 
-  /** Hands the event to every stream on any of its channels, once per stream. */
-  dispatch(event: EventRecord): number {
-    if (event.audience.length === 1) {
+  /**
+   * Hands consecutive events (in id order) to every stream on any of their channels, once per
+   * stream; returns how many streams each reached. A run of events with the same audience (an
+   * announcement and its notification, a booking change and its notifications) goes to each
+   * stream in one call, so the stream writes them in one piece.
+   */
+  dispatch(events: readonly EventRecord[]): number[] {
+    const reached: number[] = [];
+    for (let i = 0; i < events.length; ) {
+      let j = i + 1;
+      while (j < events.length && sameAudience(events[j].audience, events[i].audience)) j++;
+      const run = i === 0 && j === events.length ? events : events.slice(i, j);
+      const n = this.dispatchRun(run);
+      for (; i < j; i++) reached.push(n);
+    }
+    return reached;
+  }
+
+  private dispatchRun(run: readonly EventRecord[]): number {
+    const audience = run[0].audience;
+    if (audience.length === 1) {
       // One channel (the usual case): its streams are distinct already, no set to build.
-      const channel = this.channels.get(event.audience[0]);
+      const channel = this.channels.get(audience[0]);
       if (!channel) return 0;
       // A delivery can end a stream, but it leaves the channel only on its response's 'close',
       // after this loop.
-      for (const s of channel) s.deliver(event);
+      for (const s of channel) s.deliver(run);
       return channel.size;
     }
     const targets = new Set<StreamSubscriber>();
-    for (const name of event.audience) {
+    for (const name of audience) {
       const channel = this.channels.get(name);
       if (channel) for (const s of channel) targets.add(s);
     }
-    for (const t of targets) t.deliver(event);
+    for (const t of targets) t.deliver(run);
     return targets.size;
   }
 

@@ -24,16 +24,29 @@ export function retryFrame(ms: number): string {
   return createEventBuffer().retry(ms).dispatch().read();
 }
 
-const eventFrames = new WeakMap<EventRecord, string>();
+const frames = new WeakMap<EventRecord, string>();
 
 /** The frame of a logged event: its type, its id, its envelope as data. */
 export function eventFrame(e: EventRecord): string {
-  let frame = eventFrames.get(e);
+  let frame = frames.get(e);
   if (frame === undefined) {
     frame = createEventBuffer({ serializer: preSerialized }).push(JSON.stringify(toEnvelope(e)), e.type, e.id).read();
-    eventFrames.set(e, frame);
+    frames.set(e, frame);
   }
   return frame;
+}
+
+const runFrames = new WeakMap<readonly EventRecord[], string>();
+
+/** The frames of consecutive events as one string, built once however many streams get them. */
+export function eventFrames(events: readonly EventRecord[]): string {
+  if (events.length === 1) return eventFrame(events[0]);
+  let joined = runFrames.get(events);
+  if (joined === undefined) {
+    joined = events.map(eventFrame).join('');
+    runFrames.set(events, joined);
+  }
+  return joined;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { ChannelName, EventRecord } from '../events/event-types';
 import { channelsFor, isAddressedTo } from '../events/audience';
 import type { Telemetry } from '../ops/telemetry';
 import type { Logger } from '../logger';
-import { controlFrame, eventFrame, HEARTBEAT_FRAME, STREAM_HEADERS } from './sse-frames';
+import { controlFrame, eventFrame, eventFrames, HEARTBEAT_FRAME, STREAM_HEADERS } from './sse-frames';
 
 /** What all streams of one server share: one object, so each stream holds one reference to it. */
 export interface StreamContext {
@@ -102,16 +102,18 @@ export class StreamSubscriber {
     return true;
   }
 
-  /** Live path: called by the registry for every event addressed to this stream. */
-  deliver(event: EventRecord): void {
+  /** Live path: called by the registry with consecutive events addressed to this stream. */
+  deliver(events: readonly EventRecord[]): void {
     if (!this.isOpen) return;
     if (this.buffering) {
-      (this.buffered ??= []).push(event);
-      this.bufferedBytes += eventFrame(event).length;
+      for (const e of events) {
+        (this.buffered ??= []).push(e);
+        this.bufferedBytes += eventFrame(e).length;
+      }
       if (this.bufferedBytes > this.ctx.queueCapBytes) this.drop('slow_consumer');
       return;
     }
-    this.write(event, 'live');
+    this.write(events, 'live');
   }
 
   /** Replay path: writes in order, waiting for the socket to drain rather than piling up. */
@@ -119,7 +121,7 @@ export class StreamSubscriber {
     let written = 0;
     for (const e of events) {
       if (!this.isOpen) break;
-      if (this.write(e, 'replay')) written++;
+      written += this.write([e], 'replay');
       if (this.res.writableNeedDrain) await this.drained();
     }
     this.ctx.telemetry.eventsDelivered.inc({ path: 'replay' }, written);
@@ -132,7 +134,7 @@ export class StreamSubscriber {
     this.buffered = null;
     this.bufferedBytes = 0;
     this.buffering = false;
-    for (const e of pending) this.write(e, 'live');
+    this.write(pending, 'live');
   }
 
   /** A message that is not in the log (reset, auth_expired); see controlFrame for the id. */
@@ -184,11 +186,15 @@ export class StreamSubscriber {
     this.res.write(frame);
   }
 
-  /** True when the event went out. Live writes are counted per event by the relay, not here. */
-  private write(e: EventRecord, path: 'live' | 'replay'): boolean {
-    if (!this.isOpen || compareIds(e.id, this.lastSentId) <= 0) return false;
-    // The last gate before the socket, whichever path the event came by: never another's event.
-    if (!isAddressedTo(e.audience, this.channels)) return false;
+  /**
+   * Writes, in one piece, the events not yet sent and addressed to this stream; returns how many.
+   * Live writes are counted per event by the relay, not here.
+   */
+  private write(events: readonly EventRecord[], path: 'live' | 'replay'): number {
+    if (!this.isOpen) return 0;
+    // The usual case is that all of them go: then no array, and the string every stream shares.
+    const sending = events.every((e) => this.due(e)) ? events : events.filter((e) => this.due(e));
+    if (sending.length === 0) return 0;
     // Node corks the socket for the rest of the tick on a response write, so what this tick wrote
     // is all still queued however fast the client reads. Only the backlog from earlier ticks,
     // which the socket had the chance to send, shows a client that is not reading.
@@ -199,13 +205,18 @@ export class StreamSubscriber {
     }
     if (path === 'live' && this.res.writableLength - this.writtenThisTick > this.ctx.queueCapBytes) {
       this.drop('slow_consumer');
-      return false;
+      return 0;
     }
     const before = this.res.writableLength;
-    this.send(eventFrame(e));
+    this.send(sending === events ? eventFrames(events) : sending.map(eventFrame).join(''));
     this.writtenThisTick += this.res.writableLength - before;
-    this.lastSentId = e.id;
-    return true;
+    this.lastSentId = sending[sending.length - 1].id;
+    return sending.length;
+  }
+
+  /** Not sent yet, and addressed to this stream: the last gate before the socket, whichever path the event came by. */
+  private due(e: EventRecord): boolean {
+    return compareIds(e.id, this.lastSentId) > 0 && isAddressedTo(e.audience, this.channels);
   }
 
   private async drained(): Promise<void> {
