@@ -1,3 +1,4 @@
+import { Role } from '../auth/principal';
 import type { EventRecord } from '../events/event-types';
 import type { StreamSubscriber } from './stream-subscriber';
 
@@ -6,8 +7,6 @@ export interface StreamCounts {
   byRole: Record<string, number>;
   users: number;
 }
-
-const ROLES = ['client', 'provider', 'admin'] as const;
 
 function sameAudience(a: readonly string[], b: readonly string[]): boolean {
   return a === b || (a.length === b.length && a.every((c, i) => c === b[i]));
@@ -98,7 +97,7 @@ export class ChannelRegistry {
 
   counts(): StreamCounts {
     const byRole: Record<string, number> = {};
-    for (const role of ROLES) byRole[role] = this.channels.get(`role:${role}`)?.size ?? 0;
+    for (const role of Role.options) byRole[role] = this.channels.get(`role:${role}`)?.size ?? 0;
     return { total: this.subscribers.size, byRole, users: this.streamsPerUser.size };
   }
 }
