@@ -175,6 +175,8 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       await closed;
       clearInterval(sweep);
       clearTimeout(force);
+      // Its kept-alive connections to Paystack, once the last request using it has finished.
+      await paystack?.close();
       await demoPaystack?.stop();
       await db.close();
     })());

@@ -7,7 +7,7 @@ import { openDatabase } from '../storage/db';
 import { EventPublisher } from '../events/event-publisher';
 import { NotificationService } from '../notifications/notification-service';
 import { PaymentService } from '../payments/payment-service';
-import { createPaystackClient } from '../payments/paystack-client';
+import { createPaystackClient, type PaystackClient } from '../payments/paystack-client';
 import { Reconciler } from '../payments/reconciliation';
 
 async function main() {
@@ -15,12 +15,13 @@ async function main() {
   const logger = createLogger(config.LOG_LEVEL);
   if (!config.PAYSTACK_SECRET_KEY) throw new ConfigError(['PAYSTACK_SECRET_KEY: required to reconcile']);
   const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  let paystack: PaystackClient | undefined;
   try {
     await db.migrate();
     const notifications = new NotificationService(db.knex);
     const publisher = new EventPublisher(db.knex, () => {}, (trx, events) => notifications.derive(trx, events));
     notifications.attach(publisher);
-    const paystack = createPaystackClient({
+    paystack = createPaystackClient({
       baseUrl: config.PAYSTACK_BASE_URL,
       secretKey: config.PAYSTACK_SECRET_KEY,
       timeoutMs: config.PAYSTACK_TIMEOUT_MS,
@@ -30,6 +31,7 @@ async function main() {
     const counts = await new Reconciler(db.knex, publisher, paystack, payments, logger, config.RECONCILE_AFTER_MS).runOnce();
     process.stdout.write(`${JSON.stringify(counts)}\n`);
   } finally {
+    await paystack?.close();
     await db.close();
   }
 }

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { FakePaystack } from '../fakes/fake-paystack';
 import { createPaystackClient, PaystackError, type PaystackClient } from '../../src/payments/paystack-client';
 import { isValidPaystackSignature, signPaystackBody } from '../../src/payments/webhook-signature';
@@ -53,8 +53,13 @@ let recorder: Awaited<ReturnType<typeof startRecorder>>;
 let n = 0;
 const txRef = () => `bk${++n}-${crypto.randomBytes(6).toString('hex')}`;
 const payoutRef = () => `payout_${++n}_${crypto.randomBytes(8).toString('hex')}`;
-const client = (over: Partial<Parameters<typeof createPaystackClient>[0]> = {}) =>
-  createPaystackClient({ baseUrl: fake.url, secretKey: KEY, timeoutMs: 5_000, ...over });
+/** Every client a test makes, closed after the suite (each owns its kept-alive connections). */
+const made: PaystackClient[] = [];
+const client = (over: Partial<Parameters<typeof createPaystackClient>[0]> = {}) => {
+  const c = createPaystackClient({ baseUrl: fake.url, secretKey: KEY, timeoutMs: 5_000, ...over });
+  made.push(c);
+  return c;
+};
 const lastRequest = () => fake.requests[fake.requests.length - 1];
 
 beforeAll(async () => {
@@ -65,6 +70,7 @@ beforeAll(async () => {
   paystack = client();
 });
 afterAll(async () => {
+  await Promise.all(made.map((c) => c.close()));
   await fake.stop();
   await recorder.close();
 });
@@ -262,6 +268,151 @@ describe('Paystack client, failures', () => {
       await expect(paystack.initiateTransfer({ amount, recipient: 'RCP_x', reference: payoutRef(), reason: 'x', currency: 'ZAR' })).rejects.toThrow(RangeError);
     }
     expect(fake.requests.length).toBe(before);
+  });
+});
+
+/** A bare local HTTP server for what the fake cannot do: it counts connections and keeps its sockets. */
+async function startServer(handler: http.RequestListener) {
+  const server = http.createServer(handler);
+  const sockets = new Set<Socket>();
+  const requests: http.IncomingMessage[] = [];
+  let connections = 0;
+  server.on('connection', (socket: Socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('request', (req: http.IncomingMessage) => requests.push(req));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    /** Server-side sockets still open. */
+    sockets,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+const VERIFIED = JSON.stringify({
+  status: true,
+  message: 'Verification successful',
+  data: { id: 1, status: 'success', reference: 'r1', amount: 5_000, currency: 'ZAR', paid_at: '2026-01-01T10:00:00.000Z', metadata: '' },
+});
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Resolves once `check()` holds, polling; rejects after `ms`. */
+async function until(check: () => boolean, ms = 2_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('Paystack client, its connections', () => {
+  let servers: Array<{ close(): Promise<void> }> = [];
+  const local = async (handler: http.RequestListener) => {
+    const s = await startServer(handler);
+    servers.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    servers = [];
+  });
+
+  it.each([301, 302, 303, 307, 308])('a %i redirect is PAYSTACK_UNAVAILABLE with its status, and its Location is never contacted', async (status) => {
+    const elsewhere = await local((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(VERIFIED));
+    const redirecting = await local((_req, res) =>
+      // An envelope that would read as a refusal (or a success) if the body were taken at face value.
+      res.writeHead(status, { Location: `${elsewhere.url}/transaction/verify/r1`, 'Content-Type': 'application/json' }).end('{"status":false,"message":"Moved"}'),
+    );
+    const c = createPaystackClient({ baseUrl: redirecting.url, secretKey: KEY, timeoutMs: 2_000 });
+    try {
+      const err = await paystackError(c.verifyTransaction('r1'));
+      expect(err).toMatchObject({ code: 'PAYSTACK_UNAVAILABLE', httpStatus: status, operation: 'GET /transaction/verify/r1' });
+      expect(redirecting.requests).toHaveLength(1);
+      // Give a follower time to get there, then check nothing did.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(elsewhere.connections()).toBe(0);
+      expect(elsewhere.requests).toHaveLength(0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('sequential calls reuse one kept-alive connection, each with the key, JSON and nothing compressed', async () => {
+    const server = await local((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(VERIFIED));
+    const c = createPaystackClient({ baseUrl: server.url, secretKey: KEY, timeoutMs: 2_000 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        expect((await c.verifyTransaction('r1')).reference).toBe('r1');
+        // undici reuses a socket one event-loop turn after its response (in case the server closes
+        // it after all), so a call made in that same turn opens a second one. A server's calls are
+        // that far apart anyway: each follows database I/O.
+        await nextTurn();
+      }
+      expect(server.requests).toHaveLength(5);
+      expect(server.connections()).toBe(1);
+      for (const req of server.requests) {
+        expect(req.headers).toMatchObject({ authorization: `Bearer ${KEY}`, accept: 'application/json', 'content-type': 'application/json' });
+        expect(req.headers['accept-encoding']).toBeUndefined();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('close() ends the kept-alive connection (the server sees it close); a call after it is PAYSTACK_UNAVAILABLE', async () => {
+    const server = await local((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(VERIFIED));
+    const c = createPaystackClient({ baseUrl: server.url, secretKey: KEY, timeoutMs: 2_000 });
+    await c.verifyTransaction('r1');
+    await nextTurn();
+    await c.verifyTransaction('r1');
+    expect(server.sockets.size).toBe(1);
+    await c.close();
+    await until(() => server.sockets.size === 0);
+    expect(server.connections()).toBe(1);
+    await c.close(); // idempotent
+    expect(await paystackError(c.verifyTransaction('r1'))).toMatchObject({ code: 'PAYSTACK_UNAVAILABLE', httpStatus: undefined });
+    expect(server.connections()).toBe(1);
+  });
+
+  it('close() lets a call in flight finish first', async () => {
+    const server = await local((_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end(VERIFIED), 100);
+    });
+    const c = createPaystackClient({ baseUrl: server.url, secretKey: KEY, timeoutMs: 2_000 });
+    const call = c.verifyTransaction('r1');
+    await until(() => server.requests.length === 1);
+    await c.close();
+    await expect(call).resolves.toMatchObject({ reference: 'r1' });
+    await until(() => server.sockets.size === 0);
+  });
+
+  it('a body that stalls halfway is PAYSTACK_TIMEOUT: the timeout covers reading the body', async () => {
+    const server = await local((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(VERIFIED)) });
+      res.write(VERIFIED.slice(0, 20)); // and never the rest
+    });
+    const c = createPaystackClient({ baseUrl: server.url, secretKey: KEY, timeoutMs: 200 });
+    try {
+      const started = Date.now();
+      const err = await paystackError(c.verifyTransaction('r1'));
+      expect(err).toMatchObject({ code: 'PAYSTACK_TIMEOUT', httpStatus: undefined });
+      expect(Date.now() - started).toBeLessThan(1_500);
+      // The stalled connection is given up, not kept for the next call.
+      await until(() => server.sockets.size === 0);
+    } finally {
+      await c.close();
+    }
   });
 });
 
