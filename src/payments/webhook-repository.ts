@@ -14,12 +14,23 @@ export async function lookUpDelivery(db: Db, dedupeKey: string, reference: strin
   return { recorded: rows[0].recorded, paymentExists: rows[0].payment_exists };
 }
 
-/** Records a delivery with its outcome; false when its key is already recorded (nothing written). */
-export async function recordDelivery(db: Db, d: { dedupeKey: string; event: string; payload: unknown; outcome: string }): Promise<boolean> {
+export interface DeliveryRecord {
+  dedupeKey: string;
+  event: string;
+  payload: unknown;
+  outcome: string;
+}
+
+/**
+ * Records deliveries with their outcomes, in one statement; resolves with how many were new. Fewer
+ * than given means a key was recorded already (that one is not written again).
+ */
+export async function recordDeliveries(db: Db, ds: readonly DeliveryRecord[]): Promise<number> {
+  if (ds.length === 0) return 0;
   const inserted = await db('webhook_deliveries')
-    .insert({ dedupe_key: d.dedupeKey, event: d.event, payload: JSON.stringify(d.payload), outcome: d.outcome })
+    .insert(ds.map((d) => ({ dedupe_key: d.dedupeKey, event: d.event, payload: JSON.stringify(d.payload), outcome: d.outcome })))
     .onConflict('dedupe_key')
     .ignore()
     .returning('id');
-  return inserted.length > 0;
+  return inserted.length;
 }

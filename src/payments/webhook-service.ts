@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { Emit, EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import type { Logger } from '../logger';
-import { lookUpDelivery, recordDelivery } from './webhook-repository';
+import { lookUpDelivery, recordDeliveries, type DeliveryRecord } from './webhook-repository';
+import { GroupCommit } from '../storage/group-commit';
 import type { PayoutStatus } from './payout-state';
 import { settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund, settleTransfer, type SettleOutcome } from './settlement';
 import type { PaymentService } from './payment-service';
@@ -32,6 +33,17 @@ const TRANSFER_STATUS: Record<string, PayoutStatus> = {
 
 type Settled = { outcome: SettleOutcome | 'ignored'; followUp?: () => Promise<void> };
 
+/** A delivery that passed its signature and dedupe check and was verified with Paystack if need be. */
+interface Delivery {
+  envelope: Envelope;
+  key: string;
+  payload: unknown;
+  verified: VerifiedTransaction | undefined;
+}
+
+/** Deliveries settled in one transaction at most: bounds how long a batch holds its row locks. */
+const MAX_BATCH = 50;
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
 
 /** A dispute names its charge in `data.transaction.reference` (the top-level one is null). */
@@ -39,6 +51,19 @@ function disputedReference(e: Envelope): string | undefined {
   const tx = e.data.transaction as { reference?: unknown } | undefined;
   return str(tx?.reference) ?? str(e.data.transaction_reference);
 }
+
+/**
+ * The row a delivery locks first: a payment (charges, refunds, disputes) or a payout (transfers),
+ * by reference. Sorting a batch by it gives every batch the same lock order.
+ */
+function lockKey(e: Envelope): string {
+  if (e.event.startsWith('transfer.')) return `payout:${str(e.data.reference) ?? ''}`;
+  if (e.event.startsWith('refund.')) return `payment:${str(e.data.transaction_reference) ?? ''}`;
+  if (e.event.startsWith('charge.dispute.')) return `payment:${disputedReference(e) ?? ''}`;
+  return `payment:${str(e.data.reference) ?? ''}`;
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Paystack sends no event id, so the key is the event name plus the object's own identity. */
 export function dedupeKey(e: Envelope, raw: Buffer): string {
@@ -53,9 +78,22 @@ export function dedupeKey(e: Envelope, raw: Buffer): string {
 /**
  * POST /api/webhooks/paystack, after the raw bytes arrive: signature first (nothing is stored
  * without it), then one transaction that changes state, records the delivery and appends events,
- * so a redelivery finds its key and has no second effect.
+ * so a redelivery finds its key and has no second effect. Deliveries that arrive together share
+ * that transaction (group commit): Paystack sends them in bursts, and one transaction each was
+ * the ceiling on how many an instance could take.
  */
 export class WebhookService {
+  private readonly settler = new GroupCommit<Delivery, Settled | 'duplicate'>({
+    maxBatch: MAX_BATCH,
+    runBatch: (ds) => this.settleTogether(ds),
+    runOne: async (d) => (await this.settleTogether([d]))[0],
+    onBatchFailed: (err, size) => {
+      // A redelivery racing its first delivery is expected; anything else is worth a look.
+      if (err instanceof RecordedMeanwhile) this.logger.info({ size }, 'webhook batch had a redelivery; settling each alone');
+      else this.logger.warn({ code: 'WEBHOOK_BATCH_RETRIED', size, err }, 'webhook batch failed; settling each alone');
+    },
+  });
+
   constructor(
     private readonly knex: Knex,
     private readonly publisher: EventPublisher,
@@ -64,6 +102,12 @@ export class WebhookService {
     private readonly payments: PaymentService,
     private readonly logger: Logger,
   ) {}
+
+  /** How deliveries have been grouped so far, and how many wait for the batch in flight. */
+  get settling(): { batches: number; deliveries: number; retriedAlone: number; queued: number } {
+    const { batches, items, fallbacks } = this.settler.stats;
+    return { batches, deliveries: items, retriedAlone: fallbacks, queued: this.settler.queued };
+  }
 
   async receive(raw: Buffer, signature: string | undefined): Promise<WebhookOutcome> {
     if (!this.secret || !this.paystack) throw new AppError('WEBHOOK_NOT_CONFIGURED', 'Paystack is not configured');
@@ -92,22 +136,8 @@ export class WebhookService {
     // Paystack is asked before any transaction opens (never hold one across a network call).
     const verified = reference && known.paymentExists ? await this.verifyCharge(reference) : undefined;
 
-    let settled: Settled;
-    try {
-      ({ result: settled } = await this.publisher.transaction(async (trx, emit) => {
-        const s = await this.settle(trx, emit, envelope, verified);
-        // Recorded last, with its outcome, once the rows it touches are locked (every path locks
-        // in the same order, so racing deliveries wait rather than deadlock). A delivery of the
-        // same key that committed first means this one is a redelivery: it must have no effect.
-        if (!(await recordDelivery(trx, { dedupeKey: key, event: envelope.event, payload: json, outcome: s.outcome }))) {
-          throw new RecordedMeanwhile();
-        }
-        return s;
-      }));
-    } catch (err) {
-      if (err instanceof RecordedMeanwhile) return 'duplicate';
-      throw err;
-    }
+    const settled = await this.settler.submit({ envelope, key, payload: json, verified });
+    if (settled === 'duplicate') return 'duplicate';
     const log = this.logger.child({ webhook: envelope.event, dedupeKey: key });
     if (settled.outcome === 'unknown_reference' || settled.outcome === 'ignored') {
       log.warn({ code: settled.outcome === 'ignored' ? 'WEBHOOK_EVENT_IGNORED' : 'WEBHOOK_UNKNOWN_REFERENCE' }, 'webhook recorded, nothing to do');
@@ -116,6 +146,44 @@ export class WebhookService {
     }
     if (settled.followUp) await settled.followUp();
     return settled.outcome;
+  }
+
+  /**
+   * Settles deliveries in one transaction: each delivery's state change, then every delivery
+   * recorded with its outcome, then all their events. A delivery whose key comes twice is settled
+   * once (the other is a redelivery). A key another transaction recorded meanwhile makes the whole
+   * batch roll back (that delivery must have no effect), and GroupCommit then runs each alone.
+   */
+  private async settleTogether(ds: readonly Delivery[]): Promise<Array<Settled | 'duplicate'>> {
+    // The same lock order in every batch (and on every instance), so two batches touching the
+    // same rows wait for each other instead of deadlocking.
+    const order = ds.map((_, i) => i).sort((a, b) => compare(lockKey(ds[a].envelope), lockKey(ds[b].envelope)));
+    try {
+      const { result } = await this.publisher.transaction(async (trx, emit) => {
+        const results: Array<Settled | 'duplicate'> = new Array(ds.length);
+        const records: DeliveryRecord[] = [];
+        const seen = new Set<string>();
+        for (const i of order) {
+          const d = ds[i];
+          if (seen.has(d.key)) {
+            results[i] = 'duplicate';
+            continue;
+          }
+          seen.add(d.key);
+          const s = await this.settle(trx, emit, d.envelope, d.verified);
+          results[i] = s;
+          records.push({ dedupeKey: d.key, event: d.envelope.event, payload: d.payload, outcome: s.outcome });
+        }
+        // Recorded last, once the rows they touch are locked: a delivery of the same key that
+        // committed first makes this one a redelivery, with no effect.
+        if ((await recordDeliveries(trx, records)) < records.length) throw new RecordedMeanwhile();
+        return results;
+      });
+      return result;
+    } catch (err) {
+      if (err instanceof RecordedMeanwhile && ds.length === 1) return ['duplicate'];
+      throw err;
+    }
   }
 
   /** The state change a delivery makes, in its transaction, and the Paystack call to make after it. */

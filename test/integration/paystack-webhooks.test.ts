@@ -28,6 +28,34 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     payouts: await knex()('payouts').select('id', 'status').orderBy('id'),
   });
 
+  const settling = () => m.srv.running.deps.webhooks.settling;
+  const lockWaiters = async () => {
+    const [row] = await knex()('pg_stat_activity').where({ datname: knex().raw('current_database()'), wait_event_type: 'Lock' }).count<{ c: string }[]>('* as c');
+    return Number(row.c);
+  };
+  const chargeSuccess = (b: { id: string; reference: string }, idBase: number) => {
+    const tx = m.paystack.markPaid(b.reference);
+    const body = JSON.stringify({ event: 'charge.success', data: { id: idBase + Number(b.id), reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
+    return { body, signature: signPaystackBody(body, PAYSTACK_TEST_KEY) };
+  };
+  const statusTrail = async (reference: string) =>
+    (
+      await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [reference]).select(knex().raw(`payload->>'status' as status`)).orderBy('id')
+    ).map((r: { status: string }) => r.status);
+  /**
+   * On PostgreSQL: holds every booking's row lock while `send` posts, until the first delivery
+   * waits on a lock and the rest wait for its batch, so they are settled as one batch after it.
+   */
+  const together = async <T>(bookingIds: string[], send: () => T): Promise<T> => {
+    if (TEST_DB !== 'postgres') return send();
+    const holder = await knex().transaction();
+    await holder('bookings').whereIn('id', bookingIds).forUpdate();
+    const sent = send();
+    await waitUntil(async () => (await lockWaiters()) >= 1 && settling().queued >= bookingIds.length - 1);
+    await holder.commit();
+    return sent;
+  };
+
   const confirmedBookingWithPayment = () => m.confirmedBookingWithPayment({ prefix: 'wh', amount: 42000 });
 
   const post = (raw: string, signature?: string) => {
@@ -201,15 +229,14 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     const body = JSON.stringify({ event: 'charge.success', data: { id: 810000 + Number(id), reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
     const signature = signPaystackBody(body, PAYSTACK_TEST_KEY);
     // On PostgreSQL the booking's row lock is held meanwhile, so every delivery is past the early
-    // duplicate check and waits inside its transaction: the race is decided by the delivery row.
+    // duplicate check: the first waits inside its transaction, the others for its batch to end.
+    // They then meet in one batch, which finds the key recorded and settles each alone, in
+    // transactions that race on the delivery row.
     const holder = TEST_DB === 'postgres' ? await knex().transaction() : undefined;
     await holder?.('bookings').where({ id }).forUpdate().first();
     const answers = Array.from({ length: 3 }, () => post(body, signature).then((r) => r));
     if (holder) {
-      await waitUntil(async () => {
-        const [row] = await knex()('pg_stat_activity').where({ datname: knex().raw('current_database()'), wait_event_type: 'Lock' }).count<{ c: string }[]>('* as c');
-        return Number(row.c) >= 3;
-      });
+      await waitUntil(async () => (await lockWaiters()) >= 1 && settling().queued >= 2);
       await holder.commit();
     }
     const outcomes = (await Promise.all(answers)).map((r) => `${r.status} ${r.body.outcome}`).sort();
@@ -217,5 +244,59 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     expect(await knex()('webhook_deliveries').whereRaw(`payload->'data'->>'reference' = ?`, [reference]).select('outcome')).toEqual([{ outcome: 'processed' }]);
     const statuses = await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [reference]).select(knex().raw(`payload->>'status' as status`)).orderBy('id');
     expect(statuses.map((r: { status: string }) => r.status)).toEqual(['PENDING', 'PAID', 'ESCROW']);
+  });
+
+  it('settles deliveries that arrive together in one transaction: each payment once, each caller its own answer', async () => {
+    const bookings = [];
+    for (let i = 0; i < 8; i++) bookings.push(await confirmedBookingWithPayment());
+    const charges = bookings.map((b) => chargeSuccess(b, 830000));
+    const before = settling();
+    const answers = await together(bookings.map((b) => b.id), () => Promise.all(charges.map((c) => post(c.body, c.signature))));
+    expect(answers.map((r) => `${r.status} ${r.body.outcome}`)).toEqual(charges.map(() => '200 processed'));
+    for (const b of bookings) expect(await statusTrail(b.reference)).toEqual(['PENDING', 'PAID', 'ESCROW']);
+    const after = settling();
+    expect(after.deliveries - before.deliveries).toBe(8);
+    expect(after.retriedAlone).toBe(before.retriedAlone);
+    // The first alone (it met the held lock), the other seven together.
+    if (TEST_DB === 'postgres') expect(after.batches - before.batches).toBe(2);
+    // A redelivery of any of them is a duplicate, with no effect.
+    const again = await post(charges[3].body, charges[3].signature).expect(200);
+    expect(again.body.outcome).toBe('duplicate');
+    expect(await statusTrail(bookings[3].reference)).toEqual(['PENDING', 'PAID', 'ESCROW']);
+  });
+
+  it('a delivery that fails inside a batch fails alone: the others are settled, it changes nothing and succeeds when redelivered', async () => {
+    const bookings = [];
+    for (let i = 0; i < 5; i++) bookings.push(await confirmedBookingWithPayment());
+    const poisoned = bookings[2];
+    // A real database error for one payment only, raised by PostgreSQL itself.
+    await knex().raw(`
+      CREATE FUNCTION refuse_poisoned_payment() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.reference = '${poisoned.reference}' THEN RAISE EXCEPTION 'poisoned payment'; END IF;
+        RETURN NEW;
+      END $$`);
+    await knex().raw(`CREATE TRIGGER refuse_poisoned BEFORE UPDATE ON payments FOR EACH ROW EXECUTE FUNCTION refuse_poisoned_payment()`);
+    try {
+      const charges = bookings.map((b) => chargeSuccess(b, 840000));
+      const before = settling();
+      const answers = await together(bookings.map((b) => b.id), () => Promise.all(charges.map((c) => post(c.body, c.signature))));
+      expect(answers.map((r) => r.status)).toEqual([200, 200, 500, 200, 200]);
+      expect(answers[2].body.error.code).toBe('INTERNAL');
+      for (const [i, b] of bookings.entries()) {
+        expect(await statusTrail(b.reference)).toEqual(i === 2 ? ['PENDING'] : ['PENDING', 'PAID', 'ESCROW']);
+      }
+      expect(await knex()('webhook_deliveries').whereRaw(`payload->'data'->>'reference' = ?`, [poisoned.reference]).count<{ c: string }[]>('* as c')).toEqual([{ c: '0' }]);
+      if (TEST_DB === 'postgres') {
+        expect(settling().retriedAlone - before.retriedAlone).toBe(1);
+        expect(m.srv.logs.some((l) => l.code === 'WEBHOOK_BATCH_RETRIED')).toBe(true);
+      }
+    } finally {
+      await knex().raw('DROP TRIGGER refuse_poisoned ON payments');
+      await knex().raw('DROP FUNCTION refuse_poisoned_payment()');
+    }
+    const c = chargeSuccess(poisoned, 840000);
+    expect((await post(c.body, c.signature).expect(200)).body.outcome).toBe('processed');
+    expect(await statusTrail(poisoned.reference)).toEqual(['PENDING', 'PAID', 'ESCROW']);
   });
 });
