@@ -7,7 +7,14 @@
  * - polling: U users poll `GET /api/events?after=<their lastEventId>` from C kept-alive
  *   connections, closed loop, for S seconds, while an admin announces to `all` every 100 ms.
  *   Requests/s, latency p50/p99, non-200s; then one last poll each, and every user must have
- *   received every announcement made after their first poll, in id order, once.
+ *   received every announcement made after their first poll, in id order, once. This is the
+ *   saturation throughput; its latency is not the product's latency target (see the next item).
+ * - polling at a fixed rate (open loop): the same users, cursors and announcements, but requests
+ *   scheduled at R per second for S2 seconds whatever the server does, each timed from its
+ *   scheduled send time (as wrk2 does), over up to 64 kept-alive sockets. A closed loop at
+ *   saturation cannot answer "p99 at 2,000 req/s": by Little's law its mean latency is
+ *   connections / throughput whatever the server does, and a stalled server simply gets fewer
+ *   requests (coordinated omission). Same integrity check afterwards.
  * - webhooks: W bookings made through the API (client books, provider accepts, client opens the
  *   Paystack checkout), each charge marked paid at the fake, then a burst: W signed
  *   `charge.success` deliveries plus W/10 byte-identical redeliveries, C at a time, to
@@ -17,6 +24,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import jwt from 'jsonwebtoken';
 import { FakePaystack } from '../src/demo/fake-paystack';
 import { signPaystackBody } from '../src/payments/webhook-signature';
@@ -29,6 +37,9 @@ export interface ApiOptions {
   pollUsers: number;
   pollConcurrency: number;
   pollSeconds: number;
+  /** Open-loop polling step: requests offered per second (0 skips the step) and for how long. */
+  pollRate: number;
+  pollRateSeconds: number;
   webhooks: number;
   webhookConcurrency: number;
   embedded: boolean;
@@ -62,6 +73,42 @@ export interface ApiResult {
     outOfOrder: number;
     serverCpuPerRequestUs: number | null;
   };
+  /** The open-loop step (null when --poll-rate 0). Latencies are from each request's scheduled send time. */
+  pollingOpenLoop: {
+    offeredPerSec: number;
+    seconds: number;
+    /** Up to this many kept-alive sockets; a request waiting for one still counts from its scheduled time. */
+    sockets: number;
+    scheduled: number;
+    /** Answered (any status), and per second from the first scheduled send to the last answer. */
+    requests: number;
+    perSec: number;
+    p50Ms: number | null;
+    p99Ms: number | null;
+    maxMs: number | null;
+    errors: Record<string, number>;
+    withEvents: number;
+    announcements: number;
+    lost: number;
+    duplicates: number;
+    outOfOrder: number;
+    serverCpuPerRequestUs: number | null;
+    /** Where the time from scheduled send to answer went (each a p99 of its own, so they do not add up). */
+    breakdown: {
+      /** Scheduled time to the driver issuing the request (timer granularity, a busy driver, every user already waiting). */
+      lateP99Ms: number | null;
+      /** Issued to getting a socket from the pool (all sockets busy). */
+      socketWaitP99Ms: number | null;
+      /** Socket to the whole answer read: the server, the network stack, and the driver reading it. */
+      serviceP50Ms: number | null;
+      serviceP99Ms: number | null;
+      /** The driver's own event loop delay during the step (perf_hooks, sampled every 1 ms): how much of the tail is the driver itself. */
+      driverLoopDelayP99Ms: number | null;
+      /** The driver's CPU (user + system) per answered request: on 2 cores it competes with the server and PostgreSQL. */
+      driverCpuPerRequestUs: number | null;
+      maxInFlight: number;
+    };
+  } | null;
   webhooks: {
     payments: number;
     setupSeconds: number;
@@ -83,6 +130,12 @@ export interface ApiResult {
 }
 
 const PAYSTACK_KEY = 'sk_test_bench_fake_paystack_key_0123456789';
+/**
+ * Sockets for the open-loop step. At 2,000/s and a few ms per answer only a handful are busy at
+ * once; 64 leaves room for a stall without making requests queue for a connection, and stays
+ * small enough not to be a connection-count benchmark.
+ */
+const OPEN_LOOP_SOCKETS = 64;
 const bump = (o: Record<string, number>, k: string) => (o[k] = (o[k] ?? 0) + 1);
 
 export async function runApi(o: ApiOptions, deps: ApiDeps): Promise<ApiResult> {
@@ -155,6 +208,7 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
       startedAfter: '',
       got: [] as string[],
     }));
+    type Poller = (typeof pollers)[number];
     // Each user's first poll: "from now" (no after), as a client starting up does. Not timed.
     const firstErrors: Record<string, number> = {};
     await inBatches(pollers, o.pollConcurrency, async (p) => {
@@ -163,35 +217,68 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
       if (!b) return void bump(firstErrors, `HTTP ${r.status}`);
       p.after = p.startedAfter = String(b.lastEventId);
     });
-    const announced: string[] = [];
-    let announcing = true;
-    const announcer = (async () => {
-      let n = 0;
-      while (announcing) {
-        const r = await call('POST', '/api/broadcasts', admin, { title: 'poll', body: `poll ${n++}`, all: true });
-        if (r.status === 202) announced.push(String(parse(r.body).eventId));
-        await sleep(100);
-      }
-    })();
-    const latencies: number[] = [];
-    const pollErrors: Record<string, number> = { ...firstErrors };
-    let withEvents = 0;
-    let duplicates = 0;
-    let outOfOrder = 0;
-    const onPage = (p: (typeof pollers)[number], b: { events: Array<{ id: string; type: string }>; lastEventId: string }) => {
+    // An admin announces to all every 100 ms while a step runs; both steps use it.
+    const startAnnouncer = () => {
+      const announced: string[] = [];
+      let announcing = true;
+      const done = (async () => {
+        let n = 0;
+        while (announcing) {
+          const r = await call('POST', '/api/broadcasts', admin, { title: 'poll', body: `poll ${n++}`, all: true });
+          if (r.status === 202) announced.push(String(parse(r.body).eventId));
+          await sleep(100);
+        }
+      })();
+      return {
+        announced,
+        stop: async () => {
+          announcing = false;
+          await done;
+        },
+      };
+    };
+    type Tally = { withEvents: number; duplicates: number; outOfOrder: number };
+    const onPage = (p: Poller, b: { events: Array<{ id: string; type: string }>; lastEventId: string }, t: Tally) => {
       for (const e of b.events) {
         if (e.type !== 'announcement') continue;
         const last = p.got[p.got.length - 1];
         if (last !== undefined && BigInt(e.id) <= BigInt(last)) {
-          if (p.got.includes(e.id)) duplicates++;
-          else outOfOrder++;
+          if (p.got.includes(e.id)) t.duplicates++;
+          else t.outOfOrder++;
           continue;
         }
         p.got.push(e.id);
       }
-      if (b.events.length) withEvents++;
+      if (b.events.length) t.withEvents++;
       p.after = String(b.lastEventId);
     };
+    // Everyone catches up once more (pages until hasMore is false), then must hold every
+    // announcement made after their starting cursor.
+    const catchUpAndCountLost = async (announced: string[], t: Tally, errors: Record<string, number>) => {
+      await inBatches(pollers, o.pollConcurrency, async (p) => {
+        for (let i = 0; i < 20; i++) {
+          const r = await call('GET', `/api/events?after=${p.after}&limit=500`, p.token);
+          const b = r.status === 200 ? parse(r.body) : undefined;
+          if (!b) return void bump(errors, `final HTTP ${r.status}`);
+          onPage(p, b, t);
+          if (!b.hasMore) return;
+        }
+      });
+      let lost = 0;
+      for (const p of pollers) {
+        const have = new Set(p.got);
+        for (const id of announced) if (BigInt(id) > BigInt(p.startedAfter || '0') && !have.has(id)) lost++;
+      }
+      return lost;
+    };
+
+    // Closed loop: C connections, each sends its next poll when the previous one is answered. Its
+    // requests/s is the saturation throughput; its latency is forced to C / throughput.
+    const closedAnnouncer = startAnnouncer();
+    const announced = closedAnnouncer.announced;
+    const latencies: number[] = [];
+    const pollErrors: Record<string, number> = { ...firstErrors };
+    const closed: Tally = { withEvents: 0, duplicates: 0, outOfOrder: 0 };
     const m0 = await readMetrics(server.url);
     const tPoll = nowMs();
     const end = tPoll + o.pollSeconds * 1000;
@@ -208,29 +295,14 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
             bump(pollErrors, `HTTP ${r.status}`);
             continue;
           }
-          onPage(p, b);
+          onPage(p, b, closed);
         }
       }),
     );
     const tPollEnd = nowMs();
     const m1 = await readMetrics(server.url);
-    announcing = false;
-    await announcer;
-    // Everyone catches up once more (pages until hasMore is false), then must hold every announcement.
-    await inBatches(pollers, o.pollConcurrency, async (p) => {
-      for (let i = 0; i < 20; i++) {
-        const r = await call('GET', `/api/events?after=${p.after}&limit=500`, p.token);
-        const b = r.status === 200 ? parse(r.body) : undefined;
-        if (!b) return void bump(pollErrors, `final HTTP ${r.status}`);
-        onPage(p, b);
-        if (!b.hasMore) return;
-      }
-    });
-    let lost = 0;
-    for (const p of pollers) {
-      const have = new Set(p.got);
-      for (const id of announced) if (BigInt(id) > BigInt(p.startedAfter || '0') && !have.has(id)) lost++;
-    }
+    await closedAnnouncer.stop();
+    const lost = await catchUpAndCountLost(announced, closed, pollErrors);
     const lat = summarize(latencies);
     const polling: ApiResult['polling'] = {
       users: o.pollUsers,
@@ -242,11 +314,11 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
       p99Ms: lat.p99,
       maxMs: lat.max,
       errors: pollErrors,
-      withEvents,
+      withEvents: closed.withEvents,
       announcements: announced.length,
       lost,
-      duplicates,
-      outOfOrder,
+      duplicates: closed.duplicates,
+      outOfOrder: closed.outOfOrder,
       serverCpuPerRequestUs: latencies.length ? ((m1.cpuSeconds - m0.cpuSeconds) * 1e6) / latencies.length : null,
     };
     say(
@@ -254,6 +326,160 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
         `${announced.length} announcements, lost ${lost}, errors ${JSON.stringify(pollErrors)}`,
     );
 
+    // Open loop: requests are due at fixed times whatever the server does, and each is timed from
+    // when it was due, so a server that stalls is charged for every request it delayed.
+    let pollingOpenLoop: ApiResult['pollingOpenLoop'] = null;
+    if (o.pollRate > 0) {
+      say(`polling at ${o.pollRate}/s offered (open loop, up to ${OPEN_LOOP_SOCKETS} sockets), ${o.pollRateSeconds} s, an announcement to all every 100 ms`);
+      // FIFO hands out the least recently used free socket, so all of them stay in use and none
+      // sits idle long enough for the server's keep-alive timeout (5 s) to close it mid-step.
+      const openPool = new http.Agent({ keepAlive: true, maxSockets: OPEN_LOOP_SOCKETS, scheduling: 'fifo' });
+      try {
+        const errors: Record<string, number> = {};
+        const open: Tally = { withEvents: 0, duplicates: 0, outOfOrder: 0 };
+        const poll = (p: Poller) => timedGet(`${server.url}/api/events?after=${p.after}`, p.token, openPool);
+        // Open every socket before the clock starts, so the step does not time TCP connects.
+        // The announcer is stopped and everyone has caught up, so these pages are empty.
+        await Promise.all(
+          Array.from({ length: Math.min(OPEN_LOOP_SOCKETS, pollers.length) }, async (_, i) => {
+            const r = await poll(pollers[i]).catch((e: Error) => ({ status: 0, body: e.message }));
+            const b = r.status === 200 ? parse(r.body) : undefined;
+            if (b) onPage(pollers[i], b, { withEvents: 0, duplicates: 0, outOfOrder: 0 });
+          }),
+        );
+        for (const p of pollers) {
+          p.startedAfter = p.after;
+          p.got = [];
+        }
+        const openAnnouncer = startAnnouncer();
+        const fromScheduled: number[] = [];
+        const late: number[] = [];
+        const socketWait: number[] = [];
+        const service: number[] = [];
+        const interval = 1000 / o.pollRate;
+        let total = Math.round(o.pollRate * o.pollRateSeconds);
+        // Due times not yet sent because every user already had a poll in flight: a real client
+        // never polls twice at once, and two polls with one cursor would count as duplicates.
+        // It only fills if the server stalls for about users / rate (250 ms at 500 users, 2000/s).
+        const backlog: number[] = [];
+        const busy = new Set<Poller>();
+        let scheduled = 0;
+        let inFlight = 0;
+        let maxInFlight = 0;
+        let next = 0;
+        const loop = monitorEventLoopDelay({ resolution: 1 });
+        const mo0 = await readMetrics(server.url);
+        loop.enable();
+        const cpu0 = process.cpuUsage();
+        const tStart = nowMs();
+        let tLast = tStart;
+        await new Promise<void>((resolve) => {
+          let scheduling = true;
+          const finishIfDone = () => {
+            if (!scheduling && backlog.length === 0 && inFlight === 0) resolve();
+          };
+          const freeUser = (): Poller | undefined => {
+            for (let k = 0; k < pollers.length; k++) {
+              const p = pollers[next++ % pollers.length];
+              if (!busy.has(p)) return p;
+            }
+            return undefined;
+          };
+          const send = () => {
+            while (backlog.length) {
+              const p = freeUser();
+              if (!p) return;
+              const due = backlog.shift()!;
+              busy.add(p);
+              inFlight++;
+              if (inFlight > maxInFlight) maxInFlight = inFlight;
+              const issued = nowMs();
+              late.push(issued - due);
+              poll(p)
+                .catch((e: Error) => ({ status: 0, body: (e as NodeJS.ErrnoException).code ?? e.message, socketAt: null }))
+                .then((r) => {
+                  const t = nowMs();
+                  tLast = t;
+                  fromScheduled.push(t - due);
+                  if (r.socketAt !== null) {
+                    socketWait.push(r.socketAt - issued);
+                    service.push(t - r.socketAt);
+                  }
+                  const b = r.status === 200 ? parse(r.body) : undefined;
+                  if (b) onPage(p, b, open);
+                  else bump(errors, `HTTP ${r.status}`);
+                  busy.delete(p);
+                  inFlight--;
+                  send();
+                  finishIfDone();
+                });
+            }
+          };
+          // A timer tick every ~1 ms sends everything that fell due since the last one; the due
+          // count comes from the elapsed time, so a late timer or a busy driver sends a burst
+          // (each still timed from its own due time) instead of lowering the offered rate.
+          // setTimeout rather than setImmediate: a spinning driver would take a core from the
+          // server on this 2-core machine.
+          const tick = () => {
+            if (isAborting()) total = scheduled;
+            const due = Math.min(total, Math.floor((nowMs() - tStart) / interval) + 1);
+            while (scheduled < due) backlog.push(tStart + scheduled++ * interval);
+            send();
+            if (scheduled < total) setTimeout(tick, 1);
+            else {
+              scheduling = false;
+              finishIfDone();
+            }
+          };
+          tick();
+        });
+        loop.disable();
+        const cpu = process.cpuUsage(cpu0);
+        const mo1 = await readMetrics(server.url);
+        await openAnnouncer.stop();
+        assertNotAborting();
+        const why = server.exitReport();
+        if (why) throw new Error(why);
+        const openLost = await catchUpAndCountLost(openAnnouncer.announced, open, errors);
+        const l = summarize(fromScheduled);
+        const sv = summarize(service);
+        const seconds = (tLast - tStart) / 1000;
+        pollingOpenLoop = {
+          offeredPerSec: o.pollRate,
+          seconds,
+          sockets: OPEN_LOOP_SOCKETS,
+          scheduled,
+          requests: fromScheduled.length,
+          perSec: fromScheduled.length / seconds,
+          p50Ms: l.p50,
+          p99Ms: l.p99,
+          maxMs: l.max,
+          errors,
+          withEvents: open.withEvents,
+          announcements: openAnnouncer.announced.length,
+          lost: openLost,
+          duplicates: open.duplicates,
+          outOfOrder: open.outOfOrder,
+          serverCpuPerRequestUs: fromScheduled.length ? ((mo1.cpuSeconds - mo0.cpuSeconds) * 1e6) / fromScheduled.length : null,
+          breakdown: {
+            lateP99Ms: summarize(late).p99,
+            socketWaitP99Ms: summarize(socketWait).p99,
+            serviceP50Ms: sv.p50,
+            serviceP99Ms: sv.p99,
+            driverLoopDelayP99Ms: loop.count ? loop.percentile(99) / 1e6 : null,
+            driverCpuPerRequestUs: fromScheduled.length ? (cpu.user + cpu.system) / fromScheduled.length : null,
+            maxInFlight,
+          },
+        };
+        const x = pollingOpenLoop;
+        say(
+          `polling at ${x.offeredPerSec}/s offered: ${x.perSec.toFixed(0)} answered/s, from scheduled time p50 ${x.p50Ms?.toFixed(2)} ` +
+            `p99 ${x.p99Ms?.toFixed(2)} max ${x.maxMs?.toFixed(1)} ms, ${x.announcements} announcements, lost ${x.lost}, errors ${JSON.stringify(errors)}`,
+        );
+      } finally {
+        openPool.destroy();
+      }
+    }
     // --- webhooks --------------------------------------------------------------------------------
     let webhooks: ApiResult['webhooks'] = null;
     if (o.webhooks > 0) {
@@ -346,6 +572,7 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
       database: db.kind,
       startupMs,
       polling,
+      pollingOpenLoop,
       webhooks,
       server: { startupWarnings: server.startupWarnings, warningCount: server.warningCount, warnings: server.warnings },
     };
@@ -381,6 +608,26 @@ function rawRequest(method: string, url: string, headers: http.OutgoingHttpHeade
   });
 }
 
+/**
+ * A GET that also says when it was handed a socket, so the open-loop time can be split into
+ * waiting for a connection and the answer itself. Rejects on network errors.
+ */
+function timedGet(url: string, token: string, agent: http.Agent): Promise<{ status: number; body: string; socketAt: number | null }> {
+  return new Promise((resolve, reject) => {
+    let socketAt: number | null = null;
+    const req = http.get(url, { agent, timeout: 30_000, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, socketAt }));
+      res.on('error', reject);
+    });
+    req.on('socket', () => (socketAt = nowMs()));
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
 const putJson = (url: string, token: string, body: unknown, agent: http.Agent) =>
   rawRequest('PUT', url, { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, JSON.stringify(body), agent);
 
@@ -390,14 +637,33 @@ const postRaw = (url: string, body: string, signature: string, agent: http.Agent
 export function apiReport(r: ApiResult): string[] {
   const f = (v: number | null | undefined, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(d));
   const p = r.polling;
+  const q = r.pollingOpenLoop;
+  const nonOk = (e: Record<string, number>) => String(Object.values(e).reduce((a, v) => a + v, 0));
+  // The issue's target is "at least 2,000 req/s with p99 at most 20 ms": the throughput half is
+  // checked at saturation (closed loop), the latency half at 2,000/s offered (open loop). A
+  // closed loop's latency is connections / throughput, so its p99 carries no target.
+  const sat = `polling (saturation, ${p.concurrency} connections, closed loop)`;
   const rows: Array<[string, string, string, string]> = [
-    ['polling: requests/s (GET /api/events?after=)', 'req/s', f(p.perSec, 0), '>= 2000'],
-    ['polling: latency p50', 'ms', f(p.p50Ms, 2), ''],
-    ['polling: latency p99', 'ms', f(p.p99Ms, 2), '<= 20'],
-    ['polling: server CPU per request', 'us', f(p.serverCpuPerRequestUs, 0), ''],
-    [`polling: announcements missed by a poller (${p.announcements} made, ${p.users} users)`, 'events', String(p.lost + p.duplicates + p.outOfOrder), '0'],
-    ['polling: non-200 answers', 'requests', String(Object.values(p.errors).reduce((a, v) => a + v, 0)), '0'],
+    [`${sat}: requests/s (GET /api/events?after=)`, 'req/s', f(p.perSec, 0), '>= 2000'],
+    [`${sat}: latency p50`, 'ms', f(p.p50Ms, 2), ''],
+    [`${sat}: latency p99`, 'ms', f(p.p99Ms, 2), ''],
+    [`${sat}: server CPU per request`, 'us', f(p.serverCpuPerRequestUs, 0), ''],
+    [`${sat}: announcements missed by a poller (${p.announcements} made, ${p.users} users)`, 'events', String(p.lost + p.duplicates + p.outOfOrder), '0'],
+    [`${sat}: non-200 answers`, 'requests', nonOk(p.errors), '0'],
   ];
+  if (q) {
+    const ol = `polling (at ${q.offeredPerSec}/s offered, open loop, from scheduled time)`;
+    rows.push(
+      [`${ol}: answered requests/s`, 'req/s', f(q.perSec, 0), ''],
+      [`${ol}: latency p50`, 'ms', f(q.p50Ms, 2), ''],
+      // The target is stated at 2,000/s; at a lower offered rate meeting it proves nothing.
+      [`${ol}: latency p99`, 'ms', f(q.p99Ms, 2), q.offeredPerSec >= 2000 ? '<= 20' : ''],
+      [`${ol}: latency max`, 'ms', f(q.maxMs, 1), ''],
+      [`${ol}: server CPU per request`, 'us', f(q.serverCpuPerRequestUs, 0), ''],
+      [`${ol}: announcements missed by a poller (${q.announcements} made)`, 'events', String(q.lost + q.duplicates + q.outOfOrder), '0'],
+      [`${ol}: non-200 answers`, 'requests', nonOk(q.errors), '0'],
+    );
+  }
   const w = r.webhooks;
   if (w) {
     rows.push(
@@ -417,6 +683,7 @@ export function apiReport(r: ApiResult): string[] {
     '',
     `API load: own server and fresh database (${r.database}); polling ${p.users} users over ${p.concurrency} kept-alive connections for ${p.seconds.toFixed(1)} s ` +
       `with an announcement to all every 100 ms` +
+      (q ? `; then ${q.scheduled} polls scheduled at ${q.offeredPerSec}/s over up to ${q.sockets} kept-alive sockets, each timed from its scheduled send time` : '') +
       (w ? `; webhooks: ${w.payments} payments set up through the API in ${w.setupSeconds.toFixed(1)} s, then one burst, ${w.concurrency} at a time` : ''),
     '',
     line(header),
@@ -424,6 +691,16 @@ export function apiReport(r: ApiResult): string[] {
     ...rows.map(line),
   ];
   if (Object.keys(p.errors).length) out.push(`  polling errors: ${JSON.stringify(p.errors)}`);
+  if (q) {
+    const b = q.breakdown;
+    out.push(
+      `  open loop, where the time went (p99 of each, so they do not add up): sent late (timer, busy driver, or every user already polling) ${f(b.lateP99Ms, 2)} ms, ` +
+        `waiting for a socket ${f(b.socketWaitP99Ms, 2)} ms, socket to answer p50 ${f(b.serviceP50Ms, 2)} / p99 ${f(b.serviceP99Ms, 2)} ms; ` +
+        `driver event loop delay p99 ${f(b.driverLoopDelayP99Ms, 2)} ms, driver CPU per request ${f(b.driverCpuPerRequestUs, 0)} us; ` +
+        `at most ${b.maxInFlight} in flight`,
+    );
+    if (Object.keys(q.errors).length) out.push(`  open-loop polling errors: ${JSON.stringify(q.errors)}`);
+  }
   if (w && Object.keys(w.setupErrors).length) out.push(`  webhook setup errors: ${JSON.stringify(w.setupErrors)}`);
   if (w && Object.keys(w.errors).length) out.push(`  webhook errors: ${JSON.stringify(w.errors)}`);
   for (const x of r.server.startupWarnings) out.push(`  api server at startup: ${x}`);

@@ -91,6 +91,9 @@ interface Options {
   pollUsers: number;
   pollConcurrency: number;
   pollSeconds: number;
+  /** The api phase's open-loop polling step: offered requests/s (0 skips it) and seconds. */
+  pollRate: number;
+  pollRateSeconds: number;
   webhooks: number;
   webhookConcurrency: number;
 }
@@ -123,6 +126,8 @@ function parseOptions(): Options {
       'poll-users': { type: 'string' },
       'poll-concurrency': { type: 'string' },
       'poll-seconds': { type: 'string' },
+      'poll-rate': { type: 'string' },
+      'poll-rate-seconds': { type: 'string' },
       webhooks: { type: 'string' },
       'webhook-concurrency': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -159,6 +164,8 @@ function parseOptions(): Options {
         '  --poll-users U           api phase: users polling GET /api/events (default 500; --quick 100)',
         '  --poll-concurrency C     api phase: polling connections (default 32)',
         '  --poll-seconds S         api phase: seconds of polling (default 10; --quick 4)',
+        '  --poll-rate R            api phase: then polls offered at R/s, open loop, timed from their scheduled send time (default 2000; 0 skips)',
+        '  --poll-rate-seconds S    api phase: seconds of the open-loop polling step (default 10; --quick 4)',
         '  --webhooks W             api phase: payments settled by one burst of signed webhooks (default 500; --quick 100; 0 skips)',
         '  --webhook-concurrency C  api phase: webhook deliveries in flight (default 50)',
         `PostgreSQL admin URL: $BENCH_PG_URL or ${PG_ADMIN_URL}`,
@@ -214,6 +221,8 @@ function parseOptions(): Options {
     pollUsers: int(values['poll-users'], quick ? 100 : 500, 'poll-users'),
     pollConcurrency: int(values['poll-concurrency'], 32, 'poll-concurrency'),
     pollSeconds: positive(values['poll-seconds'], quick ? 4 : 10, 'poll-seconds'),
+    pollRate: int(values['poll-rate'], 2000, 'poll-rate', 0),
+    pollRateSeconds: positive(values['poll-rate-seconds'], quick ? 4 : 10, 'poll-rate-seconds'),
     webhooks: int(values.webhooks, quick ? 100 : 500, 'webhooks', 0),
     webhookConcurrency: int(values['webhook-concurrency'], 50, 'webhook-concurrency'),
   };
@@ -883,6 +892,8 @@ async function main(): Promise<void> {
         pollUsers: opts.pollUsers,
         pollConcurrency: opts.pollConcurrency,
         pollSeconds: opts.pollSeconds,
+        pollRate: opts.pollRate,
+        pollRateSeconds: opts.pollRateSeconds,
         webhooks: opts.webhooks,
         webhookConcurrency: opts.webhookConcurrency,
         embedded: opts.embedded,
