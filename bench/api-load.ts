@@ -52,47 +52,38 @@ export interface ApiDeps {
   prepareDatabase: (embedded: boolean) => Promise<{ env: Record<string, string>; kind: string; drop: () => Promise<void> }>;
 }
 
+/** What a polling step measured; for the open loop, `requests` and `perSec` count answers from the first scheduled send to the last answer. */
+interface PollFigures {
+  requests: number;
+  perSec: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  errors: Record<string, number>;
+  /** Polls that returned at least one event. */
+  withEvents: number;
+  announcements: number;
+  lost: number;
+  duplicates: number;
+  outOfOrder: number;
+  serverCpuPerRequestUs: number | null;
+}
+
 export interface ApiResult {
   database: string;
   startupMs: number;
-  polling: {
+  polling: PollFigures & {
     users: number;
     concurrency: number;
     seconds: number;
-    requests: number;
-    perSec: number;
-    p50Ms: number | null;
-    p99Ms: number | null;
-    maxMs: number | null;
-    errors: Record<string, number>;
-    /** Polls that returned at least one event. */
-    withEvents: number;
-    announcements: number;
-    lost: number;
-    duplicates: number;
-    outOfOrder: number;
-    serverCpuPerRequestUs: number | null;
   };
   /** The open-loop step (null when --poll-rate 0). Latencies are from each request's scheduled send time. */
-  pollingOpenLoop: {
+  pollingOpenLoop: (PollFigures & {
     offeredPerSec: number;
     seconds: number;
     /** Up to this many kept-alive sockets; a request waiting for one still counts from its scheduled time. */
     sockets: number;
     scheduled: number;
-    /** Answered (any status), and per second from the first scheduled send to the last answer. */
-    requests: number;
-    perSec: number;
-    p50Ms: number | null;
-    p99Ms: number | null;
-    maxMs: number | null;
-    errors: Record<string, number>;
-    withEvents: number;
-    announcements: number;
-    lost: number;
-    duplicates: number;
-    outOfOrder: number;
-    serverCpuPerRequestUs: number | null;
     /** Where the time from scheduled send to answer went (each a p99 of its own, so they do not add up). */
     breakdown: {
       /** Scheduled time to the driver issuing the request (timer granularity, a busy driver, every user already waiting). */
@@ -108,7 +99,7 @@ export interface ApiResult {
       driverCpuPerRequestUs: number | null;
       maxInFlight: number;
     };
-  } | null;
+  }) | null;
   webhooks: {
     payments: number;
     setupSeconds: number;
