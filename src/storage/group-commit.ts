@@ -30,7 +30,7 @@ export class GroupCommit<I, R> {
   // One batch at a time: the next one forms while it runs, and two batches of this instance can
   // never wait on each other's locks.
   private running = false;
-  /** Batches run so far, and the items in them; read by tests and the status page. */
+  /** Batches run so far, the items in them, and batches that failed and were run item by item. */
   readonly stats = { batches: 0, items: 0, fallbacks: 0 };
 
   constructor(private readonly options: GroupCommitOptions<I, R>) {}
