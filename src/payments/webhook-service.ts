@@ -86,7 +86,15 @@ export class WebhookService {
   private readonly settler = new GroupCommit<Delivery, Settled | 'duplicate'>({
     maxBatch: MAX_BATCH,
     runBatch: (ds) => this.settleTogether(ds),
-    runOne: async (d) => (await this.settleTogether([d]))[0],
+    // Alone, a key recorded meanwhile simply makes this delivery a redelivery.
+    runOne: (d) =>
+      this.settleTogether([d]).then(
+        (r) => r[0],
+        (err) => {
+          if (err instanceof RecordedMeanwhile) return 'duplicate' as const;
+          throw err;
+        },
+      ),
     onBatchFailed: (err, size) => {
       // A redelivery racing its first delivery is expected; anything else is worth a look.
       if (err instanceof RecordedMeanwhile) this.logger.info({ size }, 'webhook batch had a redelivery; settling each alone');
@@ -151,39 +159,36 @@ export class WebhookService {
   /**
    * Settles deliveries in one transaction: each delivery's state change, then every delivery
    * recorded with its outcome, then all their events. A delivery whose key comes twice is settled
-   * once (the other is a redelivery). A key another transaction recorded meanwhile makes the whole
-   * batch roll back (that delivery must have no effect), and GroupCommit then runs each alone.
+   * once (the other is a redelivery). A key another transaction recorded meanwhile rolls the whole
+   * batch back (RecordedMeanwhile: that delivery must have no effect), and GroupCommit then runs
+   * each alone.
    */
   private async settleTogether(ds: readonly Delivery[]): Promise<Array<Settled | 'duplicate'>> {
     // The same lock order in every batch (and on every instance), so two batches touching the
     // same rows wait for each other instead of deadlocking.
-    const order = ds.map((_, i) => i).sort((a, b) => compare(lockKey(ds[a].envelope), lockKey(ds[b].envelope)));
-    try {
-      const { result } = await this.publisher.transaction(async (trx, emit) => {
-        const results: Array<Settled | 'duplicate'> = new Array(ds.length);
-        const records: DeliveryRecord[] = [];
-        const seen = new Set<string>();
-        for (const i of order) {
-          const d = ds[i];
-          if (seen.has(d.key)) {
-            results[i] = 'duplicate';
-            continue;
-          }
-          seen.add(d.key);
-          const s = await this.settle(trx, emit, d.envelope, d.verified);
-          results[i] = s;
-          records.push({ dedupeKey: d.key, event: d.envelope.event, payload: d.payload, outcome: s.outcome });
+    const keys = ds.map((d) => lockKey(d.envelope));
+    const order = ds.map((_, i) => i).sort((a, b) => compare(keys[a], keys[b]));
+    const { result } = await this.publisher.transaction(async (trx, emit) => {
+      const results: Array<Settled | 'duplicate'> = new Array(ds.length);
+      const records: DeliveryRecord[] = [];
+      const seen = new Set<string>();
+      for (const i of order) {
+        const d = ds[i];
+        if (seen.has(d.key)) {
+          results[i] = 'duplicate';
+          continue;
         }
-        // Recorded last, once the rows they touch are locked: a delivery of the same key that
-        // committed first makes this one a redelivery, with no effect.
-        if ((await recordDeliveries(trx, records)) < records.length) throw new RecordedMeanwhile();
-        return results;
-      });
-      return result;
-    } catch (err) {
-      if (err instanceof RecordedMeanwhile && ds.length === 1) return ['duplicate'];
-      throw err;
-    }
+        seen.add(d.key);
+        const s = await this.settle(trx, emit, d.envelope, d.verified);
+        results[i] = s;
+        records.push({ dedupeKey: d.key, event: d.envelope.event, payload: d.payload, outcome: s.outcome });
+      }
+      // Recorded last, once the rows they touch are locked: a delivery of the same key that
+      // committed first makes this one a redelivery, with no effect.
+      if ((await recordDeliveries(trx, records)) < records.length) throw new RecordedMeanwhile();
+      return results;
+    });
+    return result;
   }
 
   /** The state change a delivery makes, in its transaction, and the Paystack call to make after it. */
