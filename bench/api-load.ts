@@ -328,7 +328,7 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
       try {
         const errors: Record<string, number> = {};
         const open: Tally = { withEvents: 0, duplicates: 0, outOfOrder: 0 };
-        const poll = (p: Poller) => timedGet(`${server.url}/api/events?after=${p.after}`, p.token, openPool);
+        const poll = (p: Poller) => requestJson('GET', `${server.url}/api/events?after=${p.after}`, p.token, undefined, openPool);
         // Open every socket before the clock starts, so the step does not time TCP connects.
         // The announcer is stopped and everyone has caught up, so these pages are empty.
         await Promise.all(
@@ -596,26 +596,6 @@ function rawRequest(method: string, url: string, headers: http.OutgoingHttpHeade
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-/**
- * A GET that also says when it was handed a socket, so the open-loop time can be split into
- * waiting for a connection and the answer itself. Rejects on network errors.
- */
-function timedGet(url: string, token: string, agent: http.Agent): Promise<{ status: number; body: string; socketAt: number | null }> {
-  return new Promise((resolve, reject) => {
-    let socketAt: number | null = null;
-    const req = http.get(url, { agent, timeout: 30_000, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, socketAt }));
-      res.on('error', reject);
-    });
-    req.on('socket', () => (socketAt = nowMs()));
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
   });
 }
 

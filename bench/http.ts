@@ -1,6 +1,6 @@
 /** The driver's HTTP calls: publishing, and reading figures from /metrics. */
 import http from 'node:http';
-import type { BroadcastBody } from './protocol';
+import { nowMs, type BroadcastBody } from './protocol';
 
 export interface PostResult {
   status: number;
@@ -42,7 +42,11 @@ export function postJson(
   });
 }
 
-/** Any JSON request with a bearer token (GET with no body, or POST with an optional one). */
+/**
+ * Any JSON request with a bearer token (GET with no body, or POST with an optional one). Also
+ * says when the request was handed a socket (nowMs), so a caller can split its time into waiting
+ * for a connection and the answer itself.
+ */
 export function requestJson(
   method: 'GET' | 'POST',
   url: string,
@@ -50,7 +54,7 @@ export function requestJson(
   body: unknown,
   agent: http.Agent,
   timeoutMs = 30_000,
-): Promise<PostResult> {
+): Promise<PostResult & { socketAt: number | null }> {
   const text = body === undefined ? undefined : JSON.stringify(body);
   const headers: http.OutgoingHttpHeaders = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
   if (text !== undefined) {
@@ -60,13 +64,15 @@ export function requestJson(
     headers['Content-Length'] = 0;
   }
   return new Promise((resolve, reject) => {
+    let socketAt: number | null = null;
     const req = http.request(url, { method, agent, timeout: timeoutMs, headers }, (res) => {
       let data = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, socketAt }));
       res.on('error', reject);
     });
+    req.on('socket', () => (socketAt = nowMs()));
     req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(text);
