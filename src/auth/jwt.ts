@@ -1,37 +1,62 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../http/app-error';
 import { TokenClaims, type Principal, type Role } from './principal';
 import { isUnstorable } from '../storage/storable-text';
 
 export interface TokenService {
+  /** Checks the token completely. For what verifies once and then holds on (a stream). */
   verify(token: string): Principal;
+  /**
+   * The same answer as `verify`, but a token that passed before is known by its exact text and
+   * only its expiry is checked again. For requests: a phone polling every few seconds sends the
+   * same token each time, and the HMAC and claim checks cost more than answering an empty poll.
+   */
+  verifyRemembered(token: string): Principal;
   sign(claims: { sub: string; role: Role; name?: string; email?: string }, ttlSeconds: number): string;
 }
+
+/** Tokens remembered by `verifyRemembered`: a few MB at most, and the least recently used go first. */
+export const REMEMBERED_TOKENS = 10_000;
 
 /** HS256 only; the algorithm is pinned so a token cannot choose how it is checked. */
 export function createTokenService(secret: string): TokenService {
   // A KeyObject, not the string: jsonwebtoken first tries to parse a string as a PEM key, which
   // costs ~15x per verify (shared/stack-notes.md §8).
   const key: KeyObject = crypto.createSecretKey(Buffer.from(secret, 'utf8'));
+  // Keyed by the whole token, signature included: a hit is the very token that passed, and only
+  // what can change for it since (the clock passing `exp`) needs checking again.
+  const remembered = new LRUCache<string, Principal>({ max: REMEMBERED_TOKENS });
+  const verify = (token: string): Principal => {
+    let decoded: unknown;
+    try {
+      decoded = jwt.verify(token, key, { algorithms: ['HS256'] });
+    } catch (err) {
+      if (err instanceof jwt.TokenExpiredError) throw new AppError('AUTH_EXPIRED', 'Token has expired');
+      throw new AppError('AUTH_INVALID', 'Token is invalid');
+    }
+    const claims = TokenClaims.safeParse(decoded);
+    if (!claims.success) throw new AppError('AUTH_INVALID', 'Token claims are invalid');
+    const { sub, role, exp, name, email } = claims.data;
+    // Every request writes name and email to the users table, which cannot hold these: a 500 on
+    // every call otherwise, however well signed the token.
+    if ((name !== undefined && isUnstorable(name)) || (email !== undefined && isUnstorable(email))) {
+      throw new AppError('AUTH_INVALID', 'Token claims are invalid');
+    }
+    return Object.freeze({ userId: sub, role, expiresAt: new Date(exp * 1000), name, email });
+  };
   return {
-    verify(token) {
-      let decoded: unknown;
-      try {
-        decoded = jwt.verify(token, key, { algorithms: ['HS256'] });
-      } catch (err) {
-        if (err instanceof jwt.TokenExpiredError) throw new AppError('AUTH_EXPIRED', 'Token has expired');
-        throw new AppError('AUTH_INVALID', 'Token is invalid');
-      }
-      const claims = TokenClaims.safeParse(decoded);
-      if (!claims.success) throw new AppError('AUTH_INVALID', 'Token claims are invalid');
-      const { sub, role, exp, name, email } = claims.data;
-      // Every request writes name and email to the users table, which cannot hold these: a 500 on
-      // every call otherwise, however well signed the token.
-      if ((name !== undefined && isUnstorable(name)) || (email !== undefined && isUnstorable(email))) {
-        throw new AppError('AUTH_INVALID', 'Token claims are invalid');
-      }
-      return { userId: sub, role, expiresAt: new Date(exp * 1000), name, email };
+    verify,
+    verifyRemembered(token) {
+      const known = remembered.get(token);
+      // jsonwebtoken's own rule: expired once the clock reaches `exp` (whole seconds).
+      if (known && Date.now() < known.expiresAt.getTime()) return known;
+      if (known) remembered.delete(token);
+      // Throws for anything wrong, so only a token that passed is remembered.
+      const principal = verify(token);
+      remembered.set(token, principal);
+      return principal;
     },
     sign(claims, ttlSeconds) {
       return jwt.sign(claims, key, { algorithm: 'HS256', expiresIn: ttlSeconds });

@@ -32,7 +32,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
   return async (req, _res, next) => {
     const token = bearerToken(req);
     if (token === undefined) throw new AppError('AUTH_REQUIRED', 'Authorization required');
-    req.principal = deps.tokens.verify(token);
+    req.principal = deps.tokens.verifyRemembered(token);
     await deps.syncUser(req.principal);
     next();
   };
