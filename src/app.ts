@@ -28,6 +28,9 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // No API client revalidates (polls carry their cursor instead), so a SHA-1 of every JSON body
+  // would be work for nothing. Static files keep theirs: express.static sets its own.
+  app.set('etag', false);
   app.use(requestLogger(deps.logger));
   app.use(requestMetrics(deps.telemetry));
   // Defaults are strict (CSP 'self' only: the pages load no inline script and nothing external).

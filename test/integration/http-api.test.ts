@@ -23,6 +23,15 @@ describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
     expect(res.body).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) } });
   });
 
+  it('hashes no API answer for an ETag, while static pages keep theirs', async () => {
+    const poll = await request(srv.url).get('/api/events').set('Authorization', `Bearer ${srv.token('etag-u', 'client')}`);
+    expect(poll.status).toBe(200);
+    expect(poll.headers.etag).toBeUndefined();
+    const page = await request(srv.url).get('/');
+    expect(page.status).toBe(200);
+    expect(page.headers.etag).toEqual(expect.any(String));
+  });
+
   it('answers a body that is not JSON with 400 INVALID_JSON and changes nothing', async () => {
     const before = await eventCount();
     const res = await request(srv.url)
