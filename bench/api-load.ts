@@ -95,6 +95,8 @@ export interface ApiResult {
       serviceP99Ms: number | null;
       /** The driver's own event loop delay during the step (perf_hooks, sampled every 1 ms): how much of the tail is the driver itself. */
       driverLoopDelayP99Ms: number | null;
+      serverLoopDelayP99Ms: number | null;
+      serverLoopDelayMaxMs: number | null;
       /** The driver's CPU (user + system) per answered request: on 2 cores it competes with the server and PostgreSQL. */
       driverCpuPerRequestUs: number | null;
       maxInFlight: number;
@@ -128,6 +130,7 @@ const PAYSTACK_KEY = 'sk_test_bench_fake_paystack_key_0123456789';
  */
 const OPEN_LOOP_SOCKETS = 64;
 const bump = (o: Record<string, number>, k: string) => (o[k] = (o[k] ?? 0) + 1);
+const secondsToMs = (s: number | undefined): number | null => (s === undefined ? null : s * 1000);
 
 export async function runApi(o: ApiOptions, deps: ApiDeps): Promise<ApiResult> {
   let server: ServerProc | undefined;
@@ -458,6 +461,9 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
             serviceP50Ms: sv.p50,
             serviceP99Ms: sv.p99,
             driverLoopDelayP99Ms: loop.count ? loop.percentile(99) / 1e6 : null,
+            // prom-client resets its event-loop histogram at every scrape, so mo1 covers this step only.
+            serverLoopDelayP99Ms: secondsToMs(mo1.all.nodejs_eventloop_lag_p99_seconds),
+            serverLoopDelayMaxMs: secondsToMs(mo1.all.nodejs_eventloop_lag_max_seconds),
             driverCpuPerRequestUs: fromScheduled.length ? (cpu.user + cpu.system) / fromScheduled.length : null,
             maxInFlight,
           },
@@ -667,6 +673,7 @@ export function apiReport(r: ApiResult): string[] {
     out.push(
       `  open loop, where the time went (p99 of each, so they do not add up): sent late (timer, busy driver, or every user already polling) ${f(b.lateP99Ms, 2)} ms, ` +
         `waiting for a socket ${f(b.socketWaitP99Ms, 2)} ms, socket to answer p50 ${f(b.serviceP50Ms, 2)} / p99 ${f(b.serviceP99Ms, 2)} ms; ` +
+        `server event loop delay p99 ${f(b.serverLoopDelayP99Ms, 1)} / max ${f(b.serverLoopDelayMaxMs, 1)} ms; ` +
         `driver event loop delay p99 ${f(b.driverLoopDelayP99Ms, 2)} ms, driver CPU per request ${f(b.driverCpuPerRequestUs, 0)} us; ` +
         `at most ${b.maxInFlight} in flight`,
     );
