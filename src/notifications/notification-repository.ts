@@ -135,7 +135,7 @@ export async function insertPersonalNotifications(db: Db, wanted: readonly Perso
   const input = JSON.stringify(
     wanted.map((w, ord) => ({ ord, user_id: w.userId, type: w.type, title: w.title, body: w.body, data: w.data ?? null })),
   );
-  const { rows }: { rows: Array<NotificationRow & { ord: number; unread_count: string }> } = await db.raw(insertPersonalSql(db), [input]);
+  const { rows }: { rows: Array<NotificationRow & { ord: number; unread_count: string }> } = await db.raw(insertPersonalSql(db), [input, wanted.length]);
   const out = new Array<CreatedNotification | undefined>(wanted.length);
   for (const { ord, unread_count, ...row } of rows) out[ord] = { ...row, unreadCount: Number(unread_count) };
   return out;
@@ -148,13 +148,17 @@ let insertPersonalText: string | undefined;
  * by id. The unread count is the inbox count (the same query shape as everywhere, per recipient)
  * as of before this statement, which cannot see its own inserts, plus this row's rank among the
  * recipient's new ones: what counting after each insert in turn would give.
+ *
+ * The LIMIT, bound to the input's length, is how the planner learns that length: it guesses 100
+ * rows for any set-returning function, and against that guess a hash join over every user wins: a sequential scan of the users table on every write, 5.4 ms at 20,000 users against
+ * 2.1 ms with an index lookup per recipient.
  */
 function insertPersonalSql(db: Db): string {
   return (insertPersonalText ??= `WITH recipients AS MATERIALIZED (
   SELECT nextval('notifications_id_seq'::regclass) AS id, w.* FROM (
     SELECT w.ord, w.user_id, w.type, w.title, w.body, coalesce(w.data, 'null'::jsonb) AS data,
       coalesce(w.type = ANY (np.muted_types), false) AS silent, u.role, u.created_at AS joined_at
-    FROM jsonb_to_recordset(?::jsonb) AS w(ord int, user_id text, type text, title text, body text, data jsonb)
+    FROM (SELECT * FROM jsonb_to_recordset(?::jsonb) AS x(ord int, user_id text, type text, title text, body text, data jsonb) LIMIT ?) w
     JOIN users u ON u.id = w.user_id
     LEFT JOIN notification_preferences np ON np.user_id = w.user_id
     ORDER BY w.ord

@@ -1,6 +1,7 @@
 import { describeDb } from '../helpers/test-db';
 import { inADay, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
 import { openStream, type TestStream } from '../helpers/sse-client';
+import { insertPersonalNotifications } from '../../src/notifications/notification-repository';
 
 describeDb('notification inbox', () => {
   let m: Marketplace;
@@ -159,5 +160,29 @@ describeDb('notification inbox', () => {
     expect(inbox.unreadCount).toBe(before + 2);
     expect(inbox.notifications.slice(0, 2).map((x: { title: string }) => x.title)).toEqual(['second', 'first']);
     expect(await m.srv.db.database.knex('notifications').where({ user_id: 'batch-nobody' }).first()).toBeUndefined();
+  });
+  it('writes a personal notification by looking its recipient up, not by scanning every user', async () => {
+    const knex = m.srv.db.database.knex;
+    await knex.raw(`INSERT INTO users (id, role) SELECT 'plan-' || g, 'client' FROM generate_series(1, 5000) g ON CONFLICT DO NOTHING`);
+    await knex.raw('ANALYZE users');
+    // The statement exactly as the app sends it, caught on its way out, then explained.
+    const sent: Array<{ sql: string; bindings: unknown[] }> = [];
+    const catchIt = (q: { sql: string; bindings: unknown[] }) => sent.push(q);
+    knex.on('query', catchIt);
+    try {
+      await insertPersonalNotifications(knex, [{ userId: 'plan-42', type: 'announcement', title: 't', body: 'b', data: {} }]);
+    } finally {
+      knex.removeListener('query', catchIt);
+    }
+    const [{ sql, bindings }] = sent;
+    const { rows } = await knex.raw(`EXPLAIN (FORMAT JSON) ${sql.replace(/\$\d+/g, '?')}`, bindings as never[]);
+    const scans: string[] = [];
+    const walk = (node: { 'Node Type': string; 'Relation Name'?: string; Plans?: unknown[] }) => {
+      if (node['Relation Name']) scans.push(`${node['Node Type']} ${node['Relation Name']}`);
+      for (const child of node.Plans ?? []) walk(child as typeof node);
+    };
+    walk(rows[0]['QUERY PLAN'][0].Plan);
+    expect(scans).toContain('Index Scan users');
+    expect(scans.filter((x) => x.startsWith('Seq Scan'))).toEqual([]);
   });
 });
