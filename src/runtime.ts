@@ -64,6 +64,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     },
     (trx, events) => notifications.derive(trx, events),
     config.INSTANCE_ID,
+    logger,
   );
   notifications.attach(publisher);
   await relay.start();
