@@ -64,7 +64,6 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     },
     (trx, events) => notifications.derive(trx, events),
     config.INSTANCE_ID,
-    logger,
   );
   notifications.attach(publisher);
   await relay.start();

@@ -8,7 +8,7 @@ import { COMMIT_CHANNEL } from './commit-listener';
  * Holding it from id assignment to commit means ids become visible strictly in order, so a reader
  * that has seen id N can never later miss an id below N (no commit-order gaps).
  */
-export const APPEND_LOCK_KEY = 7_304_200_001;
+const APPEND_LOCK_KEY = 7_304_200_001;
 
 /** Ids as the API accepts them: non-negative decimal integers that fit a bigint. */
 export const EVENT_ID_PATTERN = /^(0|[1-9]\d{0,17})$/;
