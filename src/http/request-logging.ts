@@ -35,10 +35,12 @@ export function requestLogger(logger: Logger): RequestHandler {
       if ((res as { locals?: { errorCode?: string } }).locals?.errorCode === 'SHUTTING_DOWN') return 'warn';
       return err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
     },
-    // Every error line carries its stable code (set by the error handler).
+    // Every error line carries its stable code (set by the error handler). pino-http asks at the
+    // start of every request too, and makes one more child logger for any object, even {}: none
+    // (undefined, which it checks for though its types do not say so) saves ~10 us a request.
     customProps: (_req, res) => {
       const code = (res as { locals?: { errorCode?: string } }).locals?.errorCode;
-      return code ? { code } : {};
+      return (code ? { code } : undefined) as { code: string };
     },
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
   });
