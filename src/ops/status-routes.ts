@@ -43,6 +43,9 @@ export function statusRoutes(deps: AppDeps): Router {
       slowConsumersDropped: await t.counterValue(t.slowConsumersDropped),
       pollingRequests: await t.counterValue(t.pollRequests),
       clientModes: deps.clientModes.counts(),
+      // Deliveries share transactions under load (group commit): how many batches, how many
+      // deliveries in them, how many batches failed and were settled one by one, how many wait.
+      webhookSettling: deps.webhooks.settling,
       reconciliationSettled: {
         payments: await t.counterValue(t.reconciled, { kind: 'payment' }),
         payouts: await t.counterValue(t.reconciled, { kind: 'payout' }),

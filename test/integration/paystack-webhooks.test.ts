@@ -255,6 +255,8 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     expect(answers.map((r) => `${r.status} ${r.body.outcome}`)).toEqual(charges.map(() => '200 processed'));
     for (const b of bookings) expect(await statusTrail(b.reference)).toEqual(['PENDING', 'PAID', 'ESCROW']);
     const after = settling();
+    // Operators see the same numbers on /api/status.
+    expect((await request(m.srv.url).get('/api/status').expect(200)).body.webhookSettling).toEqual(after);
     expect(after.deliveries - before.deliveries).toBe(8);
     expect(after.retriedAlone).toBe(before.retriedAlone);
     // The first alone (it met the held lock), the other seven together.
