@@ -18,7 +18,7 @@ export interface TokenService {
 }
 
 /** Tokens remembered by `verifyRemembered`: a few MB at most, and the least recently used go first. */
-export const REMEMBERED_TOKENS = 10_000;
+const REMEMBERED_TOKENS = 10_000;
 
 /** HS256 only; the algorithm is pinned so a token cannot choose how it is checked. */
 export function createTokenService(secret: string): TokenService {
