@@ -96,6 +96,8 @@ interface Options {
   pollRateSeconds: number;
   webhooks: number;
   webhookConcurrency: number;
+  /** The api phase's polling steps against the baseline server too, after ours. */
+  apiBaseline: boolean;
 }
 
 function parseOptions(): Options {
@@ -130,6 +132,7 @@ function parseOptions(): Options {
       'poll-rate-seconds': { type: 'string' },
       webhooks: { type: 'string' },
       'webhook-concurrency': { type: 'string' },
+      'api-baseline': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -168,6 +171,7 @@ function parseOptions(): Options {
         '  --poll-rate-seconds S    api phase: seconds of the open-loop polling step (default 10; --quick 4)',
         '  --webhooks W             api phase: payments settled by one burst of signed webhooks (default 500; --quick 100; 0 skips)',
         '  --webhook-concurrency C  api phase: webhook deliveries in flight (default 50)',
+        '  --api-baseline BOOL      api phase: both polling steps against the raw node:http baseline too, after ours (default true)',
         `PostgreSQL admin URL: $BENCH_PG_URL or ${PG_ADMIN_URL}`,
         '',
       ].join('\n'),
@@ -187,6 +191,11 @@ function parseOptions(): Options {
     const n = Number(v);
     if (!(n > 0)) throw new Error(`--${name} must be a positive number`);
     return n;
+  };
+  const bool = (v: string | undefined, def: boolean, name: string) => {
+    if (v === undefined) return def;
+    if (v === 'true' || v === 'false') return v === 'true';
+    throw new Error(`--${name} takes true or false; got "${v}"`);
   };
   const quick = values.quick ?? false;
   let only: PartName[] | undefined;
@@ -225,6 +234,7 @@ function parseOptions(): Options {
     pollRateSeconds: positive(values['poll-rate-seconds'], quick ? 4 : 10, 'poll-rate-seconds'),
     webhooks: int(values.webhooks, quick ? 100 : 500, 'webhooks', 0),
     webhookConcurrency: int(values['webhook-concurrency'], 50, 'webhook-concurrency'),
+    apiBaseline: bool(values['api-baseline'], true, 'api-baseline'),
   };
 }
 
@@ -896,6 +906,7 @@ async function main(): Promise<void> {
         pollRateSeconds: opts.pollRateSeconds,
         webhooks: opts.webhooks,
         webhookConcurrency: opts.webhookConcurrency,
+        baseline: opts.apiBaseline,
         embedded: opts.embedded,
         profile: opts.profile,
       },
