@@ -14,6 +14,7 @@ import { startRetention } from './events/retention';
 import { Telemetry } from './ops/telemetry';
 import { createApp } from './app';
 import { withStreamEndpoint } from './realtime/stream-endpoint';
+import { withPollEndpoint } from './realtime/poll-endpoint';
 import { CommitListener } from './events/commit-listener';
 import { Reconciler, startMoneyJobs } from './payments/reconciliation';
 import { createUserSync } from './users/user-sync';
@@ -126,7 +127,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     logger,
   );
   if (config.demoMode) await seedDemoUsers(db.knex, paystack, logger);
-  const server = http.createServer(withStreamEndpoint(deps, createApp(deps)));
+  const server = http.createServer(withPollEndpoint(deps, withStreamEndpoint(deps, createApp(deps))));
   const streamSweep = startStreamSweep(registry, config.HEARTBEAT_MS);
   // Connections whose client has not sent a request yet (browsers and undici open spare ones).
   const unused = new Set<Socket>();

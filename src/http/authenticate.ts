@@ -27,13 +27,19 @@ export interface AuthDeps {
   syncUser: (c: UserClaims) => Promise<void>;
 }
 
+/** The caller of a request that must carry `Authorization: Bearer <jwt>`. */
+export async function authenticateRequest(deps: AuthDeps, req: Pick<IncomingMessage, 'headers'>): Promise<Principal> {
+  const token = bearerToken(req);
+  if (token === undefined) throw new AppError('AUTH_REQUIRED', 'Authorization required');
+  const principal = deps.tokens.verifyRemembered(token);
+  await deps.syncUser(principal);
+  return principal;
+}
+
 /** Requires `Authorization: Bearer <jwt>` and sets `req.principal`. */
 export function authenticate(deps: AuthDeps): RequestHandler {
   return async (req, _res, next) => {
-    const token = bearerToken(req);
-    if (token === undefined) throw new AppError('AUTH_REQUIRED', 'Authorization required');
-    req.principal = deps.tokens.verifyRemembered(token);
-    await deps.syncUser(req.principal);
+    req.principal = await authenticateRequest(deps, req);
     next();
   };
 }

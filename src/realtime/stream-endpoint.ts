@@ -1,20 +1,11 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
 import { corsPolicy } from '../http/cors';
+import { handOver } from '../http/handed-over';
 import { openStream } from './stream-open';
 import type { AppDeps } from '../app-deps';
 
 export const STREAM_PATH = '/api/events/stream';
-
-/** Errors of stream requests that were handed to Express to be answered. */
-const failedStreams = new WeakMap<IncomingMessage, unknown>();
-
-/** The error the stream endpoint met before handing this request to Express, if any (once). */
-export function takeStreamError(req: IncomingMessage): unknown {
-  const err = failedStreams.get(req);
-  failedStreams.delete(req);
-  return err;
-}
 
 /**
  * Serves `GET /api/events/stream` before Express. A stream lives for hours, and everything the
@@ -38,7 +29,7 @@ export function withStreamEndpoint(deps: AppDeps, app: RequestListener): Request
           res.destroy();
           return;
         }
-        failedStreams.set(req, err);
+        handOver(req, err);
         app(req, res);
       });
     });

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { openStream } from './stream-open';
-import { STREAM_PATH, takeStreamError } from './stream-endpoint';
+import { STREAM_PATH } from './stream-endpoint';
+import { takeHandedOver } from '../http/handed-over';
 import type { AppDeps } from '../app-deps';
 
 /**
@@ -11,7 +12,7 @@ import type { AppDeps } from '../app-deps';
 export function streamRoutes(deps: AppDeps): Router {
   const router = Router();
   router.get(STREAM_PATH, async (req, res) => {
-    const err = takeStreamError(req);
+    const err = takeHandedOver(req);
     if (err !== undefined) throw err;
     await openStream(deps, req, res, req.query);
   });
