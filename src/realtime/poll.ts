@@ -74,15 +74,24 @@ export class Poller {
     return { events: page.map(toEnvelope), lastEventId, hasMore, reset: false, ...base };
   }
 
-  /** express-rate-limit's middleware, keyed by user, run on node:http's request and response. */
+  /**
+   * express-rate-limit's middleware, keyed by user, on node:http's request. Of the response it
+   * uses what this view gives (our handler answers nothing itself); of Express, only
+   * `res.append` for its draft-8 headers, which is node's appendHeader. A view rather than a
+   * method added to `res`: a poll that fails goes on to Express, whose own `append` it would hide.
+   */
   private limited(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     const r = req as Request;
     r.principal = principal;
-    // Of Express it needs only res.append (its draft-8 headers), which is node's appendHeader.
-    const s = res as ServerResponse & { append?: (name: string, value: string) => unknown };
-    s.append ??= (name, value) => s.appendHeader(name, value);
+    const view = {
+      get headersSent() {
+        return res.headersSent;
+      },
+      setHeader: (name: string, value: string) => res.setHeader(name, value),
+      append: (name: string, value: string) => res.appendHeader(name, value),
+    };
     return new Promise((resolve, reject) => {
-      void this.limit(r, s as Response, (err?: unknown) => (err === undefined ? resolve() : reject(err)));
+      void this.limit(r, view as unknown as Response, (err?: unknown) => (err === undefined ? resolve() : reject(err)));
     });
   }
 }
