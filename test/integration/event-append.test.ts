@@ -2,6 +2,7 @@ import { describeDb, TEST_DB } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { appendEvents } from '../../src/events/event-log';
 import type { NewEvent } from '../../src/events/event-types';
+import { OutboxRelay } from '../../src/events/outbox-relay';
 
 /**
  * appendEvents takes the append lock inside its insert (one round trip): the lock must still be
@@ -47,5 +48,34 @@ describeDb('appending events', () => {
     await first.commit();
     await second;
     expect(BigInt(secondId!) > BigInt(a.id)).toBe(true);
+  });
+});
+
+describeDb('the committing instance dispatching its own events', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    // No fallback poll during the test: only offer() and what it pokes move the relay.
+    srv = await startTestServer({ RELAY_POLL_MS: '60000' });
+  });
+  afterAll(() => srv.stop());
+
+  it('does not let a personal event overtake a fan-out still waiting for its turn', async () => {
+    const knex = srv.db.database.knex;
+    const delivered: string[] = [];
+    const relay = new OutboxRelay(knex, (events) => delivered.push(...events.map((e) => e.id)), srv.running.deps.logger, 60_000);
+    await relay.start();
+    const commit = (audience: NewEvent['audience']) =>
+      knex.transaction((trx) => appendEvents(trx, [{ type: 'test.event', audience, payload: {} }]));
+    const [fanOut] = await commit(['all']);
+    const [personal] = await commit(['user:overtaker']);
+    relay.offer([fanOut]);
+    // The fan-out waits for setImmediate; the personal event, offered now, finds it missing below
+    // itself, so it is not delivered alone: the relay reads the log instead.
+    relay.offer([personal]);
+    expect(delivered).toEqual([]);
+    await relay.settle();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(delivered).toEqual([fanOut.id, personal.id]);
+    relay.stop();
   });
 });
