@@ -34,11 +34,11 @@ export interface PollResponse {
  */
 export class Poller {
   private readonly recent: PollWindow;
-  private readonly limit: ReturnType<typeof pollLimit>;
+  private readonly rateLimit: ReturnType<typeof pollLimit>;
 
   constructor(private readonly deps: AppDeps) {
     this.recent = new PollWindow(deps.db.knex, () => deps.relay.dispatchedId);
-    this.limit = pollLimit(deps.config.POLL_RATE_LIMIT_PER_MIN);
+    this.rateLimit = pollLimit(deps.config.POLL_RATE_LIMIT_PER_MIN);
   }
 
   /** Answers one poll with 200, or throws (an AppError, or what the database threw) before answering. */
@@ -91,7 +91,7 @@ export class Poller {
       append: (name: string, value: string) => res.appendHeader(name, value),
     };
     return new Promise((resolve, reject) => {
-      void this.limit(r, view as unknown as Response, (err?: unknown) => (err === undefined ? resolve() : reject(err)));
+      void this.rateLimit(r, view as unknown as Response, (err?: unknown) => (err === undefined ? resolve() : reject(err)));
     });
   }
 }
