@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
 /*
  * The endpoints served before Express (streams, polls) hand a request that failed to the Express
@@ -7,9 +7,19 @@ import type { IncomingMessage } from 'node:http';
  */
 const handed = new WeakMap<IncomingMessage, unknown>();
 
-/** Marks `req` as failed with `err`, before it is passed to the Express app. */
-export function handOver(req: IncomingMessage, err: unknown): void {
-  handed.set(req, err);
+/**
+ * What an endpoint does when it fails: before the response has started, hand the request with its
+ * error to `app` (the Express app, or what leads to it); after, all it can do is cut it off.
+ */
+export function handOverTo(app: RequestListener, req: IncomingMessage, res: ServerResponse): (err: unknown) => void {
+  return (err) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    handed.set(req, err);
+    app(req, res);
+  };
 }
 
 /** The error an endpoint met before handing this request to Express, if any (once). */

@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import querystring from 'node:querystring';
 import helmet from 'helmet';
 import { corsPolicy } from '../http/cors';
-import { handOver } from '../http/handed-over';
+import { handOverTo } from '../http/handed-over';
 import { carriesBody } from '../http/require-json';
 import { logServed, requestId } from '../http/request-logging';
 import type { AppDeps } from '../app-deps';
@@ -31,14 +31,7 @@ export function withPollEndpoint(deps: AppDeps, next: RequestListener): RequestL
     const startedAt = Date.now();
     const timer = telemetry.httpDuration.startTimer();
     req.id = requestId(req, res);
-    const failed = (err: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      handOver(req, err);
-      next(req, res);
-    };
+    const failed = handOverTo(next, req, res);
     securityHeaders(req, res, (err?: unknown) => {
       if (err) return failed(err);
       cors(req, res, () => {

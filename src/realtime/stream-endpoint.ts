@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
 import { corsPolicy } from '../http/cors';
-import { handOver } from '../http/handed-over';
+import { handOverTo } from '../http/handed-over';
 import { openStream } from './stream-open';
 import type { AppDeps } from '../app-deps';
 
@@ -24,14 +24,7 @@ export function withStreamEndpoint(deps: AppDeps, app: RequestListener): Request
     const q = url.indexOf('?');
     if (req.method !== 'GET' || (q === -1 ? url : url.slice(0, q)) !== STREAM_PATH) return app(req, res);
     cors(req, res, () => {
-      openStream(deps, req, res, querystring.parse(q === -1 ? '' : url.slice(q + 1))).catch((err: unknown) => {
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        handOver(req, err);
-        app(req, res);
-      });
+      openStream(deps, req, res, querystring.parse(q === -1 ? '' : url.slice(q + 1))).catch(handOverTo(app, req, res));
     });
   };
 }
