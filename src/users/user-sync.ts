@@ -13,19 +13,20 @@ interface Pending {
  * "Any authenticated request creates or updates the user" without a write per request: the claims
  * last written for each user are remembered, and only a change (or a restart) writes again.
  *
- * After a restart every client reconnects at once, each a first sight of its user: the writes
- * that arrive in the same turn of the event loop go out as one multi-row upsert, not one round
- * trip each. A request waits for the statement that carries its user.
+ * After a restart every client reconnects at once, each a first sight of its user. They are
+ * written as multi-row upserts, one at a time: the first sights of one turn of the event loop go
+ * out together, and those that arrive while a statement is in flight go out together after it.
+ * Reconnects spread over time arrive one per turn, so without the second rule each was its own
+ * round trip: 2,000 new users connecting cost 433-597 us of server CPU each, against 285-323 with
+ * it (the bench, four A/B pairs). A request waits for the statement that carries its user.
  */
 export function createUserSync(db: Db): (c: UserClaims) => Promise<void> {
   const written = new Map<string, string>();
   let pending = new Map<string, Pending>();
   let scheduled = false;
+  let writing = false;
 
-  const flush = async () => {
-    const batch = pending;
-    pending = new Map();
-    scheduled = false;
+  const write = async (batch: Map<string, Pending>) => {
     try {
       await upsertUsers(db, [...batch.values()].map((p) => p.claims));
     } catch (err) {
@@ -39,15 +40,27 @@ export function createUserSync(db: Db): (c: UserClaims) => Promise<void> {
     }
   };
 
+  const flush = async () => {
+    scheduled = false;
+    writing = true;
+    while (pending.size) {
+      const batch = pending;
+      pending = new Map();
+      await write(batch);
+    }
+    writing = false;
+  };
+
   return (c) => {
     const key = `${c.role}\u0000${c.name ?? ''}\u0000${c.email ?? ''}`;
     if (written.get(c.userId) === key) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const p = pending.get(c.userId);
-      // Two requests of one user in one turn with different claims: the later claims are written.
+      // Two requests of one user in one batch with different claims: the later claims are written.
       if (p) Object.assign(p, { claims: c, key }).waiters.push({ resolve, reject });
       else pending.set(c.userId, { claims: c, key, waiters: [{ resolve, reject }] });
-      if (!scheduled) {
+      // While a statement is in flight, the loop in flush takes what gathered after it.
+      if (!scheduled && !writing) {
         scheduled = true;
         setImmediate(() => void flush());
       }
