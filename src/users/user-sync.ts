@@ -2,6 +2,8 @@ import type { Db } from '../storage/db';
 import { upsertUsers, type UserClaims } from './user-repository';
 
 const MAX_REMEMBERED = 50_000;
+/** Users per upsert: 4 parameters each, well under PostgreSQL's 65,535 per statement. */
+const MAX_BATCH = 1_000;
 
 interface Pending {
   claims: UserClaims;
@@ -44,8 +46,14 @@ export function createUserSync(db: Db): (c: UserClaims) => Promise<void> {
     scheduled = false;
     writing = true;
     while (pending.size) {
-      const batch = pending;
+      let batch = pending;
       pending = new Map();
+      if (batch.size > MAX_BATCH) {
+        // A storm that gathered behind a slow statement: the rest waits for the next one.
+        const all = [...batch];
+        batch = new Map(all.slice(0, MAX_BATCH));
+        pending = new Map(all.slice(MAX_BATCH));
+      }
       await write(batch);
     }
     writing = false;

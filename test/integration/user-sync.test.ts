@@ -29,6 +29,15 @@ describeDb('user sync (claims written on first sight, batched per event-loop tur
     for (const id of ids) expect(await findUser(db.database.knex, id)).toEqual(expect.objectContaining({ id, role: 'client', name: `Storm ${id}` }));
   });
 
+  it('splits a storm larger than one statement should carry into statements of 1,000 users', async () => {
+    const sync = createUserSync(db.database.knex);
+    const ids = Array.from({ length: 2_500 }, (_, i) => `big-storm-${i}`);
+    await Promise.all(ids.map((userId) => sync({ userId, role: 'provider' })));
+    expect(inserts).toHaveLength(3);
+    const { rows } = await db.database.knex.raw(`SELECT count(*)::int AS n FROM users WHERE id LIKE 'big-storm-%'`);
+    expect(rows[0].n).toBe(2_500);
+  });
+
   // PGlite serves one connection at a time: the lock below would hold the only one.
   const withTwoConnections =
     TEST_DB === 'postgres' ? it : (name: string, fn: jest.ProvidesCallback) => it.skip(`${name} [not applicable: PGlite has one connection]`, fn);
