@@ -50,6 +50,24 @@ export const EnvSchema = z.object({
     .default([]),
   // Seeded demo users, an in-process fake Paystack and server-minted tokens: never in production.
   DEMO_MODE: z.enum(['0', '1']).optional(),
+
+  // Escrow's edges: how long money may wait before a rule or a person moves it.
+  // Currencies a booking may be in: only those a payout recipient can be created in (ZAR: `basa`).
+  PAYMENT_CURRENCIES: z
+    .string()
+    .transform((s) => s.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean))
+    .pipe(z.array(z.enum(['ZAR'], { error: 'payouts can only be made in ZAR (Paystack basa recipients)' })).min(1))
+    .default(['ZAR']),
+  // A checkout nobody paid is verified once more and expires after this long; the client may start another.
+  CHECKOUT_EXPIRY_HOURS: intFromEnv(24, 1, 24 * 30),
+  // The reconciler backs a row off (doubling from RECONCILE_AFTER_MS) up to this long between checks.
+  RECONCILE_MAX_BACKOFF_MS: intFromEnv(6 * 3_600_000, 1_000, 7 * 24 * 3_600_000),
+  // A provider may start at most this long before the booking's time.
+  START_EARLY_MINUTES: intFromEnv(120, 0, 7 * 24 * 60),
+  // Escrow held this long past the booking's time without the work completed goes to the operators.
+  STALLED_WORK_HOURS: intFromEnv(48, 1, 24 * 365),
+  // A card dispute open this long goes to the operators (Paystack's own deadline is about 16 days).
+  DISPUTE_ALERT_DAYS: intFromEnv(7, 1, 365),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -16,7 +16,7 @@ import { createApp } from './app';
 import { withStreamEndpoint } from './realtime/stream-endpoint';
 import { withPollEndpoint } from './realtime/poll-endpoint';
 import { CommitListener } from './events/commit-listener';
-import { Reconciler, startMoneyJobs } from './payments/reconciliation';
+import { Reconciler, reconcilerOptions, startMoneyJobs } from './payments/reconciliation';
 import { createUserSync } from './users/user-sync';
 import { createPaystackClient } from './payments/paystack-client';
 import { PaymentService } from './payments/payment-service';
@@ -95,7 +95,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   const payments = new PaymentService(db.knex, publisher, paystack, logger);
 
   const reconciler = paystack
-    ? new Reconciler(db.knex, publisher, paystack, payments, logger, config.RECONCILE_AFTER_MS, (kind) => telemetry.reconciled.inc({ kind }))
+    ? new Reconciler(db.knex, publisher, paystack, payments, logger, reconcilerOptions(config), (kind) => telemetry.reconciled.inc({ kind }))
     : null;
 
   const deps: AppDeps = {

@@ -59,8 +59,11 @@ function toView(r: ViewRow): BookingView {
 }
 
 function viewQuery(db: Db) {
+  // The booking's live payment, or else its latest (an expired checkout leaves a row behind).
   return db('bookings as b')
-    .leftJoin('payments as p', 'p.booking_id', 'b.id')
+    .joinRaw(
+      `LEFT JOIN LATERAL (SELECT * FROM payments p0 WHERE p0.booking_id = b.id ORDER BY p0.status IN ('EXPIRED', 'FAILED'), p0.id DESC LIMIT 1) p ON true`,
+    )
     .leftJoin('payouts as o', 'o.booking_id', 'b.id')
     .select(
       'b.*',

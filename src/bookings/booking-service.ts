@@ -138,7 +138,7 @@ export class BookingService {
     emit: Emit,
     row: BookingRow,
     action: BookingAction,
-  ): Promise<(() => Promise<void>) | undefined> {
+  ): Promise<(() => Promise<unknown>) | undefined> {
     const payment = await lockPaymentByBooking(trx, String(row.id));
     switch (action) {
       case 'start':
@@ -159,6 +159,8 @@ export class BookingService {
         return () => this.payments.startTransfer(payout.id);
       }
       case 'cancel':
+        // The customer's bank decides an open card dispute; a refund now could pay the client twice.
+        if (payment?.disputed_at) throw new AppError('DISPUTE_OPEN', 'A card dispute about this payment is open; it must be resolved first');
         if (payment && (payment.status === 'PAID' || payment.status === 'ESCROW')) {
           await movePayment(trx, emit, payment, parties(row), 'REFUND_PENDING');
           return () => this.payments.requestRefund(payment.id);

@@ -8,7 +8,7 @@ import { EventPublisher } from '../events/event-publisher';
 import { NotificationService } from '../notifications/notification-service';
 import { PaymentService } from '../payments/payment-service';
 import { createPaystackClient, type PaystackClient } from '../payments/paystack-client';
-import { Reconciler } from '../payments/reconciliation';
+import { Reconciler, reconcilerOptions } from '../payments/reconciliation';
 
 async function main() {
   const config = loadConfig();
@@ -28,7 +28,7 @@ async function main() {
       logger,
     });
     const payments = new PaymentService(db.knex, publisher, paystack, logger);
-    const counts = await new Reconciler(db.knex, publisher, paystack, payments, logger, config.RECONCILE_AFTER_MS).runOnce();
+    const counts = await new Reconciler(db.knex, publisher, paystack, payments, logger, reconcilerOptions(config)).runOnce();
     process.stdout.write(`${JSON.stringify(counts)}\n`);
   } finally {
     await paystack?.close();

@@ -33,6 +33,7 @@ export const KNOWN_EVENT_TYPES = [
   'payment.status_changed',
   'payment.dispute_opened',
   'payment.dispute_resolved',
+  'payment.refund_failing',
   'payout.status_changed',
   'notification.created',
   'notification.read',

@@ -65,7 +65,7 @@ export type FailSpec =
   | { reset: true };
 
 export type TransactionStatus = 'abandoned' | 'success' | 'failed' | 'reversed' | 'ongoing' | 'pending';
-export type TransferStatus = 'pending' | 'success' | 'failed' | 'reversed';
+export type TransferStatus = 'pending' | 'otp' | 'success' | 'failed' | 'reversed';
 
 export interface FakeTransaction {
   id: number;
@@ -117,7 +117,7 @@ export interface FakeRefund {
   transactionReference: string;
   amount: number;
   currency: string;
-  status: 'pending' | 'processed';
+  status: 'pending' | 'processed' | 'failed' | 'needs-attention';
   refundReference: string | null;
   createdAt: string;
 }
@@ -218,6 +218,38 @@ export class FakePaystack {
 
   // ---------------------------------------------------------------------------------------
   // Test controls
+
+  /** Every API answer (not the checkout page) is held back this long: a slow Paystack. */
+  latencyMs = 0;
+
+  /** As if OTP were turned on in the Paystack dashboard: transfers answer `status: "otp"`. */
+  transferOtp = false;
+
+  /**
+   * The oldest pending refund of this transaction fails (`failed`: the money is back in our
+   * balance; `needs-attention`: Paystack needs the customer's bank details), and
+   * `refund.<status>` is posted.
+   */
+  async failRefund(transactionReference: string, status: 'failed' | 'needs-attention' = 'failed'): Promise<WebhookResponse> {
+    const t = this.mustTransaction(transactionReference);
+    const refund = this.refunds.find((r) => r.transactionReference === transactionReference && r.status === 'pending');
+    if (!refund) throw new Error(`FakePaystack: no pending refund for transaction ${transactionReference}`);
+    refund.status = status;
+    if (status === 'failed') t.refunded -= refund.amount;
+    return this.postWebhook(`refund.${status}`, {
+      status,
+      transaction_reference: t.reference,
+      refund_reference: null,
+      // A number here, as in Paystack's refund.failed sample (a string in the others).
+      amount: refund.amount,
+      currency: refund.currency,
+      processor: 'mpgs_zen',
+      customer: { first_name: null, last_name: null, email: t.email },
+      integration: INTEGRATION.id,
+      domain: 'test',
+      ...(status === 'needs-attention' ? { id: refund.id, customer_note: 'Refund for transaction', merchant_note: 'Refund for transaction' } : {}),
+    });
+  }
 
   setWebhookTarget(url: string | undefined): void {
     this.webhookTarget = url;
@@ -382,9 +414,10 @@ export class FakePaystack {
       const denied = this.checkAuth(req.headers.authorization);
       if (denied) reply = denied;
       else if (badJson) reply = no(400, 'Invalid JSON body');
-      else reply = await this.api(method, path, (body ?? {}) as Record<string, unknown>);
+      else reply = await this.api(method, path, (body ?? {}) as Record<string, unknown>, Object.fromEntries(url.searchParams));
     }
     if (fault) await this.hold(res, fault.delayMs);
+    if (this.latencyMs > 0 && !path.startsWith('/checkout/')) await this.hold(res, this.latencyMs);
     if (res.destroyed || res.writableEnded) return;
     this.options.log?.(`${method} ${path} → ${'html' in reply ? (reply.status ?? 200) : 'redirect' in reply ? 303 : reply.status}`);
     if ('html' in reply) {
@@ -403,7 +436,7 @@ export class FakePaystack {
     return undefined;
   }
 
-  private async api(method: string, path: string, b: Record<string, unknown>): Promise<Reply> {
+  private async api(method: string, path: string, b: Record<string, unknown>, query: Record<string, string>): Promise<Reply> {
     if (typeof b !== 'object' || b === null || Array.isArray(b)) return no(400, 'Invalid JSON body');
     const verify = /^\/(transaction|transfer)\/verify\/([^/]+)$/.exec(path);
     if (method === 'GET' && verify) {
@@ -419,6 +452,7 @@ export class FakePaystack {
     if (method === 'POST' && path === '/transferrecipient') return this.createRecipient(b);
     if (method === 'POST' && path === '/transfer') return this.initiateTransfer(b);
     if (method === 'POST' && path === '/refund') return this.createRefund(b);
+    if (method === 'GET' && path === '/refund') return this.listRefunds(query);
     return no(404, `FakePaystack does not implement ${method} ${path}`);
   }
 
@@ -545,14 +579,15 @@ export class FakePaystack {
       currency,
       reason,
       recipient,
-      status: 'pending',
+      // With OTP turned on in the dashboard, every transfer waits for an OTP that no API call can give.
+      status: this.transferOtp ? 'otp' : 'pending',
       createdAt: at,
       updatedAt: at,
       transferredAt: null,
     };
     this.transfers.set(reference, t);
     if (this.transferHook) await this.transferHook(reference);
-    return ok('Transfer has been queued', {
+    return ok(this.transferOtp ? 'Transfer requires OTP to continue' : 'Transfer has been queued', {
       transfersessionid: [],
       transfertrials: [],
       domain: 'test',
@@ -604,6 +639,35 @@ export class FakePaystack {
       fees_breakdown: null,
       gateway_response: null,
     });
+  }
+
+  private listRefunds(query: Record<string, string>): Reply {
+    const ref = query.transaction;
+    const t = ref === undefined ? undefined : (this.transactions.get(ref) ?? [...this.transactions.values()].find((x) => String(x.id) === ref));
+    const refunds = ref === undefined ? this.refunds : t ? this.refundsOf(t.reference) : [];
+    return ok(
+      'Refunds retrieved',
+      refunds.map((r) => ({
+        id: r.id,
+        integration: INTEGRATION.id,
+        domain: 'test',
+        transaction: t?.id ?? this.transactions.get(r.transactionReference)?.id,
+        dispute: null,
+        amount: r.amount,
+        deducted_amount: r.status === 'processed' ? r.amount : 0,
+        currency: r.currency,
+        channel: null,
+        fully_deducted: r.status === 'processed',
+        refunded_by: 'test@example.com',
+        refunded_at: r.status === 'processed' ? r.createdAt : null,
+        expected_at: r.createdAt,
+        settlement: null,
+        customer_note: `Refund for transaction ${r.transactionReference}`,
+        merchant_note: `Refund for transaction ${r.transactionReference}`,
+        createdAt: r.createdAt,
+        status: r.status,
+      })),
+    );
   }
 
   private async createRefund(b: Record<string, unknown>): Promise<Reply> {

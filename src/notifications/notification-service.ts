@@ -57,13 +57,16 @@ export class NotificationService {
         const p = e.payload as { title: string; body: string };
         const users = new Set(e.audience.filter((c) => c.startsWith('user:')).map((c) => c.slice(5)));
         const shared = e.audience.filter((c) => !c.startsWith('user:'));
-        if (shared.length) slots.push(await this.announceShared(trx, shared, p));
+        if (shared.length) slots.push(await this.announceShared(trx, shared, { type: 'announcement', ...p }));
         for (const userId of users) want({ userId, type: 'announcement', title: p.title, body: p.body, data: {} });
         continue;
       }
       const booking = bookings.get(bookingIdOf(e) ?? '');
       if (!booking) continue;
       const facts: EventFacts = { type: e.type, payload: (e.payload ?? {}) as Record<string, any>, booking };
+      // What needs an operator is one shared notification for every admin, like an announcement.
+      const forAdmins = e.audience.includes('role:admin') ? notificationText(facts, 'admin') : null;
+      if (forAdmins) slots.push(await this.announceShared(trx, ['role:admin'], { type: e.type, ...forAdmins }));
       for (const [side, userId] of [['client', booking.clientId], ['provider', booking.providerId]] as Array<[Side, string]>) {
         const text = notificationText(facts, side);
         if (text) want({ userId, type: e.type, ...text, data: { bookingId: booking.id } });
@@ -84,8 +87,8 @@ export class NotificationService {
   }
 
   /** One row however many users the role has: fan-out happens when inboxes are read. */
-  private async announceShared(trx: Knex.Transaction, audience: ChannelName[], p: { title: string; body: string }): Promise<NewEvent> {
-    const row = await insertNotification(trx, { audience, type: 'announcement', title: p.title, body: p.body, data: {}, silent: false });
+  private async announceShared(trx: Knex.Transaction, audience: ChannelName[], p: { type: string; title: string; body: string }): Promise<NewEvent> {
+    const row = await insertNotification(trx, { audience, type: p.type, title: p.title, body: p.body, data: {}, silent: false });
     return { type: 'notification.created', audience, payload: { notification: toNotificationView(row) } };
   }
 

@@ -1,6 +1,7 @@
 import { formatMoney } from './money';
 
-export type Side = 'client' | 'provider';
+/** Who reads: one of the booking's parties, or the operators (`role:admin`). */
+export type Side = 'client' | 'provider' | 'admin';
 
 export interface NotificationText {
   title: string;
@@ -25,6 +26,7 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
   const p = e.payload;
   const b = e.booking;
   const money = (cents: unknown, currency: unknown) => formatMoney(Number(cents), String(currency ?? 'ZAR'));
+  if (side === 'admin') return adminText(e, money);
   switch (e.type) {
     case 'booking.created':
       return side === 'provider' && b
@@ -66,6 +68,26 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
       return paymentText(p.status, side, money(p.amount, p.currency), b);
     case 'payout.status_changed':
       return side === 'provider' ? payoutText(p.status, money(p.amount, p.currency), p.reason) : null;
+    case 'payment.refund_failing':
+      return side === 'client' && b
+        ? { title: 'Your refund is delayed', body: `The refund of ${money(p.amount, p.currency)} for ${b.service} did not go through yet. Our team has been told.` }
+        : null;
+    default:
+      return null;
+  }
+}
+
+/** What the operators read: only events that need a person, each naming its booking. */
+function adminText(e: EventFacts, money: (cents: unknown, currency: unknown) => string): NotificationText | null {
+  const p = e.payload;
+  const about = e.booking ? `booking #${e.booking.id} (${e.booking.service}, ${e.booking.clientName} → ${e.booking.providerName})` : 'a booking';
+  switch (e.type) {
+    case 'payment.dispute_opened':
+      return { title: 'Card dispute opened', body: `${money(p.amount, p.currency)} on ${about} is disputed; its payout is frozen.` };
+    case 'payment.dispute_resolved':
+      return { title: 'Card dispute resolved', body: `The dispute on ${about} was resolved (${String(p.resolution ?? 'unknown')}).` };
+    case 'payment.refund_failing':
+      return { title: 'Refund failing', body: `The refund of ${money(p.amount, p.currency)} on ${about} did not go through (${String(p.reason)}).` };
     default:
       return null;
   }

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Emit } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import { emitPaymentStatus, emitPayoutStatus } from './money-events';
-import { setPaymentStatus, type PaymentRow } from './payment-repository';
+import { setPaymentStatus, type PaymentExtra, type PaymentRow } from './payment-repository';
 import { canMovePayment, type PaymentStatus } from './payment-state';
 import { insertPayout, type PayoutRow } from './payout-repository';
 
@@ -16,7 +16,7 @@ export async function movePayment(
   payment: PaymentRow,
   parties: Parties,
   to: PaymentStatus,
-  extra: { paystack_transaction_id?: number } = {},
+  extra: PaymentExtra = {},
 ): Promise<PaymentRow> {
   return movePaymentThrough(trx, emit, payment, parties, [to], extra);
 }
@@ -31,7 +31,7 @@ export async function movePaymentThrough(
   payment: PaymentRow,
   parties: Parties,
   steps: readonly PaymentStatus[],
-  extra: { paystack_transaction_id?: number } = {},
+  extra: PaymentExtra = {},
 ): Promise<PaymentRow> {
   let from = payment.status;
   for (const to of steps) {

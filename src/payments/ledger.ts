@@ -14,7 +14,7 @@ import { PayoutStatus } from './payout-state';
  * R90 trillion); beyond that `cents()` throws rather than answer a rounded figure.
  *
  * Where a payment's money is, by its status:
- *   PENDING, FAILED          not received (nothing was charged, or the charge failed)
+ *   PENDING, FAILED, EXPIRED not received (nothing was charged, the charge failed, or the checkout expired)
  *   PAID, ESCROW             inEscrow: received, held for the booking
  *   RELEASED                 released: escrow let go; the provider's share is its payout, the rest is the fee
  *   REFUND_PENDING           refundPending: owed back to the client, refund requested
@@ -34,6 +34,7 @@ export type PaymentBucket = 'inEscrow' | 'released' | 'refundPending' | 'refunde
 export const PAYMENT_BUCKET: Readonly<Record<PaymentStatus, PaymentBucket | null>> = {
   PENDING: null,
   FAILED: null,
+  EXPIRED: null,
   PAID: 'inEscrow',
   ESCROW: 'inEscrow',
   RELEASED: 'released',

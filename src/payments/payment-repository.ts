@@ -15,10 +15,17 @@ export interface PaymentRow {
   access_code: string | null;
   disputed_at: Date | null;
   dispute_id: string | null;
+  refund_failure: string | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
+/** Statuses of a payment that no longer holds its booking: a checkout that expired or failed. */
+const ENDED = ['EXPIRED', 'FAILED'];
+
+/** The booking's live payment, or else its latest (an expired checkout, so its status can be shown). */
 export async function findPaymentByBooking(db: Db, bookingId: string): Promise<PaymentRow | undefined> {
-  return db<PaymentRow>('payments').where({ booking_id: bookingId }).first();
+  return db<PaymentRow>('payments').where({ booking_id: bookingId }).orderByRaw(`status IN ('EXPIRED', 'FAILED'), id DESC`).first();
 }
 
 export async function findPaymentByReference(db: Db, reference: string): Promise<PaymentRow | undefined> {
@@ -26,7 +33,7 @@ export async function findPaymentByReference(db: Db, reference: string): Promise
 }
 
 export async function lockPaymentByBooking(db: Db, bookingId: string): Promise<PaymentRow | undefined> {
-  return db<PaymentRow>('payments').where({ booking_id: bookingId }).forUpdate().first();
+  return db<PaymentRow>('payments').where({ booking_id: bookingId }).whereNotIn('status', ENDED).forUpdate().first();
 }
 
 /** The booking side of a payment, as the settlement of a Paystack notice needs it. */
@@ -58,20 +65,32 @@ export async function lockPayment(db: Db, id: string): Promise<PaymentRow | unde
   return db<PaymentRow>('payments').where({ id }).forUpdate().first();
 }
 
-/** Returns undefined when the booking already has a payment (a racing initialize won). */
+/** Returns undefined when the booking already has a live payment (a racing initialize won). */
 export async function insertPayment(
   db: Db,
-  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id'> & { amount: number },
+  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id' | 'refund_failure' | 'created_at' | 'updated_at'> & { amount: number },
 ): Promise<PaymentRow | undefined> {
-  const rows: PaymentRow[] = await db('payments').insert(p).onConflict('booking_id').ignore().returning('*');
+  const rows: PaymentRow[] = await db('payments')
+    .insert(p)
+    .onConflict(db.raw(`(booking_id) WHERE status NOT IN ('EXPIRED', 'FAILED')`))
+    .ignore()
+    .returning('*');
   return rows[0];
 }
 
-export async function setPaymentStatus(
-  db: Db,
-  id: string,
-  status: PaymentStatus,
-  extra: { paystack_transaction_id?: number } = {},
-): Promise<void> {
-  await db('payments').where({ id }).update({ status, ...extra, updated_at: db.fn.now() });
+/** Columns written together with a payment's status. */
+export type PaymentExtra = {
+  paystack_transaction_id?: number;
+  refund_failure?: null;
+  refund_failed_at?: null;
+};
+
+export async function setPaymentStatus(db: Db, id: string, status: PaymentStatus, extra: PaymentExtra = {}): Promise<void> {
+  // A new status starts a new wait: its first check falls due RECONCILE_AFTER_MS from now.
+  await db('payments').where({ id }).update({ status, ...extra, updated_at: db.fn.now(), next_check_at: null, check_attempts: 0 });
+}
+
+/** The refund request went through after earlier failures: it leaves the operators' queue. */
+export async function clearRefundFailure(db: Db, id: string): Promise<void> {
+  await db('payments').where({ id }).update({ refund_failure: null, refund_failed_at: null });
 }

@@ -9,15 +9,16 @@ import { canViewBooking } from '../bookings/booking-state';
 import { findUser } from '../users/user-repository';
 import { emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { newPayoutReference } from './escrow';
-import { findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
+import { clearRefundFailure, findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
+import { recordRefundFailure } from './settlement';
 import { lockPayout, setPayoutStatus } from './payout-repository';
 import { canMovePayout } from './payout-state';
 import { PaystackError, type PaystackClient } from './paystack-client';
 
 /** The Paystack calls that follow a committed booking move. */
 export interface PaymentFollowUps {
-  startTransfer(payoutId: string, o?: { resend?: boolean }): Promise<void>;
-  requestRefund(paymentId: string): Promise<void>;
+  startTransfer(payoutId: string, o?: { resend?: boolean }): Promise<boolean>;
+  requestRefund(paymentId: string): Promise<boolean>;
 }
 
 export interface PaymentInit {
@@ -49,7 +50,8 @@ export class PaymentService implements PaymentFollowUps {
     if (!booking || !canViewBooking(booking, p)) throw new AppError('NOT_FOUND', 'Booking not found');
     if (booking.clientId !== p.userId) throw new AppError('FORBIDDEN', 'Only the booking’s client can pay');
     const existing = await findPaymentByBooking(this.knex, bookingId);
-    if (existing) {
+    // A checkout that expired or failed no longer counts: the client starts a new one.
+    if (existing && existing.status !== 'EXPIRED' && existing.status !== 'FAILED') {
       if (existing.status !== 'PENDING') {
         throw new AppError('INVALID_TRANSITION', 'This booking is already paid', { paymentStatus: existing.status });
       }
@@ -95,21 +97,19 @@ export class PaymentService implements PaymentFollowUps {
   /**
    * Sends the payout's transfer (with its one reference). `resend` is for reconciliation: a
    * PROCESSING payout whose transfer Paystack has never seen is sent again, same reference.
+   * True when the payout moved.
    */
-  async startTransfer(payoutId: string, o: { resend?: boolean } = {}): Promise<void> {
+  async startTransfer(payoutId: string, o: { resend?: boolean } = {}): Promise<boolean> {
     const payout = await this.knex('payouts').where({ id: payoutId }).first();
-    if (!payout || !(payout.status === 'PENDING' || (o.resend && payout.status === 'PROCESSING'))) return;
+    if (!payout || !(payout.status === 'PENDING' || (o.resend && payout.status === 'PROCESSING'))) return false;
     const payment = await this.knex<PaymentRow>('payments').where({ id: payout.payment_id }).first();
     if (payment?.disputed_at) {
       // Frozen: the transfer waits for the dispute's resolution (settlement.ts sends it then).
       this.logger.info({ code: 'PAYOUT_FROZEN_BY_DISPUTE', payoutId }, 'payout waits for a dispute');
-      return;
+      return false;
     }
     const provider = await findUser(this.knex, payout.provider_id);
-    if (!provider?.payout_recipient_code) {
-      await this.settlePayout(payoutId, 'FAILED', { reason: 'NO_PAYOUT_ACCOUNT' });
-      return;
-    }
+    if (!provider?.payout_recipient_code) return this.settlePayout(payoutId, 'FAILED', { reason: 'NO_PAYOUT_ACCOUNT' });
     try {
       const t = await this.client().initiateTransfer({
         amount: Number(payout.amount),
@@ -118,17 +118,17 @@ export class PaymentService implements PaymentFollowUps {
         reason: `Booking ${payout.booking_id}`,
         currency: payout.currency,
       });
-      await this.settlePayout(payoutId, 'PROCESSING', { transfer_code: t.transferCode });
+      return await this.settlePayout(payoutId, 'PROCESSING', { transfer_code: t.transferCode });
     } catch (err) {
       if (err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED' && !(await this.transferExists(payout.reference))) {
-        this.logger.warn({ code: 'TRANSFER_REJECTED', payoutId }, 'Paystack refused the transfer');
-        await this.settlePayout(payoutId, 'FAILED', { reason: 'TRANSFER_REJECTED' });
-        return;
+        // Paystack's own words say why (e.g. "Your balance is not enough"): the operator needs them.
+        this.logger.warn({ code: 'TRANSFER_REJECTED', payoutId, paystackMessage: err.message }, 'Paystack refused the transfer');
+        return this.settlePayout(payoutId, 'FAILED', { reason: 'TRANSFER_REJECTED' });
       }
       // A timeout or an outage is an unknown outcome, not a failure: the transfer may have gone
       // out. PROCESSING until a webhook (or a verify) says what happened.
       this.logger.warn({ code: 'TRANSFER_OUTCOME_UNKNOWN', payoutId, err }, 'transfer outcome unknown');
-      await this.settlePayout(payoutId, 'PROCESSING');
+      return this.settlePayout(payoutId, 'PROCESSING');
     }
   }
 
@@ -175,14 +175,27 @@ export class PaymentService implements PaymentFollowUps {
     }
   }
 
-  async requestRefund(paymentId: string): Promise<void> {
+  /**
+   * Asks Paystack to refund a REFUND_PENDING payment. Not while a card dispute is open: the
+   * customer's bank may reverse the charge itself, and both would pay the client back. A request
+   * that fails leaves the payment REFUND_PENDING with the failure recorded, for the reconciler to
+   * retry and the operators to see. True when the request was accepted.
+   */
+  async requestRefund(paymentId: string): Promise<boolean> {
     const payment = await this.knex<PaymentRow>('payments').where({ id: paymentId }).first();
-    if (!payment || payment.status !== 'REFUND_PENDING') return;
+    if (!payment || payment.status !== 'REFUND_PENDING') return false;
+    if (payment.disputed_at) {
+      this.logger.info({ code: 'REFUND_HELD_BY_DISPUTE', paymentId }, 'refund waits for the card dispute');
+      return false;
+    }
     try {
       await this.client().refund({ transaction: payment.reference });
+      if (payment.refund_failure) await clearRefundFailure(this.knex, paymentId);
+      return true;
     } catch (err) {
-      // Stays REFUND_PENDING: the money is still owed, and visible as such.
       this.logger.error({ code: 'REFUND_REQUEST_FAILED', paymentId, err }, 'refund request failed; payment stays REFUND_PENDING');
+      await this.publisher.transaction((trx, emit) => recordRefundFailure(trx, emit, payment.reference, 'REFUND_REQUEST_FAILED', { checkNow: false }));
+      return false;
     }
   }
 
@@ -191,13 +204,15 @@ export class PaymentService implements PaymentFollowUps {
     payoutId: string,
     to: 'PROCESSING' | 'FAILED' | 'COMPLETED' | 'REVERSED',
     extra: { transfer_code?: string; reason?: string } = {},
-  ): Promise<void> {
-    await this.publisher.transaction(async (trx, emit) => {
+  ): Promise<boolean> {
+    const { result } = await this.publisher.transaction(async (trx, emit) => {
       const payout = await lockPayout(trx, payoutId);
-      if (!payout || !canMovePayout(payout.status, to)) return;
+      if (!payout || !canMovePayout(payout.status, to)) return false;
       await setPayoutStatus(trx, payoutId, to, extra);
       emitPayoutStatus(emit, payout, payout.status, to, extra.reason);
+      return true;
     });
+    return result;
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {

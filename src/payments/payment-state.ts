@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const PaymentStatus = z.enum(['PENDING', 'PAID', 'ESCROW', 'RELEASED', 'FAILED', 'FLAGGED', 'REFUND_PENDING', 'REFUNDED']);
+export const PaymentStatus = z.enum(['PENDING', 'PAID', 'ESCROW', 'RELEASED', 'FAILED', 'FLAGGED', 'REFUND_PENDING', 'REFUNDED', 'EXPIRED']);
 export type PaymentStatus = z.infer<typeof PaymentStatus>;
 
 /**
@@ -8,16 +8,22 @@ export type PaymentStatus = z.infer<typeof PaymentStatus>;
  * (nothing returns to PENDING, nothing leaves a final state except ESCROW's exits).
  */
 const NEXT: Readonly<Record<PaymentStatus, readonly PaymentStatus[]>> = {
-  PENDING: ['PAID', 'FAILED', 'FLAGGED'],
+  // EXPIRED: a checkout nobody paid within CHECKOUT_EXPIRY_HOURS (verified once more first).
+  PENDING: ['PAID', 'FAILED', 'FLAGGED', 'EXPIRED'],
   PAID: ['ESCROW', 'REFUND_PENDING', 'FLAGGED'],
   ESCROW: ['RELEASED', 'REFUND_PENDING', 'REFUNDED'],
   REFUND_PENDING: ['REFUNDED'],
   // Only a lost dispute takes released money back (the payout must not have gone out).
   RELEASED: ['REFUNDED'],
   FAILED: [],
-  FLAGGED: [],
+  // Only an admin leaves FLAGGED: the verified charge accepted into escrow, or refunded.
+  FLAGGED: ['ESCROW', 'REFUND_PENDING'],
   REFUNDED: [],
+  EXPIRED: [],
 };
+
+/** Statuses in which the payment waits on Paystack, and the reconciler checks it on a schedule. */
+export const AWAITING_PAYSTACK: readonly PaymentStatus[] = ['PENDING', 'REFUND_PENDING'];
 
 export function canMovePayment(from: PaymentStatus, to: PaymentStatus): boolean {
   return NEXT[from].includes(to);

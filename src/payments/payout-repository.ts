@@ -42,5 +42,6 @@ export async function setPayoutStatus(
   status: PayoutStatus,
   extra: { transfer_code?: string; reason?: string | null } = {},
 ): Promise<void> {
-  await db('payouts').where({ id }).update({ status, ...extra, updated_at: db.fn.now() });
+  // A new status starts a new wait: its first check falls due RECONCILE_AFTER_MS from now.
+  await db('payouts').where({ id }).update({ status, ...extra, updated_at: db.fn.now(), next_check_at: null, check_attempts: 0 });
 }

@@ -17,6 +17,9 @@ const NEXT: Readonly<Record<PayoutStatus, readonly PayoutStatus[]>> = {
   REVERSED: ['PENDING'],
 };
 
+/** Statuses in which the payout waits on Paystack, and the reconciler checks it on a schedule. */
+export const PAYOUT_AWAITING_PAYSTACK: readonly PayoutStatus[] = ['PENDING', 'PROCESSING'];
+
 export function canMovePayout(from: PayoutStatus, to: PayoutStatus): boolean {
   return NEXT[from].includes(to);
 }

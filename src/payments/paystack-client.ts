@@ -95,6 +95,8 @@ export const VerifiedTransaction = z
     paidAt: z.string().nullish(),
     /** Whatever was sent at initialize; `0` or `""` when nothing was. Narrow it at runtime. */
     metadata: z.unknown(),
+    /** Paystack's own charge, in subunits; null until the charge succeeds. */
+    fees: Amount.nullish(),
   })
   .transform((d) => ({
     id: d.id,
@@ -104,6 +106,7 @@ export const VerifiedTransaction = z
     currency: d.currency,
     paidAt: d.paid_at ?? d.paidAt ?? null,
     metadata: d.metadata as unknown,
+    fees: d.fees ?? null,
   }));
 export type VerifiedTransaction = z.output<typeof VerifiedTransaction>;
 
@@ -142,6 +145,19 @@ export type VerifiedTransfer = z.output<typeof VerifiedTransfer>;
 
 export const RefundRequested = z.looseObject({ status: Text }).transform((d) => ({ status: d.status }));
 export type RefundRequested = z.output<typeof RefundRequested>;
+
+/** One refund of a transaction, as `GET /refund` lists it. */
+export const ListedRefund = z
+  .looseObject({
+    id: NumericId,
+    /** pending | processing | processed | failed | needs-attention */
+    status: Text,
+    amount: Amount,
+    currency: Currency,
+  })
+  .transform((d) => ({ id: d.id, status: d.status, amount: d.amount, currency: d.currency }));
+export type ListedRefund = z.output<typeof ListedRefund>;
+const ListedRefunds = z.array(ListedRefund);
 
 // ---------------------------------------------------------------------------------------------
 // Inputs
@@ -189,6 +205,8 @@ export interface PaystackClient {
   initiateTransfer(input: InitiateTransferInput): Promise<InitiatedTransfer>;
   verifyTransfer(reference: string): Promise<VerifiedTransfer>;
   refund(input: RefundInput): Promise<RefundRequested>;
+  /** Every refund Paystack holds for a transaction (its numeric id, or our reference). */
+  listRefunds(transaction: string): Promise<ListedRefund[]>;
   /**
    * Closes the client's kept-alive connections to Paystack once the calls in flight have ended
    * (each within its timeout). Call it when the client's owner shuts down. Idempotent; a call
@@ -341,6 +359,9 @@ export function createPaystackClient(options: PaystackClientOptions): PaystackCl
         transaction: i.transaction,
         ...(i.amount !== undefined && { amount: i.amount }),
       });
+    },
+    async listRefunds(transaction) {
+      return call('GET', `/refund?transaction=${pathSegment(transaction)}&perPage=100`, ListedRefunds);
     },
     close() {
       // Memoized: undici rejects a second close() of an agent that has finished closing.

@@ -1,19 +1,33 @@
 import type { Knex } from 'knex';
+import type { Config } from '../config';
 import type { EventPublisher } from '../events/event-publisher';
 import type { Logger } from '../logger';
 import type { PaymentService } from './payment-service';
-import { PaystackError, type PaystackClient } from './paystack-client';
-import { settleCharge, settleTransfer } from './settlement';
-import type { PayoutStatus } from './payout-state';
+import { PaystackError, type PaystackClient, type VerifiedTransaction } from './paystack-client';
+import { expireCheckout, recordRefundFailure, settleCharge, settleRefund, settleTransfer } from './settlement';
+import { AWAITING_PAYSTACK } from './payment-state';
+import { PAYOUT_AWAITING_PAYSTACK, type PayoutStatus } from './payout-state';
 
-const LEASE_MS = 60_000;
 const BATCH = 50;
+/** Paystack calls in flight at once during a run: enough to drain a backlog, few enough to be polite. */
+const CONCURRENCY = 8;
 
 export interface ReconcileCounts {
   checked: number;
   settled: number;
   unchanged: number;
   failed: number;
+}
+
+export interface ReconcilerOptions {
+  /** RECONCILE_AFTER_MS: a row's first check falls due this long after its last change; the back-off starts here. */
+  staleAfterMs: number;
+  /** RECONCILE_MAX_BACKOFF_MS: the longest wait between two checks of one row. */
+  maxBackoffMs: number;
+  /** CHECKOUT_EXPIRY_HOURS, in ms: an unpaid checkout older than this expires. */
+  checkoutExpiryMs: number;
+  /** A run stops claiming new rows after this long, so the other money jobs get their turn. */
+  budgetMs: number;
 }
 
 /** Paystack's final transfer statuses, as our payout statuses. Anything else is still in flight. */
@@ -26,10 +40,17 @@ const TRANSFER_FINAL: Record<string, PayoutStatus> = {
   reversed: 'REVERSED',
 };
 
+/** Verify statuses that mean the charge is over without money: safe to expire the checkout. */
+const CHARGE_ENDED_UNPAID = new Set(['abandoned', 'failed', 'reversed']);
+
+type Claimed = { id: string; reference: string; status: string; created_at: Date; paystack_transaction_id: string | null };
+
 /**
- * Finds payments and payouts that have waited too long for a webhook, asks Paystack what
- * happened, and settles them through the same code as a webhook. Safe on several instances:
- * rows are leased with SKIP LOCKED, and every settlement re-checks state under a row lock.
+ * Asks Paystack about every payment and payout that waits on it, and settles them through the
+ * same code as a webhook. Each row has its own schedule (`next_check_at`): claims take the most
+ * overdue first, and an unchanged answer backs the row off (doubling, capped), so a backlog of
+ * abandoned checkouts cannot starve a fresh charge whose webhook was lost. Safe on several
+ * instances: rows are claimed with SKIP LOCKED, and every settlement re-checks state under a row lock.
  */
 export class Reconciler {
   constructor(
@@ -38,19 +59,31 @@ export class Reconciler {
     private readonly paystack: PaystackClient,
     private readonly payments: PaymentService,
     private readonly logger: Logger,
-    private readonly staleAfterMs: number,
+    private readonly o: ReconcilerOptions,
     private readonly onSettled: (kind: 'payment' | 'payout') => void = () => {},
   ) {}
 
-  async runOnce(): Promise<ReconcileCounts> {
+  /** One pass: every row due now, payments then payouts, in batches, until none is due or the budget is spent. */
+  async runOnce(now = Date.now()): Promise<ReconcileCounts> {
     const counts: ReconcileCounts = { checked: 0, settled: 0, unchanged: 0, failed: 0 };
-    for (const p of await this.claim('payments', ['PENDING'])) {
-      counts.checked++;
-      await this.tally(counts, 'payment', () => this.payment(p.reference));
-    }
-    for (const p of await this.claim('payouts', ['PENDING', 'PROCESSING'])) {
-      counts.checked++;
-      await this.tally(counts, 'payout', () => this.payout(p.id, p.reference));
+    const started = Date.now();
+    // Rows are claimed only if due by `now`, and a claim moves them past it. A row that a check
+    // made due again (a new status) may come back in a later batch: it waits for the next run.
+    const seen = new Set<string>();
+    for (const kind of ['payment', 'payout'] as const) {
+      for (;;) {
+        if (Date.now() - started > this.o.budgetMs) {
+          this.logger.warn({ code: 'RECONCILE_BUDGET_SPENT', counts }, 'reconciliation stopped at its time budget; the rest waits for the next run');
+          return counts;
+        }
+        const rows = (await this.claim(kind, now)).filter((r) => !seen.has(`${kind}:${r.id}`));
+        if (!rows.length) break;
+        for (const r of rows) seen.add(`${kind}:${r.id}`);
+        await forEachLimited(rows, CONCURRENCY, async (row) => {
+          counts.checked++;
+          await this.tally(counts, kind, () => (kind === 'payment' ? this.payment(row, now) : this.payout(row)));
+        });
+      }
     }
     return counts;
   }
@@ -67,50 +100,111 @@ export class Reconciler {
     }
   }
 
-  /** Leases stale rows to this run: one statement, so concurrent reconcilers get disjoint sets. */
-  private async claim(table: 'payments' | 'payouts', statuses: string[]): Promise<Array<{ id: string; reference: string; status: string }>> {
-    const now = Date.now();
+  /**
+   * Claims up to BATCH due rows, most overdue first, and schedules each one's next check
+   * (RECONCILE_AFTER_MS doubled per check that found nothing new, capped): a settled row leaves
+   * the waiting statuses and its schedule is cleared; an unchanged one has already backed off.
+   * Payouts frozen by a card dispute are not claimed: nothing may be sent until it is resolved.
+   */
+  private async claim(kind: 'payment' | 'payout', now: number): Promise<Claimed[]> {
+    const table = kind === 'payment' ? 'payments' : 'payouts';
+    const statuses = kind === 'payment' ? AWAITING_PAYSTACK : PAYOUT_AWAITING_PAYSTACK;
+    const dueAt = `coalesce(t.next_check_at, t.updated_at + make_interval(secs => ? / 1000.0))`;
+    const frozen =
+      kind === 'payout' ? `AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = t.payment_id AND p.disputed_at IS NOT NULL)` : '';
+    const base = Math.max(this.o.staleAfterMs, 1_000);
     const result = await this.knex.raw(
-      `UPDATE ${table} SET reconcile_after = ? WHERE id IN (
-         SELECT id FROM ${table}
-         WHERE status = ANY(?::text[]) AND updated_at < ? AND (reconcile_after IS NULL OR reconcile_after < ?)
-         ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-       RETURNING id, reference, status`,
-      [new Date(now + LEASE_MS), statuses, new Date(now - this.staleAfterMs), new Date(now)],
+      `UPDATE ${table} AS u
+       SET next_check_at = ?::timestamptz + make_interval(secs => least(? * power(2, least(u.check_attempts, 30)), ?) / 1000.0),
+           check_attempts = u.check_attempts + 1
+       WHERE u.id IN (
+         SELECT t.id FROM ${table} t
+         WHERE t.status = ANY(?::text[]) AND ${dueAt} <= ? ${frozen}
+         ORDER BY ${dueAt}, t.id
+         LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+       RETURNING u.id, u.reference, u.status, u.created_at, ${kind === 'payment' ? 'u.paystack_transaction_id' : 'NULL AS paystack_transaction_id'}`,
+      [new Date(now), base, this.o.maxBackoffMs, [...statuses], this.o.staleAfterMs, new Date(now), this.o.staleAfterMs],
     );
     return result.rows;
   }
 
-  private async payment(reference: string): Promise<boolean> {
-    const verified = await this.paystack.verifyTransaction(reference);
-    if (verified.status !== 'success') return false;
-    let followUp: (() => Promise<void>) | undefined;
-    const { result } = await this.publisher.transaction(async (trx, emit) => {
-      const r = await settleCharge(trx, emit, reference, verified, this.logger, (id) => this.payments.requestRefund(id));
-      followUp = r.followUp;
-      return r.outcome;
-    });
-    if (followUp) await followUp();
-    return result === 'processed' || result === 'flagged';
+  private async payment(row: Claimed, now: number): Promise<boolean> {
+    if (row.status === 'REFUND_PENDING') return this.refund(row);
+    let verified: VerifiedTransaction | undefined;
+    try {
+      verified = await this.paystack.verifyTransaction(row.reference);
+    } catch (err) {
+      // Paystack does not know the reference: no charge was ever made against it.
+      if (!(err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED')) throw err;
+    }
+    if (verified?.status === 'success') {
+      let followUp: (() => Promise<unknown>) | undefined;
+      const { result } = await this.publisher.transaction(async (trx, emit) => {
+        const r = await settleCharge(trx, emit, row.reference, verified, this.logger, (id) => this.payments.requestRefund(id));
+        followUp = r.followUp;
+        return r.outcome;
+      });
+      if (followUp) await followUp();
+      return result === 'processed' || result === 'flagged';
+    }
+    const expired = now - new Date(row.created_at).getTime() >= this.o.checkoutExpiryMs;
+    if (!expired || (verified && !CHARGE_ENDED_UNPAID.has(verified.status))) return false;
+    const { result } = await this.publisher.transaction((trx, emit) => expireCheckout(trx, emit, row.reference));
+    return result === 'processed';
   }
 
-  private async payout(id: string, reference: string): Promise<boolean> {
+  /**
+   * A refund we owe: Paystack's own list says whether it went through. Processed → REFUNDED;
+   * pending → wait; needs-attention → the operators (it needs the customer's bank details);
+   * none, or only failed ones → ask again.
+   */
+  private async refund(row: Claimed): Promise<boolean> {
+    const refunds = await this.paystack.listRefunds(row.paystack_transaction_id ?? row.reference);
+    if (refunds.some((r) => r.status === 'processed')) {
+      const { result } = await this.publisher.transaction((trx, emit) => settleRefund(trx, emit, row.reference));
+      return result === 'processed';
+    }
+    if (refunds.some((r) => r.status === 'pending' || r.status === 'processing')) return false;
+    if (refunds.some((r) => r.status === 'needs-attention')) {
+      await this.publisher.transaction((trx, emit) => recordRefundFailure(trx, emit, row.reference, 'REFUND_NEEDS_ATTENTION', { checkNow: false }));
+      return false;
+    }
+    return this.payments.requestRefund(row.id);
+  }
+
+  private async payout(row: Claimed): Promise<boolean> {
     let remote;
     try {
-      remote = await this.paystack.verifyTransfer(reference);
+      remote = await this.paystack.verifyTransfer(row.reference);
     } catch (err) {
       // Paystack has never heard of it: our transfer call never arrived. Send it (same reference).
-      if (err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED') {
-        await this.payments.startTransfer(id, { resend: true });
-        return true;
-      }
+      if (err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED') return this.payments.startTransfer(row.id, { resend: true });
       throw err;
     }
     const to = TRANSFER_FINAL[remote.status];
     if (!to) return false;
-    const { result } = await this.publisher.transaction((trx, emit) => settleTransfer(trx, emit, reference, to, remote.transferCode));
+    const { result } = await this.publisher.transaction((trx, emit) => settleTransfer(trx, emit, row.reference, to, remote.transferCode));
     return result === 'processed';
   }
+}
+
+/** The reconciler's schedule, from the validated configuration. */
+export function reconcilerOptions(config: Pick<Config, 'RECONCILE_AFTER_MS' | 'RECONCILE_MAX_BACKOFF_MS' | 'CHECKOUT_EXPIRY_HOURS' | 'RECONCILE_INTERVAL_MS'>): ReconcilerOptions {
+  return {
+    staleAfterMs: config.RECONCILE_AFTER_MS,
+    maxBackoffMs: config.RECONCILE_MAX_BACKOFF_MS,
+    checkoutExpiryMs: config.CHECKOUT_EXPIRY_HOURS * 3_600_000,
+    budgetMs: config.RECONCILE_INTERVAL_MS,
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; resolves when all have finished. */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** The periodic money housekeeping: each task in turn, never two runs at once. */

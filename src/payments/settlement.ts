@@ -22,8 +22,8 @@ export async function settleCharge(
   reference: string | undefined,
   verified: VerifiedTransaction | undefined,
   logger: Logger,
-  requestRefund: (paymentId: string) => Promise<void>,
-): Promise<{ outcome: SettleOutcome; followUp?: () => Promise<void> }> {
+  requestRefund: (paymentId: string) => Promise<unknown>,
+): Promise<{ outcome: SettleOutcome; followUp?: () => Promise<unknown> }> {
   const locked = await lockPaymentWithBooking(trx, reference);
   if (!locked || !verified) return { outcome: 'unknown_reference' };
   const { payment: found, booking } = locked;
@@ -79,7 +79,50 @@ export async function settleRefund(trx: Knex.Transaction, emit: Emit, reference:
   if (!locked) return 'unknown_reference';
   const { payment, booking } = locked;
   if (payment.status !== 'REFUND_PENDING' && payment.status !== 'ESCROW') return 'no_change';
-  await movePayment(trx, emit, payment, { clientId: booking.client_id, providerId: booking.provider_id }, 'REFUNDED');
+  await movePayment(trx, emit, payment, { clientId: booking.client_id, providerId: booking.provider_id }, 'REFUNDED', {
+    refund_failure: null,
+    refund_failed_at: null,
+  });
+  return 'processed';
+}
+
+/**
+ * A refund did not go through (our request failed, or Paystack says failed or needs-attention):
+ * the payment stays REFUND_PENDING and the reason is kept for the operators' queue. News from a
+ * webhook (`checkNow`) makes the row due at once, so the reconciler asks Paystack before anything
+ * is sent again; otherwise the row keeps its schedule. Admins hear of it the first time only.
+ */
+export async function recordRefundFailure(
+  trx: Knex.Transaction,
+  emit: Emit,
+  reference: string | undefined,
+  failure: 'REFUND_REQUEST_FAILED' | 'REFUND_FAILED' | 'REFUND_NEEDS_ATTENTION',
+  o: { checkNow: boolean },
+): Promise<SettleOutcome> {
+  const locked = await lockPaymentWithBooking(trx, reference);
+  if (!locked) return 'unknown_reference';
+  const { payment, booking } = locked;
+  if (payment.status !== 'REFUND_PENDING') return 'no_change';
+  await trx('payments')
+    .where({ id: payment.id })
+    .update({
+      refund_failure: failure,
+      refund_failed_at: payment.refund_failure ? trx.raw('refund_failed_at') : trx.fn.now(),
+      ...(o.checkNow ? { next_check_at: trx.fn.now() } : {}),
+    });
+  if (payment.refund_failure !== failure) {
+    emitToPartiesAndAdmins(emit, 'payment.refund_failing', payment, booking, { reason: failure });
+  }
+  return 'processed';
+}
+
+/** A checkout nobody paid, verified once more: it ends, and the booking may be paid afresh. */
+export async function expireCheckout(trx: Knex.Transaction, emit: Emit, reference: string): Promise<SettleOutcome> {
+  const locked = await lockPaymentWithBooking(trx, reference);
+  if (!locked) return 'unknown_reference';
+  const { payment, booking } = locked;
+  if (payment.status !== 'PENDING') return 'no_change';
+  await movePayment(trx, emit, payment, { clientId: booking.client_id, providerId: booking.provider_id }, 'EXPIRED');
   return 'processed';
 }
 
@@ -95,7 +138,7 @@ export async function settleDisputeOpened(
   const { payment, booking } = locked;
   if (payment.disputed_at) return 'no_change';
   await trx('payments').where({ id: payment.id }).update({ disputed_at: trx.fn.now(), dispute_id: disputeId ?? null });
-  emitDispute(emit, 'payment.dispute_opened', payment, booking, {});
+  emitToPartiesAndAdmins(emit, 'payment.dispute_opened', payment, booking, {});
   return 'processed';
 }
 
@@ -116,7 +159,7 @@ export async function settleDisputeResolved(
   if (!payment.disputed_at) return { outcome: 'no_change' };
   await trx('payments').where({ id: payment.id }).update({ disputed_at: null });
   const merchantWon = resolution === 'declined';
-  emitDispute(emit, 'payment.dispute_resolved', payment, booking, { resolution: resolution ?? null, merchantWon });
+  emitToPartiesAndAdmins(emit, 'payment.dispute_resolved', payment, booking, { resolution: resolution ?? null, merchantWon });
   const payout: PayoutRow | undefined = await trx('payouts').where({ payment_id: payment.id }).forUpdate().first();
   if (merchantWon) return { outcome: 'processed', payoutToSend: payout?.status === 'PENDING' ? payout.id : undefined };
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
@@ -134,7 +177,8 @@ export async function settleDisputeResolved(
   return { outcome: 'processed' };
 }
 
-function emitDispute(emit: Emit, type: string, payment: PaymentRow, booking: PaymentBooking, extra: Record<string, unknown>): void {
+/** A money event both parties and the operators must hear of. */
+function emitToPartiesAndAdmins(emit: Emit, type: string, payment: PaymentRow, booking: PaymentBooking, extra: Record<string, unknown>): void {
   emit({
     type,
     audience: [userChannel(booking.client_id), userChannel(booking.provider_id), roleChannel('admin')],

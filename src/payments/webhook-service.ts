@@ -7,7 +7,7 @@ import type { Logger } from '../logger';
 import { lookUpDelivery, recordDeliveries, type DeliveryRecord } from './webhook-repository';
 import { GroupCommit } from '../storage/group-commit';
 import type { PayoutStatus } from './payout-state';
-import { settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund, settleTransfer, type SettleOutcome } from './settlement';
+import { recordRefundFailure, settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund, settleTransfer, type SettleOutcome } from './settlement';
 import type { PaymentService } from './payment-service';
 import type { PaystackClient, VerifiedTransaction } from './paystack-client';
 import { isValidPaystackSignature } from './webhook-signature';
@@ -31,7 +31,7 @@ const TRANSFER_STATUS: Record<string, PayoutStatus> = {
   'transfer.reversed': 'REVERSED',
 };
 
-type Settled = { outcome: SettleOutcome | 'ignored'; followUp?: () => Promise<void> };
+type Settled = { outcome: SettleOutcome | 'ignored'; followUp?: () => Promise<unknown> };
 
 /** A delivery that passed its signature and dedupe check and was verified with Paystack if need be. */
 interface Delivery {
@@ -199,6 +199,12 @@ export class WebhookService {
     }
     if (TRANSFER_STATUS[event]) return { outcome: await settleTransfer(trx, emit, str(data.reference), TRANSFER_STATUS[event], str(data.transfer_code)) };
     if (event === 'refund.processed') return { outcome: await settleRefund(trx, emit, str(data.transaction_reference)) };
+    // Recorded, not acted on: the reconciler lists the transaction's refunds with Paystack before
+    // anything is requested again (a forged or stale failure then moves no money).
+    if (event === 'refund.failed') return { outcome: await recordRefundFailure(trx, emit, str(data.transaction_reference), 'REFUND_FAILED', { checkNow: true }) };
+    if (event === 'refund.needs-attention') {
+      return { outcome: await recordRefundFailure(trx, emit, str(data.transaction_reference), 'REFUND_NEEDS_ATTENTION', { checkNow: true }) };
+    }
     if (event === 'charge.dispute.create') return { outcome: await settleDisputeOpened(trx, emit, disputedReference(envelope), str(data.id)) };
     if (event === 'charge.dispute.resolve') {
       const r = await settleDisputeResolved(trx, emit, disputedReference(envelope), str(data.resolution), this.logger);

@@ -53,7 +53,9 @@ describe('money state machines', () => {
       // Released money comes back only through a lost dispute.
       expect(canMovePayment('RELEASED', to)).toBe(to === 'REFUNDED');
       expect(canMovePayment('REFUNDED', to)).toBe(false);
-      expect(canMovePayment('FLAGGED', to)).toBe(false);
+      // A flagged charge waits for an admin: accepted into escrow, or refunded.
+      expect(canMovePayment('FLAGGED', to)).toBe(to === 'ESCROW' || to === 'REFUND_PENDING');
+      expect(canMovePayment('EXPIRED', to)).toBe(false);
       expect(canMovePayment(to, 'PENDING')).toBe(false);
     }
     expect(canMovePayment('PENDING', 'ESCROW')).toBe(false);

@@ -28,8 +28,8 @@ function facts(over: Partial<LedgerFacts> = {}): LedgerFacts {
 }
 
 describe('ledger summary', () => {
-  it('places every payment status: only PENDING and FAILED were never received', () => {
-    expect([...NOT_RECEIVED].sort()).toEqual(['FAILED', 'PENDING']);
+  it('places every payment status: only PENDING, FAILED and EXPIRED were never received', () => {
+    expect([...NOT_RECEIVED].sort()).toEqual(['EXPIRED', 'FAILED', 'PENDING']);
     for (const s of PaymentStatus.options) expect(PAYMENT_BUCKET).toHaveProperty(s);
   });
 

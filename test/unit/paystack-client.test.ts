@@ -112,11 +112,12 @@ describe('Paystack client, happy paths over HTTP against the fake', () => {
   it('verifies a transaction before and after it is paid', async () => {
     const reference = await initialized();
     const before = await paystack.verifyTransaction(reference);
-    expect(before).toEqual({ id: expect.any(Number), status: 'abandoned', reference, amount: 42_000, currency: 'ZAR', paidAt: null, metadata: { bookingId: '7' } });
+    expect(before).toEqual({ id: expect.any(Number), status: 'abandoned', reference, amount: 42_000, currency: 'ZAR', paidAt: null, metadata: { bookingId: '7' }, fees: null });
 
     expect((await fake.completeCharge(reference)).status).toBe(200);
     const after = await paystack.verifyTransaction(reference);
-    expect(after).toEqual({ ...before, status: 'success', paidAt: expect.any(String) });
+    // Paystack's fee is known once the charge succeeds.
+    expect(after).toEqual({ ...before, status: 'success', paidAt: expect.any(String), fees: expect.any(Number) });
     expect(Number.isNaN(Date.parse(after.paidAt!))).toBe(false);
     expect(lastRequest()).toEqual(expect.objectContaining({ method: 'GET', path: `/transaction/verify/${reference}`, authorized: true }));
   });
@@ -423,7 +424,7 @@ describe('Paystack client, lenient parsing', () => {
       body: {
         status: true,
         message: 'Verification successful',
-        data: { id: '302961', status: 'success', reference: 'qTPrJoy9Bx', amount: '42000', currency: 'zar', paidAt: '2026-01-01T10:00:00.000Z', metadata: 0, extra: { x: 1 } },
+        data: { id: '302961', status: 'success', reference: 'qTPrJoy9Bx', amount: '42000', currency: 'zar', paidAt: '2026-01-01T10:00:00.000Z', metadata: 0, fees: '1218', extra: { x: 1 } },
       },
     });
     expect(await paystack.verifyTransaction('qTPrJoy9Bx')).toEqual({
@@ -434,6 +435,7 @@ describe('Paystack client, lenient parsing', () => {
       currency: 'ZAR',
       paidAt: '2026-01-01T10:00:00.000Z',
       metadata: 0,
+      fees: 1_218,
     });
 
     fake.failNext('GET', '/transfer/verify', {

@@ -43,7 +43,7 @@ async function clientDashboard(d: Dashboard): Promise<void> {
         h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id), onclick: () => act(b.id, fn) }, label,
           h('span', { class: 'visually-hidden' }, `: ${b.service} with ${providerName(b.providerId)}`)),
       );
-    if (b.status === 'CONFIRMED' && (!pay || pay === 'PENDING')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
+    if (b.status === 'CONFIRMED' && (!pay || pay === 'PENDING' || pay === 'EXPIRED')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
     if (b.status === 'COMPLETED' && pay === 'ESCROW') action('confirm-completion', 'Confirm work is done', () => post(b.id, 'confirm-completion'), 'primary');
     if (b.status === 'PENDING' || b.status === 'CONFIRMED') action('cancel', 'Cancel', () => post(b.id, 'cancel'), 'quiet');
     return h(

@@ -32,6 +32,7 @@ const LABELS: Record<string, string> = {
   FLAGGED: 'Under review',
   REFUND_PENDING: 'Refund pending',
   REFUNDED: 'Refunded',
+  EXPIRED: 'Checkout expired',
   PROCESSING: 'Processing',
   REVERSED: 'Reversed',
 };
