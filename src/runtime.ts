@@ -115,12 +115,18 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     notifications,
     reconciler,
     clientModes: new ClientModeTracker(),
-    bookings: new BookingService(db.knex, publisher, payments, config.PLATFORM_FEE_BPS),
+    bookings: new BookingService(db.knex, publisher, payments, {
+      feeBps: config.PLATFORM_FEE_BPS,
+      autoReleaseHours: config.AUTO_RELEASE_HOURS,
+      startEarlyMinutes: config.START_EARLY_MINUTES,
+      currencies: config.PAYMENT_CURRENCIES,
+    }),
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
   };
   const moneyJobs = startMoneyJobs(
     [
       ...(reconciler ? [{ name: 'reconcile', run: () => reconciler.runOnce() }] : []),
+      { name: 'release-reminders', run: () => deps.bookings.remindBeforeRelease(config.AUTO_RELEASE_HOURS) },
       { name: 'auto-release', run: () => deps.bookings.autoRelease(config.AUTO_RELEASE_HOURS) },
     ],
     config.RECONCILE_INTERVAL_MS,

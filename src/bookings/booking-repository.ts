@@ -15,6 +15,7 @@ export interface BookingRow {
   reason: string | null;
   created_at: Date;
   updated_at: Date;
+  completed_at: Date | null;
 }
 
 interface ViewRow extends BookingRow {
@@ -112,5 +113,33 @@ export async function insertBooking(
 export async function updateBookingStatus(db: Db, id: string, status: BookingStatus, reason?: string): Promise<void> {
   await db('bookings')
     .where({ id })
-    .update({ status, ...(reason !== undefined ? { reason } : {}), updated_at: db.fn.now() });
+    .update({
+      status,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(status === 'COMPLETED' ? { completed_at: db.fn.now() } : {}),
+      updated_at: db.fn.now(),
+    });
+}
+
+/**
+ * Completed bookings whose escrow waits for the client, with nothing holding it (no card dispute,
+ * no client dispute), whose `greatest(completed_at, scheduled_for) + hours` has passed `at`.
+ * `unreminded` narrows to those whose client has not had the reminder yet.
+ */
+export async function findEscrowDueBy(db: Db, hours: number, at: Date, o: { unreminded?: boolean; limit: number }): Promise<string[]> {
+  const q = db('bookings as b')
+    .join('payments as p', 'p.booking_id', 'b.id')
+    .where({ 'b.status': 'COMPLETED', 'p.status': 'ESCROW' })
+    .whereNull('p.disputed_at')
+    .whereNull('p.client_disputed_at')
+    .whereRaw(`greatest(coalesce(b.completed_at, b.updated_at), b.scheduled_for) + make_interval(hours => ?) < ?`, [hours, at])
+    .select('b.id')
+    .orderBy('b.id')
+    .limit(o.limit);
+  if (o.unreminded) q.whereNull('b.release_reminded_at');
+  return ((await q) as Array<{ id: string }>).map((r) => String(r.id));
+}
+
+export async function markReleaseReminded(db: Db, id: string): Promise<boolean> {
+  return (await db('bookings').where({ id }).whereNull('release_reminded_at').update({ release_reminded_at: db.fn.now() })) > 0;
 }

@@ -3,7 +3,7 @@ import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
-import { CreateBookingRequest, EmptyRequest, ListBookingsQuery, ReasonRequest } from './booking-schemas';
+import { CreateBookingRequest, DisputeRequest, EmptyRequest, ListBookingsQuery, ReasonRequest } from './booking-schemas';
 import { BookingAction } from './booking-state';
 import type { AppDeps } from '../app-deps';
 
@@ -29,7 +29,7 @@ export function bookingRoutes(deps: AppDeps): Router {
     const action = BookingAction.parse(req.params.action);
     const id = pathId(req.params.id, 'Booking');
     const takesReason = action === 'reject' || action === 'cancel';
-    const body = parseInput(takesReason ? ReasonRequest : EmptyRequest, req.body ?? {});
+    const body = parseInput(action === 'dispute' ? DisputeRequest : takesReason ? ReasonRequest : EmptyRequest, req.body ?? {});
     res.json(await deps.bookings.act(principalOf(req), id, action, 'reason' in body ? body.reason : undefined));
   });
 

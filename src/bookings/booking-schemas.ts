@@ -26,6 +26,9 @@ export type CreateBookingRequest = z.infer<typeof CreateBookingRequest>;
 
 export const ReasonRequest = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
 
+/** Holding escrow needs a reason: an admin decides on it. */
+export const DisputeRequest = z.strictObject({ reason: z.string().trim().min(1).max(500) });
+
 /** Actions without a body accept none, or an empty object. */
 export const EmptyRequest = EmptyBody;
 

@@ -1,25 +1,36 @@
 import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
-import { userChannel } from '../events/audience';
+import { roleChannel, userChannel } from '../events/audience';
 import type { Emit, EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import { pageOf } from '../storage/paging';
 import { findUser } from '../users/user-repository';
-import { lockPaymentByBooking } from '../payments/payment-repository';
+import { holdForClientDispute, lockPaymentByBooking } from '../payments/payment-repository';
 import { movePayment, releaseEscrow } from '../payments/escrow';
 import type { PaymentFollowUps } from '../payments/payment-service';
 import {
   findBookingView,
+  findEscrowDueBy,
   insertBooking,
+  markReleaseReminded,
   listBookingViews,
   lockBooking,
   updateBookingStatus,
   type BookingRow,
 } from './booking-repository';
 import type { BookingView, CreateBookingRequest, ListBookingsQuery } from './booking-schemas';
-import { canViewBooking, decideBookingAction, type BookingAction, type BookingStatus } from './booking-state';
+import { autoReleaseAt, canViewBooking, decideBookingAction, earliestStart, type BookingAction, type BookingStatus } from './booking-state';
 
 const parties = (b: BookingRow) => ({ clientId: b.client_id, providerId: b.provider_id, bookingId: String(b.id) });
+
+/** The marketplace's rules for bookings, from the validated configuration. */
+export interface BookingRules {
+  feeBps: number;
+  autoReleaseHours: number;
+  startEarlyMinutes: number;
+  /** Currencies a booking may be in: those payouts can be made in. */
+  currencies: readonly string[];
+}
 
 /** Where a booking's state changes: every move goes through `act`, under a row lock. */
 export class BookingService {
@@ -27,11 +38,17 @@ export class BookingService {
     private readonly knex: Knex,
     private readonly publisher: EventPublisher,
     private readonly payments: PaymentFollowUps,
-    private readonly feeBps: number,
+    private readonly rules: BookingRules,
   ) {}
 
   async create(p: Principal, req: CreateBookingRequest): Promise<BookingView> {
     if (p.role !== 'client') throw new AppError('FORBIDDEN', 'Only clients can book');
+    if (!this.rules.currencies.includes(req.currency)) {
+      // A payout can only be made in these: money taken in another could never reach the provider.
+      throw new AppError('VALIDATION_FAILED', `Bookings are in ${this.rules.currencies.join(', ')} only`, {
+        issues: [{ path: 'currency', message: `must be one of ${this.rules.currencies.join(', ')}` }],
+      });
+    }
     const { result } = await this.publisher.transaction(async (trx, emit) => {
       const provider = await findUser(trx, req.providerId);
       if (!provider || provider.role !== 'provider') throw new AppError('PROVIDER_NOT_FOUND', 'No such provider');
@@ -81,11 +98,17 @@ export class BookingService {
         }
         throw new AppError(decision.error === 'NOT_A_PARTY' ? 'NOT_FOUND' : 'FORBIDDEN', `You cannot ${action} this booking`);
       }
-      const followUp = await this.moneyFor(trx, emit, row, action);
+      if (action === 'start') {
+        const earliest = earliestStart(new Date(row.scheduled_for), Date.now(), this.rules.startEarlyMinutes);
+        if (earliest) throw new AppError('TOO_EARLY', `Work can start from ${earliest.toISOString()}`, { earliestStart: earliest.toISOString() });
+      }
+      const money = await this.moneyFor(trx, emit, row, action, reason);
+      // A repeated dispute: already held, nothing changes and nobody is told twice.
+      if (money === 'unchanged') return { view: (await findBookingView(trx, id))!, followUp: undefined };
       if (decision.to !== row.status) await updateBookingStatus(trx, id, decision.to, reason);
       const view = (await findBookingView(trx, id))!;
-      if (decision.event) emitBookingEvent(emit, decision.event, view, row.status, action === 'confirm-completion' ? { auto: false } : {});
-      return { view, followUp };
+      if (decision.event) emitBookingEvent(emit, decision.event, view, row.status, this.eventExtra(action, view, reason));
+      return { view, followUp: money };
     });
     // Paystack is called only after the commit: never hold a transaction (on PGlite, the only
     // connection) across a network call.
@@ -96,31 +119,63 @@ export class BookingService {
     return result.view;
   }
 
+  /** What a booking event carries beyond the booking: whether a release was automatic, when it will be, why it is held. */
+  private eventExtra(action: BookingAction, view: BookingView, reason: string | undefined): Record<string, unknown> {
+    if (action === 'confirm-completion') return { auto: false };
+    if (action === 'complete') {
+      return { autoReleaseAt: autoReleaseAt(new Date(), new Date(view.scheduledFor), this.rules.autoReleaseHours).toISOString() };
+    }
+    if (action === 'dispute') return { reason };
+    return {};
+  }
+
   /**
-   * Escrow is released by itself once a booking has been COMPLETED for `hours` without the
-   * client confirming (or disputing): as if they had confirmed, and both sides are told.
-   * `now` is a parameter so tests can move the clock.
+   * The client is told a day before escrow releases by itself, once, so that work not done can
+   * still be disputed. Runs with auto-release; `now` is a parameter so tests can move the clock.
+   */
+  async remindBeforeRelease(hours: number, now = Date.now()): Promise<number> {
+    const due = await findEscrowDueBy(this.knex, hours - 24, new Date(now), { unreminded: true, limit: 100 });
+    let reminded = 0;
+    for (const id of due) {
+      await this.publisher.transaction(async (trx, emit) => {
+        if (!(await markReleaseReminded(trx, id))) return;
+        const row = (await lockBooking(trx, id))!;
+        const at = autoReleaseAt(new Date(row.completed_at ?? row.updated_at), new Date(row.scheduled_for), hours);
+        emit({
+          type: 'booking.release_reminder',
+          audience: [userChannel(row.client_id)],
+          payload: { bookingId: String(row.id), autoReleaseAt: at.toISOString(), amount: Number(row.amount), currency: row.currency },
+        });
+        reminded++;
+      });
+    }
+    return reminded;
+  }
+
+  /**
+   * Escrow is released by itself once a booking has been COMPLETED for `hours` (counted from the
+   * later of completion and its scheduled time) without the client confirming or disputing: as if
+   * they had confirmed, and both sides are told. `now` is a parameter so tests can move the clock.
    */
   async autoRelease(hours: number, now = Date.now()): Promise<number> {
-    const cutoff = new Date(now - hours * 3_600_000);
-    const due: Array<{ id: string }> = await this.knex('bookings as b')
-      .join('payments as p', 'p.booking_id', 'b.id')
-      .where({ 'b.status': 'COMPLETED', 'p.status': 'ESCROW' })
-      .whereNull('p.disputed_at')
-      .andWhere('b.updated_at', '<', cutoff)
-      .select('b.id')
-      .orderBy('b.id')
-      .limit(100);
+    const due = await findEscrowDueBy(this.knex, hours, new Date(now), { limit: 100 });
     let released = 0;
-    for (const { id } of due) {
+    for (const id of due) {
       const { result: payoutId } = await this.publisher.transaction(async (trx, emit) => {
-        const row = await lockBooking(trx, String(id));
-        const payment = await lockPaymentByBooking(trx, String(id));
+        const row = await lockBooking(trx, id);
+        const payment = await lockPaymentByBooking(trx, id);
         // Re-checked under the locks: the client may have confirmed or disputed meanwhile.
-        if (!row || row.status !== 'COMPLETED' || payment?.status !== 'ESCROW' || payment.disputed_at || new Date(row.updated_at) >= cutoff) {
+        if (
+          !row ||
+          row.status !== 'COMPLETED' ||
+          payment?.status !== 'ESCROW' ||
+          payment.disputed_at ||
+          payment.client_disputed_at ||
+          autoReleaseAt(new Date(row.completed_at ?? row.updated_at), new Date(row.scheduled_for), hours).getTime() >= now
+        ) {
           return null;
         }
-        const payout = await releaseEscrow(trx, emit, payment, parties(row), this.feeBps);
+        const payout = await releaseEscrow(trx, emit, payment, parties(row), this.rules.feeBps);
         emitBookingEvent(emit, 'booking.completion_confirmed', (await findBookingView(trx, String(id)))!, row.status, { auto: true });
         return payout.id;
       });
@@ -138,9 +193,20 @@ export class BookingService {
     emit: Emit,
     row: BookingRow,
     action: BookingAction,
-  ): Promise<(() => Promise<unknown>) | undefined> {
+    reason: string | undefined,
+  ): Promise<(() => Promise<unknown>) | undefined | 'unchanged'> {
     const payment = await lockPaymentByBooking(trx, String(row.id));
     switch (action) {
+      case 'dispute':
+        if (payment?.status !== 'ESCROW') {
+          throw new AppError('INVALID_TRANSITION', 'Only money held in escrow can be disputed', {
+            currentStatus: row.status,
+            paymentStatus: payment?.status ?? null,
+          });
+        }
+        if (payment.client_disputed_at) return 'unchanged';
+        await holdForClientDispute(trx, payment.id, reason!);
+        return undefined;
       case 'start':
         if (payment?.status !== 'ESCROW') {
           throw new AppError('PAYMENT_REQUIRED', 'Work can start once the payment is in escrow', {
@@ -155,7 +221,7 @@ export class BookingService {
             paymentStatus: payment?.status ?? null,
           });
         }
-        const payout = await releaseEscrow(trx, emit, payment, parties(row), this.feeBps);
+        const payout = await releaseEscrow(trx, emit, payment, parties(row), this.rules.feeBps);
         return () => this.payments.startTransfer(payout.id);
       }
       case 'cancel':
@@ -172,6 +238,9 @@ export class BookingService {
   }
 }
 
+/** Events the operators hear of too: a dispute waits for one of them. */
+const FOR_ADMINS = new Set(['booking.disputed']);
+
 function emitBookingEvent(
   emit: Emit,
   type: string,
@@ -181,7 +250,7 @@ function emitBookingEvent(
 ): void {
   emit({
     type,
-    audience: [userChannel(booking.clientId), userChannel(booking.providerId)],
+    audience: [userChannel(booking.clientId), userChannel(booking.providerId), ...(FOR_ADMINS.has(type) ? [roleChannel('admin')] : [])],
     payload: { booking, previousStatus, status: booking.status, ...extra },
   });
 }

@@ -3,14 +3,15 @@ import { z } from 'zod';
 export const BookingStatus = z.enum(['PENDING', 'CONFIRMED', 'IN_PROGRESS', 'COMPLETED', 'REJECTED', 'CANCELLED']);
 export type BookingStatus = z.infer<typeof BookingStatus>;
 
-export const BookingAction = z.enum(['accept', 'reject', 'start', 'complete', 'cancel', 'confirm-completion']);
+export const BookingAction = z.enum(['accept', 'reject', 'start', 'complete', 'cancel', 'confirm-completion', 'dispute']);
 export type BookingAction = z.infer<typeof BookingAction>;
 
 export type Party = 'client' | 'provider';
 
 interface Rule {
   from: readonly BookingStatus[];
-  to: BookingStatus;
+  /** Where the booking goes; absent when it stays where it is. */
+  to?: BookingStatus;
   by: readonly Party[];
   /** The event announcing the move, to both parties; none when the status does not change. */
   event?: string;
@@ -27,7 +28,9 @@ export const BOOKING_RULES: Readonly<Record<BookingAction, Rule>> = {
   complete: { from: ['IN_PROGRESS'], to: 'COMPLETED', by: ['provider'], event: 'booking.completed' },
   cancel: { from: ['PENDING', 'CONFIRMED'], to: 'CANCELLED', by: ['client', 'provider'], event: 'booking.cancelled' },
   // Releases the escrowed payment; the booking itself stays COMPLETED.
-  'confirm-completion': { from: ['COMPLETED'], to: 'COMPLETED', by: ['client'], event: 'booking.completion_confirmed' },
+  'confirm-completion': { from: ['COMPLETED'], by: ['client'], event: 'booking.completion_confirmed' },
+  // The client holds escrow (work not done, or not as agreed) until an admin decides.
+  dispute: { from: ['CONFIRMED', 'IN_PROGRESS', 'COMPLETED'], by: ['client'], event: 'booking.disputed' },
 };
 
 export type Decision =
@@ -51,7 +54,22 @@ export function decideBookingAction(
   if (party === null) return { ok: false, error: actor.role === 'admin' ? 'WRONG_PARTY' : 'NOT_A_PARTY' };
   if (!rule.by.includes(party)) return { ok: false, error: 'WRONG_PARTY' };
   if (!rule.from.includes(booking.status)) return { ok: false, error: 'INVALID_TRANSITION' };
-  return { ok: true, to: rule.to, event: rule.event };
+  return { ok: true, to: rule.to ?? booking.status, event: rule.event };
+}
+
+/**
+ * When a provider may start: from `earlyMinutes` before the booking's time. Null when now is
+ * fine, else the earliest start, so work (and with it the path to releasing escrow) cannot be
+ * marked done days before it is due.
+ */
+export function earliestStart(scheduledFor: Date, now: number, earlyMinutes: number): Date | null {
+  const earliest = scheduledFor.getTime() - earlyMinutes * 60_000;
+  return now < earliest ? new Date(earliest) : null;
+}
+
+/** Auto-release counts from the later of completion and the booking's own time. */
+export function autoReleaseAt(completedAt: Date, scheduledFor: Date, hours: number): Date {
+  return new Date(Math.max(completedAt.getTime(), scheduledFor.getTime()) + hours * 3_600_000);
 }
 
 /** Who may see a booking at all: its two parties and admins. Others get a 404, so existence does not leak. */

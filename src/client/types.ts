@@ -30,6 +30,8 @@ export const KNOWN_EVENT_TYPES = [
   'booking.completed',
   'booking.cancelled',
   'booking.completion_confirmed',
+  'booking.disputed',
+  'booking.release_reminder',
   'payment.status_changed',
   'payment.dispute_opened',
   'payment.dispute_resolved',

@@ -68,6 +68,16 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
       return paymentText(p.status, side, money(p.amount, p.currency), b);
     case 'payout.status_changed':
       return side === 'provider' ? payoutText(p.status, money(p.amount, p.currency), p.reason) : null;
+    case 'booking.disputed':
+      return b
+        ? side === 'client'
+          ? { title: 'Your payment is on hold', body: `The ${money(p.booking?.amount, p.booking?.currency)} for ${b.service} stays in escrow until our team has looked at your dispute.` }
+          : { title: 'The client disputed the work', body: `${b.clientName} says the ${b.service} was not done as agreed${p.reason ? `: ${String(p.reason)}` : '.'} The payment is on hold until our team decides.` }
+        : null;
+    case 'booking.release_reminder':
+      return side === 'client' && b
+        ? { title: 'Payment will be released tomorrow', body: `Unless you dispute it, ${money(p.amount, p.currency)} for ${b.service} goes to ${b.providerName} on ${when(p.autoReleaseAt)}.` }
+        : null;
     case 'payment.refund_failing':
       return side === 'client' && b
         ? { title: 'Your refund is delayed', body: `The refund of ${money(p.amount, p.currency)} for ${b.service} did not go through yet. Our team has been told.` }
@@ -86,6 +96,8 @@ function adminText(e: EventFacts, money: (cents: unknown, currency: unknown) => 
       return { title: 'Card dispute opened', body: `${money(p.amount, p.currency)} on ${about} is disputed; its payout is frozen.` };
     case 'payment.dispute_resolved':
       return { title: 'Card dispute resolved', body: `The dispute on ${about} was resolved (${String(p.resolution ?? 'unknown')}).` };
+    case 'booking.disputed':
+      return { title: 'Client dispute: escrow on hold', body: `The client of ${about} holds ${money(p.booking?.amount, p.booking?.currency)}: ${String(p.reason ?? '')}` };
     case 'payment.refund_failing':
       return { title: 'Refund failing', body: `The refund of ${money(p.amount, p.currency)} on ${about} did not go through (${String(p.reason)}).` };
     default:

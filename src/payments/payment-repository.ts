@@ -16,6 +16,8 @@ export interface PaymentRow {
   disputed_at: Date | null;
   dispute_id: string | null;
   refund_failure: string | null;
+  client_disputed_at: Date | null;
+  client_dispute_reason: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -68,7 +70,7 @@ export async function lockPayment(db: Db, id: string): Promise<PaymentRow | unde
 /** Returns undefined when the booking already has a live payment (a racing initialize won). */
 export async function insertPayment(
   db: Db,
-  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id' | 'refund_failure' | 'created_at' | 'updated_at'> & { amount: number },
+  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id' | 'refund_failure' | 'client_disputed_at' | 'client_dispute_reason' | 'created_at' | 'updated_at'> & { amount: number },
 ): Promise<PaymentRow | undefined> {
   const rows: PaymentRow[] = await db('payments')
     .insert(p)
@@ -93,4 +95,9 @@ export async function setPaymentStatus(db: Db, id: string, status: PaymentStatus
 /** The refund request went through after earlier failures: it leaves the operators' queue. */
 export async function clearRefundFailure(db: Db, id: string): Promise<void> {
   await db('payments').where({ id }).update({ refund_failure: null, refund_failed_at: null });
+}
+
+/** The client holds escrow: auto-release and payout stop until an admin decides. */
+export async function holdForClientDispute(db: Db, id: string, reason: string): Promise<void> {
+  await db('payments').where({ id }).update({ client_disputed_at: db.fn.now(), client_dispute_reason: reason });
 }

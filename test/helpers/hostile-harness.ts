@@ -5,7 +5,7 @@ import type { Role } from '../../src/auth/principal';
 import type { ErrorCode } from '../../src/http/app-error';
 import { ERROR_STATUS } from '../../src/http/app-error';
 import type { Actor, Marketplace } from './marketplace';
-import { inADay } from './marketplace';
+import { inAnHour } from './marketplace';
 import type { CatalogRoute } from './route-catalog';
 
 /*
@@ -45,7 +45,7 @@ export async function buildWorld(m: Marketplace, prefix: string): Promise<World>
     await p.put('/api/me/payout-account', { accountName: 'A B', accountNumber: '1234567890', bankCode: '470010' }).expect(200);
   }
   const booking = await client
-    .post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inADay(), amount: 25_000 })
+    .post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 25_000 })
     .expect(201);
 
   const paid = await m.confirmedBookingWithPayment({ prefix: `${prefix}-paid`, amount: 30_000 });

@@ -54,7 +54,7 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
       const provider = market.user(`${prefix}-p${n}`, 'provider');
       await provider.get('/api/me').expect(200);
       await provider.put('/api/me/payout-account', { accountName: 'A B', accountNumber: '1234567890', bankCode: '470010' }).expect(200);
-      const b = await client.post('/api/bookings', { providerId: provider.sub, service, scheduledFor: inADay(), amount }).expect(201);
+      const b = await client.post('/api/bookings', { providerId: provider.sub, service, scheduledFor: inAnHour(), amount }).expect(201);
       await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
       const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
       return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
@@ -78,4 +78,5 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
   return market;
 }
 
-export const inADay = () => new Date(Date.now() + 86_400_000).toISOString();
+/** Within START_EARLY_MINUTES of now, so the provider may start the work at once. */
+export const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();

@@ -269,7 +269,7 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
         service: { kind: 'text', max: 100, required: true },
         scheduledFor: { kind: 'datetime', required: true },
         amount: { kind: 'int', min: 100, max: 100_000_000, required: true },
-        currency: { kind: 'enum', values: ['ZAR', 'NGN', 'GHS', 'KES', 'USD'] },
+        currency: { kind: 'enum', values: ['ZAR'] },
         notes: { kind: 'text', max: 2000 },
       },
       fixed: { providerId: (w) => fc.constant(w.providerId) },

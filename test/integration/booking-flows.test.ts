@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { inADay, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
 import { openStream, sleep, type TestStream } from '../helpers/sse-client';
 
 jest.setTimeout(60_000);
@@ -27,7 +27,7 @@ describeDb('bookings, escrow and payouts, end to end', () => {
   }
 
   async function book(client: Actor, provider: Actor, amount = 135000) {
-    const res = await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inADay(), amount });
+    const res = await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount });
     expect(res.status).toBe(201);
     return res.body as { id: string; status: string };
   }

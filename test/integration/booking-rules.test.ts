@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { inADay, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
 
 describeDb('booking rules over HTTP: who may do what, and races', () => {
   let m: Marketplace;
@@ -16,7 +16,7 @@ describeDb('booking rules over HTTP: who may do what, and races', () => {
     const stranger = m.user(`rs-${n}`, 'client');
     await provider.get('/api/me').expect(200);
     const res = await client
-      .post('/api/bookings', { providerId: provider.sub, service: 'garden', scheduledFor: inADay(), amount: 20000 })
+      .post('/api/bookings', { providerId: provider.sub, service: 'garden', scheduledFor: inAnHour(), amount: 20000 })
       .expect(201);
     return { client, provider, stranger, id: res.body.id as string };
   }
@@ -25,7 +25,7 @@ describeDb('booking rules over HTTP: who may do what, and races', () => {
 
   it('creates a booking only for an existing provider, with valid input', async () => {
     const client = m.user('creator', 'client');
-    const base = { providerId: 'nobody', service: 'x', scheduledFor: inADay(), amount: 1000 };
+    const base = { providerId: 'nobody', service: 'x', scheduledFor: inAnHour(), amount: 1000 };
     const missing = await client.post('/api/bookings', base);
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('PROVIDER_NOT_FOUND');
@@ -109,7 +109,7 @@ describeDb('booking rules over HTTP: who may do what, and races', () => {
     await provider.get('/api/me').expect(200);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      ids.push((await client.post('/api/bookings', { providerId: provider.sub, service: 's', scheduledFor: inADay(), amount: 100 + i }).expect(201)).body.id);
+      ids.push((await client.post('/api/bookings', { providerId: provider.sub, service: 's', scheduledFor: inAnHour(), amount: 100 + i }).expect(201)).body.id);
     }
     await provider.post(`/api/bookings/${ids[0]}/reject`, { reason: 'busy' }).expect(200);
     const seen: string[] = [];

@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { inADay, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { inAnHour, startMarketplace, type Marketplace } from '../helpers/marketplace';
 
 describeDb('Idempotency-Key on POSTs', () => {
   let m: Marketplace;
@@ -21,7 +21,7 @@ describeDb('Idempotency-Key on POSTs', () => {
     const client = m.user('idem-c', 'client');
     const provider = m.user('idem-p', 'provider');
     await provider.get('/api/me').expect(200);
-    const body = { providerId: provider.sub, service: 'painting', scheduledFor: inADay(), amount: 99900 };
+    const body = { providerId: provider.sub, service: 'painting', scheduledFor: inAnHour(), amount: 99900 };
     const first = await client.post('/api/bookings', body).set('Idempotency-Key', 'book-1');
     const retry = await client.post('/api/bookings', body).set('Idempotency-Key', 'book-1');
     expect(first.status).toBe(201);
@@ -52,7 +52,7 @@ describeDb('Idempotency-Key on POSTs', () => {
 
   it('replays a first answer that was an error, and rejects a malformed key', async () => {
     const client = m.user('idem-e', 'client');
-    const bad = { providerId: 'nobody', service: 'x', scheduledFor: inADay(), amount: 100 };
+    const bad = { providerId: 'nobody', service: 'x', scheduledFor: inAnHour(), amount: 100 };
     const r1 = await client.post('/api/bookings', bad).set('Idempotency-Key', 'e-1');
     const r2 = await client.post('/api/bookings', bad).set('Idempotency-Key', 'e-1');
     expect([r1.status, r2.status]).toEqual([404, 404]);

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describeDb } from '../helpers/test-db';
-import { inADay, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
 import { maxPayoutSql, type LedgerSummary } from '../../src/payments/ledger';
 
@@ -15,7 +15,7 @@ describeDb('money ledger and payment/payout lists', () => {
   let admin: Actor;
   let ca: Actor; // client of A (released, payout completed), H (released, payout failed), D (in escrow)
   let cb: Actor; // client of B (refunded), E (refund pending), C (flagged)
-  let cc: Actor; // client of F (pending, not received) and G (NGN, released, transfer rejected)
+  let cc: Actor; // client of F (pending, not received) and G (released, transfer rejected)
   let cd: Actor; // client of I (released, then a card dispute the customer won)
   let pa: Actor; // provider with a payout account: A, B, D, E, F, G, I
   let pb: Actor; // provider without one: H, C
@@ -24,7 +24,7 @@ describeDb('money ledger and payment/payout lists', () => {
   const flows: Record<string, { booking: string; payment: string; reference: string; payout?: string }> = {};
 
   async function checkout(key: string, client: Actor, provider: Actor, amount: number, currency = 'ZAR') {
-    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inADay(), amount, currency }).expect(201);
+    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount, currency }).expect(201);
     await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);
     const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
     const payment = await knex()('payments').where({ reference: pay.body.reference }).first();
@@ -92,9 +92,13 @@ describeDb('money ledger and payment/payout lists', () => {
     await charge('D');
     await checkout('F', cc, pa, 5_000);
 
-    // G: in naira; the provider's account is a ZAR (basa) recipient, so Paystack refuses the transfer.
-    await checkout('G', cc, pa, 77_777, 'NGN');
+    // G: bookings are ZAR only (payouts can be made in nothing else); and Paystack refuses the transfer.
+    const naira = await cc.post('/api/bookings', { providerId: pa.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 77_777, currency: 'NGN' });
+    expect(naira.status).toBe(400);
+    expect(naira.body.error.code).toBe('VALIDATION_FAILED');
+    await checkout('G', cc, pa, 77_777);
     await charge('G');
+    m.paystack.failNext('POST', '/transfer', { status: 400, body: { status: false, message: 'Your balance is not enough to fulfill this request' } });
     expect(await release('G', cc, pa)).toEqual(expect.objectContaining({ status: 'FAILED', amount: 75_832, reason: 'TRANSFER_REJECTED' }));
 
     // I: a card dispute opens before the client confirms; the payout waits, then the customer wins.
@@ -152,27 +156,17 @@ describeDb('money ledger and payment/payout lists', () => {
     expect(s.feeBps).toBe(FEE_BPS);
     expect(s.currencies).toEqual({
       ZAR: {
-        // A 42001 + H 10000 + B 15000 + E 12345 + C 20000 + D 30000 + I 25000; F (pending) is not received.
-        received: 154_346,
+        // A 42001 + H 10000 + B 15000 + E 12345 + C 20000 + D 30000 + I 25000 + G 77777; F (pending) is not received.
+        received: 232_123,
         inEscrow: 30_000,
-        released: 52_001,
+        released: 129_778,
         refundPending: 12_345,
         refunded: 40_000,
         flagged: 20_000,
-        // failed: H 9750 (no payout account) + I 24375 (dispute lost).
-        payouts: { pending: 0, processing: 0, completed: 40_950, failed: 34_125, reversed: 0 },
-        // ceil(42001 × 2.5%) = 1051, plus 250 on H's 10000; I is no longer released.
-        fees: 1_301,
-      },
-      NGN: {
-        received: 77_777,
-        inEscrow: 0,
-        released: 77_777,
-        refundPending: 0,
-        refunded: 0,
-        flagged: 0,
-        payouts: { pending: 0, processing: 0, completed: 0, failed: 75_832, reversed: 0 },
-        fees: 1_945,
+        // failed: H 9750 (no payout account) + I 24375 (dispute lost) + G 75832 (transfer rejected).
+        payouts: { pending: 0, processing: 0, completed: 40_950, failed: 109_957, reversed: 0 },
+        // ceil(42001 × 2.5%) = 1051, 250 on H's 10000 and 1945 on G's 77777; I is no longer released.
+        fees: 3_246,
       },
     });
     expect(s.checks.map((c) => [c.name, c.ok])).toEqual([
@@ -258,7 +252,7 @@ describeDb('money ledger and payment/payout lists', () => {
         what: 'a payout in another currency than its payment',
         table: 'payouts',
         row: () => flows.G.payout!,
-        set: { currency: 'ZAR' },
+        set: { currency: 'NGN' },
         check: 'payouts_match_payments',
         ids: () => ({ payoutIds: [flows.G.payout!] }),
       },
@@ -305,7 +299,7 @@ describeDb('money ledger and payment/payout lists', () => {
         const c = s.checks.find((x) => x.name === 'released_have_one_payout')!;
         expect(c.details.count).toBe(25);
         expect(c.details.paymentIds).toEqual(ids.slice(0, 20));
-        expect(s.currencies.ZAR.released).toBe(52_001 + 2_500);
+        expect(s.currencies.ZAR.released).toBe(129_778 + 2_500);
       } finally {
         await knex()('payments').whereIn('id', ids).del();
         await knex()('bookings').whereIn('id', bookingIds).del();
@@ -372,7 +366,7 @@ describeDb('money ledger and payment/payout lists', () => {
         createdAt: iso,
         updatedAt: iso,
       });
-      expect(byId[flows.G.payout!]).toEqual(expect.objectContaining({ status: 'FAILED', amount: 75_832, currency: 'NGN', reason: 'TRANSFER_REJECTED' }));
+      expect(byId[flows.G.payout!]).toEqual(expect.objectContaining({ status: 'FAILED', amount: 75_832, currency: 'ZAR', reason: 'TRANSFER_REJECTED' }));
     });
 
     it('filters by status', async () => {

@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { inADay, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
 import { openStream, type TestStream } from '../helpers/sse-client';
 import { insertPersonalNotifications } from '../../src/notifications/notification-repository';
 
@@ -22,7 +22,7 @@ describeDb('notification inbox', () => {
     return { client, provider };
   }
   const book = async (client: Actor, provider: Actor) =>
-    (await client.post('/api/bookings', { providerId: provider.sub, service: 'tiling', scheduledFor: inADay(), amount: 135000 }).expect(201)).body
+    (await client.post('/api/bookings', { providerId: provider.sub, service: 'tiling', scheduledFor: inAnHour(), amount: 135000 }).expect(201)).body
       .id as string;
 
   it('a user offline during five events finds five unread notifications, with text for their side', async () => {

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describeDb, TEST_DB } from '../helpers/test-db';
-import { inADay, PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { inAnHour, PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
 import { signPaystackBody } from '../../src/payments/webhook-signature';
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -69,7 +69,7 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     const client = m.user(`noemail-${n}`, 'client');
     const provider = m.user(`noemail-p${n}`, 'provider');
     await provider.get('/api/me').expect(200);
-    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 's', scheduledFor: inADay(), amount: 1000 }).expect(201);
+    const b = await client.post('/api/bookings', { providerId: provider.sub, service: 's', scheduledFor: inAnHour(), amount: 1000 }).expect(201);
     const early = await client.post(`/api/bookings/${b.body.id}/payment`);
     expect(early.status).toBe(409);
     await provider.post(`/api/bookings/${b.body.id}/accept`).expect(200);

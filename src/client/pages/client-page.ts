@@ -153,7 +153,9 @@ function setUpBookingForm(d: Dashboard, store: BookingStore, providers: () => Ma
   };
   provider.addEventListener('change', syncServices);
   syncServices();
-  when.value = localInput(tomorrowAt(9));
+  // Within the window in which the provider may start (START_EARLY_MINUTES, two hours by
+  // default), so the whole booking can be played through at once.
+  when.value = localInput(inAboutAnHour());
   when.min = localInput(new Date());
 
   form.addEventListener('submit', async (e) => {
@@ -184,11 +186,10 @@ function setUpBookingForm(d: Dashboard, store: BookingStore, providers: () => Ma
   });
 }
 
-function tomorrowAt(hour: number): Date {
-  const d = new Date();
-  d.setDate(d.getDate() + 1);
-  d.setHours(hour, 0, 0, 0);
-  return d;
+/** An hour from now, rounded up to the quarter hour. */
+function inAboutAnHour(): Date {
+  const quarter = 15 * 60_000;
+  return new Date(Math.ceil((Date.now() + 3_600_000) / quarter) * quarter);
 }
 
 /** The value a datetime-local input takes: local time, minutes precision. */

@@ -1,5 +1,5 @@
 import type { FakePaystack, WebhookResponse } from '../../fakes/fake-paystack';
-import { api, inADay, pick, sleep, type Reply } from './http';
+import { api, inAnHour, pick, sleep, type Reply } from './http';
 import type { Actor } from './traffic';
 
 export interface FlowStats {
@@ -60,7 +60,7 @@ export class MarketplaceFlows {
     this.stats.flows++;
     const client = pick(this.clients);
     const provider = pick(this.providers);
-    const created = await this.call(client, 'POST', '/api/bookings', 201, { providerId: provider.sub, service: 'plumbing', scheduledFor: inADay(), amount: 10_000 + Math.floor(Math.random() * 90_000) });
+    const created = await this.call(client, 'POST', '/api/bookings', 201, { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 10_000 + Math.floor(Math.random() * 90_000) });
     if (!created) return;
     const b = `/api/bookings/${created.body.id}`;
     const roll = Math.random();

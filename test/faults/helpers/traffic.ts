@@ -1,4 +1,4 @@
-import { api, inADay, pick, sleep, type Reply } from './http';
+import { api, inAnHour, pick, sleep, type Reply } from './http';
 
 export interface Actor {
   sub: string;
@@ -72,7 +72,7 @@ export function startTraffic(o: {
       const provider = pick(o.providers);
       const created = record(
         'booking.create',
-        await api(o.url(), client.token, 'POST', '/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inADay(), amount: 25_000 }),
+        await api(o.url(), client.token, 'POST', '/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 25_000 }),
       );
       if (created.status !== 201) {
         await backoff(created);
