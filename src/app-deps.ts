@@ -15,6 +15,8 @@ import type { WebhookService } from './payments/webhook-service';
 import type { NotificationService } from './notifications/notification-service';
 import type { Reconciler } from './payments/reconciliation';
 import type { ClientModeTracker } from './realtime/client-modes';
+import type { AttentionQueue } from './payments/attention';
+import type { EscrowAdmin } from './payments/escrow-admin';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -34,6 +36,8 @@ export interface AppDeps {
   webhooks: WebhookService;
   notifications: NotificationService;
   reconciler: Reconciler | null;
+  attention: AttentionQueue;
+  escrowAdmin: EscrowAdmin;
   clientModes: ClientModeTracker;
   lifecycle: { draining: boolean; startedAt: Date; version: string };
 }

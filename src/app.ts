@@ -19,6 +19,7 @@ import { bookingRoutes } from './bookings/booking-routes';
 import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
 import { notificationRoutes } from './notifications/notification-routes';
 import { moneyRoutes } from './payments/money-routes';
+import { attentionRoutes } from './payments/attention-routes';
 import { demoRoutes } from './demo/demo-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(userRoutes(deps));
   app.use(paymentRoutes(deps));
   app.use(moneyRoutes(deps));
+  app.use(attentionRoutes({ ...deps, knex: deps.db.knex }));
   app.use(bookingRoutes(deps));
   app.use(notificationRoutes(deps));
   app.use(demoRoutes(deps));

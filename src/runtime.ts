@@ -23,6 +23,8 @@ import { PaymentService } from './payments/payment-service';
 import { BookingService } from './bookings/booking-service';
 import { WebhookService } from './payments/webhook-service';
 import { NotificationService } from './notifications/notification-service';
+import { AttentionQueue, attentionRules, deriveAlertsAndNotifications } from './payments/attention';
+import { EscrowAdmin } from './payments/escrow-admin';
 import type { AppDeps } from './app-deps';
 import { PACKAGE_VERSION } from './package-root';
 import { startDemoPaystack, type DemoPaystack } from './demo/demo-paystack';
@@ -57,13 +59,14 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     config.RELAY_POLL_MS,
   );
   const notifications = new NotificationService(db.knex);
+  const attention = new AttentionQueue(db.knex, attentionRules(config));
   const publisher = new EventPublisher(
     db.knex,
     (events) => {
       telemetry.eventsPublished.inc(events.length);
       relay.offer(events);
     },
-    (trx, events) => notifications.derive(trx, events),
+    deriveAlertsAndNotifications(attention, notifications),
     config.INSTANCE_ID,
   );
   notifications.attach(publisher);
@@ -114,6 +117,8 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     payments,
     notifications,
     reconciler,
+    attention,
+    escrowAdmin: new EscrowAdmin(publisher, payments, config.PLATFORM_FEE_BPS),
     clientModes: new ClientModeTracker(),
     bookings: new BookingService(db.knex, publisher, payments, {
       feeBps: config.PLATFORM_FEE_BPS,
@@ -128,6 +133,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       ...(reconciler ? [{ name: 'reconcile', run: () => reconciler.runOnce() }] : []),
       { name: 'release-reminders', run: () => deps.bookings.remindBeforeRelease(config.AUTO_RELEASE_HOURS) },
       { name: 'auto-release', run: () => deps.bookings.autoRelease(config.AUTO_RELEASE_HOURS) },
+      { name: 'attention', run: () => attention.sweep(publisher) },
     ],
     config.RECONCILE_INTERVAL_MS,
     logger,

@@ -9,6 +9,7 @@ import { NotificationService } from '../notifications/notification-service';
 import { PaymentService } from '../payments/payment-service';
 import { createPaystackClient, type PaystackClient } from '../payments/paystack-client';
 import { Reconciler, reconcilerOptions } from '../payments/reconciliation';
+import { AttentionQueue, attentionRules, deriveAlertsAndNotifications } from '../payments/attention';
 
 async function main() {
   const config = loadConfig();
@@ -19,7 +20,8 @@ async function main() {
   try {
     await db.migrate();
     const notifications = new NotificationService(db.knex);
-    const publisher = new EventPublisher(db.knex, () => {}, (trx, events) => notifications.derive(trx, events));
+    const attention = new AttentionQueue(db.knex, attentionRules(config));
+    const publisher = new EventPublisher(db.knex, () => {}, deriveAlertsAndNotifications(attention, notifications));
     notifications.attach(publisher);
     paystack = createPaystackClient({
       baseUrl: config.PAYSTACK_BASE_URL,

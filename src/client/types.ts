@@ -37,6 +37,8 @@ export const KNOWN_EVENT_TYPES = [
   'payment.dispute_resolved',
   'payment.refund_failing',
   'payout.status_changed',
+  'booking.admin_action',
+  'ops.attention',
   'notification.created',
   'notification.read',
 ];

@@ -78,6 +78,8 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
       return side === 'client' && b
         ? { title: 'Payment will be released tomorrow', body: `Unless you dispute it, ${money(p.amount, p.currency)} for ${b.service} goes to ${b.providerName} on ${when(p.autoReleaseAt)}.` }
         : null;
+    case 'booking.admin_action':
+      return b ? { title: 'Our team has decided', body: adminActionText(String(p.action), side, money(p.amount, p.currency), b.service, String(p.reason)) } : null;
     case 'payment.refund_failing':
       return side === 'client' && b
         ? { title: 'Your refund is delayed', body: `The refund of ${money(p.amount, p.currency)} for ${b.service} did not go through yet. Our team has been told.` }
@@ -86,6 +88,18 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
       return null;
   }
 }
+
+/** The operators' words for each reason money waits for them (payments/attention.ts). */
+const ATTENTION_TITLES: Record<string, string> = {
+  FLAGGED: 'charge does not match the booking',
+  REFUND_FAILING: 'refund failing',
+  CLIENT_DISPUTE: 'client disputes the work',
+  CARD_DISPUTE: 'card dispute open for long',
+  PAYOUT_FAILED: 'payout failed',
+  PAYOUT_REVERSED: 'payout reversed',
+  OTP_REQUIRED: 'transfers need an OTP (turn OTP off in Paystack)',
+  STALLED_WORK: 'escrow held, work not done past its time',
+};
 
 /** What the operators read: only events that need a person, each naming its booking. */
 function adminText(e: EventFacts, money: (cents: unknown, currency: unknown) => string): NotificationText | null {
@@ -96,13 +110,25 @@ function adminText(e: EventFacts, money: (cents: unknown, currency: unknown) => 
       return { title: 'Card dispute opened', body: `${money(p.amount, p.currency)} on ${about} is disputed; its payout is frozen.` };
     case 'payment.dispute_resolved':
       return { title: 'Card dispute resolved', body: `The dispute on ${about} was resolved (${String(p.resolution ?? 'unknown')}).` };
-    case 'booking.disputed':
-      return { title: 'Client dispute: escrow on hold', body: `The client of ${about} holds ${money(p.booking?.amount, p.booking?.currency)}: ${String(p.reason ?? '')}` };
-    case 'payment.refund_failing':
-      return { title: 'Refund failing', body: `The refund of ${money(p.amount, p.currency)} on ${about} did not go through (${String(p.reason)}).` };
+    case 'ops.attention':
+      return { title: `Needs attention: ${ATTENTION_TITLES[String(p.item?.reason)] ?? String(p.item?.reason)}`, body: `${money(p.item?.amount, p.item?.currency)} on ${about}.` };
+    case 'booking.admin_action':
+      return { title: `Operator action: ${String(p.action)}`, body: `On ${about}: ${String(p.reason)}` };
     default:
       return null;
   }
+}
+
+function adminActionText(action: string, side: Side, amount: string, service: string, reason: string): string {
+  const what =
+    action === 'release'
+      ? side === 'provider' ? `${amount} for ${service} is released to you` : `${amount} for ${service} is released to the provider`
+      : action === 'refund'
+        ? side === 'client' ? `${amount} for ${service} is being refunded to you` : `${amount} for ${service} is being refunded to the client`
+        : action === 'accept-flagged'
+          ? `the payment of ${amount} for ${service} is accepted and held in escrow`
+          : `the refund of ${amount} for ${service} is being tried again`;
+  return `${what[0].toUpperCase()}${what.slice(1)}. Reason: ${reason}`;
 }
 
 function paymentText(status: string, side: Side, amount: string, b: EventFacts['booking']): NotificationText | null {

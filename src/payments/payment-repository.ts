@@ -18,6 +18,10 @@ export interface PaymentRow {
   refund_failure: string | null;
   client_disputed_at: Date | null;
   client_dispute_reason: string | null;
+  /** What Paystack's verify reported, when it was asked: amount and currency charged, and its fee. */
+  verified_amount: string | null;
+  verified_currency: string | null;
+  paystack_fees: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -70,7 +74,7 @@ export async function lockPayment(db: Db, id: string): Promise<PaymentRow | unde
 /** Returns undefined when the booking already has a live payment (a racing initialize won). */
 export async function insertPayment(
   db: Db,
-  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id' | 'refund_failure' | 'client_disputed_at' | 'client_dispute_reason' | 'created_at' | 'updated_at'> & { amount: number },
+  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id' | 'refund_failure' | 'client_disputed_at' | 'client_dispute_reason' | 'verified_amount' | 'verified_currency' | 'paystack_fees' | 'created_at' | 'updated_at'> & { amount: number },
 ): Promise<PaymentRow | undefined> {
   const rows: PaymentRow[] = await db('payments')
     .insert(p)
@@ -100,4 +104,14 @@ export async function clearRefundFailure(db: Db, id: string): Promise<void> {
 /** The client holds escrow: auto-release and payout stop until an admin decides. */
 export async function holdForClientDispute(db: Db, id: string, reason: string): Promise<void> {
   await db('payments').where({ id }).update({ client_disputed_at: db.fn.now(), client_dispute_reason: reason });
+}
+
+/** What Paystack's verify said was charged, kept beside what we asked for. */
+export async function recordVerifiedCharge(db: Db, id: string, v: { amount: number; currency: string; fees: number | null }): Promise<void> {
+  await db('payments').where({ id }).update({ verified_amount: v.amount, verified_currency: v.currency, paystack_fees: v.fees });
+}
+
+/** An admin accepted a flagged charge: the payment is what Paystack actually took. */
+export async function setVerifiedAmount(db: Db, id: string, amount: number): Promise<void> {
+  await db('payments').where({ id }).update({ amount });
 }

@@ -118,6 +118,12 @@ export class PaymentService implements PaymentFollowUps {
         reason: `Booking ${payout.booking_id}`,
         currency: payout.currency,
       });
+      if (t.status === 'otp') {
+        // OTP is on in the Paystack dashboard: no API call can finish this transfer, and a retry
+        // would only fail the same way. A configuration error for the operator, told once.
+        this.logger.error({ code: 'OTP_REQUIRED', payoutId }, 'Paystack wants an OTP for transfers; turn OTP off for automated payouts');
+        return await this.settlePayout(payoutId, 'PROCESSING', { transfer_code: t.transferCode, reason: 'OTP_REQUIRED' });
+      }
       return await this.settlePayout(payoutId, 'PROCESSING', { transfer_code: t.transferCode });
     } catch (err) {
       if (err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED' && !(await this.transferExists(payout.reference))) {

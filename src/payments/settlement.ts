@@ -3,7 +3,7 @@ import type { Emit } from '../events/event-publisher';
 import type { Logger } from '../logger';
 import { movePayment, movePaymentThrough } from './escrow';
 import { emitPayoutStatus } from './money-events';
-import { lockPaymentWithBooking, type PaymentBooking, type PaymentRow } from './payment-repository';
+import { lockPaymentWithBooking, recordVerifiedCharge, type PaymentBooking, type PaymentRow } from './payment-repository';
 import { lockPayoutByReference, setPayoutStatus, type PayoutRow } from './payout-repository';
 import { userChannel, roleChannel } from '../events/audience';
 import { canMovePayout, type PayoutStatus } from './payout-state';
@@ -29,6 +29,8 @@ export async function settleCharge(
   const { payment: found, booking } = locked;
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
   if (found.status !== 'PENDING') return { outcome: 'no_change' };
+  // Kept whatever it says: an operator deciding a flagged charge needs what was really taken.
+  await recordVerifiedCharge(trx, found.id, verified);
 
   const matches =
     verified.status === 'success' &&

@@ -239,6 +239,20 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
     body: 'empty',
   },
   { method: 'GET', registered: '/api/ledger/summary', path: '/api/ledger/summary', auth: 'bearer', roles: ['admin'] },
+  // src/payments/attention-routes.ts
+  { method: 'GET', registered: '/api/ops/attention', path: '/api/ops/attention', auth: 'bearer', roles: ['admin'] },
+  ...['accept-flagged', 'refund', 'release', 'retry-refund'].map(
+    (action): CatalogRoute => ({
+      method: 'POST',
+      registered: '/api/ops/bookings/:id/:action',
+      path: `/api/ops/bookings/:id/${action}`,
+      auth: 'bearer',
+      roles: ['admin'],
+      target: 'booking',
+      idempotent: true,
+      body: { fields: { reason: { kind: 'text', max: 500, required: true } } },
+    }),
+  ),
   {
     method: 'GET',
     registered: '/api/payments',
@@ -290,6 +304,7 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
   bookingAction('complete', 'provider', 'empty'),
   bookingAction('cancel', 'either', reason),
   bookingAction('confirm-completion', 'client', 'empty'),
+  bookingAction('dispute', 'client', { fields: { reason: { kind: 'text', max: 500, required: true } } }),
   // src/notifications
   {
     method: 'GET',

@@ -126,7 +126,7 @@ describeDb('escrow: money that waits on Paystack is always moved', () => {
     await m.paystack.failRefund(c.reference, 'failed');
     expect(await paymentOf(c.reference)).toEqual(expect.objectContaining({ status: 'REFUND_PENDING', refund_failure: 'REFUND_FAILED' }));
     expect((await admin.get('/api/notifications').expect(200)).body.notifications[0]).toEqual(
-      expect.objectContaining({ type: 'payment.refund_failing' }),
+      expect.objectContaining({ type: 'ops.attention', title: 'Needs attention: refund failing' }),
     );
     await reconciler().runOnce();
     const refunds = m.paystack.refundsOf(c.reference);

@@ -1,0 +1,105 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { roleChannel } from '../events/audience';
+import type { EventPublisher } from '../events/event-publisher';
+import type { NewEvent } from '../events/event-types';
+import { listAttention, raiseNew, type AttentionQuery } from './attention-repository';
+
+/** Why money waits for a person. */
+export const AttentionReason = z.enum([
+  'FLAGGED',
+  'REFUND_FAILING',
+  'CLIENT_DISPUTE',
+  'CARD_DISPUTE',
+  'PAYOUT_FAILED',
+  'PAYOUT_REVERSED',
+  'OTP_REQUIRED',
+  'STALLED_WORK',
+]);
+export type AttentionReason = z.infer<typeof AttentionReason>;
+
+export const AttentionItem = z.object({
+  kind: z.enum(['payment', 'payout', 'booking']),
+  id: z.string(),
+  bookingId: z.string(),
+  reason: AttentionReason,
+  amount: z.number().int(),
+  currency: z.string(),
+  since: z.string(),
+});
+export type AttentionItem = z.infer<typeof AttentionItem>;
+
+/** Money events after which a booking's cases are looked at again, in the same transaction. */
+const MONEY_EVENTS = new Set([
+  'payment.status_changed',
+  'payout.status_changed',
+  'payment.refund_failing',
+  'payment.dispute_opened',
+  'payment.dispute_resolved',
+  'booking.disputed',
+]);
+
+const bookingOf = (e: NewEvent): string | undefined => {
+  const p = (e.payload ?? {}) as { bookingId?: unknown; booking?: { id?: unknown } };
+  const id = p.bookingId ?? p.booking?.id;
+  return id === undefined || id === null ? undefined : String(id);
+};
+
+/**
+ * The operators' queue: every case in which money waits for a person (attention-repository.ts
+ * says which), and the `ops.attention` event to role:admin when a case first appears. Cases that
+ * follow a money event are raised in that event's own transaction (the publisher's derive hook),
+ * so an operator hears at the moment a person is needed; cases that only time creates (a card
+ * dispute open too long, work stalled past its time) are raised by `sweep`, a money job.
+ */
+export class AttentionQueue {
+  constructor(
+    private readonly knex: Knex,
+    private readonly rules: Omit<AttentionQuery, 'now' | 'bookingIds'>,
+  ) {}
+
+  list(now = new Date()): Promise<AttentionItem[]> {
+    return listAttention(this.knex, { ...this.rules, now });
+  }
+
+  /** The publisher's hook: `ops.attention` for each case the transaction's money events created. */
+  async derive(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<NewEvent[]> {
+    const bookingIds = [...new Set(events.filter((e) => MONEY_EVENTS.has(e.type)).map(bookingOf))].filter((id): id is string => !!id);
+    if (!bookingIds.length) return [];
+    const items = await listAttention(trx, { ...this.rules, now: new Date(), bookingIds });
+    return (await raiseNew(trx, items, bookingIds)).map(toEvent);
+  }
+
+  /** Raises what time alone has made a case, and forgets cases that are over. Returns how many were raised. */
+  async sweep(publisher: EventPublisher, now = new Date()): Promise<number> {
+    const { result } = await publisher.transaction(async (trx, emit) => {
+      const fresh = await raiseNew(trx, await listAttention(trx, { ...this.rules, now }));
+      fresh.map(toEvent).forEach(emit);
+      return fresh.length;
+    });
+    return result;
+  }
+}
+
+/**
+ * The publisher's one derive hook: the operators' alerts that the events call for, then the
+ * notifications of the events and of those alerts, all in the events' own transaction.
+ */
+export function deriveAlertsAndNotifications(
+  attention: AttentionQueue,
+  notifications: { derive(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<NewEvent[]> },
+): (trx: Knex.Transaction, events: readonly NewEvent[]) => Promise<NewEvent[]> {
+  return async (trx, events) => {
+    const alerts = await attention.derive(trx, events);
+    return [...alerts, ...(await notifications.derive(trx, alerts.length ? [...events, ...alerts] : events))];
+  };
+}
+
+/** The queue's rules, from the validated configuration. */
+export function attentionRules(config: { DISPUTE_ALERT_DAYS: number; STALLED_WORK_HOURS: number }): Omit<AttentionQuery, 'now' | 'bookingIds'> {
+  return { disputeAlertDays: config.DISPUTE_ALERT_DAYS, stalledWorkHours: config.STALLED_WORK_HOURS };
+}
+
+function toEvent(item: AttentionItem): NewEvent {
+  return { type: 'ops.attention', audience: [roleChannel('admin')], payload: { bookingId: item.bookingId, item } };
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import type { Principal } from '../auth/principal';
+import { roleChannel, userChannel } from '../events/audience';
+import type { EventPublisher } from '../events/event-publisher';
+import { AppError } from '../http/app-error';
+import { lockBooking } from '../bookings/booking-repository';
+import { recordAdminAction } from './attention-repository';
+import { movePayment, releaseEscrow } from './escrow';
+import { clearRefundFailure, lockPaymentByBooking, setVerifiedAmount } from './payment-repository';
+import type { PaymentFollowUps } from './payment-service';
+
+/**
+ * What an operator may do with a booking's money:
+ *   accept-flagged  a FLAGGED charge: the amount Paystack verified goes into escrow (same currency only)
+ *   refund          a FLAGGED or escrowed payment goes back to the client in full
+ *   release         escrow goes to the provider (less the fee), whatever the booking's state
+ *   retry-refund    a refund that failed is requested again now
+ */
+export const AdminAction = z.enum(['accept-flagged', 'refund', 'release', 'retry-refund']);
+export type AdminAction = z.infer<typeof AdminAction>;
+
+export const AdminActionRequest = z.strictObject({ reason: z.string().trim().min(1).max(500) });
+
+/**
+ * Operators' decisions on money that waits for a person. Each takes a reason, is recorded (who,
+ * when, why) in the same transaction as its effect, and both parties and the other admins hear of
+ * it (`booking.admin_action`). Paystack is called after the commit, as everywhere.
+ */
+export class EscrowAdmin {
+  constructor(
+    private readonly publisher: EventPublisher,
+    private readonly payments: PaymentFollowUps,
+    private readonly feeBps: number,
+  ) {}
+
+  async act(p: Principal, bookingId: string, action: AdminAction, reason: string): Promise<{ bookingId: string; action: AdminAction; paymentStatus: string }> {
+    if (p.role !== 'admin') throw new AppError('FORBIDDEN', 'Only admins can act on escrow');
+    const { result } = await this.publisher.transaction(async (trx, emit) => {
+      const booking = await lockBooking(trx, bookingId);
+      if (!booking) throw new AppError('NOT_FOUND', 'Booking not found');
+      const payment = await lockPaymentByBooking(trx, bookingId);
+      const refuse = (why: string) =>
+        new AppError('INVALID_TRANSITION', why, { currentStatus: booking.status, paymentStatus: payment?.status ?? null });
+      if (!payment) throw refuse('This booking has no payment');
+      const parties = { clientId: booking.client_id, providerId: booking.provider_id, bookingId };
+      let followUp: (() => Promise<unknown>) | undefined;
+      let status = payment.status;
+      switch (action) {
+        case 'accept-flagged': {
+          if (payment.status !== 'FLAGGED') throw refuse('Only a flagged payment can be accepted');
+          if (payment.verified_currency !== payment.currency || !payment.verified_amount || Number(payment.verified_amount) <= 0) {
+            throw refuse('Paystack verified no usable amount in this currency; refund it instead');
+          }
+          await setVerifiedAmount(trx, payment.id, Number(payment.verified_amount));
+          await movePayment(trx, emit, { ...payment, amount: String(payment.verified_amount) }, parties, 'ESCROW');
+          status = 'ESCROW';
+          break;
+        }
+        case 'refund':
+          if (payment.status !== 'FLAGGED' && payment.status !== 'ESCROW') throw refuse('Only a flagged or escrowed payment can be refunded');
+          if (payment.disputed_at) throw new AppError('DISPUTE_OPEN', 'A card dispute about this payment is open; the bank decides it');
+          await movePayment(trx, emit, payment, parties, 'REFUND_PENDING');
+          followUp = () => this.payments.requestRefund(payment.id);
+          status = 'REFUND_PENDING';
+          break;
+        case 'release': {
+          if (payment.status !== 'ESCROW') throw refuse('Only money in escrow can be released');
+          if (payment.disputed_at) throw new AppError('DISPUTE_OPEN', 'A card dispute about this payment is open; the bank decides it');
+          const payout = await releaseEscrow(trx, emit, payment, parties, this.feeBps);
+          followUp = () => this.payments.startTransfer(payout.id);
+          status = 'RELEASED';
+          break;
+        }
+        case 'retry-refund':
+          if (payment.status !== 'REFUND_PENDING') throw refuse('Only a pending refund can be retried');
+          await clearRefundFailure(trx, payment.id);
+          followUp = () => this.payments.requestRefund(payment.id);
+          break;
+      }
+      await recordAdminAction(trx, { actorId: p.userId, action, bookingId, paymentId: payment.id, reason });
+      emit({
+        type: 'booking.admin_action',
+        audience: [userChannel(booking.client_id), userChannel(booking.provider_id), roleChannel('admin')],
+        payload: { bookingId, action, reason, paymentStatus: status, amount: Number(payment.amount), currency: payment.currency },
+      });
+      return { followUp, status };
+    });
+    if (result.followUp) await result.followUp();
+    return { bookingId, action, paymentStatus: result.status };
+  }
+}
