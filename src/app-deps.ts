@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import type { Database } from './storage/db';
@@ -15,6 +16,7 @@ import type { WebhookService } from './payments/webhook-service';
 import type { NotificationService } from './notifications/notification-service';
 import type { Reconciler } from './payments/reconciliation';
 import type { ClientModeTracker } from './realtime/client-modes';
+import type { StatusFigures } from './ops/status-figures';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -23,6 +25,8 @@ export interface AppDeps {
   db: Database;
   tokens: TokenService;
   syncUser: (c: UserClaims) => Promise<void>;
+  /** Per-user writes (POST/PUT/DELETE) per minute; null when WRITE_RATE_LIMIT_PER_MIN=0. */
+  writeLimit: RequestHandler | null;
   tickets: TicketStore;
   registry: ChannelRegistry;
   relay: OutboxRelay;
@@ -35,5 +39,7 @@ export interface AppDeps {
   notifications: NotificationService;
   reconciler: Reconciler | null;
   clientModes: ClientModeTracker;
+  /** The database's state and the log's bounds for /api/status, refreshed in the background. */
+  statusFigures: StatusFigures;
   lifecycle: { draining: boolean; startedAt: Date; version: string };
 }

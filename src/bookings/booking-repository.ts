@@ -111,3 +111,15 @@ export async function updateBookingStatus(db: Db, id: string, status: BookingSta
     .where({ id })
     .update({ status, ...(reason !== undefined ? { reason } : {}), updated_at: db.fn.now() });
 }
+
+/**
+ * PENDING bookings from one client to one provider, counted under a lock on the client's user row:
+ * two racing requests of one client cannot both see room for one more.
+ */
+export async function lockAndCountPending(db: Db, clientId: string, providerId: string): Promise<number> {
+  await db('users').where({ id: clientId }).forUpdate().first('id');
+  const [{ n }] = await db('bookings')
+    .where({ client_id: clientId, provider_id: providerId, status: 'PENDING' satisfies BookingStatus })
+    .count<{ n: string | number }[]>({ n: '*' });
+  return Number(n);
+}

@@ -12,11 +12,13 @@ import {
   findBookingView,
   insertBooking,
   listBookingViews,
+  lockAndCountPending,
   lockBooking,
   updateBookingStatus,
   type BookingRow,
 } from './booking-repository';
 import type { BookingView, CreateBookingRequest, ListBookingsQuery } from './booking-schemas';
+import { bookingViewFor } from './booking-views';
 import { canViewBooking, decideBookingAction, type BookingAction, type BookingStatus } from './booking-state';
 
 const parties = (b: BookingRow) => ({ clientId: b.client_id, providerId: b.provider_id, bookingId: String(b.id) });
@@ -28,6 +30,7 @@ export class BookingService {
     private readonly publisher: EventPublisher,
     private readonly payments: PaymentFollowUps,
     private readonly feeBps: number,
+    private readonly maxPendingPerPair = Infinity,
   ) {}
 
   async create(p: Principal, req: CreateBookingRequest): Promise<BookingView> {
@@ -35,6 +38,9 @@ export class BookingService {
     const { result } = await this.publisher.transaction(async (trx, emit) => {
       const provider = await findUser(trx, req.providerId);
       if (!provider || provider.role !== 'provider') throw new AppError('PROVIDER_NOT_FOUND', 'No such provider');
+      if ((await lockAndCountPending(trx, p.userId, provider.id)) >= this.maxPendingPerPair) {
+        throw new AppError('TOO_MANY_PENDING', 'You already have the most pending requests allowed with this provider', { max: this.maxPendingPerPair });
+      }
       const id = await insertBooking(trx, {
         client_id: p.userId,
         provider_id: provider.id,
@@ -180,6 +186,6 @@ function emitBookingEvent(
   emit({
     type,
     audience: [userChannel(booking.clientId), userChannel(booking.providerId)],
-    payload: { booking, previousStatus, status: booking.status, ...extra },
+    payload: { booking: bookingViewFor(booking, 'parties'), previousStatus, status: booking.status, ...extra },
   });
 }
