@@ -76,7 +76,6 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   await listener?.start();
   const statusFigures = new StatusFigures(db.knex, logger);
   await statusFigures.refresh();
-  statusFigures.start();
   const tickets = createTicketStore(db.knex, config.TICKET_TTL_MS);
   const retention = startRetention({
     knex: db.knex,
@@ -165,7 +164,6 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     (shuttingDown ??= (async () => {
       deps.lifecycle.draining = true;
       streamSweep.stop();
-      statusFigures.stop();
       retention.stop();
       moneyJobs.stop();
       relay.stop();

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { compareIds, logBounds } from '../events/event-log';
 import type { Logger } from '../logger';
 
-/** How often the background check reads the log's bounds (and so finds the database up or down). */
+/** How old the figures may be before a status call has them checked again (in the background). */
 export const STATUS_REFRESH_MS = 2_000;
 
 export interface DatabaseFigures {
@@ -11,18 +11,23 @@ export interface DatabaseFigures {
 }
 
 /**
- * What /api/status says about the database and the log, kept in memory and refreshed in the
- * background: the route is open to anyone with curl, so a call to it must never cost a query.
+ * What /api/status says about the database and the log, kept in memory: the route is open to
+ * anyone with curl, so a call must never cost a query. A call that finds them older than
+ * STATUS_REFRESH_MS starts a check it does not wait for, so however often status is asked, the
+ * database sees at most one check per interval, and none while nobody asks (no timer: an idle
+ * server sends nothing).
  */
 export class StatusFigures {
   database: DatabaseFigures = { reachable: false, latencyMs: null };
   log: { lastEventId: string | null; oldestReplayableAfter: string | null } = { lastEventId: null, oldestReplayableAfter: null };
-  private timer: NodeJS.Timeout | null = null;
+  private checkedAt = 0;
   private running: Promise<void> | null = null;
 
   constructor(
     private readonly knex: Knex,
     private readonly logger: Logger,
+    private readonly refreshMs = STATUS_REFRESH_MS,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** One check now (once at a time); never throws. */
@@ -37,12 +42,20 @@ export class StatusFigures {
         if (this.database.reachable) this.logger.warn({ code: 'STATUS_DATABASE_UNREACHABLE', err: String(err) }, 'status check: database unreachable');
         this.database = { reachable: false, latencyMs: null };
       } finally {
+        this.checkedAt = this.now();
         this.running = null;
       }
     })());
   }
 
-  /** A request met DATABASE_UNAVAILABLE: say so now, rather than at the next check. */
+  /** The figures as they are, with a check started behind them when they are getting old. */
+  current(): { database: DatabaseFigures & { checkedMsAgo: number }; log: StatusFigures['log'] } {
+    const age = this.now() - this.checkedAt;
+    if (age >= this.refreshMs) void this.refresh();
+    return { database: { ...this.database, checkedMsAgo: age }, log: this.log };
+  }
+
+  /** A request met DATABASE_UNAVAILABLE: say so now, rather than after the next check. */
   databaseFailed(): void {
     this.database = { reachable: false, latencyMs: null };
   }
@@ -51,15 +64,5 @@ export class StatusFigures {
   lastEventId(dispatchedId: string): string | null {
     const known = this.log.lastEventId;
     return known === null || compareIds(dispatchedId, known) > 0 ? dispatchedId : known;
-  }
-
-  start(intervalMs = STATUS_REFRESH_MS): void {
-    this.timer ??= setInterval(() => void this.refresh(), intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
   }
 }

@@ -5,7 +5,7 @@ import { metricsGuard } from './metrics-token';
 /**
  * GET /api/status: for operators with curl, no token. Counts only, never user ids or personal
  * data, and no process id. Every figure is in memory: the database's state and the log's bounds
- * come from a background check (status-figures.ts), so a call costs no query. `?detail=1` adds
+ * come from a check in the background (status-figures.ts), so a call costs no query. `?detail=1` adds
  * the process's own figures and needs METRICS_TOKEN when that is set.
  */
 export function statusRoutes(deps: AppDeps): Router {
@@ -15,7 +15,8 @@ export function statusRoutes(deps: AppDeps): Router {
     const detail = req.query.detail === '1';
     if (detail) guard(req);
     const { telemetry: t, lifecycle, statusFigures: figures } = deps;
-    const database = { ...figures.database, kind: deps.db.kind };
+    const { database: db, log } = figures.current();
+    const database = { ...db, kind: deps.db.kind };
     const streams = deps.registry.counts();
     res.set('Cache-Control', 'no-store').json({
       status: lifecycle.draining ? 'draining' : database.reachable ? 'ok' : 'degraded',
@@ -26,7 +27,7 @@ export function statusRoutes(deps: AppDeps): Router {
       streams: { open: streams.total, byRole: streams.byRole, connectedUsers: streams.users },
       events: {
         lastEventId: figures.lastEventId(deps.relay.dispatchedId),
-        oldestReplayableAfter: figures.log.oldestReplayableAfter,
+        oldestReplayableAfter: log.oldestReplayableAfter,
         dispatchedThrough: deps.relay.dispatchedId,
         retentionHours: deps.config.EVENT_RETENTION_HOURS,
         published: await t.counterValue(t.eventsPublished),
