@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import { describeDb } from '../helpers/test-db';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/test-server';
 import { PAYSTACK_TEST_KEY, startMarketplace, inADay, type Marketplace } from '../helpers/marketplace';
-import { fingerprint, uniqueKey } from '../helpers/hostile-harness';
+import { fingerprint, send, uniqueKey } from '../helpers/hostile-harness';
 import { ROUTE_CATALOG } from '../helpers/route-catalog';
 import { openStream, sleep } from '../helpers/sse-client';
 import { spawnServer, killServer, withTimeout } from '../helpers/server-process';
@@ -28,40 +28,14 @@ interface Answer {
   text: string;
 }
 
-/** One request on a fresh connection, from a chosen loopback source address (all of 127/8 is ours). */
-function call(
+/** One request (JSON when it has a body), optionally from a chosen loopback source address. */
+async function call(
   baseUrl: string,
   o: { method?: string; path: string; headers?: Record<string, string>; body?: string; from?: string },
 ): Promise<Answer> {
-  const url = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method: o.method ?? 'GET',
-        path: o.path,
-        localAddress: o.from,
-        agent: false,
-        headers: { ...(o.body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(o.body) }), ...o.headers },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(o.body);
-  });
+  const headers = { ...(o.body === undefined ? {} : { 'Content-Type': 'application/json' }), ...o.headers };
+  const res = await send(baseUrl, { method: o.method ?? 'GET', path: o.path, headers, body: o.body, from: o.from });
+  return { status: res.status, headers: res.headers, body: res.json, text: res.text };
 }
 
 const codeOf = (a: Answer) => `${a.status} ${a.body?.error?.code ?? ''}`.trim();
