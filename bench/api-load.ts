@@ -183,6 +183,8 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
       JWT_SECRET: deps.jwtSecret,
       LOG_LEVEL: 'warn',
       POLL_RATE_LIMIT_PER_MIN: '1000000',
+      WRITE_RATE_LIMIT_PER_MIN: '0',
+      MAX_PENDING_BOOKINGS_PER_PAIR: '10000',
       PAYSTACK_BASE_URL: paystackUrl,
       PAYSTACK_SECRET_KEY: PAYSTACK_KEY,
       ...db.env,

@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import type { Database } from './storage/db';
@@ -17,6 +18,7 @@ import type { Reconciler } from './payments/reconciliation';
 import type { ClientModeTracker } from './realtime/client-modes';
 import type { AttentionQueue } from './payments/attention';
 import type { EscrowAdmin } from './payments/escrow-admin';
+import type { StatusFigures } from './ops/status-figures';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -25,6 +27,8 @@ export interface AppDeps {
   db: Database;
   tokens: TokenService;
   syncUser: (c: UserClaims) => Promise<void>;
+  /** Per-user writes (POST/PUT/DELETE) per minute; null when WRITE_RATE_LIMIT_PER_MIN=0. */
+  writeLimit: RequestHandler | null;
   tickets: TicketStore;
   registry: ChannelRegistry;
   relay: OutboxRelay;
@@ -39,5 +43,7 @@ export interface AppDeps {
   attention: AttentionQueue;
   escrowAdmin: EscrowAdmin;
   clientModes: ClientModeTracker;
+  /** The database's state and the log's bounds for /api/status, refreshed in the background. */
+  statusFigures: StatusFigures;
   lifecycle: { draining: boolean; startedAt: Date; version: string };
 }

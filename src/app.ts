@@ -21,6 +21,7 @@ import { notificationRoutes } from './notifications/notification-routes';
 import { moneyRoutes } from './payments/money-routes';
 import { attentionRoutes } from './payments/attention-routes';
 import { demoRoutes } from './demo/demo-routes';
+import { demoHostCheck } from './demo/demo-host';
 
 export const JSON_BODY_LIMIT = '100kb';
 
@@ -32,10 +33,13 @@ export function createApp(deps: AppDeps): express.Express {
   // No API client revalidates (polls carry their cursor instead), so a SHA-1 of every JSON body
   // would be work for nothing. Static files keep theirs: express.static sets its own.
   app.set('etag', false);
+  // req.ip (the rate limits' key) is the client's only when the proxies in front are named here.
+  if (deps.config.TRUST_PROXY !== undefined) app.set('trust proxy', deps.config.TRUST_PROXY);
   app.use(requestLogger(deps.logger));
   app.use(requestMetrics(deps.telemetry));
   // Defaults are strict (CSP 'self' only: the pages load no inline script and nothing external).
   app.use(helmet());
+  app.use(demoHostCheck(deps.config.demoMode));
   app.use(corsPolicy(deps.config));
   // Before the JSON parser: the webhook's signature covers its raw bytes.
   app.use(webhookRoutes(deps));
@@ -66,6 +70,7 @@ export function createApp(deps: AppDeps): express.Express {
     errorHandler((err, res) => {
       res.locals.errorCode = err.code;
       deps.telemetry.recordError(err.code);
+      if (err.code === 'DATABASE_UNAVAILABLE') deps.statusFigures.databaseFailed();
     }),
   );
   return app;

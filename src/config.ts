@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { z } from 'zod';
+import proxyaddr from 'proxy-addr';
 
 const intFromEnv = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -68,6 +70,33 @@ export const EnvSchema = z.object({
   STALLED_WORK_HOURS: intFromEnv(48, 1, 24 * 365),
   // A card dispute open this long goes to the operators (Paystack's own deadline is about 16 days).
   DISPUTE_ALERT_DAYS: intFromEnv(7, 1, 365),
+
+  // Abuse and exposure. Issuer and audience are checked only when set (recommended in production).
+  JWT_ISSUER: z.string().min(1).max(512).optional(),
+  JWT_AUDIENCE: z.string().min(1).max(512).optional(),
+  // Seconds a token may live from its `iat` (or from now, without one): a leaked token is bounded.
+  JWT_MAX_LIFETIME: intFromEnv(30 * 86_400, 60, 10 * 365 * 86_400),
+  // Express's `trust proxy`: a hop count, or addresses/CIDRs/names that proxy-addr (Express's own
+  // parser) accepts. Unset trusts nobody, so a client cannot pick its address with X-Forwarded-For.
+  TRUST_PROXY: z
+    .string()
+    .transform((s, ctx) => {
+      if (/^\d+$/.test(s.trim())) return Number(s.trim());
+      const list = s.split(',').map((a) => a.trim()).filter(Boolean);
+      try {
+        proxyaddr.compile(list);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `a hop count or a comma-separated list of addresses/CIDRs (${(err as Error).message})` });
+        return z.NEVER;
+      }
+      return list;
+    })
+    .optional(),
+  // 0 turns it off. Per user and per instance (each instance counts its own window).
+  WRITE_RATE_LIMIT_PER_MIN: intFromEnv(60, 0, 1_000_000),
+  MAX_PENDING_BOOKINGS_PER_PAIR: intFromEnv(3, 1, 10_000),
+  // Required as a Bearer on /metrics and /api/status?detail=1 when set.
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -109,16 +138,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (e.DEMO_MODE === '1') throw new ConfigError(['DEMO_MODE: must not be 1 when NODE_ENV=production']);
   }
   const demoMode = e.DEMO_MODE !== undefined ? e.DEMO_MODE === '1' : e.NODE_ENV === 'development' && !e.DATABASE_URL;
+  // Demo mode mints admin tokens for anyone who reaches the port: only ever on a loopback address.
+  if (demoMode && e.HOST !== undefined && !isLoopbackHost(e.HOST)) {
+    throw new ConfigError([
+      `DEMO_MODE: demo mode lets anyone who reaches the port act as any demo user (admin included), so it runs only on a loopback HOST (127.0.0.1, ::1 or localhost), not ${e.HOST}; unset HOST or set DEMO_MODE=0`,
+    ]);
+  }
   const jwtSecret = e.JWT_SECRET ?? readOrCreateSecret(e.DATA_DIR);
   return Object.freeze({
     ...e,
     JWT_SECRET: jwtSecret,
-    INSTANCE_ID: e.INSTANCE_ID ?? `${process.pid}-${crypto.randomBytes(3).toString('hex')}`,
+    // Random, not the PID: it is shown on the open /api/status.
+    INSTANCE_ID: e.INSTANCE_ID ?? crypto.randomBytes(6).toString('hex'),
     jwtSecretGenerated: !e.JWT_SECRET,
     PAYSTACK_BASE_URL: e.PAYSTACK_BASE_URL ?? DEFAULT_PAYSTACK_BASE_URL,
     paystackBaseUrlSet: e.PAYSTACK_BASE_URL !== undefined,
     demoMode,
   });
+}
+
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** True for `localhost` and loopback addresses (127.0.0.0/8, ::1, and IPv4-mapped 127.x). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost') return true;
+  const family = net.isIP(h);
+  if (family === 0) return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  if (mapped) return LOOPBACK.check(mapped[1], 'ipv4');
+  return LOOPBACK.check(h, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /**

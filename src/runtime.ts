@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { openDatabase, type Database } from './storage/db';
-import { createTokenService } from './auth/jwt';
+import { createTokenService, tokenPolicyOf } from './auth/jwt';
 import { createTicketStore } from './auth/stream-tickets';
 import { ChannelRegistry } from './realtime/channel-registry';
 import { startStreamSweep } from './realtime/stream-sweep';
@@ -12,7 +12,9 @@ import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
 import { Telemetry } from './ops/telemetry';
+import { StatusFigures } from './ops/status-figures';
 import { createApp } from './app';
+import { writeLimit } from './http/rate-limits';
 import { withStreamEndpoint } from './realtime/stream-endpoint';
 import { withPollEndpoint } from './realtime/poll-endpoint';
 import { CommitListener } from './events/commit-listener';
@@ -29,6 +31,7 @@ import type { AppDeps } from './app-deps';
 import { PACKAGE_VERSION } from './package-root';
 import { startDemoPaystack, type DemoPaystack } from './demo/demo-paystack';
 import { seedDemoUsers } from './demo/demo-seed';
+import { guardDemoHost } from './demo/demo-host';
 
 export interface RunningServer {
   url: string;
@@ -74,6 +77,8 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   // Other instances' commits wake our relay; on the embedded database there are no others.
   const listener = config.DATABASE_URL ? new CommitListener(config.DATABASE_URL, () => relay.poke(), logger, config.INSTANCE_ID) : null;
   await listener?.start();
+  const statusFigures = new StatusFigures(db.knex, logger);
+  await statusFigures.refresh();
   const tickets = createTicketStore(db.knex, config.TICKET_TTL_MS);
   const retention = startRetention({
     knex: db.knex,
@@ -105,8 +110,9 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     config,
     logger,
     db,
-    tokens: createTokenService(config.JWT_SECRET),
+    tokens: createTokenService(config.JWT_SECRET, tokenPolicyOf(config)),
     syncUser: createUserSync(db.knex),
+    writeLimit: writeLimit(config.WRITE_RATE_LIMIT_PER_MIN),
     tickets,
     registry,
     relay,
@@ -120,11 +126,13 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     attention,
     escrowAdmin: new EscrowAdmin(publisher, payments, config.PLATFORM_FEE_BPS),
     clientModes: new ClientModeTracker(),
+    statusFigures,
     bookings: new BookingService(db.knex, publisher, payments, {
       feeBps: config.PLATFORM_FEE_BPS,
       autoReleaseHours: config.AUTO_RELEASE_HOURS,
       startEarlyMinutes: config.START_EARLY_MINUTES,
       currencies: config.PAYMENT_CURRENCIES,
+      maxPendingPerPair: config.MAX_PENDING_BOOKINGS_PER_PAIR,
     }),
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
   };
@@ -139,7 +147,8 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     logger,
   );
   if (config.demoMode) await seedDemoUsers(db.knex, paystack, logger);
-  const server = http.createServer(withPollEndpoint(deps, withStreamEndpoint(deps, createApp(deps))));
+  const app = createApp(deps);
+  const server = http.createServer(guardDemoHost(config.demoMode, app, withPollEndpoint(deps, withStreamEndpoint(deps, app))));
   const streamSweep = startStreamSweep(registry, config.HEARTBEAT_MS);
   // Connections whose client has not sent a request yet (browsers and undici open spare ones).
   const unused = new Set<Socket>();

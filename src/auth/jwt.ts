@@ -20,23 +20,47 @@ export interface TokenService {
 /** Tokens remembered by `verifyRemembered`: a few MB at most, and the least recently used go first. */
 const REMEMBERED_TOKENS = 10_000;
 
+/** What a token must satisfy beyond its signature (config: JWT_ISSUER, JWT_AUDIENCE, JWT_MAX_LIFETIME). */
+export interface TokenPolicy {
+  issuer?: string;
+  audience?: string;
+  /** Seconds from `iat` (or from now, without one) to `exp`. */
+  maxLifetimeSeconds: number;
+}
+
+export const DEFAULT_TOKEN_POLICY: TokenPolicy = { maxLifetimeSeconds: 30 * 86_400 };
+
+export const tokenPolicyOf = (c: { JWT_ISSUER?: string; JWT_AUDIENCE?: string; JWT_MAX_LIFETIME: number }): TokenPolicy => ({
+  issuer: c.JWT_ISSUER,
+  audience: c.JWT_AUDIENCE,
+  maxLifetimeSeconds: c.JWT_MAX_LIFETIME,
+});
+
 /** HS256 only; the algorithm is pinned so a token cannot choose how it is checked. */
-export function createTokenService(secret: string): TokenService {
+export function createTokenService(secret: string, policy: TokenPolicy = DEFAULT_TOKEN_POLICY): TokenService {
   // A KeyObject, not the string: jsonwebtoken first tries to parse a string as a PEM key, which
   // costs ~15x per verify (shared/stack-notes.md §8).
   const key: KeyObject = crypto.createSecretKey(Buffer.from(secret, 'utf8'));
   // Keyed by the whole token, signature included: a hit is the very token that passed, and only
   // what can change for it since (the clock passing `exp`) needs checking again.
   const remembered = new LRUCache<string, Principal>({ max: REMEMBERED_TOKENS });
+  // jsonwebtoken checks issuer and audience itself; an option left undefined would be refused by its sign().
+  const bound = { ...(policy.issuer ? { issuer: policy.issuer } : {}), ...(policy.audience ? { audience: policy.audience } : {}) };
+  // A signed `exp` far ahead (1e15) would pass jsonwebtoken and become an invalid Date here: bounded,
+  // so every token ends within the policy's lifetime, counted from the earlier of `iat` and now.
+  const Claims = TokenClaims.refine(
+    (c) => c.exp <= Math.min(c.iat ?? Infinity, Math.floor(Date.now() / 1000)) + policy.maxLifetimeSeconds,
+    'exp is too far ahead',
+  );
   const verify = (token: string): Principal => {
     let decoded: unknown;
     try {
-      decoded = jwt.verify(token, key, { algorithms: ['HS256'] });
+      decoded = jwt.verify(token, key, { algorithms: ['HS256'], ...bound });
     } catch (err) {
       if (err instanceof jwt.TokenExpiredError) throw new AppError('AUTH_EXPIRED', 'Token has expired');
       throw new AppError('AUTH_INVALID', 'Token is invalid');
     }
-    const claims = TokenClaims.safeParse(decoded);
+    const claims = Claims.safeParse(decoded);
     if (!claims.success) throw new AppError('AUTH_INVALID', 'Token claims are invalid');
     const { sub, role, exp, name, email } = claims.data;
     // Every request writes name and email to the users table, which cannot hold these: a 500 on
@@ -59,7 +83,8 @@ export function createTokenService(secret: string): TokenService {
       return principal;
     },
     sign(claims, ttlSeconds) {
-      return jwt.sign(claims, key, { algorithm: 'HS256', expiresIn: ttlSeconds });
+      if (ttlSeconds > policy.maxLifetimeSeconds) throw new Error(`a token may live at most ${policy.maxLifetimeSeconds} s (JWT_MAX_LIFETIME)`);
+      return jwt.sign(claims, key, { algorithm: 'HS256', expiresIn: ttlSeconds, ...bound });
     },
   };
 }

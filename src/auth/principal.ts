@@ -11,6 +11,7 @@ export const TokenClaims = z.object({
   sub: UserId,
   role: Role,
   exp: z.number().int().positive(),
+  iat: z.number().int().nonnegative().optional(),
   name: z.string().max(200).optional(),
   email: z.string().max(320).optional(),
 });

@@ -16,23 +16,40 @@ export interface TicketStore {
 
 const TICKET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
+/** Unexpired tickets (used or not) a user may hold: a reconnecting client needs a few, never more. */
+export const MAX_UNEXPIRED_TICKETS_PER_USER = 20;
+
 const hash = (ticket: string) => crypto.createHash('sha256').update(ticket).digest('hex');
 
 export function createTicketStore(db: Db, ttlMs: number, now: () => number = Date.now): TicketStore {
   return {
     async mint(p) {
       const ticket = crypto.randomBytes(32).toString('base64url');
-      const t = now();
-      // A ticket never outlives the token that minted it.
-      const expiresAt = new Date(Math.min(t + ttlMs, p.expiresAt.getTime()));
-      await db('stream_tickets').insert({
-        hash: hash(ticket),
-        user_id: p.userId,
-        role: p.role,
-        token_expires_at: p.expiresAt,
-        expires_at: expiresAt,
+      return db.transaction(async (trx) => {
+        const t = now();
+        // Counted under a lock on the user's row, so racing mints cannot both see room for one more.
+        await trx('users').where({ id: p.userId }).forUpdate().first('id');
+        const held: Array<{ expires_at: Date | string }> = await trx('stream_tickets')
+          .where({ user_id: p.userId })
+          .andWhere('expires_at', '>', new Date(t))
+          .orderBy('expires_at')
+          .limit(MAX_UNEXPIRED_TICKETS_PER_USER)
+          .select('expires_at');
+        if (held.length >= MAX_UNEXPIRED_TICKETS_PER_USER) {
+          const retryAfterMs = Math.max(0, new Date(held[0].expires_at).getTime() - t);
+          throw new AppError('RATE_LIMITED', 'Too many stream tickets; use one or wait for one to expire', { retryAfterMs });
+        }
+        // A ticket never outlives the token that minted it.
+        const expiresAt = new Date(Math.min(t + ttlMs, p.expiresAt.getTime()));
+        await trx('stream_tickets').insert({
+          hash: hash(ticket),
+          user_id: p.userId,
+          role: p.role,
+          token_expires_at: p.expiresAt,
+          expires_at: expiresAt,
+        });
+        return { ticket, expiresInMs: expiresAt.getTime() - t };
       });
-      return { ticket, expiresInMs: expiresAt.getTime() - t };
     },
 
     async redeem(ticket) {

@@ -143,3 +143,15 @@ export async function findEscrowDueBy(db: Db, hours: number, at: Date, o: { unre
 export async function markReleaseReminded(db: Db, id: string): Promise<boolean> {
   return (await db('bookings').where({ id }).whereNull('release_reminded_at').update({ release_reminded_at: db.fn.now() })) > 0;
 }
+
+/**
+ * PENDING bookings from one client to one provider, counted under a lock on the client's user row:
+ * two racing requests of one client cannot both see room for one more.
+ */
+export async function lockAndCountPending(db: Db, clientId: string, providerId: string): Promise<number> {
+  await db('users').where({ id: clientId }).forUpdate().first('id');
+  const [{ n }] = await db('bookings')
+    .where({ client_id: clientId, provider_id: providerId, status: 'PENDING' satisfies BookingStatus })
+    .count<{ n: string | number }[]>({ n: '*' });
+  return Number(n);
+}

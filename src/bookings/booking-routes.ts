@@ -5,6 +5,7 @@ import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
 import { CreateBookingRequest, DisputeRequest, EmptyRequest, ListBookingsQuery, ReasonRequest } from './booking-schemas';
 import { BookingAction } from './booking-state';
+import { bookingViewFor } from './booking-views';
 import type { AppDeps } from '../app-deps';
 
 export function bookingRoutes(deps: AppDeps): Router {
@@ -14,15 +15,19 @@ export function bookingRoutes(deps: AppDeps): Router {
 
   router.post('/api/bookings', auth, once, async (req, res) => {
     const body = parseInput(CreateBookingRequest, req.body);
-    res.status(201).json(await deps.bookings.create(principalOf(req), body));
+    const p = principalOf(req);
+    res.status(201).json(bookingViewFor(await deps.bookings.create(p, body), p));
   });
 
   router.get('/api/bookings', auth, async (req, res) => {
-    res.json(await deps.bookings.list(principalOf(req), parseInput(ListBookingsQuery, req.query)));
+    const p = principalOf(req);
+    const { bookings, nextCursor } = await deps.bookings.list(p, parseInput(ListBookingsQuery, req.query));
+    res.json({ bookings: bookings.map((b) => bookingViewFor(b, p)), nextCursor });
   });
 
   router.get('/api/bookings/:id', auth, async (req, res) => {
-    res.json(await deps.bookings.get(principalOf(req), pathId(req.params.id, 'Booking')));
+    const p = principalOf(req);
+    res.json(bookingViewFor(await deps.bookings.get(p, pathId(req.params.id, 'Booking')), p));
   });
 
   router.post('/api/bookings/:id/:action', auth, (req, _res, next) => next(BookingAction.safeParse(req.params.action).success ? undefined : 'route'), once, async (req, res) => {
@@ -30,7 +35,8 @@ export function bookingRoutes(deps: AppDeps): Router {
     const id = pathId(req.params.id, 'Booking');
     const takesReason = action === 'reject' || action === 'cancel';
     const body = parseInput(action === 'dispute' ? DisputeRequest : takesReason ? ReasonRequest : EmptyRequest, req.body ?? {});
-    res.json(await deps.bookings.act(principalOf(req), id, action, 'reason' in body ? body.reason : undefined));
+    const p = principalOf(req);
+    res.json(bookingViewFor(await deps.bookings.act(p, id, action, 'reason' in body ? body.reason : undefined), p));
   });
 
   return router;

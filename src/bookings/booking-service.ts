@@ -14,11 +14,13 @@ import {
   insertBooking,
   markReleaseReminded,
   listBookingViews,
+  lockAndCountPending,
   lockBooking,
   updateBookingStatus,
   type BookingRow,
 } from './booking-repository';
 import type { BookingView, CreateBookingRequest, ListBookingsQuery } from './booking-schemas';
+import { bookingViewFor } from './booking-views';
 import { autoReleaseAt, canViewBooking, decideBookingAction, earliestStart, type BookingAction, type BookingStatus } from './booking-state';
 
 const parties = (b: BookingRow) => ({ clientId: b.client_id, providerId: b.provider_id, bookingId: String(b.id) });
@@ -30,6 +32,8 @@ export interface BookingRules {
   startEarlyMinutes: number;
   /** Currencies a booking may be in: those payouts can be made in. */
   currencies: readonly string[];
+  /** MAX_PENDING_BOOKINGS_PER_PAIR: unanswered requests one client may have with one provider. */
+  maxPendingPerPair: number;
 }
 
 /** Where a booking's state changes: every move goes through `act`, under a row lock. */
@@ -52,6 +56,9 @@ export class BookingService {
     const { result } = await this.publisher.transaction(async (trx, emit) => {
       const provider = await findUser(trx, req.providerId);
       if (!provider || provider.role !== 'provider') throw new AppError('PROVIDER_NOT_FOUND', 'No such provider');
+      if ((await lockAndCountPending(trx, p.userId, provider.id)) >= this.rules.maxPendingPerPair) {
+        throw new AppError('TOO_MANY_PENDING', 'You already have the most pending requests allowed with this provider', { max: this.rules.maxPendingPerPair });
+      }
       const id = await insertBooking(trx, {
         client_id: p.userId,
         provider_id: provider.id,
@@ -251,6 +258,6 @@ function emitBookingEvent(
   emit({
     type,
     audience: [userChannel(booking.clientId), userChannel(booking.providerId), ...(FOR_ADMINS.has(type) ? [roleChannel('admin')] : [])],
-    payload: { booking, previousStatus, status: booking.status, ...extra },
+    payload: { booking: bookingViewFor(booking, 'parties'), previousStatus, status: booking.status, ...extra },
   });
 }

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig, ConfigError } from '../config';
-import { createTokenService } from '../auth/jwt';
+import { createTokenService, tokenPolicyOf } from '../auth/jwt';
 import { Role, UserId } from '../auth/principal';
 
 const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -39,7 +39,8 @@ try {
     process.exit(1);
   }
   const { ttl, ...claims } = args.data;
-  process.stdout.write(`${createTokenService(loadConfig().JWT_SECRET).sign(claims, ttl)}\n`);
+  const config = loadConfig();
+  process.stdout.write(`${createTokenService(config.JWT_SECRET, tokenPolicyOf(config)).sign(claims, ttl)}\n`);
 } catch (err) {
   process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `${String(err)}\n`);
   process.exit(1);

@@ -21,11 +21,15 @@ export class HttpError extends Error {
 
 /**
  * The three calls the client makes with the user's Bearer token. The token is asked for once and
- * kept; a 401 asks getToken() again and retries once, since a page's token may have been refreshed
- * behind our back.
+ * kept; a 401 (AUTH_EXPIRED above all) asks getToken() again and retries once, since a page's token
+ * may have been refreshed behind our back. So does a 429 while the token is the one first asked for:
+ * past the address's failed-auth limit, a stale token's 401 comes back as 429, and waiting would not
+ * cure it. A token that was already refreshed takes a 429 as the rate limit it is, and backs off.
  */
 export class Api {
   private token: string | null = null;
+  /** Whether `token` came from asking again after a refusal. */
+  private refreshed = false;
 
   constructor(
     private readonly baseUrl: string,
@@ -35,6 +39,7 @@ export class Api {
   /** After auth_expired: the next call asks getToken() again. */
   forgetToken(): void {
     this.token = null;
+    this.refreshed = true;
   }
 
   async ticket(): Promise<string> {
@@ -69,8 +74,9 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: 'no-store',
       });
-      if (res.status === 401 && attempt === 0) {
+      if (attempt === 0 && (res.status === 401 || (res.status === 429 && !this.refreshed))) {
         this.token = null;
+        this.refreshed = true;
         continue;
       }
       if (!res.ok) {

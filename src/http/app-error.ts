@@ -27,6 +27,9 @@ export const ERROR_STATUS = {
   WEBHOOK_NOT_CONFIGURED: 503,
   IDEMPOTENCY_KEY_REUSED: 422,
   IDEMPOTENCY_KEY_IN_USE: 409,
+  TOO_MANY_PENDING: 409,
+  // Demo mode answers only to a loopback Host (DNS rebinding).
+  MISDIRECTED_REQUEST: 421,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

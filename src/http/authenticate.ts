@@ -25,6 +25,8 @@ export interface AuthDeps {
   tokens: TokenService;
   /** Keeps the users table in step with the claims of whoever calls. */
   syncUser: (c: UserClaims) => Promise<void>;
+  /** The per-user write limit (rate-limits.ts writeLimit), run after authentication; null when off. */
+  writeLimit?: RequestHandler | null;
 }
 
 /** The caller of a request that must carry `Authorization: Bearer <jwt>`. */
@@ -36,10 +38,11 @@ export async function authenticateRequest(deps: AuthDeps, req: Pick<IncomingMess
   return principal;
 }
 
-/** Requires `Authorization: Bearer <jwt>` and sets `req.principal`. */
+/** Requires `Authorization: Bearer <jwt>` and sets `req.principal`; then counts a write against its user. */
 export function authenticate(deps: AuthDeps): RequestHandler {
-  return async (req, _res, next) => {
+  return async (req, res, next) => {
     req.principal = await authenticateRequest(deps, req);
+    if (deps.writeLimit) return deps.writeLimit(req, res, next);
     next();
   };
 }

@@ -1,8 +1,9 @@
 import { Router } from 'express';
 import { AppError } from '../http/app-error';
 import type { AppDeps } from '../app-deps';
+import { metricsGuard } from './metrics-token';
 
-/** /healthz: the process answers. /readyz: the database answers and is migrated. /metrics: Prometheus. */
+/** /healthz: the process answers. /readyz: the database answers and is migrated. /metrics: Prometheus (METRICS_TOKEN when set). */
 export function healthRoutes(deps: AppDeps): Router {
   const router = Router();
   let migrated = false;
@@ -24,7 +25,9 @@ export function healthRoutes(deps: AppDeps): Router {
     res.json({ status: 'ready' });
   });
 
-  router.get('/metrics', async (_req, res) => {
+  const guard = metricsGuard(deps.config.METRICS_TOKEN);
+  router.get('/metrics', async (req, res) => {
+    guard(req);
     res.set('Content-Type', deps.telemetry.registry.contentType).send(await deps.telemetry.registry.metrics());
   });
 

@@ -1,28 +1,22 @@
 import { Router } from 'express';
-import { logBounds } from '../events/event-log';
 import type { AppDeps } from '../app-deps';
+import { metricsGuard } from './metrics-token';
 
 /**
  * GET /api/status: for operators with curl, no token. Counts only, never user ids or personal
- * data. A database outage is reported in the body, not as an error, so the rest stays visible.
+ * data, and no process id. Every figure is in memory: the database's state and the log's bounds
+ * come from a check in the background (status-figures.ts), so a call costs no query. `?detail=1` adds
+ * the process's own figures and needs METRICS_TOKEN when that is set.
  */
 export function statusRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.get('/api/status', async (_req, res) => {
-    const { telemetry: t, lifecycle } = deps;
-    const started = process.hrtime.bigint();
-    let database: Record<string, unknown>;
-    let log: { lastEventId: string | null; oldestReplayableAfter: string | null } = {
-      lastEventId: null,
-      oldestReplayableAfter: null,
-    };
-    try {
-      const bounds = await logBounds(deps.db.knex);
-      database = { reachable: true, kind: deps.db.kind, latencyMs: Number(process.hrtime.bigint() - started) / 1e6 };
-      log = { lastEventId: bounds.lastId, oldestReplayableAfter: bounds.prunedThrough };
-    } catch {
-      database = { reachable: false, kind: deps.db.kind, latencyMs: null };
-    }
+  const guard = metricsGuard(deps.config.METRICS_TOKEN);
+  router.get('/api/status', async (req, res) => {
+    const detail = req.query.detail === '1';
+    if (detail) guard(req);
+    const { telemetry: t, lifecycle, statusFigures: figures } = deps;
+    const { database: db, log } = figures.current();
+    const database = { ...db, kind: deps.db.kind };
     const streams = deps.registry.counts();
     res.set('Cache-Control', 'no-store').json({
       status: lifecycle.draining ? 'draining' : database.reachable ? 'ok' : 'degraded',
@@ -32,7 +26,8 @@ export function statusRoutes(deps: AppDeps): Router {
       database,
       streams: { open: streams.total, byRole: streams.byRole, connectedUsers: streams.users },
       events: {
-        ...log,
+        lastEventId: figures.lastEventId(deps.relay.dispatchedId),
+        oldestReplayableAfter: log.oldestReplayableAfter,
         dispatchedThrough: deps.relay.dispatchedId,
         retentionHours: deps.config.EVENT_RETENTION_HOURS,
         published: await t.counterValue(t.eventsPublished),
@@ -51,7 +46,22 @@ export function statusRoutes(deps: AppDeps): Router {
         payouts: await t.counterValue(t.reconciled, { kind: 'payout' }),
       },
       recentErrors: t.recentErrors(),
+      ...(detail ? { process: processFigures() } : {}),
     });
   });
   return router;
+}
+
+function processFigures() {
+  const m = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    nodeVersion: process.version,
+    rssBytes: m.rss,
+    heapUsedBytes: m.heapUsed,
+    heapTotalBytes: m.heapTotal,
+    externalBytes: m.external,
+    cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
+    uptimeSeconds: Math.round(process.uptime()),
+  };
 }

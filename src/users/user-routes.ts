@@ -30,9 +30,14 @@ function profile(u: UserRow) {
     name: u.name,
     email: u.email,
     services: u.services,
-    payoutAccount: u.payout_recipient_code
-      ? { status: 'active', accountName: u.payout_account_name, bankCode: u.payout_bank_code, accountNumberLast4: u.payout_account_last4 }
-      : { status: 'missing' },
+    // Only providers are paid out; nobody else's profile speaks of payouts.
+    ...(u.role === 'provider'
+      ? {
+          payoutAccount: u.payout_recipient_code
+            ? { status: 'active', accountName: u.payout_account_name, bankCode: u.payout_bank_code, accountNumberLast4: u.payout_account_last4 }
+            : { status: 'missing' },
+        }
+      : {}),
   };
 }
 

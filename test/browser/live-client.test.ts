@@ -41,8 +41,8 @@ describeBrowser('browser live client', () => {
   });
 
   /** Loads the module on a page of the server's origin and starts a client that records everything. */
-  async function openClient(page: Page, userKey: string, tokens: string[], options: ClientOptions = {}): Promise<void> {
-    await page.goto(`${srv.url}/healthz`);
+  async function openClient(page: Page, userKey: string, tokens: string[], options: ClientOptions = {}, at = srv.url): Promise<void> {
+    await page.goto(`${at}/healthz`);
     // A string, not a function: ts-jest would compile import() in a function into require().
     await page.evaluate(`import('/lib/live-client.js').then((m) => { window.__module = m; })`);
     await page.evaluate(
@@ -311,5 +311,29 @@ describeBrowser('browser live client', () => {
     await waitForNs(page, [1, 2]);
     // It asked before using the dead token again: a 401 would count against the address's auth-failure limit.
     expect(srv.logs.filter((l) => l.code === 'AUTH_EXPIRED')).toEqual([]);
+  });
+
+  it('asks for a new token on AUTH_EXPIRED, and on a 429 from a token it has not refreshed yet (a stale token past the failed-auth limit)', async () => {
+    const strict = await startTestServer({ AUTH_FAILURE_LIMIT_PER_5MIN: '1' });
+    try {
+      // Someone else at this address has used up its budget of failures.
+      await fetch(`${strict.url}/api/me`, { headers: { Authorization: 'Bearer not.a.token' } });
+      expect((await fetch(`${strict.url}/api/me`, { headers: { Authorization: 'Bearer not.a.token' } })).status).toBe(429);
+      // The page's first token is not one the server accepts: its ticket request gets 429, not 401.
+      const page = await newPage(context);
+      await openClient(page, 'hal', ['not.a.token', strict.token('hal', 'client')], {}, strict.url);
+      await waitForState(page, 'live');
+      expect((await live(page)).tokenCalls).toBe(2);
+      expect(strict.logs.filter((l) => l.code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(2);
+
+      // An expired token: AUTH_EXPIRED, never counted, never a 429; the client asks again.
+      const late = await newPage(context);
+      await openClient(late, 'ida', [strict.token('ida', 'client', -60), strict.token('ida', 'client')], {}, strict.url);
+      await waitForState(late, 'live');
+      expect((await live(late)).tokenCalls).toBe(2);
+      expect(strict.logs.filter((l) => l.code === 'AUTH_EXPIRED').length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await strict.stop();
+    }
   });
 });

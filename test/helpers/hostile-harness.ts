@@ -102,6 +102,8 @@ export interface RawRequest {
   body?: string | Buffer;
   /** No Content-Length: the body goes chunked. */
   chunked?: boolean;
+  /** The local address to send from (any of 127/8 on loopback), on a connection of its own. */
+  from?: string;
 }
 
 export interface RawResponse {
@@ -121,7 +123,7 @@ export function send(baseUrl: string, r: RawRequest, timeoutMs = 10_000): Promis
   if (body && r.chunked) headers['Transfer-Encoding'] = 'chunked';
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent, timeout: timeoutMs },
+      { host: url.hostname, port: url.port, method: r.method, path: r.path, headers, agent: r.from ? false : agent, localAddress: r.from, timeout: timeoutMs },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

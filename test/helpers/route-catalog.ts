@@ -111,8 +111,7 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
     auth: 'bearer',
     roles: ALL_ROLES,
     body: 'ignored',
-    idempotent: true,
-    note: 'src/realtime/ticket-routes.ts never reads its body, so `{"x":1}` mints a ticket (see hostile-input)',
+    note: 'no Idempotency-Key (a stored answer would hold the ticket). src/realtime/ticket-routes.ts never reads its body, so `{"x":1}` mints a ticket (see hostile-input)',
   },
   {
     method: 'GET',

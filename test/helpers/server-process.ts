@@ -132,5 +132,7 @@ export function baseEnv(jwtSecret: string): Record<string, string> {
     // Tests hammer the API from one address; the limits have their own tests.
     AUTH_FAILURE_LIMIT_PER_5MIN: '1000000',
     POLL_RATE_LIMIT_PER_MIN: '1000000',
+    WRITE_RATE_LIMIT_PER_MIN: '0',
+    MAX_PENDING_BOOKINGS_PER_PAIR: '10000',
   };
 }

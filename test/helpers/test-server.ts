@@ -35,6 +35,8 @@ export async function startTestServer(env: Record<string, string> = {}, shared?:
     // Suites hammer the API from one address; the limits have their own test.
     AUTH_FAILURE_LIMIT_PER_5MIN: '1000000',
     POLL_RATE_LIMIT_PER_MIN: '1000000',
+    WRITE_RATE_LIMIT_PER_MIN: '0',
+    MAX_PENDING_BOOKINGS_PER_PAIR: '10000',
     ...env,
   });
   const rawLogs: string[] = [];

@@ -215,6 +215,48 @@ describeDb('hostile authentication: bad tokens, wrong roles and other people’s
     );
   });
 
+  it(`answers no claim set of any shape with a 5xx, on any authenticated route (${RUNS * 2} generated)`, async () => {
+    // Numbers that break a Date or a timestamp column (1e15 s is year 31,690,000) or are not integers.
+    const oddNumber = fc.oneof(
+      fc.constantFrom(1e15, 1e300, -1, 0, 1.5, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, Number.MAX_VALUE, -Number.MAX_VALUE, 8.64e12, 8.64e15 + 1),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer(),
+    );
+    const claimValue = fc.oneof(oddNumber, fc.jsonValue({ maxDepth: 2 }));
+    const ahead = fc.integer({ min: 1, max: 400 * 365 * 86_400 }).map((s) => now() + s);
+    const claims = fc.record(
+      {
+        sub: fc.oneof(goodClaims.map((c) => c.sub), claimValue),
+        role: fc.oneof(fc.constantFrom<Role>('client', 'provider', 'admin'), claimValue),
+        exp: fc.oneof(ahead, claimValue),
+        iat: fc.oneof(fc.integer({ min: -400 * 365 * 86_400, max: 400 * 365 * 86_400 }).map((s) => now() + s), claimValue),
+        nbf: claimValue,
+        iss: claimValue,
+        aud: claimValue,
+        name: claimValue,
+        email: claimValue,
+      },
+      { requiredKeys: [] },
+    );
+    const tickets = authed().find((r) => r.path === '/api/events/tickets')!;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.tuple(fc.constantFrom(...authed().filter((r) => !r.stream)), claims).chain(([r, c]) => request(r, `Bearer ${token(HS256, c)}`).map((req) => ({ req, c }))),
+        async ({ req, c }) => {
+          const res = await send(m.srv.url, req);
+          tally.add('claim sets');
+          if (res.status >= 500) throw new Error(`${res.status} for claims ${JSON.stringify(c)} on ${req.method} ${req.path}: ${res.text.slice(0, 200)}`);
+          if (res.status === 401) expect(['AUTH_INVALID', 'AUTH_EXPIRED']).toContain((res.json as { error: { code: string } }).error.code);
+        },
+      ),
+      {
+        numRuns: RUNS * 2,
+        // The probe that found it: a well-signed token whose exp is far in the future, minting a ticket.
+        examples: [[{ req: fc.sample(request(tickets, `Bearer ${token(HS256, { sub: 'ha-far-exp', role: 'client', exp: 1e15 })}`), 1)[0], c: { exp: 1e15 } }]],
+      },
+    );
+  });
+
   it('lets the rightful caller through on the same requests (so the refusals above are about who, not what)', async () => {
     for (const r of authed().filter((x) => !x.stream && x.method === 'GET')) {
       const [actor] = allowedActors(w, r);

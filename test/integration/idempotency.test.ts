@@ -61,3 +61,23 @@ describeDb('Idempotency-Key on POSTs', () => {
     expect(weird.status).toBe(400);
   });
 });
+
+describeDb('Idempotency-Key rows expire on schedule', () => {
+  it('the retention job deletes stored answers older than 24 h on its own, every PRUNE_INTERVAL_MS, and keeps younger ones', async () => {
+    const m = await startMarketplace({ PRUNE_INTERVAL_MS: '1000' });
+    try {
+      const knex = m.srv.db.database.knex;
+      const c = m.user('idem-expiry', 'client');
+      await c.get('/api/me').expect(200);
+      await knex('idempotency_keys').insert([
+        { user_id: c.sub, key: 'old-key', request_hash: 'x', status: 201, body: '{}', created_at: new Date(Date.now() - 25 * 3_600_000) },
+        { user_id: c.sub, key: 'young-key', request_hash: 'x', status: 201, body: '{}', created_at: new Date(Date.now() - 23 * 3_600_000) },
+      ]);
+      const deadline = Date.now() + 10_000;
+      while ((await knex('idempotency_keys').where({ key: 'old-key' })).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect((await knex('idempotency_keys').where({ user_id: c.sub }).orderBy('key').pluck('key'))).toEqual(['young-key']);
+    } finally {
+      await m.stop();
+    }
+  });
+});

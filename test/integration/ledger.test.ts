@@ -38,8 +38,10 @@ describeDb('money ledger and payment/payout lists', () => {
     await provider.post(`/api/bookings/${f.booking}/complete`).expect(200);
     const res = await client.post(`/api/bookings/${f.booking}/confirm-completion`).expect(200);
     expect(res.body.payment.status).toBe('RELEASED');
-    f.payout = String(res.body.payout.id);
-    return res.body.payout as { id: string; status: string; amount: number };
+    // The payout is in the provider's view of the booking only.
+    const view = await provider.get(`/api/bookings/${f.booking}`).expect(200);
+    f.payout = String(view.body.payout.id);
+    return view.body.payout as { id: string; status: string; amount: number };
   }
 
   const charge = async (key: string, overrides?: { amount?: number }) => {

@@ -167,3 +167,43 @@ describe('loadConfig', () => {
     expect(fs.readdirSync(dataDir)).toEqual([]);
   }, 30_000);
 });
+
+describe('loadConfig: abuse and exposure settings', () => {
+  const base = { JWT_SECRET: GOOD_SECRET };
+
+  it('defaults: no issuer or audience, 30-day tokens, no trusted proxy, 60 writes a minute, 3 pending per pair, no metrics token', () => {
+    const c = loadConfig(base);
+    expect(c).toEqual(expect.objectContaining({ JWT_MAX_LIFETIME: 30 * 86_400, WRITE_RATE_LIMIT_PER_MIN: 60, MAX_PENDING_BOOKINGS_PER_PAIR: 3 }));
+    expect([c.JWT_ISSUER, c.JWT_AUDIENCE, c.TRUST_PROXY, c.METRICS_TOKEN]).toEqual([undefined, undefined, undefined, undefined]);
+    // The instance id shown on /api/status says nothing about the process.
+    expect(c.INSTANCE_ID).not.toContain(String(process.pid));
+  });
+
+  it('takes TRUST_PROXY as Express does: a hop count, or addresses, CIDRs and proxy-addr names', () => {
+    expect(loadConfig({ ...base, TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ ...base, TRUST_PROXY: 'loopback, 10.0.0.0/8 ,fd00::/8' }).TRUST_PROXY).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8']);
+    for (const bad of ['not-an-address', '10.0.0.0/99', '1.2.3']) {
+      expect(configError({ ...base, TRUST_PROXY: bad }).problems.join()).toMatch(/^TRUST_PROXY: /);
+    }
+  });
+
+  it('refuses demo mode on anything but a loopback HOST, asked for or by default, whatever NODE_ENV is', () => {
+    expect(configError({ ...base, HOST: '0.0.0.0' }).problems.join()).toMatch(/^DEMO_MODE: .*loopback.*0\.0\.0\.0/);
+    expect(configError({ ...base, HOST: '0.0.0.0', DEMO_MODE: '1', NODE_ENV: 'test' }).problems.join()).toMatch(/loopback/);
+    expect(configError({ ...base, HOST: '::', DEMO_MODE: '1', DATABASE_URL: 'postgres://h/db' }).problems.join()).toMatch(/loopback/);
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) {
+      expect(loadConfig({ ...base, HOST: host, DEMO_MODE: '1' }).demoMode).toBe(true);
+    }
+    // Not a demo: any address.
+    expect(loadConfig({ ...base, HOST: '0.0.0.0', DEMO_MODE: '0' }).demoMode).toBe(false);
+    expect(loadConfig({ ...base, HOST: '0.0.0.0', DATABASE_URL: 'postgres://h/db' }).demoMode).toBe(false);
+  });
+
+  it('checks the new numbers and the metrics token', () => {
+    expect(configError({ ...base, WRITE_RATE_LIMIT_PER_MIN: '-1' }).problems.join()).toMatch(/^WRITE_RATE_LIMIT_PER_MIN/);
+    expect(loadConfig({ ...base, WRITE_RATE_LIMIT_PER_MIN: '0' }).WRITE_RATE_LIMIT_PER_MIN).toBe(0);
+    expect(configError({ ...base, MAX_PENDING_BOOKINGS_PER_PAIR: '0' }).problems.join()).toMatch(/^MAX_PENDING_BOOKINGS_PER_PAIR/);
+    expect(configError({ ...base, JWT_MAX_LIFETIME: '1e9' }).problems.join()).toMatch(/^JWT_MAX_LIFETIME/);
+    expect(configError({ ...base, METRICS_TOKEN: 'short' }).problems.join()).toMatch(/^METRICS_TOKEN/);
+  });
+});

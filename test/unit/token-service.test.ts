@@ -66,3 +66,34 @@ describe('token service: remembered verification', () => {
     expect(codeOf(() => tokens.verifyRemembered(noRole))).toBe('AUTH_INVALID');
   });
 });
+
+describe('token service: issuer, audience and lifetime', () => {
+  beforeEach(() => jest.useFakeTimers({ now: T0 }));
+  afterEach(() => jest.useRealTimers());
+  const now = Math.floor(T0 / 1000);
+  const raw = (claims: object) => jwt.sign(claims, SECRET, { algorithm: 'HS256' });
+
+  it('bounds exp by JWT_MAX_LIFETIME from iat, or from now without one: AUTH_INVALID past it, never an invalid date', () => {
+    const tokens = createTokenService(SECRET, { maxLifetimeSeconds: 3600 });
+    expect(codeOf(() => tokens.verify(raw({ sub: 'u', role: 'client', exp: 1e15 })))).toBe('AUTH_INVALID');
+    expect(codeOf(() => tokens.verify(raw({ sub: 'u', role: 'client', exp: now + 3601 })))).toBe('AUTH_INVALID');
+    expect(codeOf(() => tokens.verify(raw({ sub: 'u', role: 'client', iat: now - 10, exp: now + 3595 })))).toBe('AUTH_INVALID');
+    // An iat in the future buys nothing: the bound counts from the earlier of iat and now.
+    expect(codeOf(() => tokens.verify(raw({ sub: 'u', role: 'client', iat: now + 86_400, exp: now + 86_400 + 60 })))).toBe('AUTH_INVALID');
+    expect(codeOf(() => tokens.verify(raw({ sub: 'u', role: 'client', iat: now, exp: now + 3600 })))).toBeUndefined();
+    expect(codeOf(() => tokens.verify(raw({ sub: 'u', role: 'client', exp: now + 3600 })))).toBeUndefined();
+    expect(() => tokens.sign({ sub: 'u', role: 'client' }, 3601)).toThrow(/JWT_MAX_LIFETIME/);
+  });
+
+  it('checks iss and aud when configured, with jsonwebtoken, and signs its own tokens with both', () => {
+    const tokens = createTokenService(SECRET, { issuer: 'https://id.example', audience: 'api', maxLifetimeSeconds: 86_400 });
+    const claims = { sub: 'u', role: 'client', exp: now + 60 };
+    expect(codeOf(() => tokens.verify(raw(claims)))).toBe('AUTH_INVALID');
+    expect(codeOf(() => tokens.verify(raw({ ...claims, iss: 'https://id.example', aud: 'other' })))).toBe('AUTH_INVALID');
+    expect(codeOf(() => tokens.verify(raw({ ...claims, iss: 'https://other.example', aud: 'api' })))).toBe('AUTH_INVALID');
+    expect(codeOf(() => tokens.verify(raw({ ...claims, iss: 'https://id.example', aud: ['x', 'api'] })))).toBeUndefined();
+    expect(jwt.decode(tokens.sign({ sub: 'u', role: 'client' }, 60))).toEqual(expect.objectContaining({ iss: 'https://id.example', aud: 'api' }));
+    // Expired stays AUTH_EXPIRED, so a client knows to refresh.
+    expect(codeOf(() => tokens.verify(raw({ ...claims, iss: 'https://id.example', aud: 'api', exp: now - 1 })))).toBe('AUTH_EXPIRED');
+  });
+});

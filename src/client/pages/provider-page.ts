@@ -20,7 +20,7 @@ async function providerDashboard(d: Dashboard): Promise<void> {
 
   const account = d.me.payoutAccount;
   byId('payout-account').textContent =
-    account.status === 'active'
+    account?.status === 'active'
       ? `Payouts go to ${account.accountName ?? 'your account'} (account ending ${account.accountNumberLast4 ?? '????'}).`
       : 'No payout account yet: payouts will fail until one is added (PUT /api/me/payout-account).';
 

@@ -8,7 +8,8 @@ export interface Me {
   name: string | null;
   email: string | null;
   services: string[];
-  payoutAccount: { status: 'active' | 'missing'; accountName?: string; bankCode?: string; accountNumberLast4?: string };
+  /** Providers only. */
+  payoutAccount?: { status: 'active' | 'missing'; accountName?: string; bankCode?: string; accountNumberLast4?: string };
   unreadCount: number;
 }
 
