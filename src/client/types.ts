@@ -36,6 +36,7 @@ export const KNOWN_EVENT_TYPES = [
   'payment.dispute_opened',
   'payment.dispute_resolved',
   'payment.refund_failing',
+  'payment.chargeback_loss',
   'payout.status_changed',
   'booking.admin_action',
   'ops.attention',

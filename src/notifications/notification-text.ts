@@ -99,6 +99,8 @@ const ATTENTION_TITLES: Record<string, string> = {
   PAYOUT_REVERSED: 'payout reversed',
   OTP_REQUIRED: 'transfers need an OTP (turn OTP off in Paystack)',
   STALLED_WORK: 'escrow held, work not done past its time',
+  CHARGEBACK_LOSS: 'card dispute lost after the payout went out',
+  NEGATIVE_MARGIN: 'Paystack kept more than the platform fee',
 };
 
 /** What the operators read: only events that need a person, each naming its booking. */

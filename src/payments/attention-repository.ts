@@ -11,6 +11,8 @@ export interface AttentionQuery {
   bookingIds?: readonly string[];
 }
 
+const RECENT_DAYS = 30;
+
 interface Row {
   kind: AttentionItem['kind'];
   id: string;
@@ -30,6 +32,8 @@ export async function listAttention(db: Db, q: AttentionQuery): Promise<Attentio
   const onlyArgs = q.bookingIds ? [[...q.bookingIds]] : [];
   const disputeBefore = new Date(q.now.getTime() - q.disputeAlertDays * 86_400_000);
   const stalledBefore = new Date(q.now.getTime() - q.stalledWorkHours * 3_600_000);
+  // Losses and thin margins have no action that ends them: they stay in the queue for 30 days.
+  const recentSince = new Date(q.now.getTime() - RECENT_DAYS * 86_400_000);
   const { rows }: { rows: Row[] } = await db.raw(
     `SELECT 'payment' AS kind, p.id::text AS id, p.booking_id::text AS booking_id, 'FLAGGED' AS reason, p.amount, p.currency, p.updated_at AS since
        FROM payments p WHERE p.status = 'FLAGGED' ${only}
@@ -55,8 +59,29 @@ export async function listAttention(db: Db, q: AttentionQuery): Promise<Attentio
      SELECT 'booking', b.id::text, b.id::text, 'STALLED_WORK', p.amount, p.currency, b.scheduled_for
        FROM bookings b JOIN payments p ON p.booking_id = b.id
        WHERE p.status = 'ESCROW' AND b.status IN ('CONFIRMED', 'IN_PROGRESS') AND b.scheduled_for < ? ${only}
+     UNION ALL
+     SELECT 'payment', p.id::text, p.booking_id::text, 'CHARGEBACK_LOSS', p.amount, p.currency, p.chargeback_at
+       FROM payments p WHERE p.chargeback_at > ? ${only}
+     UNION ALL
+     SELECT 'payment', p.id::text, p.booking_id::text, 'NEGATIVE_MARGIN', p.amount, p.currency, o.created_at
+       FROM payments p JOIN payouts o ON o.payment_id = p.id
+       WHERE p.status = 'RELEASED' AND p.amount - o.amount < coalesce(p.paystack_fees, 0) AND o.created_at > ? ${only}
      ORDER BY since, kind, id`,
-    [...onlyArgs, ...onlyArgs, ...onlyArgs, disputeBefore, ...onlyArgs, ...onlyArgs, ...onlyArgs, stalledBefore, ...onlyArgs],
+    [
+      ...onlyArgs,
+      ...onlyArgs,
+      ...onlyArgs,
+      disputeBefore,
+      ...onlyArgs,
+      ...onlyArgs,
+      ...onlyArgs,
+      stalledBefore,
+      ...onlyArgs,
+      recentSince,
+      ...onlyArgs,
+      recentSince,
+      ...onlyArgs,
+    ],
   );
   return rows.map((r) => ({
     kind: r.kind,
@@ -71,19 +96,19 @@ export async function listAttention(db: Db, q: AttentionQuery): Promise<Attentio
 
 const keyOf = (i: Pick<AttentionItem, 'kind' | 'id' | 'reason'>) => `${i.kind}:${i.id}:${i.reason}`;
 
-/**
- * Records `items` as raised and returns those raised now for the first time. Alerts of the same
- * bookings (or of all, when `bookingIds` is absent) that are no longer in `items` are forgotten,
- * so a case that comes back is raised again.
- */
-export async function raiseNew(db: Db, items: readonly AttentionItem[], bookingIds?: readonly string[]): Promise<AttentionItem[]> {
-  const current = new Set(items.map(keyOf));
-  const known: Array<{ kind: string; subject_id: string; reason: string }> = await (bookingIds
-    ? db('attention_alerts').whereIn('booking_id', [...bookingIds])
-    : db('attention_alerts')
-  ).select('kind', 'subject_id', 'reason');
-  const gone = known.filter((k) => !current.has(keyOf({ kind: k.kind as AttentionItem['kind'], id: k.subject_id, reason: k.reason as AttentionReason })));
-  for (const g of gone) await db('attention_alerts').where(g).del();
+/** Forgets every alert whose case is over (not in `current`, the whole queue), so a case that comes back is raised again. */
+export async function forgetEnded(db: Db, current: readonly AttentionItem[]): Promise<void> {
+  const open = new Set(current.map(keyOf));
+  const known: Array<{ kind: string; subject_id: string; reason: string }> = await db('attention_alerts').select('kind', 'subject_id', 'reason');
+  for (const k of known) {
+    if (!open.has(keyOf({ kind: k.kind as AttentionItem['kind'], id: k.subject_id, reason: k.reason as AttentionReason }))) {
+      await db('attention_alerts').where(k).del();
+    }
+  }
+}
+
+/** Records `items` as raised and returns those raised now for the first time. */
+export async function raiseNew(db: Db, items: readonly AttentionItem[]): Promise<AttentionItem[]> {
   if (!items.length) return [];
   const inserted: Array<{ kind: string; subject_id: string; reason: string }> = await db('attention_alerts')
     .insert(items.map((i) => ({ kind: i.kind, subject_id: i.id, reason: i.reason, booking_id: i.bookingId })))

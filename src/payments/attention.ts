@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { roleChannel } from '../events/audience';
 import type { EventPublisher } from '../events/event-publisher';
 import type { NewEvent } from '../events/event-types';
-import { listAttention, raiseNew, type AttentionQuery } from './attention-repository';
+import { forgetEnded, listAttention, raiseNew, type AttentionQuery } from './attention-repository';
 
 /** Why money waits for a person. */
 export const AttentionReason = z.enum([
@@ -15,6 +15,8 @@ export const AttentionReason = z.enum([
   'PAYOUT_REVERSED',
   'OTP_REQUIRED',
   'STALLED_WORK',
+  'CHARGEBACK_LOSS',
+  'NEGATIVE_MARGIN',
 ]);
 export type AttentionReason = z.infer<typeof AttentionReason>;
 
@@ -29,15 +31,26 @@ export const AttentionItem = z.object({
 });
 export type AttentionItem = z.infer<typeof AttentionItem>;
 
-/** Money events after which a booking's cases are looked at again, in the same transaction. */
-const MONEY_EVENTS = new Set([
-  'payment.status_changed',
-  'payout.status_changed',
-  'payment.refund_failing',
-  'payment.dispute_opened',
-  'payment.dispute_resolved',
-  'booking.disputed',
-]);
+/**
+ * Money events that can open a case, after which the booking's cases are looked at in the same
+ * transaction. Cases that end are forgotten by `sweep`; a charge settling into escrow, the
+ * busiest money event, opens none and costs no query.
+ */
+function mayOpenCase(e: NewEvent): boolean {
+  const p = (e.payload ?? {}) as { status?: unknown; reason?: unknown };
+  switch (e.type) {
+    case 'payment.status_changed':
+      return p.status === 'FLAGGED' || p.status === 'RELEASED';
+    case 'payout.status_changed':
+      return p.status === 'FAILED' || p.status === 'REVERSED' || p.reason !== undefined;
+    case 'payment.refund_failing':
+    case 'payment.chargeback_loss':
+    case 'booking.disputed':
+      return true;
+    default:
+      return false;
+  }
+}
 
 const bookingOf = (e: NewEvent): string | undefined => {
   const p = (e.payload ?? {}) as { bookingId?: unknown; booking?: { id?: unknown } };
@@ -64,16 +77,18 @@ export class AttentionQueue {
 
   /** The publisher's hook: `ops.attention` for each case the transaction's money events created. */
   async derive(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<NewEvent[]> {
-    const bookingIds = [...new Set(events.filter((e) => MONEY_EVENTS.has(e.type)).map(bookingOf))].filter((id): id is string => !!id);
+    const bookingIds = [...new Set(events.filter(mayOpenCase).map(bookingOf))].filter((id): id is string => !!id);
     if (!bookingIds.length) return [];
     const items = await listAttention(trx, { ...this.rules, now: new Date(), bookingIds });
-    return (await raiseNew(trx, items, bookingIds)).map(toEvent);
+    return (await raiseNew(trx, items)).map(toEvent);
   }
 
   /** Raises what time alone has made a case, and forgets cases that are over. Returns how many were raised. */
   async sweep(publisher: EventPublisher, now = new Date()): Promise<number> {
     const { result } = await publisher.transaction(async (trx, emit) => {
-      const fresh = await raiseNew(trx, await listAttention(trx, { ...this.rules, now }));
+      const items = await listAttention(trx, { ...this.rules, now });
+      await forgetEnded(trx, items);
+      const fresh = await raiseNew(trx, items);
       fresh.map(toEvent).forEach(emit);
       return fresh.length;
     });

@@ -51,6 +51,7 @@ export class EscrowAdmin {
           if (payment.verified_currency !== payment.currency || !payment.verified_amount || Number(payment.verified_amount) <= 0) {
             throw refuse('Paystack verified no usable amount in this currency; refund it instead');
           }
+          // What was really taken is what the escrow holds, and what the payout is made from.
           await setVerifiedAmount(trx, payment.id, Number(payment.verified_amount));
           await movePayment(trx, emit, { ...payment, amount: String(payment.verified_amount) }, parties, 'ESCROW');
           status = 'ESCROW';
@@ -59,6 +60,11 @@ export class EscrowAdmin {
         case 'refund':
           if (payment.status !== 'FLAGGED' && payment.status !== 'ESCROW') throw refuse('Only a flagged or escrowed payment can be refunded');
           if (payment.disputed_at) throw new AppError('DISPUTE_OPEN', 'A card dispute about this payment is open; the bank decides it');
+          if (payment.status === 'FLAGGED' && payment.verified_amount !== null && payment.verified_currency === payment.currency) {
+            // A flagged charge is refunded as taken, not as booked.
+            await setVerifiedAmount(trx, payment.id, Number(payment.verified_amount));
+            payment.amount = String(payment.verified_amount);
+          }
           await movePayment(trx, emit, payment, parties, 'REFUND_PENDING');
           followUp = () => this.payments.requestRefund(payment.id);
           status = 'REFUND_PENDING';

@@ -6,6 +6,8 @@ import { emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { setPaymentStatus, type PaymentExtra, type PaymentRow } from './payment-repository';
 import { canMovePayment, type PaymentStatus } from './payment-state';
 import { insertPayout, type PayoutRow } from './payout-repository';
+import { paymentEntries, payoutEntries, post } from './journal';
+import type { PayoutStatus } from './payout-state';
 
 type Parties = { clientId: string; providerId: string };
 
@@ -21,9 +23,14 @@ export async function movePayment(
   return movePaymentThrough(trx, emit, payment, parties, [to], extra);
 }
 
+/** The payout a release or its reversal concerns: the provider's share of the payment. */
+export type PayoutShare = { payoutId: string; amount: number };
+
 /**
  * Moves a locked payment through several statuses at once (PENDING → PAID → ESCROW): each step
- * checked and announced as if made alone, and only the last written, in one UPDATE.
+ * checked, journaled and announced as if made alone, and only the last written, in one UPDATE.
+ * A release (to RELEASED) is journaled by `releaseEscrow`, which knows the payout; undoing one
+ * (RELEASED → REFUNDED) needs `share`.
  */
 export async function movePaymentThrough(
   trx: Knex.Transaction,
@@ -32,6 +39,7 @@ export async function movePaymentThrough(
   parties: Parties,
   steps: readonly PaymentStatus[],
   extra: PaymentExtra = {},
+  share?: PayoutShare,
 ): Promise<PaymentRow> {
   let from = payment.status;
   for (const to of steps) {
@@ -43,10 +51,25 @@ export async function movePaymentThrough(
   await setPaymentStatus(trx, payment.id, from, extra);
   let previous = payment.status;
   for (const to of steps) {
+    if (to !== 'RELEASED') {
+      const entries = paymentEntries(previous, to, {
+        amount: Number(payment.amount),
+        verifiedAmount: payment.verified_amount === null ? null : Number(payment.verified_amount),
+        fees: payment.paystack_fees === null ? null : Number(payment.paystack_fees),
+        payoutAmount: share?.amount,
+      });
+      await post(trx, { bookingId: String(payment.booking_id), paymentId: String(payment.id), payoutId: share?.payoutId, currency: payment.currency }, entries);
+    }
     emitPaymentStatus(emit, payment, parties, previous, to);
     previous = to;
   }
   return { ...payment, status: from };
+}
+
+/** Journals a payout's move, in the transaction that writes it. */
+export async function journalPayoutMove(trx: Knex.Transaction, payout: PayoutRow, from: PayoutStatus, to: PayoutStatus): Promise<void> {
+  const subject = { bookingId: String(payout.booking_id), paymentId: String(payout.payment_id), payoutId: String(payout.id), currency: payout.currency };
+  await post(trx, subject, payoutEntries(from, to, Number(payout.amount)));
 }
 
 /** The provider's share in cents: integer arithmetic, the platform's fee rounded in its favour. */
@@ -78,7 +101,10 @@ export async function releaseEscrow(
     reference: newPayoutReference(parties.bookingId),
     amount: payoutAmount(Number(payment.amount), feeBps),
     currency: payment.currency,
+    fee_bps: feeBps,
   });
+  const entries = paymentEntries('ESCROW', 'RELEASED', { amount: Number(payment.amount), verifiedAmount: null, fees: null, payoutAmount: Number(payout.amount) });
+  await post(trx, { bookingId: parties.bookingId, paymentId: String(payment.id), payoutId: String(payout.id), currency: payment.currency }, entries);
   emitPayoutStatus(emit, payout, null, 'PENDING');
   return payout;
 }

@@ -6,6 +6,7 @@ import { RowId } from '../http/ids';
 import { payoutAmount } from './escrow';
 import { PaymentStatus } from './payment-state';
 import { PayoutStatus } from './payout-state';
+import { checkJournal, type JournalReport } from './journal-check';
 
 /*
  * The money ledger, computed from the database on demand: what came in, where it is now, what went
@@ -100,8 +101,10 @@ export interface LedgerSummary {
   feeBps: number;
   currencies: Record<string, CurrencyLedger>;
   checks: LedgerCheck[];
-  /** Every check passed. */
+  /** Every check passed, and the journal agrees with the state tables. */
   balanced: boolean;
+  /** The double-entry journal: balances per account, the platform's margin, and every row it disagrees with. */
+  journal: JournalReport;
 }
 
 export const OFFENDERS_SHOWN = 20;
@@ -138,7 +141,7 @@ export interface LedgerFacts {
   releasedPayouts: Array<{ currency: string; total: string | null }>;
   unknownPaymentStatuses: Offenders;
   releasedWithoutOnePayout: Offenders;
-  payoutsOverMaximum: Offenders & { rows: Array<{ payoutId: string; paymentId: string; amount: string; paymentAmount: string }> };
+  payoutsOverMaximum: Offenders & { rows: Array<{ payoutId: string; paymentId: string; amount: string; paymentAmount: string; feeBps: number }> };
   payoutsForUnreleased: Offenders;
   nonPositiveAmounts: Offenders;
   payoutsNotMatchingPayment: Offenders;
@@ -187,13 +190,20 @@ export async function readLedgerFacts(db: Db, feeBps: number): Promise<LedgerFac
     'payment',
   );
 
-  // (c) more than the payment less the fee (PLATFORM_FEE_BPS now: the rate is not stored per payout).
-  const over = () =>
-    db('payouts as o').join('payments as p', 'p.id', 'o.payment_id').whereRaw(`o.amount > ${maxPayoutSql('p.amount', String(feeBps))}`);
+  // (c) more than the payment less the fee: the rate the payout was made with (PLATFORM_FEE_BPS
+  // for payouts made before the rate was stored).
+  const rate = `coalesce(o.fee_bps, ${feeBps})`;
+  const over = () => db('payouts as o').join('payments as p', 'p.id', 'o.payment_id').whereRaw(`o.amount > ${maxPayoutSql('p.amount', rate)}`);
   const overIds = await offenders(over(), db, 'o.id', 'payout');
-  const overRows: Array<{ payoutId: string; paymentId: string; amount: string; paymentAmount: string }> = overIds.count
+  const overRows: Array<{ payoutId: string; paymentId: string; amount: string; paymentAmount: string; feeBps: number }> = overIds.count
     ? await over()
-        .select(db.raw('o.id::text AS "payoutId"'), db.raw('p.id::text AS "paymentId"'), db.raw('o.amount::text AS amount'), db.raw('p.amount::text AS "paymentAmount"'))
+        .select(
+          db.raw('o.id::text AS "payoutId"'),
+          db.raw('p.id::text AS "paymentId"'),
+          db.raw('o.amount::text AS amount'),
+          db.raw('p.amount::text AS "paymentAmount"'),
+          db.raw(`${rate}::int AS "feeBps"`),
+        )
         .orderBy('o.id')
         .limit(OFFENDERS_SHOWN)
     : [];
@@ -266,7 +276,7 @@ const emptyCurrency = (): CurrencyLedger => ({
 const isPaymentStatus = (s: string): s is PaymentStatus => (PaymentStatus.options as readonly string[]).includes(s);
 const isPayoutStatus = (s: string): s is PayoutStatus => (PayoutStatus.options as readonly string[]).includes(s);
 
-export function summarize(facts: LedgerFacts, feeBps: number, asOf: Date = new Date()): LedgerSummary {
+export function summarize(facts: LedgerFacts, feeBps: number, asOf: Date = new Date()): Omit<LedgerSummary, 'journal'> {
   const currencies: Record<string, CurrencyLedger> = {};
   const of = (c: string) => (currencies[c] ??= emptyCurrency());
 
@@ -306,7 +316,7 @@ export function summarize(facts: LedgerFacts, feeBps: number, asOf: Date = new D
     check('released_have_one_payout', 'every RELEASED payment has exactly one payout', facts.releasedWithoutOnePayout),
     check(
       'payout_within_payment_less_fee',
-      `no payout exceeds its payment less the fee (PLATFORM_FEE_BPS ${feeBps}, rounded up)`,
+      `no payout exceeds its payment less the fee it was made with (PLATFORM_FEE_BPS ${feeBps} where none was stored), rounded up`,
       over,
       {
         payouts: over.rows.map((r) => ({
@@ -314,7 +324,7 @@ export function summarize(facts: LedgerFacts, feeBps: number, asOf: Date = new D
           paymentId: r.paymentId,
           amount: cents(r.amount),
           paymentAmount: cents(r.paymentAmount),
-          maximum: payoutAmount(cents(r.paymentAmount), feeBps),
+          maximum: payoutAmount(cents(r.paymentAmount), Number(r.feeBps)),
         })),
       },
     ),
@@ -333,13 +343,14 @@ export function summarize(facts: LedgerFacts, feeBps: number, asOf: Date = new D
   return { asOf: asOf.toISOString(), feeBps, currencies, checks, balanced: checks.every((c) => c.ok) };
 }
 
-/** GET /api/ledger/summary: every figure from one consistent, read-only snapshot. */
+/** GET /api/ledger/summary: every figure, and the journal's check, from one consistent, read-only snapshot. */
 export async function ledgerSummary(knex: Knex, feeBps: number): Promise<LedgerSummary> {
-  const facts = await knex.transaction(async (trx) => {
+  const { facts, journal } = await knex.transaction(async (trx) => {
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    return readLedgerFacts(trx, feeBps);
+    return { facts: await readLedgerFacts(trx, feeBps), journal: await checkJournal(trx) };
   });
-  return summarize(facts, feeBps);
+  const summary = summarize(facts, feeBps);
+  return { ...summary, balanced: summary.balanced && journal.balanced, journal };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ export interface PaymentRow {
   verified_amount: string | null;
   verified_currency: string | null;
   paystack_fees: string | null;
+  chargeback_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -74,7 +75,7 @@ export async function lockPayment(db: Db, id: string): Promise<PaymentRow | unde
 /** Returns undefined when the booking already has a live payment (a racing initialize won). */
 export async function insertPayment(
   db: Db,
-  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id' | 'refund_failure' | 'client_disputed_at' | 'client_dispute_reason' | 'verified_amount' | 'verified_currency' | 'paystack_fees' | 'created_at' | 'updated_at'> & { amount: number },
+  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id' | 'refund_failure' | 'client_disputed_at' | 'client_dispute_reason' | 'verified_amount' | 'verified_currency' | 'paystack_fees' | 'chargeback_at' | 'created_at' | 'updated_at'> & { amount: number },
 ): Promise<PaymentRow | undefined> {
   const rows: PaymentRow[] = await db('payments')
     .insert(p)
@@ -87,6 +88,9 @@ export async function insertPayment(
 /** Columns written together with a payment's status. */
 export type PaymentExtra = {
   paystack_transaction_id?: number;
+  verified_amount?: number;
+  verified_currency?: string;
+  paystack_fees?: number | null;
   refund_failure?: null;
   refund_failed_at?: null;
 };
@@ -106,12 +110,12 @@ export async function holdForClientDispute(db: Db, id: string, reason: string): 
   await db('payments').where({ id }).update({ client_disputed_at: db.fn.now(), client_dispute_reason: reason });
 }
 
-/** What Paystack's verify said was charged, kept beside what we asked for. */
-export async function recordVerifiedCharge(db: Db, id: string, v: { amount: number; currency: string; fees: number | null }): Promise<void> {
-  await db('payments').where({ id }).update({ verified_amount: v.amount, verified_currency: v.currency, paystack_fees: v.fees });
-}
-
 /** An admin accepted a flagged charge: the payment is what Paystack actually took. */
 export async function setVerifiedAmount(db: Db, id: string, amount: number): Promise<void> {
   await db('payments').where({ id }).update({ amount });
+}
+
+/** A card dispute took the charge back after the payout went out: a chargeback loss. */
+export async function markChargeback(db: Db, id: string): Promise<void> {
+  await db('payments').where({ id }).update({ chargeback_at: db.fn.now() });
 }

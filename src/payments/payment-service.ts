@@ -8,7 +8,7 @@ import { findBookingView } from '../bookings/booking-repository';
 import { canViewBooking } from '../bookings/booking-state';
 import { findUser } from '../users/user-repository';
 import { emitPaymentStatus, emitPayoutStatus } from './money-events';
-import { newPayoutReference } from './escrow';
+import { journalPayoutMove, newPayoutReference } from './escrow';
 import { clearRefundFailure, findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
 import { recordRefundFailure } from './settlement';
 import { lockPayout, setPayoutStatus } from './payout-repository';
@@ -161,6 +161,7 @@ export class PaymentService implements PaymentFollowUps {
       }
       const reference = newPayoutReference(String(payout.booking_id));
       await setPayoutStatus(trx, payoutId, 'PENDING', { reason: null });
+      await journalPayoutMove(trx, payout, payout.status, 'PENDING');
       await trx('payouts').where({ id: payoutId }).update({ reference, transfer_code: null });
       emitPayoutStatus(emit, { ...payout, reference }, payout.status, 'PENDING');
     });
@@ -215,6 +216,7 @@ export class PaymentService implements PaymentFollowUps {
       const payout = await lockPayout(trx, payoutId);
       if (!payout || !canMovePayout(payout.status, to)) return false;
       await setPayoutStatus(trx, payoutId, to, extra);
+      await journalPayoutMove(trx, payout, payout.status, to);
       emitPayoutStatus(emit, payout, payout.status, to, extra.reason);
       return true;
     });

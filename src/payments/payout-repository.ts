@@ -12,11 +12,13 @@ export interface PayoutRow {
   currency: string;
   transfer_code: string | null;
   reason: string | null;
+  /** The platform's fee rate this payout was made with (PLATFORM_FEE_BPS at release). */
+  fee_bps: number | null;
 }
 
 export async function insertPayout(
   db: Db,
-  p: Pick<PayoutRow, 'booking_id' | 'payment_id' | 'provider_id' | 'reference' | 'currency'> & { amount: number },
+  p: Pick<PayoutRow, 'booking_id' | 'payment_id' | 'provider_id' | 'reference' | 'currency' | 'fee_bps'> & { amount: number },
 ): Promise<PayoutRow> {
   const [row]: PayoutRow[] = await db('payouts')
     .insert({ ...p, status: 'PENDING' satisfies PayoutStatus })

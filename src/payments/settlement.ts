@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import type { Emit } from '../events/event-publisher';
 import type { Logger } from '../logger';
-import { movePayment, movePaymentThrough } from './escrow';
+import { journalPayoutMove, movePayment, movePaymentThrough } from './escrow';
+import { chargebackLossEntry, post } from './journal';
 import { emitPayoutStatus } from './money-events';
-import { lockPaymentWithBooking, recordVerifiedCharge, type PaymentBooking, type PaymentRow } from './payment-repository';
+import { lockPaymentWithBooking, markChargeback, type PaymentBooking, type PaymentRow } from './payment-repository';
 import { lockPayoutByReference, setPayoutStatus, type PayoutRow } from './payout-repository';
 import { userChannel, roleChannel } from '../events/audience';
 import { canMovePayout, type PayoutStatus } from './payout-state';
@@ -29,8 +30,15 @@ export async function settleCharge(
   const { payment: found, booking } = locked;
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
   if (found.status !== 'PENDING') return { outcome: 'no_change' };
-  // Kept whatever it says: an operator deciding a flagged charge needs what was really taken.
-  await recordVerifiedCharge(trx, found.id, verified);
+  // What was really taken, and Paystack's fee, written with the status: an operator deciding a
+  // flagged charge needs the first, the journal both. Only a successful charge took anything.
+  const taken =
+    verified.status === 'success' ? { verified_amount: verified.amount, verified_currency: verified.currency, paystack_fees: verified.fees } : {};
+  if (verified.status === 'success') {
+    found.verified_amount = String(verified.amount);
+    found.verified_currency = verified.currency;
+    found.paystack_fees = verified.fees === null ? null : String(verified.fees);
+  }
 
   const matches =
     verified.status === 'success' &&
@@ -47,10 +55,10 @@ export async function settleCharge(
       },
       'charge does not match our record; payment flagged',
     );
-    await movePayment(trx, emit, found, parties, 'FLAGGED');
+    await movePayment(trx, emit, found, parties, 'FLAGGED', taken);
     return { outcome: 'flagged' };
   }
-  const extra = { paystack_transaction_id: verified.id };
+  const extra = { paystack_transaction_id: verified.id, ...taken };
   if (booking.status === 'CANCELLED' || booking.status === 'REJECTED') {
     // Paid for a booking that no longer exists: the money goes back.
     await movePaymentThrough(trx, emit, found, parties, ['PAID', 'REFUND_PENDING'], extra);
@@ -72,6 +80,7 @@ export async function settleTransfer(
   if (!canMovePayout(payout.status, to)) return 'no_change';
   const reason = to === 'FAILED' ? 'TRANSFER_FAILED' : to === 'REVERSED' ? 'TRANSFER_REVERSED' : null;
   await setPayoutStatus(trx, payout.id, to, { transfer_code: transferCode ?? payout.transfer_code ?? undefined, reason });
+  await journalPayoutMove(trx, payout, payout.status, to);
   emitPayoutStatus(emit, payout, payout.status, to, reason);
   return 'processed';
 }
@@ -166,14 +175,22 @@ export async function settleDisputeResolved(
   if (merchantWon) return { outcome: 'processed', payoutToSend: payout?.status === 'PENDING' ? payout.id : undefined };
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
   if (payout && payout.status !== 'PENDING' && payout.status !== 'FAILED') {
-    // The provider has been (or is being) paid: the chargeback is a loss for an operator to
-    // recover, not something to paper over by marking the payment refunded.
+    // The provider has been (or is being) paid: the bank took the charge back from us. A loss for
+    // an operator to recover (it is in their queue), recorded as such rather than papered over by
+    // marking the payment refunded.
     logger.error({ code: 'DISPUTE_LOST_AFTER_PAYOUT', paymentId: payment.id, payoutId: payout.id }, 'dispute lost after the payout went out');
+    await markChargeback(trx, payment.id);
+    await post(trx, { bookingId: String(booking.id), paymentId: String(payment.id), payoutId: String(payout.id), currency: payment.currency }, [
+      chargebackLossEntry(Number(payment.amount)),
+    ]);
+    emitToPartiesAndAdmins(emit, 'payment.chargeback_loss', payment, booking, {});
     return { outcome: 'processed' };
   }
-  if (payment.status === 'ESCROW' || payment.status === 'RELEASED') await movePayment(trx, emit, payment, parties, 'REFUNDED');
+  const share = payout ? { payoutId: String(payout.id), amount: Number(payout.amount) } : undefined;
+  if (payment.status === 'ESCROW' || payment.status === 'RELEASED') await movePaymentThrough(trx, emit, payment, parties, ['REFUNDED'], {}, share);
   if (payout && payout.status === 'PENDING') {
     await setPayoutStatus(trx, payout.id, 'FAILED', { reason: 'DISPUTE_LOST' });
+    await journalPayoutMove(trx, payout, payout.status, 'FAILED');
     emitPayoutStatus(emit, payout, payout.status, 'FAILED', 'DISPUTE_LOST');
   }
   return { outcome: 'processed' };

@@ -96,12 +96,15 @@ describeDb(`soak: ${SOAK_SECONDS} s of booking flows, webhooks and clients dropp
       `[soak] ${SOAK_SECONDS}s users=${people.all.length} events checked=${ledger.length} deliveries=${deliveries} ` +
         `faults injected=${faults} (stream drops=${drops}, duplicate webhooks=${stats.duplicateWebhooks}, out-of-order webhooks=${stats.staleWebhooks}, ` +
         `failed transfers=${stats.failedTransfers}) flows=${stats.flows} webhooks=${stats.webhooks} refunds=${stats.refunds} ` +
-        `announcements=${announcements}; lost=${totals.lost} duplicated=${totals.duplicated} misdelivered=${totals.misdelivered}\n`,
+        `announcements=${announcements}; lost=${totals.lost} duplicated=${totals.duplicated} misdelivered=${totals.misdelivered} ` +
+        `journal=${summary.body.journal?.balanced ? 'balanced' : 'NOT balanced'}\n`,
     );
 
     expect(problems).toEqual([]);
     expect(stats.unexpected).toEqual([]);
     expect(Object.keys(stats.webhookStatuses)).toEqual(['200']);
+    // The journal agrees with every payment's and payout's state after all of it.
+    expect(summary.body.journal.mismatches).toEqual([]);
     expect(summary.body).toEqual(expect.objectContaining({ balanced: true }));
     expect(await bookingLogMismatches(db.url!)).toEqual([]);
     expect(stats.flows).toBeGreaterThan(SOAK_SECONDS);

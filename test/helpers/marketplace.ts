@@ -80,3 +80,14 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
 
 /** Within START_EARLY_MINUTES of now, so the provider may start the work at once. */
 export const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+
+/**
+ * Every cent accounted for: the ledger's checks pass and the double-entry journal agrees with
+ * every payment's and payout's state. For an `afterEach` of suites that move money.
+ */
+export async function expectBooksBalanced(m: Marketplace): Promise<void> {
+  const summary = (await m.user('books-auditor', 'admin').get('/api/ledger/summary').expect(200)).body;
+  expect(summary.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+  expect(summary.journal.mismatches).toEqual([]);
+  expect(summary.balanced).toBe(true);
+}

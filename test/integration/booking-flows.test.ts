@@ -80,7 +80,8 @@ describeDb('bookings, escrow and payouts, end to end', () => {
     expect(confirmed.body.payment.status).toBe('RELEASED');
     // The payout is the provider's (src/bookings/booking-views.ts): the client's answer has none.
     expect(confirmed.body).not.toHaveProperty('payout');
-    expect((await provider.get(`/api/bookings/${booking.id}`)).body.payout).toEqual(expect.objectContaining({ status: 'PROCESSING', amount: 135000 }));
+    // Less the platform's fee (PLATFORM_FEE_BPS, 5% by default).
+    expect((await provider.get(`/api/bookings/${booking.id}`)).body.payout).toEqual(expect.objectContaining({ status: 'PROCESSING', amount: 128_250 }));
 
     await m.paystack.settleTransfer(await payoutRef(booking.id), 'success');
     await ps.waitFor((s) => ofType(s, 'payout.status_changed').some((d) => d.status === 'COMPLETED'), 5_000, 'payout COMPLETED');

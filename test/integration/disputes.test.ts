@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
 import { openStream, type TestStream } from '../helpers/sse-client';
 
 describeDb('card disputes freeze the payout', () => {
@@ -12,11 +12,7 @@ describeDb('card disputes freeze the payout', () => {
   afterEach(() => streams.splice(0).forEach((s) => s.close()));
   afterAll(() => m.stop());
   // Whatever each test did to the money, every cent is accounted for afterwards.
-  afterEach(async () => {
-    const ledger = await m.user('ledger-auditor', 'admin').get('/api/ledger/summary').expect(200);
-    expect(ledger.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
-    expect(ledger.body.balanced).toBe(true);
-  });
+  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
 
   /** A paid, completed booking; the client has not confirmed yet. */

@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { expectBooksBalanced, startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
 
 const HOUR = 3_600_000;
 
@@ -13,10 +13,7 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
     await ops.get('/api/me').expect(200);
   });
   afterAll(() => m.stop());
-  afterEach(async () => {
-    const ledger = await ops.get('/api/ledger/summary').expect(200);
-    expect(ledger.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
-  });
+  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
   type Item = { kind: string; id: string; bookingId: string; reason: string; amount: number; currency: string; since: string };

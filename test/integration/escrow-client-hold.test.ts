@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
 
 const HOUR = 3_600_000;
 
@@ -10,10 +10,7 @@ describeDb('escrow: the client can hold money for work not done', () => {
     m = await startMarketplace({ RECONCILE_INTERVAL_MS: '3600000', AUTO_RELEASE_HOURS: '72' });
   });
   afterAll(() => m.stop());
-  afterEach(async () => {
-    const ledger = await m.user('hold-auditor', 'admin').get('/api/ledger/summary').expect(200);
-    expect(ledger.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
-  });
+  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
   const bookings = () => m.srv.running.deps.bookings;
 

@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
 
 /** Every state in which money waits on Paystack has something that moves it. */
 describeDb('escrow: money that waits on Paystack is always moved', () => {
@@ -9,10 +9,7 @@ describeDb('escrow: money that waits on Paystack is always moved', () => {
     m = await startMarketplace({ RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' });
   });
   afterAll(() => m.stop());
-  afterEach(async () => {
-    const ledger = await m.user('ledger-auditor', 'admin').get('/api/ledger/summary').expect(200);
-    expect(ledger.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
-  });
+  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
   const reconciler = () => m.srv.running.deps.reconciler!;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();

@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
 
 describeDb('reconciliation: money that never gets stuck', () => {
   let m: Marketplace;
@@ -9,11 +9,7 @@ describeDb('reconciliation: money that never gets stuck', () => {
   });
   afterAll(() => m.stop());
   // Whatever each test did to the money, every cent is accounted for afterwards.
-  afterEach(async () => {
-    const ledger = await m.user('ledger-auditor', 'admin').get('/api/ledger/summary').expect(200);
-    expect(ledger.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
-    expect(ledger.body.balanced).toBe(true);
-  });
+  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
   const reconcile = () => m.srv.running.deps.reconciler!.runOnce();
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();

@@ -42,7 +42,7 @@ describeDb('statements per targeted publish and per webhook', () => {
     expect(sqls.filter((s) => /pg_advisory_xact_lock/.test(s))).toEqual([expect.stringMatching(/INSERT INTO events/)]);
   });
 
-  it('a charge.success webhook in nine statements, and its redelivery in one', async () => {
+  it('a charge.success webhook in ten statements (the journal\'s entries in one of them), and its redelivery in one', async () => {
     const b = await m.confirmedBookingWithPayment({ prefix: 'budget', amount: 5000 });
     const tx = m.paystack.markPaid(b.reference);
     const body = JSON.stringify({ event: 'charge.success', data: { id: 900001, reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
@@ -54,7 +54,7 @@ describeDb('statements per targeted publish and per webhook', () => {
         .send(body)
         .expect(200);
     let outcome: unknown;
-    expect(await statementsOf(async () => (outcome = (await post()).body.outcome))).toHaveLength(9);
+    expect(await statementsOf(async () => (outcome = (await post()).body.outcome))).toHaveLength(10);
     expect(outcome).toBe('processed');
     expect(await statementsOf(async () => (outcome = (await post()).body.outcome))).toHaveLength(1);
     expect(outcome).toBe('duplicate');

@@ -95,7 +95,7 @@ describe('ledger summary', () => {
   it('any offender fails its check and the summary; (c) shows the maximum by payoutAmount', () => {
     const s = summarize(
       facts({
-        payoutsOverMaximum: { count: 1, paymentIds: [], payoutIds: ['3'], rows: [{ payoutId: '3', paymentId: '4', amount: '42001', paymentAmount: '42001' }] },
+        payoutsOverMaximum: { count: 1, paymentIds: [], payoutIds: ['3'], rows: [{ payoutId: '3', paymentId: '4', amount: '42001', paymentAmount: '42001', feeBps: 250 }] },
       }),
       250,
     );
