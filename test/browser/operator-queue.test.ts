@@ -31,11 +31,11 @@ describeBrowser('operator page: the attention queue in Chromium', () => {
     return c;
   };
   /** Opens the action's inline form, gives the reason, and confirms. */
-  const act = async (row: Locator, action: string, reason?: string) => {
+  const act = async (row: Locator, action: string, reason: string) => {
     await row.locator(`.actions [data-action="${action}"]`).click();
     const form = row.locator(`[data-role="reason-form"][data-action="${action}"]`);
     await form.waitFor();
-    if (reason !== undefined) await form.locator('textarea[name="reason"]').fill(reason);
+    await form.locator('textarea[name="reason"]').fill(reason);
     await form.locator('[data-role="confirm"]').click();
     return form;
   };
@@ -81,6 +81,10 @@ describeBrowser('operator page: the attention queue in Chromium', () => {
     expect(await actionsOf(row)).toEqual(['refund', 'release']);
     await screenshot(operator, 'operator-attention');
 
+    // Spaces are no reason: asked again in the form, nothing sent.
+    await act(row, 'refund', '   ');
+    await row.locator('[data-role="error"]', { hasText: 'Say why, in a few words.' }).waitFor();
+    expect(await knex()('admin_actions').where({ booking_id: c.id })).toEqual([]);
     const form = await act(row, 'refund', 'Provider never arrived; confirmed by phone');
     await row.waitFor({ state: 'detached' });
     await operator.getByText('Nothing needs you right now.').waitFor();
@@ -139,6 +143,34 @@ describeBrowser('operator page: the attention queue in Chromium', () => {
     expect(retried.reference).not.toBe(payout.reference);
     expect(['PENDING', 'PROCESSING', 'COMPLETED']).toContain(retried.status);
     await operator.getByText('Nothing needs you right now.').waitFor();
+    expect(operator.errors).toEqual([]);
+  }, 60_000);
+
+  it('a failing refund is retried from the page; a transfer waiting for its OTP gets no button, only what to do', async () => {
+    const r = await paid('queue-refund', 20_000);
+    market.paystack.failNext('POST', '/refund', { status: 503 });
+    await r.client.post(`/api/bookings/${r.id}/cancel`).expect(200);
+    const failing = caseOf(r.id, 'REFUND_FAILING');
+    await failing.waitFor();
+    expect(await actionsOf(failing)).toEqual(['retry-refund']);
+    await act(failing, 'retry-refund', 'Paystack was down; trying again');
+    await failing.waitFor({ state: 'detached' });
+    expect(market.paystack.refundsOf(r.reference)).toHaveLength(1);
+
+    const o = await paid('queue-otp', 25_000);
+    await o.provider.post(`/api/bookings/${o.id}/start`).expect(200);
+    await o.provider.post(`/api/bookings/${o.id}/complete`).expect(200);
+    market.paystack.transferOtp = true;
+    try {
+      await o.client.post(`/api/bookings/${o.id}/confirm-completion`).expect(200);
+    } finally {
+      market.paystack.transferOtp = false;
+    }
+    const waiting = caseOf(o.id, 'OTP_REQUIRED');
+    await waiting.waitFor();
+    expect(await waiting.locator('h3').textContent()).toBe('Transfer waits for an OTP');
+    expect(await waiting.locator('button').count()).toBe(0);
+    expect(await waiting.locator('.hint').textContent()).toContain('turn transfer OTP off');
     expect(operator.errors).toEqual([]);
   }, 60_000);
 });

@@ -155,10 +155,10 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): { ref
 
   const caseRow = (item: AttentionItem): HTMLElement => {
     const spec = caseOf(item.reason);
-    const form = reasonForm(item);
+    const form = spec.actions.length ? reasonForm(item) : null;
     // A lone action is the way forward; between two, the operator weighs both alike.
     const buttons = spec.actions.map((name) =>
-      h('button', { type: 'button', class: spec.actions.length === 1 ? 'button primary' : 'button', 'data-action': name, onclick: () => form.open(name) },
+      h('button', { type: 'button', class: spec.actions.length === 1 ? 'button primary' : 'button', 'data-action': name, onclick: () => form?.open(name) },
         ACTIONS[name].label, h('span', { class: 'visually-hidden' }, `: booking #${item.bookingId}`)),
     );
     return h(
@@ -172,7 +172,7 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): { ref
         h('time', { datetime: item.since, 'data-role': 'age' }, waitingFor(item.since))),
       spec.hint ? h('p', { class: 'hint' }, spec.hint) : null,
       buttons.length ? h('div', { class: 'actions' }, buttons) : null,
-      form.el,
+      form?.el,
     );
   };
 
@@ -207,6 +207,12 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): { ref
       e.preventDefault();
       if (!action) return;
       const spec = ACTIONS[action];
+      // `required` lets spaces through; the server would refuse them in its own words.
+      if (spec.asksReason && !reason.value.trim()) {
+        error.textContent = 'Say why, in a few words.';
+        reason.focus();
+        return;
+      }
       error.textContent = '';
       confirm.disabled = true;
       try {
