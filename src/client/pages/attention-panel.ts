@@ -105,33 +105,34 @@ export interface AttentionElements {
  * each event that may change it, with the actions that fit each case. Each action asks for a
  * reason in an inline form and shows the server's refusal there.
  */
-export function createAttentionPanel(d: Dashboard, el: AttentionElements): { refresh(): Promise<void> } {
+export function createAttentionPanel(d: Dashboard, el: AttentionElements): void {
   let running: Promise<void> | null = null;
   let again = false;
 
   // Events come in bursts (a case and the money move behind it share a transaction): one read
   // at a time, and one more after it when anything asked meanwhile.
-  const refresh = async (): Promise<void> => {
+  const refresh = (): Promise<void> => {
     if (running) {
       again = true;
       return running;
     }
     running = (async () => {
-      do {
-        again = false;
-        try {
-          show((await d.api.get<{ items: AttentionItem[] }>('/api/ops/attention')).items);
-          el.error.textContent = '';
-        } catch (err) {
-          el.error.textContent = `Queue unavailable: ${err instanceof Error ? err.message : String(err)}`;
-        }
-      } while (again);
+      try {
+        do {
+          again = false;
+          try {
+            show((await d.api.get<{ items: AttentionItem[] }>('/api/ops/attention')).items);
+            el.error.textContent = '';
+          } catch (err) {
+            el.error.textContent = `Queue unavailable: ${err instanceof Error ? err.message : String(err)}`;
+          }
+        } while (again);
+      } finally {
+        // In the same step as the last check of `again`, so no request falls between them.
+        running = null;
+      }
     })();
-    try {
-      await running;
-    } finally {
-      running = null;
-    }
+    return running;
   };
 
   const show = (items: AttentionItem[]) => {
@@ -231,8 +232,8 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): { ref
   };
 
   for (const type of ATTENTION_EVENTS) d.on(type, () => void refresh());
+  void d.load(refresh);
   window.setInterval(updateAges, AGE_REFRESH_MS);
-  return { refresh };
 }
 
 /** How long a case has waited: "under a minute", "5 min", "3 h", "2 days". */

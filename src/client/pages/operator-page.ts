@@ -28,13 +28,12 @@ if (dash) operatorDashboard(dash);
 /** An operator's view: the cases that need a person, the server's live status, announcements, and the events this stream gets. */
 function operatorDashboard(d: Dashboard): void {
   byId('content').hidden = false;
-  const attention = createAttentionPanel(d, {
+  createAttentionPanel(d, {
     list: byId('attention'),
     empty: byId('attention-empty'),
     error: byId('attention-error'),
     count: byId('attention-count'),
   });
-  void d.load(attention.refresh);
   let previous: { at: number; published: number } | null = null;
 
   const refresh = async () => {
