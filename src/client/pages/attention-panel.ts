@@ -180,7 +180,7 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): void 
   const reasonForm = (item: AttentionItem) => {
     let action: ActionName | null = null;
     const legend = h('span', { class: 'reason-form-title' });
-    const reason = h('textarea', { name: 'reason', rows: 2, maxlength: 500, 'aria-label': 'Reason' });
+    const reason = h('textarea', { name: 'reason', rows: 2, maxlength: 500 });
     const reasonLabel = h('label', {}, 'Why? Both parties are told, and it is kept with the action.', reason);
     const confirm = h('button', { type: 'submit', class: 'button primary', 'data-role': 'confirm' });
     const cancel = h('button', { type: 'button', class: 'button quiet', 'data-role': 'cancel', onclick: () => close() }, 'Cancel');
@@ -220,7 +220,7 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): void 
         await d.api.post(spec.path(item), spec.asksReason ? { reason: reason.value } : undefined);
         d.toast.show({ kind: 'success', type: 'ops.action', title: spec.done, body: `Booking #${item.bookingId}` });
         close();
-        // The event brings the same news, unless the page is polling; the read is cheap.
+        // The events bring the same news as fast as the live client's mode allows; reading now shows it at once.
         void refresh();
       } catch (err) {
         error.textContent = err instanceof ApiError ? err.message : String(err);
