@@ -2,6 +2,7 @@ import { startDashboard, type Dashboard } from './dashboard.js';
 import { byId, h } from './dom.js';
 import { formatAgo } from './format.js';
 import { readJson } from './api.js';
+import { createAttentionPanel } from './attention-panel.js';
 
 /** The parts of GET /api/status this page shows (src/ops/status-routes.ts). */
 interface Status {
@@ -24,9 +25,15 @@ const FEED_SIZE = 25;
 const dash = await startDashboard('admin');
 if (dash) operatorDashboard(dash);
 
-/** An operator's view: the server's live status, announcements, and the events this stream gets. */
+/** An operator's view: the cases that need a person, the server's live status, announcements, and the events this stream gets. */
 function operatorDashboard(d: Dashboard): void {
   byId('content').hidden = false;
+  createAttentionPanel(d, {
+    list: byId('attention'),
+    empty: byId('attention-empty'),
+    error: byId('attention-error'),
+    count: byId('attention-count'),
+  });
   let previous: { at: number; published: number } | null = null;
 
   const refresh = async () => {
