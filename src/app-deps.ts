@@ -15,6 +15,7 @@ import type { WebhookService } from './payments/webhook-service';
 import type { NotificationService } from './notifications/notification-service';
 import type { Reconciler } from './payments/reconciliation';
 import type { ClientModeTracker } from './realtime/client-modes';
+import type { HeldPolls } from './realtime/held-polls';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -25,6 +26,7 @@ export interface AppDeps {
   syncUser: (c: UserClaims) => Promise<void>;
   tickets: TicketStore;
   registry: ChannelRegistry;
+  heldPolls: HeldPolls;
   relay: OutboxRelay;
   publisher: EventPublisher;
   telemetry: Telemetry;

@@ -50,6 +50,10 @@ export const EnvSchema = z.object({
     .default([]),
   // Seeded demo users, an in-process fake Paystack and server-minted tokens: never in production.
   DEMO_MODE: z.enum(['0', '1']).optional(),
+  // Long polling: the longest a poll is held waiting for an event (below the usual 30-60 s idle
+  // timeouts of proxies and mobile networks), and how many may wait at once per user.
+  POLL_MAX_WAIT_S: intFromEnv(25, 1, 300),
+  LONG_POLLS_PER_USER_MAX: intFromEnv(10, 1, 10_000),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -31,6 +31,7 @@ export function statusRoutes(deps: AppDeps): Router {
       uptimeSeconds: Math.round((Date.now() - lifecycle.startedAt.getTime()) / 1000),
       database,
       streams: { open: streams.total, byRole: streams.byRole, connectedUsers: streams.users },
+      longPolls: deps.heldPolls.counts(),
       events: {
         ...log,
         dispatchedThrough: deps.relay.dispatchedId,
