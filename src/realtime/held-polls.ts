@@ -1,9 +1,12 @@
 import type { ChannelName, EventRecord } from '../events/event-types';
+import { passes, type TypeFilter } from './type-filter';
 
 /** A long poll waiting for an event: what it listens to, and what to do when one may be there. */
 export interface HeldPoll {
   readonly userId: string;
   readonly channels: readonly ChannelName[];
+  /** Only events of these types wake it; undefined for all. */
+  readonly types: TypeFilter | undefined;
   /** An event it may want was dispatched: look again. */
   wake(): void;
   /** Answer now with what there is (the server is shutting down). */
@@ -52,14 +55,14 @@ export class HeldPolls {
     }
   }
 
-  /** Wakes, once each, the held polls that events of this run are addressed to. */
+  /** Wakes, once each, the held polls that events of this run are addressed to and pass their filter. */
   dispatch(events: readonly EventRecord[]): void {
     if (this.polls.size === 0) return;
     const woken = new Set<HeldPoll>();
     for (const e of events) {
       for (const name of e.audience) {
         const channel = this.channels.get(name);
-        if (channel) for (const p of channel) woken.add(p);
+        if (channel) for (const p of channel) if (passes(p.types, e.type)) woken.add(p);
       }
     }
     for (const p of woken) p.wake();

@@ -12,6 +12,7 @@ import type { AppDeps } from '../app-deps';
 import type { Principal } from '../auth/principal';
 import { PollWindow } from './poll-window';
 import type { HeldPoll } from './held-polls';
+import { TypesParam } from './type-filter';
 
 export const POLL_PATH = '/api/events';
 
@@ -22,6 +23,8 @@ const PollQuery = z.strictObject({
   // Seconds to hold the poll for an event; more than POLL_MAX_WAIT_S waits POLL_MAX_WAIT_S, so a
   // client need not know each server's setting. An hour bounds what a client may send at all.
   wait: z.coerce.number().int().min(0).max(3_600).default(0),
+  // Only these types (`booking.*,payment.status_changed`); the cursor moves as without a filter.
+  types: TypesParam.optional(),
 });
 type PollQuery = z.infer<typeof PollQuery>;
 type Channels = ReturnType<typeof channelsFor>;
@@ -109,6 +112,7 @@ export class Poller {
       const poll: HeldPoll = {
         userId: principal.userId,
         channels,
+        types: q.types,
         wake: look,
         release: () => {
           final = true;
@@ -131,7 +135,7 @@ export class Poller {
   private async answer(channels: Channels, q: PollQuery): Promise<PollResponse> {
     const base = { pollIntervalMs: this.deps.config.POLL_INTERVAL_MS };
     if (q.after !== undefined) {
-      const page = await this.recent.page(q.after, channels, q.limit);
+      const page = await this.recent.page(q.after, channels, q.limit, q.types);
       if (page) {
         const { events, lastEventId, hasMore } = page;
         return { events: events.map(toEnvelope), lastEventId, hasMore, reset: false, ...base };
@@ -145,7 +149,7 @@ export class Poller {
     if (q.after === undefined) return { events: [], lastEventId: bounds.lastId, hasMore: false, reset: false, ...base };
     const cursor = checkCursor(q.after, bounds);
     if (!cursor.ok) return { events: [], lastEventId: bounds.lastId, hasMore: false, reset: true, ...base };
-    const rows = await readEvents(db, { after: cursor.after, upTo: bounds.lastId, channels, limit: q.limit + 1 });
+    const rows = await readEvents(db, { after: cursor.after, upTo: bounds.lastId, channels, types: q.types, limit: q.limit + 1 });
     const hasMore = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
     const lastEventId = hasMore ? page[page.length - 1].id : bounds.lastId;
