@@ -20,6 +20,7 @@ import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
 import { notificationRoutes } from './notifications/notification-routes';
 import { moneyRoutes } from './payments/money-routes';
 import { demoRoutes } from './demo/demo-routes';
+import { syncRoutes } from './sync/sync-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
 
@@ -55,6 +56,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(moneyRoutes(deps));
   app.use(bookingRoutes(deps));
   app.use(notificationRoutes(deps));
+  app.use(syncRoutes(deps));
   app.use(demoRoutes(deps));
   app.use(express.static(PUBLIC_DIR));
 

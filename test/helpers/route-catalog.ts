@@ -178,6 +178,8 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
   },
   // src/users
   { method: 'GET', registered: '/api/me', path: '/api/me', auth: 'bearer', roles: ALL_ROLES },
+  // src/sync
+  { method: 'GET', registered: '/api/sync', path: '/api/sync', auth: 'bearer', roles: ALL_ROLES },
   {
     method: 'PUT',
     registered: '/api/me/services',
