@@ -27,7 +27,11 @@ describeDb('createPollClient against a real server', () => {
   beforeAll(async () => {
     srv = await startTestServer({ POLL_MAX_WAIT_S: '5' });
   });
-  afterEach(() => clients.splice(0).forEach((c) => c.stop()));
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.stop());
+    // The next test counts held polls: the ones stopped here must be gone from the server first.
+    await until(() => srv.running.deps.heldPolls.counts().held === 0, 5_000, 'stopped clients’ polls to be freed');
+  });
   afterAll(() => srv.stop());
 
   const make = (o: Partial<Parameters<typeof createPollClient>[0]> & { sub: string }) => {
@@ -122,10 +126,27 @@ describeDb('createPollClient against a real server', () => {
     await until(() => r.client.state === 'signed-out', 5_000, 'signed-out');
   });
 
+  it('in the background polls every pollIntervalMs without holding a connection; in front again, polls at once', async () => {
+    const r = make({ sub: 'bea' });
+    r.client.background();
+    r.client.start();
+    await until(() => r.syncs.length === 1 && r.client.state === 'live');
+    // The server suggests a minute between polls: the client now sleeps, holding nothing.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(srv.running.deps.heldPolls.counts().held).toBe(0);
+    const published = await publishTo('bea', 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(r.events).toEqual([]);
+    r.client.foreground();
+    await until(() => r.events.length === 1, 5_000, 'the event once in front');
+    expect(r.ids()).toEqual(published);
+    await until(() => srv.running.deps.heldPolls.counts().held === 1, 5_000, 'a held poll again');
+  });
+
   it('asks only for the types it was given', async () => {
     const r = make({ sub: 'tina', types: ['payment.*'] });
     r.client.start();
-    await until(() => srv.running.deps.heldPolls.counts().held >= 1);
+    await until(() => r.syncs.length === 1 && srv.running.deps.heldPolls.counts().held === 1);
     await publishTo('tina', 2);
     const [paid] = await srv.publish({ type: 'payment.status_changed', audience: ['user:tina'], payload: {} });
     await until(() => r.events.length === 1);
