@@ -72,8 +72,8 @@ export class Poller {
 
   /**
    * Holds a poll that found nothing after `cursor`. Nothing dispatched after the first answer
-   * can be missed: the poll joins the index in the tick that answer was read, and if the relay
-   * moved past `cursor` meanwhile (it dispatches while we read), it looks again at once. Each
+   * can be missed: the poll joins the index synchronously once that answer is in, and if the
+   * relay moved past `cursor` before then (it dispatches while we read), it looks again at once. Each
    * look reads the poll window (memory; one shared read when the relay moved), and wakes that
    * overlap coalesce into one more look.
    */
