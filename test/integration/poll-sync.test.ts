@@ -124,12 +124,14 @@ describeDb('GET /api/sync: the caller’s state and the cursor it is consistent 
       try {
         await blocker.query('BEGIN');
         await blocker.query('LOCK TABLE payouts IN ACCESS EXCLUSIVE MODE');
-        const pending = get(client, '/api/sync');
-        const response = pending.then((r) => r);
+        let answered: { status: number; body: unknown } | undefined;
+        const response = get(client, '/api/sync').then((r) => (answered = r));
+        // Whatever the sync's statement looks like: a backend that waits for the blocker's lock.
         const waiting = async () =>
-          (await blocker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%payouts%'`)).rows[0].n;
-        const deadline = Date.now() + 10_000;
+          (await blocker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))`)).rows[0].n;
+        const deadline = Date.now() + 20_000;
         while ((await waiting()) === 0) {
+          if (answered) throw new Error(`the sync answered without waiting: ${answered.status} ${JSON.stringify(answered.body)}`);
           if (Date.now() > deadline) throw new Error('the sync never waited on payouts');
           await new Promise((r) => setTimeout(r, 20));
         }
