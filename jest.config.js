@@ -6,7 +6,10 @@ const transform = {
 };
 // eventsource is ESM-only; jest must transform it.
 const transformIgnorePatterns = ['/node_modules/(?!(eventsource|eventsource-parser)/)'];
-const common = { testEnvironment: 'node', transform, transformIgnorePatterns, slowTestThreshold: 20 };
+// The browser client's sources import each other as `./x.js` (what the browser loads); under jest
+// those are the .ts files beside them.
+const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
+const common = { testEnvironment: 'node', transform, transformIgnorePatterns, moduleNameMapper, slowTestThreshold: 20 };
 
 module.exports = {
   testTimeout: 30_000,

@@ -19,6 +19,7 @@ import type { ClientModeTracker } from './realtime/client-modes';
 import type { AttentionQueue } from './payments/attention';
 import type { EscrowAdmin } from './payments/escrow-admin';
 import type { StatusFigures } from './ops/status-figures';
+import type { HeldPolls } from './realtime/held-polls';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -31,6 +32,7 @@ export interface AppDeps {
   writeLimit: RequestHandler | null;
   tickets: TicketStore;
   registry: ChannelRegistry;
+  heldPolls: HeldPolls;
   relay: OutboxRelay;
   publisher: EventPublisher;
   telemetry: Telemetry;

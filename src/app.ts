@@ -22,6 +22,7 @@ import { moneyRoutes } from './payments/money-routes';
 import { attentionRoutes } from './payments/attention-routes';
 import { demoRoutes } from './demo/demo-routes';
 import { demoHostCheck } from './demo/demo-host';
+import { syncRoutes } from './sync/sync-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
 
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(attentionRoutes({ ...deps, knex: deps.db.knex }));
   app.use(bookingRoutes(deps));
   app.use(notificationRoutes(deps));
+  app.use(syncRoutes(deps));
   app.use(demoRoutes(deps));
   app.use(express.static(PUBLIC_DIR));
 

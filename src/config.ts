@@ -100,6 +100,11 @@ export const EnvSchema = z.object({
   MAX_PENDING_BOOKINGS_PER_PAIR: intFromEnv(3, 1, 10_000),
   // Required as a Bearer on /metrics and /api/status?detail=1 when set.
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+
+  // Long polling: the longest a poll is held waiting for an event (below the usual 30-60 s idle
+  // timeouts of proxies and mobile networks), and how many may wait at once per user.
+  POLL_MAX_WAIT_S: intFromEnv(25, 1, 300),
+  LONG_POLLS_PER_USER_MAX: intFromEnv(10, 1, 10_000),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -8,6 +8,7 @@ import { createTicketStore } from './auth/stream-tickets';
 import { ChannelRegistry } from './realtime/channel-registry';
 import { startStreamSweep } from './realtime/stream-sweep';
 import { ClientModeTracker } from './realtime/client-modes';
+import { HeldPolls } from './realtime/held-polls';
 import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
@@ -51,12 +52,14 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   await db.migrate();
 
   const registry = new ChannelRegistry();
+  const heldPolls = new HeldPolls();
   const telemetry = new Telemetry(() => registry.counts());
   const relay = new OutboxRelay(
     db.knex,
     (events) => {
       const reached = registry.dispatch(events);
       events.forEach((e, i) => telemetry.recordFanout(e.occurredAt, reached[i]));
+      heldPolls.dispatch(events);
     },
     logger,
     config.RELAY_POLL_MS,
@@ -115,6 +118,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     writeLimit: writeLimit(config.WRITE_RATE_LIMIT_PER_MIN),
     tickets,
     registry,
+    heldPolls,
     relay,
     publisher,
     telemetry,
@@ -184,6 +188,8 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Streams end now so their clients reconnect to another instance; in-flight requests finish.
       for (const s of [...registry.all()]) s.drop('shutdown');
+      // Held polls answer with what they have, so their clients poll again elsewhere.
+      heldPolls.releaseAll();
       // closeIdleConnections() alone misses connections that never sent a request, and any that
       // goes idle later (a keep-alive connection finishing its last response, an ended stream):
       // each would hold server.close() until the force timeout. Sweep until closed.

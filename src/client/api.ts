@@ -52,6 +52,18 @@ export class Api {
     return (await this.call('GET', `/api/events${query}`)) as PollResponse;
   }
 
+  /** A long poll (`wait` seconds, 0 for none), optionally for some types only; `signal` abandons it. */
+  async longPoll(after: string, o: { wait: number; types?: readonly string[]; signal?: AbortSignal }): Promise<PollResponse> {
+    const q = new URLSearchParams({ after, wait: String(o.wait) });
+    if (o.types?.length) q.set('types', o.types.join(','));
+    return (await this.call('GET', `/api/events?${q}`, undefined, o.signal)) as PollResponse;
+  }
+
+  /** GET /api/sync: the caller's state and the cursor it is consistent with. */
+  async sync<T extends { cursor: string }>(signal?: AbortSignal): Promise<T> {
+    return (await this.call('GET', '/api/sync', undefined, signal)) as T;
+  }
+
   async reportMode(report: { sessionId: string; mode: string; reason: string }): Promise<void> {
     await this.call('POST', '/api/events/client-mode', report);
   }
@@ -62,7 +74,7 @@ export class Api {
     return `${this.baseUrl}/api/events/stream?${q}`;
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+  private async call(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       this.token ??= await this.getToken();
       const res = await fetch(`${this.baseUrl}${path}`, {
@@ -73,6 +85,7 @@ export class Api {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: 'no-store',
+        signal,
       });
       if (attempt === 0 && (res.status === 401 || (res.status === 429 && !this.refreshed))) {
         this.token = null;

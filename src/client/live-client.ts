@@ -164,7 +164,8 @@ class BrowserLiveClient implements LiveClient {
         },
         state: (s, reason) => {
           this.group?.post({ k: 'sync', state: s, reason, lastEventId: this.cursor });
-          if (s !== 'connecting') this.reporter?.report(s, reason);
+          if (s === 'signed-out') this.reporter?.stop();
+          else if (s !== 'connecting') this.reporter?.report(s, reason);
           this.setState(s, reason);
         },
         reset: (id) => {

@@ -94,6 +94,7 @@ export class StreamEngine {
   }
 
   goOffline(reason: string): void {
+    if (!this.running) return;
     this.attempt++;
     this.closeStream();
     this.stopPolling();
@@ -121,7 +122,9 @@ export class StreamEngine {
       if (!current()) return;
       this.openStream(ticket);
     } catch (err) {
-      if (current()) this.streamFailed(describe(err));
+      if (!current()) return;
+      if (isRefusedToken(err)) this.signOut(err.code ?? 'AUTH_INVALID');
+      else this.streamFailed(describe(err));
     }
   }
 
@@ -165,6 +168,15 @@ export class StreamEngine {
     this.retryTimer = setTimeout(() => void this.connect(), backoffDelay(this.failures, this.o.backoff));
   }
 
+  /**
+   * The token was refused, and so was the one getToken() gave when asked again (Api retries once):
+   * every further attempt would be refused as well, so the engine stops and says so.
+   */
+  private signOut(reason: string): void {
+    this.stop();
+    this.setState('signed-out', reason);
+  }
+
   private startPolling(reason: string): void {
     this.polling = true;
     this.setState('polling', reason);
@@ -186,8 +198,9 @@ export class StreamEngine {
         const r = await this.o.api.poll(this.cursor);
         if (!this.running || !this.takePoll(r)) break;
       }
-    } catch {
-      if (this.running && navigator.onLine === false) this.goOffline('browser offline');
+    } catch (err) {
+      if (this.running && isRefusedToken(err)) this.signOut(err.code ?? 'AUTH_INVALID');
+      else if (this.running && navigator.onLine === false) this.goOffline('browser offline');
       // Otherwise the next round retries; the stream attempts go on meanwhile.
     } finally {
       this.pollInFlight = false;
@@ -276,4 +289,9 @@ function parseData(m: Event): unknown {
 function describe(err: unknown): string {
   if (err instanceof HttpError) return err.message;
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** A 401 from Api, which has already asked getToken() again and retried once. */
+function isRefusedToken(err: unknown): err is HttpError {
+  return err instanceof HttpError && err.status === 401;
 }

@@ -12,8 +12,12 @@ export interface EventEnvelope {
   data: unknown;
 }
 
-/** `connecting` until the first stream opens or polling starts. */
-export type ConnectionState = 'connecting' | 'live' | 'polling' | 'offline';
+/**
+ * `connecting` until the first stream opens or polling starts. `signed-out` when the server
+ * refused the token and a fresh one from getToken() too: the client stops (it does not retry
+ * a refused token forever); stop() and start() it again once the user has signed in.
+ */
+export type ConnectionState = 'connecting' | 'live' | 'polling' | 'offline' | 'signed-out';
 
 /**
  * The event types the server sends today. EventSource only reports a named event to a listener for

@@ -83,6 +83,8 @@ export interface ReadOptions {
   upTo?: string;
   /** Only events addressed to one of these channels; omit for all. */
   channels?: readonly ChannelName[];
+  /** Only events of these types; omit for all. */
+  types?: Iterable<string>;
   limit: number;
 }
 
@@ -94,6 +96,7 @@ export async function readEvents(db: Db, o: ReadOptions): Promise<EventRecord[]>
     .limit(o.limit);
   if (o.upTo !== undefined) q.andWhere('id', '<=', o.upTo);
   if (o.channels) q.andWhereRaw('audience && ?::text[]', [[...o.channels]]);
+  if (o.types) q.andWhereRaw('type = ANY(?::text[])', [[...o.types]]);
   return (await q).map(toRecord);
 }
 

@@ -4,6 +4,7 @@ import { userChannel } from '../events/audience';
 import type { ChannelName, NewEvent } from '../events/event-types';
 import { AppError } from '../http/app-error';
 import { pageOf } from '../storage/paging';
+import type { Db } from '../storage/db';
 import {
   insertNotification,
   insertPersonalNotifications,
@@ -117,18 +118,20 @@ export class NotificationService {
     );
   }
 
+  /** `db` may be a transaction, for a read that must agree with others (GET /api/sync). */
   async list(
     p: Principal,
     o: { unreadOnly: boolean; before?: string; limit: number },
+    db: Db = this.knex,
   ): Promise<{ notifications: NotificationView[]; unreadCount: number; nextCursor: string | null }> {
     const me = { id: p.userId, role: p.role };
-    const rows = await listInbox(this.knex, me, { ...o, limit: o.limit + 1 });
-    const muted = (await mutedTypes(this.knex, [p.userId])).get(p.userId) ?? new Set<string>();
+    const rows = await listInbox(db, me, { ...o, limit: o.limit + 1 });
+    const muted = (await mutedTypes(db, [p.userId])).get(p.userId) ?? new Set<string>();
     const { items, nextCursor } = pageOf(rows, o.limit);
     return {
       // Muted types are silent even for announcements written before the preference changed.
       notifications: items.map((r) => toNotificationView(r, r.silent || muted.has(r.type))),
-      unreadCount: await unreadCount(this.knex, me),
+      unreadCount: await unreadCount(db, me),
       nextCursor,
     };
   }

@@ -25,6 +25,7 @@ export function statusRoutes(deps: AppDeps): Router {
       uptimeSeconds: Math.round((Date.now() - lifecycle.startedAt.getTime()) / 1000),
       database,
       streams: { open: streams.total, byRole: streams.byRole, connectedUsers: streams.users },
+      longPolls: deps.heldPolls.counts(),
       events: {
         lastEventId: figures.lastEventId(deps.relay.dispatchedId),
         oldestReplayableAfter: log.oldestReplayableAfter,

@@ -36,6 +36,8 @@ export function withPollEndpoint(deps: AppDeps, next: RequestListener): RequestL
       if (err) return failed(err);
       cors(req, res, () => {
         poller.serve(req, res, querystring.parse(q === -1 ? '' : url.slice(q + 1))).then(() => {
+          // A long poll whose client left while it was held was never answered: nothing to count.
+          if (!res.writableEnded) return;
           timer({ method: 'GET', route: POLL_PATH, status: '200' });
           logServed(logger, req, res, startedAt);
         }, failed);

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { compareIds, toRecord, type EventRow } from '../events/event-log';
 import { isAddressedTo } from '../events/audience';
 import type { ChannelName, EventRecord } from '../events/event-types';
+import { passes, type TypeFilter } from './type-filter';
 
 /** Enough for every poller that polls at least once per ~minutes of traffic; a few MB at most. */
 export const POLL_WINDOW_CAPACITY = 5_000;
@@ -64,8 +65,9 @@ export class PollWindow {
    * The page after `after` for these channels, through the newest dispatched event; undefined
    * when the cursor is outside the window (below it, or ahead of this instance's relay: another
    * instance committed what this one has not heard of yet, or a cursor that is not ours).
+   * With `types`, only events of those types are returned; the cursor moves as without.
    */
-  async page(after: string, channels: readonly ChannelName[], limit: number): Promise<WindowPage | undefined> {
+  async page(after: string, channels: readonly ChannelName[], limit: number, types?: TypeFilter): Promise<WindowPage | undefined> {
     const target = this.dispatchedId();
     if (compareIds(after, target) > 0) return undefined;
     if (this.floor === null) this.floor = this.top = target;
@@ -78,7 +80,7 @@ export class PollWindow {
     const events: EventRecord[] = [];
     for (let i = this.firstAfter(after); i < this.events.length; i++) {
       const e = this.events[i];
-      if (!isAddressedTo(e.audience, channels)) continue;
+      if (!isAddressedTo(e.audience, channels) || !passes(types, e.type)) continue;
       if (events.length === limit) return { events, lastEventId: events[limit - 1].id, hasMore: true };
       events.push(e);
     }

@@ -4,12 +4,15 @@ import { z } from 'zod';
 import { authenticateRequest } from '../http/authenticate';
 import { pollLimit } from '../http/rate-limits';
 import { parseInput } from '../http/validate';
-import { checkCursor, EVENT_ID_PATTERN, logBounds, readEvents } from '../events/event-log';
+import { AppError } from '../http/app-error';
+import { checkCursor, compareIds, EVENT_ID_PATTERN, logBounds, readEvents } from '../events/event-log';
 import { channelsFor } from '../events/audience';
 import { toEnvelope, type EventEnvelope } from '../events/event-types';
 import type { AppDeps } from '../app-deps';
 import type { Principal } from '../auth/principal';
 import { PollWindow } from './poll-window';
+import type { HeldPoll } from './held-polls';
+import { TypesParam } from './type-filter';
 
 export const POLL_PATH = '/api/events';
 
@@ -17,7 +20,14 @@ const PollQuery = z.strictObject({
   // Unlike the stream's Last-Event-ID (answered in-band), a malformed `after` is the caller's bug: 400.
   after: z.string().regex(EVENT_ID_PATTERN, 'must be an event id').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
+  // Seconds to hold the poll for an event; more than POLL_MAX_WAIT_S waits POLL_MAX_WAIT_S, so a
+  // client need not know each server's setting. An hour bounds what a client may send at all.
+  wait: z.coerce.number().int().min(0).max(3_600).default(0),
+  // Only these types (`booking.*,payment.status_changed`); the cursor moves as without a filter.
+  types: TypesParam.optional(),
 });
+type PollQuery = z.infer<typeof PollQuery>;
+type Channels = ReturnType<typeof channelsFor>;
 
 export interface PollResponse {
   events: EventEnvelope[];
@@ -41,19 +51,91 @@ export class Poller {
     this.rateLimit = pollLimit(deps.config.POLL_RATE_LIMIT_PER_MIN);
   }
 
-  /** Answers one poll with 200, or throws (an AppError, or what the database threw) before answering. */
+  /**
+   * Answers one poll with 200, or throws (an AppError, or what the database threw) before answering.
+   * A long poll (`wait`) that finds nothing is held until an event for it is dispatched, the wait
+   * runs out, or the server shuts down; a client that leaves meanwhile gets nothing.
+   */
   async serve(req: IncomingMessage, res: ServerResponse, rawQuery: unknown): Promise<void> {
     const principal = await authenticateRequest(this.deps, req);
     await this.limited(req, res, principal);
     const q = parseInput(PollQuery, rawQuery);
     this.deps.telemetry.pollRequests.inc();
-    sendJson(res, await this.answer(channelsFor(principal), q));
+    const channels = channelsFor(principal);
+    let body: PollResponse | undefined = await this.answer(channels, q);
+    // Without `after` there is nothing to wait after: the answer is the starting cursor.
+    if (q.wait > 0 && q.after !== undefined && body.events.length === 0 && !body.reset && !this.deps.lifecycle.draining) {
+      body = await this.hold(res, principal, channels, q, body.lastEventId);
+    }
+    if (body) sendJson(res, body);
   }
 
-  private async answer(channels: ReturnType<typeof channelsFor>, q: z.infer<typeof PollQuery>): Promise<PollResponse> {
+  /**
+   * Holds a poll that found nothing after `cursor`. Nothing dispatched after the first answer
+   * can be missed: the poll joins the index synchronously once that answer is in, and if the
+   * relay moved past `cursor` before then (it dispatches while we read), it looks again at once. Each
+   * look reads the poll window (memory; one shared read when the relay moved), and wakes that
+   * overlap coalesce into one more look.
+   */
+  private hold(res: ServerResponse, principal: Principal, channels: Channels, q: PollQuery, cursor: string): Promise<PollResponse | undefined> {
+    const { config, heldPolls, relay } = this.deps;
+    return new Promise((resolve, reject) => {
+      let looking = false;
+      let again = false;
+      let final = false;
+      let done = false;
+      const finish = (body: PollResponse | undefined, err?: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        res.removeListener('close', gone);
+        heldPolls.leave(poll);
+        if (err !== undefined) reject(err);
+        else resolve(body);
+      };
+      const look = () => {
+        if (looking) {
+          again = true;
+          return;
+        }
+        looking = true;
+        again = false;
+        this.answer(channels, { ...q, after: cursor }).then((body) => {
+          looking = false;
+          if (done) return;
+          if (final || body.events.length > 0 || body.reset) return finish(body);
+          // Nothing for this poll up to here: later looks start from it.
+          cursor = body.lastEventId;
+          if (again) look();
+        }, (err: unknown) => finish(undefined, err));
+      };
+      const poll: HeldPoll = {
+        userId: principal.userId,
+        channels,
+        types: q.types,
+        wake: look,
+        release: () => {
+          final = true;
+          look();
+        },
+      };
+      // The client may have left while the first answer was read: its 'close' has passed.
+      if (!res.socket || res.socket.destroyed) return resolve(undefined);
+      if (!heldPolls.hold(poll, config.LONG_POLLS_PER_USER_MAX)) {
+        reject(new AppError('TOO_MANY_POLLS', `At most ${config.LONG_POLLS_PER_USER_MAX} waiting polls per user`));
+        return;
+      }
+      const gone = () => finish(undefined);
+      res.on('close', gone);
+      const timer = setTimeout(poll.release, Math.min(q.wait, config.POLL_MAX_WAIT_S) * 1_000);
+      if (compareIds(relay.dispatchedId, cursor) > 0) look();
+    });
+  }
+
+  private async answer(channels: Channels, q: PollQuery): Promise<PollResponse> {
     const base = { pollIntervalMs: this.deps.config.POLL_INTERVAL_MS };
     if (q.after !== undefined) {
-      const page = await this.recent.page(q.after, channels, q.limit);
+      const page = await this.recent.page(q.after, channels, q.limit, q.types);
       if (page) {
         const { events, lastEventId, hasMore } = page;
         return { events: events.map(toEnvelope), lastEventId, hasMore, reset: false, ...base };
@@ -67,7 +149,7 @@ export class Poller {
     if (q.after === undefined) return { events: [], lastEventId: bounds.lastId, hasMore: false, reset: false, ...base };
     const cursor = checkCursor(q.after, bounds);
     if (!cursor.ok) return { events: [], lastEventId: bounds.lastId, hasMore: false, reset: true, ...base };
-    const rows = await readEvents(db, { after: cursor.after, upTo: bounds.lastId, channels, limit: q.limit + 1 });
+    const rows = await readEvents(db, { after: cursor.after, upTo: bounds.lastId, channels, types: q.types, limit: q.limit + 1 });
     const hasMore = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
     const lastEventId = hasMore ? page[page.length - 1].id : bounds.lastId;

@@ -8,6 +8,7 @@ import { StreamSubscriber, type StreamContext } from './stream-subscriber';
 import { resume } from './stream-resume';
 import { retryFrame } from './sse-frames';
 import { logBounds } from '../events/event-log';
+import { TypesParam } from './type-filter';
 import type { AppDeps } from '../app-deps';
 
 const contexts = new WeakMap<AppDeps, StreamContext>();
@@ -32,6 +33,8 @@ const StreamQuery = z.object({
   ticket: z.string().max(200).optional(),
   // Validated as an id later: a malformed one is answered in-band with `reset`, not with a 400.
   lastEventId: z.string().max(100).optional(),
+  // Only these types (`booking.*,payment.status_changed`); an unknown one is a 400 before the stream opens.
+  types: TypesParam.optional(),
 });
 
 /**
@@ -54,7 +57,7 @@ export async function openStream(deps: AppDeps, req: IncomingMessage, res: Serve
   // stream that opens and closes at once.
   const earlyBounds = lastEventId !== undefined ? await logBounds(deps.db.knex) : undefined;
 
-  const subscriber = new StreamSubscriber(res, principal, streamContextOf(deps));
+  const subscriber = new StreamSubscriber(res, principal, streamContextOf(deps), query.types);
   if (!deps.registry.join(subscriber, config.STREAMS_PER_USER_MAX)) {
     throw new AppError('TOO_MANY_STREAMS', `At most ${config.STREAMS_PER_USER_MAX} open streams per user`);
   }

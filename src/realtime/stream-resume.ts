@@ -45,7 +45,7 @@ export async function resume(
   let after = cursor.after;
   let count = 0;
   while (compareIds(after, snapshot) < 0 && subscriber.isOpen) {
-    const page = await readEvents(deps.db, { after, upTo: snapshot, channels: subscriber.channels, limit: REPLAY_PAGE });
+    const page = await readEvents(deps.db, { after, upTo: snapshot, channels: subscriber.channels, types: subscriber.types, limit: REPLAY_PAGE });
     await subscriber.replay(page);
     count += page.length;
     if (page.length < REPLAY_PAGE) break;

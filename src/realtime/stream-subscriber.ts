@@ -6,6 +6,7 @@ import type { ChannelName, EventRecord } from '../events/event-types';
 import { channelsFor, isAddressedTo } from '../events/audience';
 import type { Telemetry } from '../ops/telemetry';
 import type { Logger } from '../logger';
+import { passes, type TypeFilter } from './type-filter';
 import { controlFrame, eventFrame, eventFrames, HEARTBEAT_FRAME, STREAM_HEADERS } from './sse-frames';
 
 /** What all streams of one server share: one object, so each stream holds one reference to it. */
@@ -72,6 +73,8 @@ export class StreamSubscriber {
     private readonly res: ServerResponse,
     readonly principal: Principal,
     private readonly ctx: StreamContext,
+    /** Only events of these types are sent (live and replayed); undefined for all. */
+    readonly types?: TypeFilter,
   ) {
     this.channels = channelsFor(principal);
     this.expiresAtMs = principal.expiresAt.getTime();
@@ -214,9 +217,9 @@ export class StreamSubscriber {
     return sending.length;
   }
 
-  /** Not sent yet, and addressed to this stream: the last gate before the socket, whichever path the event came by. */
+  /** Not sent yet, addressed to this stream, of a type it asked for: the last gate before the socket, whichever path the event came by. */
   private due(e: EventRecord): boolean {
-    return compareIds(e.id, this.lastSentId) > 0 && isAddressedTo(e.audience, this.channels);
+    return compareIds(e.id, this.lastSentId) > 0 && isAddressedTo(e.audience, this.channels) && passes(this.types, e.type);
   }
 
   private async drained(): Promise<void> {

@@ -23,7 +23,8 @@ const PayoutAccountRequest = z.strictObject({
   bankCode: z.string().regex(/^\d{3,10}$/, 'a Paystack bank code'),
 });
 
-function profile(u: UserRow) {
+/** The caller's profile as GET /api/me (and GET /api/sync) show it. */
+export function profile(u: UserRow) {
   return {
     id: u.id,
     role: u.role,

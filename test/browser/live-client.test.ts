@@ -336,4 +336,33 @@ describeBrowser('browser live client', () => {
       await strict.stop();
     }
   });
+
+  it('goes to signed-out, and stops asking, when the new token is refused too; the indicator says so', async () => {
+    const page = await newPage(context);
+    // The only token the page has: it expires in 3 s, and asking again gives the same one. (On a
+    // loaded machine it may expire before the page has started its client: signed-out all the same.)
+    await openClient(page, 'ivy', [srv.token('ivy', 'client', 3)], { backoff: { initialMs: 100, maxMs: 200 } });
+    await waitForState(page, 'signed-out', 15_000);
+    const { states, tokenCalls } = await live(page);
+    expect(states[states.length - 1]).toEqual(['signed-out', 'AUTH_EXPIRED']);
+    expect(states.map(([s]) => s)).not.toContain('polling');
+    expect(streamsOf('ivy')).toBe(0);
+    // No endless retries with a token the server refuses.
+    const refused = srv.logs.filter((l) => l.code === 'AUTH_EXPIRED').length;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(srv.logs.filter((l) => l.code === 'AUTH_EXPIRED').length).toBe(refused);
+    expect((await live(page)).tokenCalls).toBe(tokenCalls);
+
+    // The dashboards' indicator for that state.
+    await page.evaluate(`import('/lib/pages/indicator.js').then((m) => {
+      const el = document.createElement('div');
+      el.innerHTML = '<span class="connection-label"></span>';
+      el.id = 'ind';
+      document.body.append(el);
+      m.showConnectionState(el, 'signed-out', 'AUTH_EXPIRED');
+    })`);
+    await waitUntil('the indicator', async () => (await page.evaluate(() => document.getElementById('ind')?.dataset.state)) === 'signed-out');
+    expect(await page.evaluate(() => document.querySelector('#ind .connection-label')!.textContent)).toBe('Signed out');
+    expect(await page.evaluate(() => document.getElementById('ind')!.title)).toMatch(/^Signed out: .*sign in again/);
+  });
 });

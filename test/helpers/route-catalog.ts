@@ -129,7 +129,14 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
     path: '/api/events',
     auth: 'bearer',
     roles: ALL_ROLES,
-    query: { fields: { after: { kind: 'token', max: 18, valid: fc.constantFrom('0', '1') }, limit: limit(500) } },
+    // `wait` is left out: a valid one holds the request (test/integration/long-poll.test.ts covers it).
+    query: {
+      fields: {
+        after: { kind: 'token', max: 18, valid: fc.constantFrom('0', '1') },
+        limit: limit(500),
+        types: { kind: 'token', max: 1000, valid: fc.constantFrom('booking.*', 'payment.status_changed,announcement') },
+      },
+    },
   },
   {
     method: 'POST',
@@ -177,6 +184,8 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
   },
   // src/users
   { method: 'GET', registered: '/api/me', path: '/api/me', auth: 'bearer', roles: ALL_ROLES },
+  // src/sync
+  { method: 'GET', registered: '/api/sync', path: '/api/sync', auth: 'bearer', roles: ALL_ROLES },
   {
     method: 'PUT',
     registered: '/api/me/services',

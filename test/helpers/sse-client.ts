@@ -19,6 +19,8 @@ export interface StreamOptions {
   lastEventId?: string;
   /** Sent as `?lastEventId=` instead of the header. */
   queryLastEventId?: string;
+  /** Sent as `?types=`. */
+  queryTypes?: string;
 }
 
 /** A real EventSource over a real socket, collecting what it receives. */
@@ -33,6 +35,7 @@ export class TestStream {
     const url = new URL('/api/events/stream', baseUrl);
     if (o.ticket) url.searchParams.set('ticket', o.ticket);
     if (o.queryLastEventId !== undefined) url.searchParams.set('lastEventId', o.queryLastEventId);
+    if (o.queryTypes !== undefined) url.searchParams.set('types', o.queryTypes);
     let first = true;
     this.es = new EventSource(url, {
       fetch: (input, init) => {

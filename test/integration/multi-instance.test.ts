@@ -2,6 +2,7 @@ import { openDatabase } from '../../src/storage/db';
 import { adminQuery, describeDb, TEST_DB } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { openStream } from '../helpers/sse-client';
+import { longPoll, until } from '../helpers/long-poll';
 import { CommitListener } from '../../src/events/commit-listener';
 import { createLogger } from '../../src/logger';
 
@@ -56,6 +57,22 @@ describeShared('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the oth
     await onB.waitForCount(2);
     expect(onB.ids).toEqual([e2.id, e3.id]);
     onB.close();
+  });
+
+  it('a poll held on instance B answers as soon as instance A commits an event for its user', async () => {
+    const token = a.token('phone', 'client');
+    const after = await b.settledLastId();
+    await a.publish({ type: 'test.event', audience: ['user:not-phone'], payload: {} });
+    const poll = longPoll(b.url, token, { after, wait: 20 });
+    await until(() => b.running.deps.heldPolls.counts().held === 1, 5_000, 'the poll to be held on B');
+    const [e] = await a.publish({ type: 'test.event', audience: ['user:phone'], payload: { from: 'A' } });
+    const { status, body, tookMs } = await poll.answer;
+    expect(status).toBe(200);
+    expect(body.events.map((x: { id: string }) => x.id)).toEqual([e.id]);
+    expect(body.events[0].data).toEqual({ from: 'A' });
+    expect(body.lastEventId).toBe(e.id);
+    // RELAY_POLL_MS is a minute: only NOTIFY can have woken it this soon.
+    expect(tookMs).toBeLessThan(10_000);
   });
 
   it('wakes an instance for the others\u2019 commits, not for its own (it has already poked its relay)', async () => {

@@ -5,6 +5,7 @@ const LABEL: Record<ConnectionState, string> = {
   live: 'Live',
   polling: 'Polling',
   offline: 'Offline',
+  'signed-out': 'Signed out',
 };
 
 const EXPLAIN: Record<ConnectionState, string> = {
@@ -12,6 +13,7 @@ const EXPLAIN: Record<ConnectionState, string> = {
   live: 'Live: updates arrive as they happen',
   polling: 'Polling: the live stream is unavailable, so updates are checked for every so often',
   offline: 'Offline: no connection to the server; updates resume when it is back',
+  'signed-out': 'Signed out: the session has expired; sign in again to see updates',
 };
 
 /** The connection indicator: `data-state` carries the state (the CSS colours it; tests read it). */
