@@ -27,7 +27,8 @@ export interface SyncState {
   bookings: { active: Array<BookingView | ClientBookingView>; recent: Array<BookingView | ClientBookingView> };
   payments: { items: PaymentItem[]; nextCursor: string | null };
   /** Clients have none (always empty for them). */
-  payouts: { items: PayoutItem[]; nextCursor: string | null };
+  /** Providers' and admins' only: a client has no payouts, and its sync does not speak of them. */
+  payouts?: { items: PayoutItem[]; nextCursor: string | null };
   notifications: { unread: NotificationView[]; unreadCount: number; nextCursor: string | null };
 }
 
@@ -54,8 +55,7 @@ export async function readSyncState(knex: Knex, notifications: NotificationServi
     const seen = (views: BookingView[]) => views.map((v) => bookingViewFor(v, p));
     const who = p.role === 'admin' ? {} : p.role === 'provider' ? { providerId: p.userId } : { clientId: p.userId };
     const payments = await listPayments(trx, { limit: RECENT_MONEY, ...who });
-    const payouts =
-      p.role === 'client' ? { payouts: [], nextCursor: null } : await listPayouts(trx, { limit: RECENT_MONEY, ...(p.role === 'admin' ? {} : { providerId: p.userId }) });
+    const payouts = p.role === 'client' ? undefined : await listPayouts(trx, { limit: RECENT_MONEY, ...(p.role === 'admin' ? {} : { providerId: p.userId }) });
     const inbox = await notifications.list(p, { unreadOnly: true, limit: UNREAD_SHOWN }, trx);
     return {
       cursor: lastId,
@@ -63,7 +63,7 @@ export async function readSyncState(knex: Knex, notifications: NotificationServi
       profile: profile(user!),
       bookings: { active: seen(active), recent: seen(recent) },
       payments: { items: payments.payments, nextCursor: payments.nextCursor },
-      payouts: { items: payouts.payouts, nextCursor: payouts.nextCursor },
+      ...(payouts ? { payouts: { items: payouts.payouts, nextCursor: payouts.nextCursor } } : {}),
       notifications: { unread: inbox.notifications, unreadCount: inbox.unreadCount, nextCursor: inbox.nextCursor },
     };
   });

@@ -139,7 +139,8 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
 
     await row(client).locator('[data-action="confirm-completion"]').click();
     await provider.locator(`#payouts tr[data-booking-id="${bookingId}"][data-status="COMPLETED"]`).waitFor();
-    await toast(provider, '✅ R1,350.00 has been transferred to your account').waitFor();
+    // R1,350.00 less the platform's 5% (PLATFORM_FEE_BPS).
+    await toast(provider, '✅ R1,282.50 has been transferred to your account').waitFor();
     await provider.locator(`.booking[data-booking-id="${bookingId}"][data-payout-status="COMPLETED"]`).waitFor();
     await client.locator(`.booking[data-booking-id="${bookingId}"][data-payment-status="RELEASED"]`).waitFor();
     expect(await stillMarked(provider)).toBe(true);
