@@ -97,6 +97,11 @@ export const EnvSchema = z.object({
   MAX_PENDING_BOOKINGS_PER_PAIR: intFromEnv(3, 1, 10_000),
   // Required as a Bearer on /metrics and /api/status?detail=1 when set.
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+
+  // Webhooks settle after their 200. How often deliveries recorded but not settled (a crash, a
+  // restart, Paystack down) are looked for, and how long one waits after an attempt before any
+  // instance tries it again (doubling per attempt, at most an hour).
+  WEBHOOK_RETRY_MS: intFromEnv(30_000, 100, 3_600_000),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
