@@ -69,11 +69,16 @@ export async function lockUnsettled(db: Db, ids: readonly string[]): Promise<Set
   return new Set((rows as Array<{ id: string | number }>).map((r) => String(r.id)));
 }
 
-/** Marks deliveries settled with their outcomes, in one statement. */
+/**
+ * Marks deliveries settled with their outcomes, in one statement. A contradicted delivery gives
+ * up its dedupe key: Paystack's answer may change (a transfer still pending now may fail later),
+ * and the true delivery under that key must then be recorded rather than taken for a redelivery.
+ */
 export async function markSettled(db: Db, ds: ReadonlyArray<{ id: string; outcome: string }>): Promise<void> {
   if (ds.length === 0) return;
   await db.raw(
-    `UPDATE webhook_deliveries AS w SET settled_at = now(), next_attempt_at = NULL, outcome = v.outcome
+    `UPDATE webhook_deliveries AS w SET settled_at = now(), next_attempt_at = NULL, outcome = v.outcome,
+       dedupe_key = CASE WHEN v.outcome = 'contradicted' THEN w.dedupe_key || ':contradicted:' || w.id ELSE w.dedupe_key END
      FROM unnest(?::bigint[], ?::text[]) AS v(id, outcome) WHERE w.id = v.id`,
     [ds.map((d) => d.id), ds.map((d) => d.outcome)],
   );

@@ -42,7 +42,7 @@ describeDb('statements per targeted publish and per webhook', () => {
     expect(sqls.filter((s) => /pg_advisory_xact_lock/.test(s))).toEqual([expect.stringMatching(/INSERT INTO events/)]);
   });
 
-  it('a charge.success webhook in nine statements, and its redelivery in one', async () => {
+  it('a charge.success webhook answered after one statement and settled in thirteen more; its redelivery in one', async () => {
     const b = await m.confirmedBookingWithPayment({ prefix: 'budget', amount: 5000 });
     const tx = m.paystack.markPaid(b.reference);
     const body = JSON.stringify({ event: 'charge.success', data: { id: 900001, reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
@@ -53,10 +53,24 @@ describeDb('statements per targeted publish and per webhook', () => {
         .set('x-paystack-signature', signPaystackBody(body, PAYSTACK_TEST_KEY))
         .send(body)
         .expect(200);
+    const webhooks = m.srv.running.deps.webhooks;
     let outcome: unknown;
-    expect(await statementsOf(async () => (outcome = (await post()).body.outcome))).toHaveLength(9);
-    expect(outcome).toBe('processed');
+    // The answer and the settling after it, kept apart by Paystack's verify call being held back.
+    m.paystack.latencyMs = 300;
+    const all = await statementsOf(async () => {
+      // The answer waits for the delivery's insert only; settling has begun by then (its first read).
+      const answered = await statementsOf(async () => (outcome = (await post()).body.outcome));
+      expect(answered[0]).toMatch(/^insert into "webhook_deliveries"/);
+      await webhooks.idle();
+    });
+    m.paystack.latencyMs = 0;
+    expect(outcome).toBe('recorded');
+    // After the delivery's insert: the payment lookup before verify, then one transaction (BEGIN,
+    // the delivery's row lock, the payment with its booking, the verified charge, the payment's
+    // moves, the delivery settled, the attention check, the events, COMMIT).
+    expect(all.slice(1)).toHaveLength(13);
     expect(await statementsOf(async () => (outcome = (await post()).body.outcome))).toHaveLength(1);
     expect(outcome).toBe('duplicate');
   });
+
 });
