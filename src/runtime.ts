@@ -134,7 +134,11 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       currencies: config.PAYMENT_CURRENCIES,
       maxPendingPerPair: config.MAX_PENDING_BOOKINGS_PER_PAIR,
     }),
-    webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger, { retryMs: config.WEBHOOK_RETRY_MS }),
+    webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger, {
+      retryMs: config.WEBHOOK_RETRY_MS,
+      // A verify and a follow-up lookup, each within its timeout.
+      minAttemptMs: 2 * config.PAYSTACK_TIMEOUT_MS,
+    }),
   };
   const moneyJobs = startMoneyJobs(
     [

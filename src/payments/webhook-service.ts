@@ -82,6 +82,12 @@ export interface WebhookServiceOptions {
    * one waits after an attempt before any instance tries it again (doubling per attempt).
    */
   retryMs: number;
+  /**
+   * The least time between two attempts at one delivery: longer than an attempt can take (its
+   * Paystack calls, each within PAYSTACK_TIMEOUT_MS), so a sweep never takes a delivery that is
+   * still being settled.
+   */
+  minAttemptMs: number;
 }
 
 /** Deliveries one sweep claims at a time. */
@@ -163,7 +169,7 @@ export class WebhookService {
     const envelope = parsed.data;
     const key = dedupeKey(envelope, raw);
     // The unique key makes a redelivery (or a racing first delivery) write nothing.
-    const id = await recordDelivery(this.knex, { dedupeKey: key, event: envelope.event, payload: json, retryAfterMs: this.o.retryMs });
+    const id = await recordDelivery(this.knex, { dedupeKey: key, event: envelope.event, payload: json, retryAfterMs: this.retryAfterMs });
     if (id === undefined) return 'duplicate';
     this.counts.recorded++;
     // Kicked now, not awaited: the answer does not wait for Paystack.
@@ -188,7 +194,7 @@ export class WebhookService {
       let claimed = 0;
       try {
         while (!this.stopping) {
-          const rows = await claimDueDeliveries(this.knex, SWEEP_BATCH, this.o.retryMs, Math.max(MAX_RETRY_MS, this.o.retryMs));
+          const rows = await claimDueDeliveries(this.knex, SWEEP_BATCH, this.retryAfterMs, Math.max(MAX_RETRY_MS, this.retryAfterMs));
           if (!rows.length) break;
           claimed += rows.length;
           this.counts.swept += rows.length;
@@ -221,6 +227,10 @@ export class WebhookService {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);
+  }
+
+  private get retryAfterMs(): number {
+    return Math.max(this.o.retryMs, this.o.minAttemptMs);
   }
 
   private track(work: Promise<void>): void {

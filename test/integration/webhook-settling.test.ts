@@ -88,7 +88,9 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
 
     // The restarted instance: the same wiring, the same database, nothing carried over in memory.
     // It serves the route from here on (the server's shutdown stops it).
-    const restarted = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 200 });
+    // Its next attempt falls due (at most WEBHOOK_RETRY_MS, and twice PAYSTACK_TIMEOUT_MS, after the last).
+    await knex()('webhook_deliveries').where({ id: row.id }).update({ next_attempt_at: knex().fn.now() });
+    const restarted = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 200, minAttemptMs: 0 });
     deps.webhooks = restarted;
     restarted.start();
     {
@@ -115,8 +117,8 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
       next_attempt_at: knex().fn.now(),
     });
     const deps = m.srv.running.deps;
-    const a = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 60_000 });
-    const c = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 60_000 });
+    const a = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 60_000, minAttemptMs: 0 });
+    const c = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 60_000, minAttemptMs: 0 });
     const claimed = await Promise.all([a.sweep(), c.sweep()]);
     await Promise.all([a.idle(), c.idle()]);
     expect(claimed.reduce((x, y) => x + y, 0)).toBe(1);
