@@ -105,6 +105,11 @@ export const EnvSchema = z.object({
   // timeouts of proxies and mobile networks), and how many may wait at once per user.
   POLL_MAX_WAIT_S: intFromEnv(25, 1, 300),
   LONG_POLLS_PER_USER_MAX: intFromEnv(10, 1, 10_000),
+
+  // Webhooks settle after their 200. How often deliveries recorded but not settled (a crash, a
+  // restart, Paystack down) are looked for, and how long one waits after an attempt before any
+  // instance tries it again (doubling per attempt, at most an hour).
+  WEBHOOK_RETRY_MS: intFromEnv(30_000, 100, 3_600_000),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -138,7 +138,11 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       currencies: config.PAYMENT_CURRENCIES,
       maxPendingPerPair: config.MAX_PENDING_BOOKINGS_PER_PAIR,
     }),
-    webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger),
+    webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger, {
+      retryMs: config.WEBHOOK_RETRY_MS,
+      // A verify and a follow-up lookup, each within its timeout.
+      minAttemptMs: 2 * config.PAYSTACK_TIMEOUT_MS,
+    }),
   };
   const moneyJobs = startMoneyJobs(
     [
@@ -175,6 +179,8 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   });
   const port = (server.address() as AddressInfo).port;
   demoPaystack?.webhooksTo(`http://127.0.0.1:${port}/api/webhooks/paystack`);
+  // Deliveries recorded before a crash or restart are settled now, then by the periodic sweep.
+  deps.webhooks.start();
 
   let shuttingDown: Promise<void> | null = null;
   const shutdown = () =>
@@ -203,6 +209,8 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       await closed;
       clearInterval(sweep);
       clearTimeout(force);
+      // Settling that cannot finish in time stays recorded, for the next start or another instance.
+      await deps.webhooks.stop(Math.min(1_000, config.SHUTDOWN_TIMEOUT_MS / 4));
       // Its kept-alive connections to Paystack, once the last request using it has finished.
       await paystack?.close();
       await demoPaystack?.stop();

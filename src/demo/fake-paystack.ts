@@ -222,6 +222,14 @@ export class FakePaystack {
   /** Every API answer (not the checkout page) is held back this long: a slow Paystack. */
   latencyMs = 0;
 
+  /**
+   * Awaited after each webhook's answer, before the method that sent it returns (tests wait there
+   * for the app to settle it, since the app answers before settling). Not awaited for webhooks
+   * sent from inside a transfer or refund hook: the app may be waiting on that very call.
+   */
+  afterWebhook: ((sent: { rawBody: string; response: WebhookResponse }) => Promise<void>) | undefined;
+  private hookDepth = 0;
+
   /** As if OTP were turned on in the Paystack dashboard: transfers answer `status: "otp"`. */
   transferOtp = false;
 
@@ -586,7 +594,7 @@ export class FakePaystack {
       transferredAt: null,
     };
     this.transfers.set(reference, t);
-    if (this.transferHook) await this.transferHook(reference);
+    if (this.transferHook) await this.inHook(() => this.transferHook!(reference));
     return ok(this.transferOtp ? 'Transfer requires OTP to continue' : 'Transfer has been queued', {
       transfersessionid: [],
       transfertrials: [],
@@ -697,7 +705,7 @@ export class FakePaystack {
       createdAt: at,
     };
     this.refunds.push(refund);
-    if (this.refundHook) await this.refundHook(t.reference);
+    if (this.refundHook) await this.inHook(() => this.refundHook!(t.reference));
     return ok('Refund has been queued for processing', {
       transaction: {
         id: t.id,
@@ -940,7 +948,17 @@ ${paid ? '<p>This transaction is already paid.</p>' : `<form method="post" actio
     const response = { status: res.status, body };
     this.webhooks.push({ event, rawBody, signature, response });
     this.options.log?.(`webhook ${event} → ${this.webhookTarget}: HTTP ${res.status}`);
+    if (this.afterWebhook && this.hookDepth === 0) await this.afterWebhook({ rawBody, response });
     return response;
+  }
+
+  private async inHook(run: () => Promise<void> | void): Promise<void> {
+    this.hookDepth++;
+    try {
+      await run();
+    } finally {
+      this.hookDepth--;
+    }
   }
 
   private takeFault(method: string, path: string): FailSpec | undefined {

@@ -39,8 +39,9 @@ export function statusRoutes(deps: AppDeps): Router {
       slowConsumersDropped: await t.counterValue(t.slowConsumersDropped),
       pollingRequests: await t.counterValue(t.pollRequests),
       clientModes: deps.clientModes.counts(),
-      // Deliveries share transactions under load (group commit): how many batches, how many
-      // deliveries in them, how many batches failed and were settled one by one, how many wait.
+      // Webhooks settle after their answer: deliveries recorded, swept up, contradicted by Paystack,
+      // deferred to a later attempt, being settled; and their group commit (batches, deliveries in
+      // them, batches settled one by one, deliveries waiting).
       webhookSettling: deps.webhooks.settling,
       reconciliationSettled: {
         payments: await t.counterValue(t.reconciled, { kind: 'payment' }),

@@ -31,7 +31,7 @@ export interface ReconcilerOptions {
 }
 
 /** Paystack's final transfer statuses, as our payout statuses. Anything else is still in flight. */
-const TRANSFER_FINAL: Record<string, PayoutStatus> = {
+export const TRANSFER_FINAL: Record<string, PayoutStatus> = {
   success: 'COMPLETED',
   failed: 'FAILED',
   abandoned: 'FAILED',

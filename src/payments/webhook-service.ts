@@ -4,12 +4,13 @@ import { z } from 'zod';
 import type { Emit, EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import type { Logger } from '../logger';
-import { lookUpDelivery, recordDeliveries, type DeliveryRecord } from './webhook-repository';
+import { claimDueDeliveries, lockUnsettled, markSettled, recordDelivery, type RecordedDelivery } from './webhook-repository';
+import { verifyDelivery, type Verification } from './webhook-verification';
 import { GroupCommit } from '../storage/group-commit';
 import type { PayoutStatus } from './payout-state';
 import { recordRefundFailure, settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund, settleTransfer, type SettleOutcome } from './settlement';
 import type { PaymentService } from './payment-service';
-import type { PaystackClient, VerifiedTransaction } from './paystack-client';
+import type { PaystackClient } from './paystack-client';
 import { isValidPaystackSignature } from './webhook-signature';
 import { toStorable } from '../storage/storable-text';
 
@@ -17,13 +18,8 @@ import { toStorable } from '../storage/storable-text';
 const Envelope = z.object({ event: z.string().min(1).max(100), data: z.record(z.string(), z.unknown()) });
 type Envelope = z.infer<typeof Envelope>;
 
-export type WebhookOutcome =
-  | 'processed'
-  | 'duplicate'
-  | 'no_change'
-  | 'unknown_reference'
-  | 'flagged'
-  | 'ignored';
+/** The answer to a delivery: recorded for settling, or a redelivery of one recorded already. */
+export type WebhookOutcome = 'recorded' | 'duplicate';
 
 const TRANSFER_STATUS: Record<string, PayoutStatus> = {
   'transfer.success': 'COMPLETED',
@@ -31,15 +27,8 @@ const TRANSFER_STATUS: Record<string, PayoutStatus> = {
   'transfer.reversed': 'REVERSED',
 };
 
-type Settled = { outcome: SettleOutcome | 'ignored'; followUp?: () => Promise<unknown> };
-
-/** A delivery that passed its signature and dedupe check and was verified with Paystack if need be. */
-interface Delivery {
-  envelope: Envelope;
-  key: string;
-  payload: unknown;
-  verified: VerifiedTransaction | undefined;
-}
+/** A delivery's settled outcome, as recorded on its row, and the Paystack call to make after it. */
+type Settled = { outcome: SettleOutcome | 'ignored' | 'contradicted'; followUp?: () => Promise<unknown> };
 
 /** Deliveries settled in one transaction at most: bounds how long a batch holds its row locks. */
 const MAX_BATCH = 50;
@@ -75,32 +64,62 @@ export function dedupeKey(e: Envelope, raw: Buffer): string {
   return `${e.event}:sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`;
 }
 
+/** What the settling side needs of a recorded delivery. */
+interface Delivery {
+  id: string;
+  key: string;
+  envelope: Envelope;
+}
+
+/** A delivery Paystack has been asked about, ready to settle. */
+interface Verified extends Delivery {
+  verification: Verification;
+}
+
+export interface WebhookServiceOptions {
+  /**
+   * WEBHOOK_RETRY_MS: how often recorded-but-unsettled deliveries are looked for, and how long
+   * one waits after an attempt before any instance tries it again (doubling per attempt).
+   */
+  retryMs: number;
+  /**
+   * The least time between two attempts at one delivery: longer than an attempt can take (its
+   * Paystack calls, each within PAYSTACK_TIMEOUT_MS), so a sweep never takes a delivery that is
+   * still being settled.
+   */
+  minAttemptMs: number;
+}
+
+/** Deliveries one sweep claims at a time. */
+const SWEEP_BATCH = 50;
+/** The longest wait between two attempts at one delivery: Paystack's own retries are hourly. */
+const MAX_RETRY_MS = 3_600_000;
+
 /**
- * POST /api/webhooks/paystack, after the raw bytes arrive: signature first (nothing is stored
- * without it), then one transaction that changes state, records the delivery and appends events,
- * so a redelivery finds its key and has no second effect. Deliveries that arrive together share
- * that transaction (group commit): Paystack sends them in bursts, and one transaction each was
- * the ceiling on how many an instance could take.
+ * POST /api/webhooks/paystack answers as soon as the delivery is durable: signature first
+ * (nothing is stored without it), then the delivery is recorded under its dedupe key (a
+ * redelivery finds the key and has no second effect) and the 200 goes out. Settling runs after
+ * the answer, so a slow Paystack never makes the answer slow (Paystack gives up after about 30 s
+ * and retries): Paystack is asked (verify), then the state change, the delivery's outcome and its
+ * events commit in one transaction, then the follow-up Paystack call (transfer, refund) is made.
+ * Deliveries that wait together share that transaction (group commit). A delivery whose settling
+ * did not finish (Paystack down, a crash, a restart) is still recorded-not-settled and is claimed
+ * again by a sweep on any instance; the reconciler asks Paystack about the money itself as the
+ * last backstop.
  */
 export class WebhookService {
-  private readonly settler = new GroupCommit<Delivery, Settled | 'duplicate'>({
+  private readonly settler = new GroupCommit<Verified, Settled | 'skipped'>({
     maxBatch: MAX_BATCH,
     runBatch: (ds) => this.settleTogether(ds),
-    // Alone, a key recorded meanwhile simply makes this delivery a redelivery.
-    runOne: (d) =>
-      this.settleTogether([d]).then(
-        (r) => r[0],
-        (err) => {
-          if (err instanceof RecordedMeanwhile) return 'duplicate' as const;
-          throw err;
-        },
-      ),
-    onBatchFailed: (err, size) => {
-      // A redelivery racing its first delivery is expected; anything else is worth a look.
-      if (err instanceof RecordedMeanwhile) this.logger.info({ size }, 'webhook batch had a redelivery; settling each alone');
-      else this.logger.warn({ code: 'WEBHOOK_BATCH_RETRIED', size, err }, 'webhook batch failed; settling each alone');
-    },
+    runOne: (d) => this.settleTogether([d]).then((r) => r[0]),
+    onBatchFailed: (err, size) => this.logger.warn({ code: 'WEBHOOK_BATCH_RETRIED', size, err }, 'webhook batch failed; settling each alone'),
   });
+  /** Settling in flight on this instance (verify, settle, follow-up), each until it ends. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly counts = { recorded: 0, swept: 0, contradicted: 0, deferred: 0 };
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
+  private stopping = false;
 
   constructor(
     private readonly knex: Knex,
@@ -109,12 +128,27 @@ export class WebhookService {
     private readonly secret: string | undefined,
     private readonly payments: PaymentService,
     private readonly logger: Logger,
+    private readonly o: WebhookServiceOptions,
   ) {}
 
-  /** How deliveries have been grouped so far, and how many wait for the batch in flight. */
-  get settling(): { batches: number; deliveries: number; retriedAlone: number; queued: number } {
+  /**
+   * For /api/status: deliveries recorded by this instance, picked up by its sweep, contradicted by
+   * Paystack, whose attempt failed and waits for a retry, being settled now; and how they were
+   * grouped into transactions (batches, deliveries in them, batches retried one by one, waiting).
+   */
+  get settling(): {
+    recorded: number;
+    swept: number;
+    contradicted: number;
+    deferred: number;
+    inFlight: number;
+    batches: number;
+    deliveries: number;
+    retriedAlone: number;
+    queued: number;
+  } {
     const { batches, items, fallbacks } = this.settler.stats;
-    return { batches, deliveries: items, retriedAlone: fallbacks, queued: this.settler.queued };
+    return { ...this.counts, inFlight: this.inFlight.size, batches, deliveries: items, retriedAlone: fallbacks, queued: this.settler.queued };
   }
 
   async receive(raw: Buffer, signature: string | undefined): Promise<WebhookOutcome> {
@@ -134,98 +168,158 @@ export class WebhookService {
     if (!parsed.success) throw new AppError('VALIDATION_FAILED', 'Not a Paystack event envelope');
     const envelope = parsed.data;
     const key = dedupeKey(envelope, raw);
+    // The unique key makes a redelivery (or a racing first delivery) write nothing.
+    const id = await recordDelivery(this.knex, { dedupeKey: key, event: envelope.event, payload: json, retryAfterMs: this.retryAfterMs });
+    if (id === undefined) return 'duplicate';
+    this.counts.recorded++;
+    // Kicked now, not awaited: the answer does not wait for Paystack.
+    this.track(this.settleOne({ id, key, envelope }));
+    return 'recorded';
+  }
 
-    const reference = envelope.event === 'charge.success' ? str(envelope.data.reference) : undefined;
-    // A cheap early exit for redeliveries; the unique key, recorded in the transaction, is what
-    // actually guarantees it.
-    const known = await lookUpDelivery(this.knex, key, reference);
-    if (known.recorded) return 'duplicate';
-
-    // Paystack is asked before any transaction opens (never hold one across a network call).
-    const verified = reference && known.paymentExists ? await this.verifyCharge(reference) : undefined;
-
-    const settled = await this.settler.submit({ envelope, key, payload: json, verified });
-    if (settled === 'duplicate') return 'duplicate';
-    const log = this.logger.child({ webhook: envelope.event, dedupeKey: key });
-    if (settled.outcome === 'unknown_reference' || settled.outcome === 'ignored') {
-      log.warn({ code: settled.outcome === 'ignored' ? 'WEBHOOK_EVENT_IGNORED' : 'WEBHOOK_UNKNOWN_REFERENCE' }, 'webhook recorded, nothing to do');
-    } else {
-      log.info({ outcome: settled.outcome }, 'webhook processed');
-    }
-    if (settled.followUp) await settled.followUp();
-    return settled.outcome;
+  /** Sweeps now, then every `retryMs`: deliveries left unsettled by a crash, a restart or a failed attempt. */
+  start(): void {
+    if (this.sweepTimer || !this.paystack) return;
+    void this.sweep();
+    this.sweepTimer = setInterval(() => void this.sweep(), this.o.retryMs);
+    this.sweepTimer.unref();
   }
 
   /**
-   * Settles deliveries in one transaction: each delivery's state change, then every delivery
-   * recorded with its outcome, then all their events. A delivery whose key comes twice is settled
-   * once (the other is a redelivery). A key another transaction recorded meanwhile rolls the whole
-   * batch back (RecordedMeanwhile: that delivery must have no effect), and GroupCommit then runs
-   * each alone.
+   * Claims due unsettled deliveries (SKIP LOCKED, so instances take different ones) and settles
+   * them, until none is due. Resolves with how many were claimed. One sweep at a time per instance.
    */
-  private async settleTogether(ds: readonly Delivery[]): Promise<Array<Settled | 'duplicate'>> {
+  sweep(): Promise<number> {
+    return (this.sweeping ??= (async () => {
+      let claimed = 0;
+      try {
+        while (!this.stopping) {
+          const rows = await claimDueDeliveries(this.knex, SWEEP_BATCH, this.retryAfterMs, Math.max(MAX_RETRY_MS, this.retryAfterMs));
+          if (!rows.length) break;
+          claimed += rows.length;
+          this.counts.swept += rows.length;
+          this.logger.info({ code: 'WEBHOOK_SWEPT', count: rows.length }, 'settling deliveries recorded earlier');
+          const work = rows.map((r) => this.fromRow(r)).filter((d): d is Delivery => d !== undefined).map((d) => this.settleOne(d));
+          work.forEach((w) => this.track(w));
+          await Promise.all(work);
+        }
+      } catch (err) {
+        this.logger.error({ code: 'WEBHOOK_SWEEP_FAILED', err }, 'webhook sweep failed; the next one retries');
+      } finally {
+        this.sweeping = undefined;
+      }
+      return claimed;
+    })());
+  }
+
+  /** Resolves once nothing is being settled on this instance (tests wait on it, with the table). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  /**
+   * Stops sweeping and waits up to `waitMs` for settling in flight. What is not settled by then
+   * stays recorded-not-settled, for the next start or another instance.
+   */
+  async stop(waitMs: number): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.sweepTimer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  private get retryAfterMs(): number {
+    return Math.max(this.o.retryMs, this.o.minAttemptMs);
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  private fromRow(r: RecordedDelivery): Delivery | undefined {
+    const parsed = Envelope.safeParse(r.payload);
+    // Every recorded payload passed this schema when it arrived.
+    if (!parsed.success) {
+      this.logger.error({ code: 'WEBHOOK_RECORD_UNREADABLE', deliveryId: r.id }, 'a recorded delivery no longer parses');
+      return undefined;
+    }
+    return { id: r.id, key: r.dedupe_key, envelope: parsed.data };
+  }
+
+  /** Verify, settle, follow up; never rejects (a failure leaves the delivery for a later attempt). */
+  private async settleOne(d: Delivery): Promise<void> {
+    const log = this.logger.child({ webhook: d.envelope.event, dedupeKey: d.key, deliveryId: d.id });
+    try {
+      const verification = await verifyDelivery(this.knex, this.paystack!, d.envelope.event, d.envelope.data, log);
+      // Shutting down: the database is about to close; the delivery waits for the next start.
+      if (this.stopping) return;
+      const settled = await this.settler.submit({ ...d, verification });
+      if (settled === 'skipped') return;
+      if (settled.outcome === 'contradicted') this.counts.contradicted++;
+      if (settled.outcome === 'unknown_reference' || settled.outcome === 'ignored') {
+        log.warn({ code: settled.outcome === 'ignored' ? 'WEBHOOK_EVENT_IGNORED' : 'WEBHOOK_UNKNOWN_REFERENCE' }, 'webhook settled, nothing to do');
+      } else {
+        log.info({ outcome: settled.outcome }, 'webhook settled');
+      }
+      if (settled.followUp && !this.stopping) await settled.followUp();
+    } catch (err) {
+      this.counts.deferred++;
+      log.warn({ code: 'WEBHOOK_SETTLE_DEFERRED', err }, 'could not settle a delivery now; it is tried again later');
+    }
+  }
+
+  /**
+   * Settles deliveries in one transaction: the deliveries' rows are locked first (only those
+   * still unsettled and not held by another instance: the rest are skipped), then each one's state
+   * change, then their outcomes, and their events at commit. A failure rolls the whole batch
+   * back and GroupCommit settles each alone.
+   */
+  private async settleTogether(ds: readonly Verified[]): Promise<Array<Settled | 'skipped'>> {
     // The same lock order in every batch (and on every instance), so two batches touching the
     // same rows wait for each other instead of deadlocking.
     const keys = ds.map((d) => lockKey(d.envelope));
     const order = ds.map((_, i) => i).sort((a, b) => compare(keys[a], keys[b]));
     const { result } = await this.publisher.transaction(async (trx, emit) => {
-      const results: Array<Settled | 'duplicate'> = new Array(ds.length);
-      const records: DeliveryRecord[] = [];
-      const seen = new Set<string>();
+      const mine = await lockUnsettled(trx, ds.map((d) => d.id));
+      const results: Array<Settled | 'skipped'> = ds.map(() => 'skipped');
+      const outcomes: Array<{ id: string; outcome: string }> = [];
       for (const i of order) {
         const d = ds[i];
-        if (seen.has(d.key)) {
-          results[i] = 'duplicate';
-          continue;
-        }
-        seen.add(d.key);
-        const s = await this.settle(trx, emit, d.envelope, d.verified);
+        if (!mine.has(d.id)) continue;
+        mine.delete(d.id);
+        const s = await this.settle(trx, emit, d);
         results[i] = s;
-        records.push({ dedupeKey: d.key, event: d.envelope.event, payload: d.payload, outcome: s.outcome });
+        outcomes.push({ id: d.id, outcome: s.outcome });
       }
-      // Recorded last, once the rows they touch are locked: a delivery of the same key that
-      // committed first makes this one a redelivery, with no effect.
-      if ((await recordDeliveries(trx, records)) < records.length) throw new RecordedMeanwhile();
+      await markSettled(trx, outcomes);
       return results;
     });
     return result;
   }
 
   /** The state change a delivery makes, in its transaction, and the Paystack call to make after it. */
-  private async settle(trx: Knex.Transaction, emit: Emit, envelope: Envelope, verified: VerifiedTransaction | undefined): Promise<Settled> {
-    const { event, data } = envelope;
+  private async settle(trx: Knex.Transaction, emit: Emit, d: Verified): Promise<Settled> {
+    const { event, data } = d.envelope;
+    if (d.verification.kind === 'contradicted') return { outcome: 'contradicted' };
     if (event === 'charge.success') {
+      const verified = d.verification.kind === 'charge' ? d.verification.verified : undefined;
       return settleCharge(trx, emit, str(data.reference), verified, this.logger, (id) => this.payments.requestRefund(id));
     }
     if (TRANSFER_STATUS[event]) return { outcome: await settleTransfer(trx, emit, str(data.reference), TRANSFER_STATUS[event], str(data.transfer_code)) };
     if (event === 'refund.processed') return { outcome: await settleRefund(trx, emit, str(data.transaction_reference)) };
-    // Recorded, not acted on: the reconciler lists the transaction's refunds with Paystack before
-    // anything is requested again (a forged or stale failure then moves no money).
+    // Confirmed by Paystack's list of refunds before this, and only recorded: the reconciler asks
+    // Paystack again before anything is requested again.
     if (event === 'refund.failed') return { outcome: await recordRefundFailure(trx, emit, str(data.transaction_reference), 'REFUND_FAILED', { checkNow: true }) };
     if (event === 'refund.needs-attention') {
       return { outcome: await recordRefundFailure(trx, emit, str(data.transaction_reference), 'REFUND_NEEDS_ATTENTION', { checkNow: true }) };
     }
-    if (event === 'charge.dispute.create') return { outcome: await settleDisputeOpened(trx, emit, disputedReference(envelope), str(data.id)) };
+    if (event === 'charge.dispute.create') return { outcome: await settleDisputeOpened(trx, emit, disputedReference(d.envelope), str(data.id)) };
     if (event === 'charge.dispute.resolve') {
-      const r = await settleDisputeResolved(trx, emit, disputedReference(envelope), str(data.resolution), this.logger);
+      const r = await settleDisputeResolved(trx, emit, disputedReference(d.envelope), str(data.resolution), this.logger);
       return { outcome: r.outcome, followUp: r.payoutToSend ? () => this.payments.startTransfer(r.payoutToSend!) : undefined };
     }
     return { outcome: 'ignored' };
   }
-
-  private async verifyCharge(reference: string): Promise<VerifiedTransaction> {
-    try {
-      return await this.paystack!.verifyTransaction(reference);
-    } catch (err) {
-      // Not a 200: Paystack will redeliver, and nothing has been stored yet.
-      this.logger.error({ code: 'PAYSTACK_VERIFY_FAILED', reference, err }, 'could not verify a charge');
-      throw new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'Could not verify the charge with Paystack; retry later');
-    }
-  }
 }
-
-/**
- * Thrown inside the delivery's transaction to roll it back when its key turns out to be recorded
- * already; caught in `receive`, never seen outside it.
- */
-class RecordedMeanwhile extends Error {}

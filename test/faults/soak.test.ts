@@ -10,6 +10,7 @@ import { MarketplaceFlows } from './helpers/marketplace-flows';
 import { cast } from './helpers/actors';
 import { signIn } from './helpers/traffic';
 import { api, pick, sleep } from './helpers/http';
+import { webhookSettledWaiter } from './helpers/webhook-settled';
 
 /** Bounded: two minutes in CI, half a minute on a workstation; SOAK_SECONDS for longer. */
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS || (IS_CI ? 120 : 30));
@@ -21,12 +22,14 @@ describeDb(`soak: ${SOAK_SECONDS} s of booking flows, webhooks and clients dropp
   let paystack: FakePaystack | undefined;
   let flows: MarketplaceFlows | undefined;
   const clients: ResumingClient[] = [];
+  let settled: ReturnType<typeof webhookSettledWaiter> | undefined;
 
   afterAll(async () => {
     await flows?.stop().catch(() => undefined);
     clients.forEach((c) => c.close());
     await killServer(srv);
     await paystack?.stop();
+    await settled?.close();
     await db?.drop();
   });
 
@@ -45,6 +48,8 @@ describeDb(`soak: ${SOAK_SECONDS} s of booking flows, webhooks and clients dropp
       LOG_LEVEL: 'warn',
     });
     paystack.setWebhookTarget(`${srv.url}/api/webhooks/paystack`);
+    settled = webhookSettledWaiter(db.url!);
+    paystack.afterWebhook = settled.wait;
     const url = srv.url;
 
     const people = cast('s', { clients: 200, providers: 60, admins: 2 });

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { FakePaystack } from '../fakes/fake-paystack';
 import { startTestServer, type TestServer } from './test-server';
 import type { Role } from '../../src/auth/principal';
+import { dedupeKey } from '../../src/payments/webhook-service';
 
 export const PAYSTACK_TEST_KEY = 'sk_test_marketplace_suite_key_0123456789';
 
@@ -15,6 +16,13 @@ export interface Marketplace {
    * has accepted, and the client's pending Paystack checkout for it.
    */
   confirmedBookingWithPayment(o: { prefix: string; amount: number; service?: string }): Promise<ConfirmedBooking>;
+  /**
+   * Waits until the deliveries with these dedupe keys (all deliveries, without keys) are settled
+   * in webhook_deliveries and nothing is being settled (follow-up Paystack calls included): the
+   * webhook route answers before it settles. The fake Paystack's webhook methods wait for their
+   * own delivery this way before they return.
+   */
+  settled(keys?: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,10 +52,27 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
     ...env,
   });
   paystack.setWebhookTarget(`${srv.url}/api/webhooks/paystack`);
+  paystack.afterWebhook = async ({ rawBody, response }) => {
+    if (response.status !== 200) return;
+    await market.settled([dedupeKey(JSON.parse(rawBody), Buffer.from(rawBody))]);
+  };
   let n = 0;
   const market: Marketplace = {
     srv,
     paystack,
+    async settled(keys) {
+      const knex = srv.db.database.knex;
+      const until = Date.now() + 20_000;
+      for (;;) {
+        await srv.running.deps.webhooks.idle();
+        const q = knex('webhook_deliveries').whereNull('settled_at');
+        if (keys) q.whereIn('dedupe_key', keys);
+        const [{ c }] = await q.count<{ c: string }[]>('* as c');
+        if (Number(c) === 0 && srv.running.deps.webhooks.settling.inFlight === 0) return;
+        if (Date.now() > until) throw new Error(`${c} webhook deliveries still unsettled after 20 s`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
     async confirmedBookingWithPayment({ prefix, amount, service = 's' }) {
       n++;
       const client = market.user(`${prefix}-c${n}`, 'client', { email: `${prefix}${n}@example.co.za` });

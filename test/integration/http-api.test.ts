@@ -141,7 +141,7 @@ describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
     expect(st.fanoutLag.samples).toBeGreaterThanOrEqual(1);
     expect(typeof st.fanoutLag.p50Ms).toBe('number');
     expect(st.recentErrors.byCode.NOT_FOUND).toBeGreaterThanOrEqual(1);
-    expect(st.webhookSettling).toEqual({ batches: 0, deliveries: 0, retriedAlone: 0, queued: 0 });
+    expect(st.webhookSettling).toEqual({ recorded: 0, swept: 0, contradicted: 0, deferred: 0, inFlight: 0, batches: 0, deliveries: 0, retriedAlone: 0, queued: 0 });
     expect(JSON.stringify(st)).not.toContain('status-user-x');
     s.close();
   });
