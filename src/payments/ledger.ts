@@ -22,10 +22,11 @@ import { checkJournal, type JournalReport } from './journal-check';
  *   REFUNDED                 refunded: back with the client (a refund, or a card dispute the customer
  *                            won, even after release: then its payout, if any, must be FAILED/REVERSED)
  *   FLAGGED                  flagged: Paystack reported a charge that did not match our record; held
- *                            for review. Counted as received, AT OUR RECORDED AMOUNT: the amount
- *                            Paystack actually verified is not stored (only logged), and a charge
- *                            whose verify status was not `success` is flagged too.
- * `received` is every payment that is neither PENDING nor FAILED, so a payment in a status outside
+ *                            for an operator. Counted here as received AT OUR RECORDED AMOUNT; what
+ *                            Paystack verified is kept on the payment (verified_amount) and is what
+ *                            the journal holds. A charge whose verify status was not `success` is
+ *                            flagged too, with nothing verified.
+ * `received` is every payment that is neither PENDING, FAILED nor EXPIRED, so a payment in a status outside
  * the table above lands in `received` but in no bucket, and check (a) names it.
  */
 
