@@ -41,6 +41,7 @@ export const KNOWN_EVENT_TYPES = [
   'payment.dispute_resolved',
   'payment.refund_failing',
   'payment.chargeback_loss',
+  'payment.partially_refunded',
   'payout.status_changed',
   'booking.admin_action',
   'ops.attention',

@@ -62,7 +62,19 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
       return b
         ? p.merchantWon
           ? { title: 'Dispute resolved', body: side === 'provider' ? 'The dispute was resolved in your favour; your payout continues.' : `The dispute about ${b.service} was resolved in the provider's favour.` }
-          : { title: 'Dispute resolved', body: side === 'client' ? `Your ${money(p.amount, p.currency)} for ${b.service} is being returned.` : `The dispute about ${b.service} was resolved in the client's favour; no payout will be made.` }
+          : disputeLostText(side, money(p.refundAmount ?? p.amount, p.currency), b.service, Number(p.refundAmount ?? p.amount) < Number(p.amount))
+        : null;
+    case 'payment.partially_refunded':
+      return b
+        ? side === 'client'
+          ? {
+              title: 'Part of your payment came back',
+              body: `${money(p.amount, p.currency)} of your ${money(p.chargeAmount, p.currency)} for ${b.service} came back to you; ${money(p.heldAmount, p.currency)} ${p.status === 'RELEASED' ? `goes to ${b.providerName}` : 'stays in escrow'}.`,
+            }
+          : {
+              title: 'Part of a payment went back to the client',
+              body: `${money(p.amount, p.currency)} of the ${money(p.chargeAmount, p.currency)} for ${b.service} went back to ${b.clientName}; your payout is made from the remaining ${money(p.heldAmount, p.currency)}.`,
+            }
         : null;
     case 'payment.status_changed':
       return paymentText(p.status, side, money(p.amount, p.currency), b);
@@ -79,7 +91,7 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
         ? { title: 'Payment will be released tomorrow', body: `Unless you dispute it, ${money(p.amount, p.currency)} for ${b.service} goes to ${b.providerName} on ${when(p.autoReleaseAt)}.` }
         : null;
     case 'booking.admin_action':
-      return b ? { title: 'Our team has decided', body: adminActionText(String(p.action), side, money(p.amount, p.currency), b.service, String(p.reason)) } : null;
+      return b ? { title: 'Our team has decided', body: adminActionText(String(p.action), side, money(p.refundAmount ?? p.amount, p.currency), b.service, String(p.reason)) } : null;
     case 'payment.refund_failing':
       return side === 'client' && b
         ? { title: 'Your refund is delayed', body: `The refund of ${money(p.amount, p.currency)} for ${b.service} did not go through yet. Our team has been told.` }
@@ -119,6 +131,17 @@ function adminText(e: EventFacts, money: (cents: unknown, currency: unknown) => 
     default:
       return null;
   }
+}
+
+/** A card dispute the customer won: all of the payment back, or part of it (the payout is smaller then). */
+function disputeLostText(side: Side, amount: string, service: string, partial: boolean): NotificationText {
+  if (side === 'client') return { title: 'Dispute resolved', body: `Your ${amount} for ${service} is being returned.` };
+  return {
+    title: 'Dispute resolved',
+    body: partial
+      ? `The dispute about ${service} was resolved in the client's favour for ${amount}; your payout is smaller by that share.`
+      : `The dispute about ${service} was resolved in the client's favour; no payout will be made.`,
+  };
 }
 
 function adminActionText(action: string, side: Side, amount: string, service: string, reason: string): string {

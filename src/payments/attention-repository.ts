@@ -60,12 +60,12 @@ export async function listAttention(db: Db, q: AttentionQuery): Promise<Attentio
        FROM bookings b JOIN payments p ON p.booking_id = b.id
        WHERE p.status = 'ESCROW' AND b.status IN ('CONFIRMED', 'IN_PROGRESS') AND b.scheduled_for < ? ${only}
      UNION ALL
-     SELECT 'payment', p.id::text, p.booking_id::text, 'CHARGEBACK_LOSS', p.amount, p.currency, p.chargeback_at
+     SELECT 'payment', p.id::text, p.booking_id::text, 'CHARGEBACK_LOSS', coalesce(p.chargeback_loss, p.amount), p.currency, p.chargeback_at
        FROM payments p WHERE p.chargeback_at > ? ${only}
      UNION ALL
      SELECT 'payment', p.id::text, p.booking_id::text, 'NEGATIVE_MARGIN', p.amount, p.currency, o.created_at
        FROM payments p JOIN payouts o ON o.payment_id = p.id
-       WHERE p.status = 'RELEASED' AND p.amount - o.amount < coalesce(p.paystack_fees, 0) AND o.created_at > ? ${only}
+       WHERE p.status = 'RELEASED' AND p.amount - p.refunded_amount - p.charged_back_amount - o.amount < coalesce(p.paystack_fees, 0) AND o.created_at > ? ${only}
      ORDER BY since, kind, id`,
     [
       ...onlyArgs,

@@ -41,8 +41,8 @@ export function attentionRoutes(deps: AttentionRouteDeps): Router {
       const p = principalOf(req);
       adminOnly(p.role);
       const id = pathId(req.params.id, 'Booking');
-      const { reason } = parseInput(AdminActionRequest, req.body ?? {});
-      res.json(await deps.escrowAdmin.act(p, id, AdminAction.parse(req.params.action), reason));
+      const body = parseInput(AdminActionRequest, req.body ?? {});
+      res.json(await deps.escrowAdmin.act(p, id, AdminAction.parse(req.params.action), body));
     },
   );
   return router;

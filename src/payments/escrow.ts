@@ -7,6 +7,7 @@ import { setPaymentStatus, type PaymentExtra, type PaymentRow } from './payment-
 import { canMovePayment, type PaymentStatus } from './payment-state';
 import { insertPayout, type PayoutRow } from './payout-repository';
 import { paymentEntries, payoutEntries, post } from './journal';
+import { amountsOf, heldAmount, owedAmount } from './payment-amounts';
 import type { PayoutStatus } from './payout-state';
 
 type Parties = { clientId: string; providerId: string };
@@ -49,11 +50,15 @@ export async function movePaymentThrough(
     from = to;
   }
   await setPaymentStatus(trx, payment.id, from, extra);
+  // A refund's target may be set by this very move.
+  const amounts = amountsOf({ ...payment, ...(extra.refund_target !== undefined && { refund_target: extra.refund_target === null ? null : String(extra.refund_target) }) });
   let previous = payment.status;
   for (const to of steps) {
     if (to !== 'RELEASED') {
       const entries = paymentEntries(previous, to, {
-        amount: Number(payment.amount),
+        amount: amounts.amount,
+        held: heldAmount(amounts),
+        owed: owedAmount(amounts),
         verifiedAmount: payment.verified_amount === null ? null : Number(payment.verified_amount),
         fees: payment.paystack_fees === null ? null : Number(payment.paystack_fees),
         payoutAmount: share?.amount,
@@ -94,16 +99,18 @@ export async function releaseEscrow(
   feeBps: number,
 ): Promise<PayoutRow> {
   await movePayment(trx, emit, payment, parties, 'RELEASED');
+  // What partial refunds and chargebacks left is what is paid out, less the fee.
+  const held = heldAmount(amountsOf(payment));
   const payout = await insertPayout(trx, {
     booking_id: parties.bookingId,
     payment_id: payment.id,
     provider_id: parties.providerId,
     reference: newPayoutReference(parties.bookingId),
-    amount: payoutAmount(Number(payment.amount), feeBps),
+    amount: payoutAmount(held, feeBps),
     currency: payment.currency,
     fee_bps: feeBps,
   });
-  const entries = paymentEntries('ESCROW', 'RELEASED', { amount: Number(payment.amount), verifiedAmount: null, fees: null, payoutAmount: Number(payout.amount) });
+  const entries = paymentEntries('ESCROW', 'RELEASED', { amount: Number(payment.amount), held, verifiedAmount: null, fees: null, payoutAmount: Number(payout.amount) });
   await post(trx, { bookingId: parties.bookingId, paymentId: String(payment.id), payoutId: String(payout.id), currency: payment.currency }, entries);
   emitPayoutStatus(emit, payout, null, 'PENDING');
   return payout;

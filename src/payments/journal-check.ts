@@ -54,13 +54,18 @@ export async function checkJournal(db: Db): Promise<JournalReport> {
     const a = Number(p.amount);
     const verified = p.verified_amount === null ? 0 : Number(p.verified_amount);
     const received = RECEIVED.has(p.status) && (p.status !== 'FLAGGED' || verified > 0);
-    expect('payment', p.id, 'escrow', p.status === 'PAID' || p.status === 'ESCROW' ? -a : 0, paymentHolds(p.id, 'escrow'));
+    // What partial refunds and chargebacks left of the charge, and what a pending refund still owes.
+    const refunded = Number(p.refunded_amount);
+    const held = a - refunded - Number(p.charged_back_amount);
+    const owed = p.status === 'REFUND_PENDING' ? (p.refund_target === null ? held : Number(p.refund_target) - refunded) : 0;
+    const inEscrow = p.status === 'PAID' || p.status === 'ESCROW' || p.status === 'REFUND_PENDING' ? held - owed : 0;
+    expect('payment', p.id, 'escrow', -inEscrow, paymentHolds(p.id, 'escrow'));
     expect('payment', p.id, 'unmatched_charges', p.status === 'FLAGGED' ? -verified : 0, paymentHolds(p.id, 'unmatched_charges'));
-    expect('payment', p.id, 'refunds_owed', p.status === 'REFUND_PENDING' ? -a : 0, paymentHolds(p.id, 'refunds_owed'));
-    const fee = p.status === 'RELEASED' && p.payout_amount !== null ? a - Number(p.payout_amount) : 0;
+    expect('payment', p.id, 'refunds_owed', -owed, paymentHolds(p.id, 'refunds_owed'));
+    const fee = p.status === 'RELEASED' && p.payout_amount !== null ? held - Number(p.payout_amount) : 0;
     expect('payment', p.id, 'platform_revenue', -fee, paymentHolds(p.id, 'platform_revenue'));
     expect('payment', p.id, 'paystack_fees', received ? Number(p.paystack_fees ?? 0) : 0, paymentHolds(p.id, 'paystack_fees'));
-    expect('payment', p.id, 'chargeback_losses', p.chargeback_at ? a : 0, paymentHolds(p.id, 'chargeback_losses'));
+    expect('payment', p.id, 'chargeback_losses', Number(p.chargeback_loss ?? 0), paymentHolds(p.id, 'chargeback_losses'));
   }
   for (const o of states.payouts) {
     const amount = Number(o.amount);

@@ -51,12 +51,34 @@ export async function balancesBy(db: Db, by: 'payment' | 'payout'): Promise<Arra
 
 /** What the state tables say, for the journal check: every payment and payout with its amounts. */
 export async function moneyStates(db: Db): Promise<{
-  payments: Array<{ id: string; status: string; amount: string; verified_amount: string | null; paystack_fees: string | null; chargeback_at: Date | null; payout_amount: string | null }>;
+  payments: Array<{
+    id: string;
+    status: string;
+    amount: string;
+    verified_amount: string | null;
+    paystack_fees: string | null;
+    refunded_amount: string;
+    charged_back_amount: string;
+    refund_target: string | null;
+    chargeback_loss: string | null;
+    payout_amount: string | null;
+  }>;
   payouts: Array<{ id: string; status: string; amount: string; payment_status: string }>;
 }> {
   const payments = await db('payments as p')
     .leftJoin('payouts as o', 'o.payment_id', 'p.id')
-    .select(db.raw('p.id::text AS id'), 'p.status', 'p.amount', 'p.verified_amount', 'p.paystack_fees', 'p.chargeback_at', 'o.amount as payout_amount');
+    .select(
+      db.raw('p.id::text AS id'),
+      'p.status',
+      'p.amount',
+      'p.verified_amount',
+      'p.paystack_fees',
+      'p.refunded_amount',
+      'p.charged_back_amount',
+      'p.refund_target',
+      'p.chargeback_loss',
+      'o.amount as payout_amount',
+    );
   const payouts = await db('payouts as o')
     .join('payments as p', 'p.id', 'o.payment_id')
     .select(db.raw('o.id::text AS id'), 'o.status', 'o.amount', 'p.status as payment_status');

@@ -54,9 +54,14 @@ const move = (kind: string, amount: number, debit: Account, credit: Account): En
   ],
 });
 
-/** The facts of a payment a move needs: its amount, what Paystack verified and kept, and its payout's share. */
+/** The facts of a payment a move needs: its amounts, what Paystack verified and kept, and its payout's share. */
 export interface PaymentMoney {
+  /** The whole charge. */
   amount: number;
+  /** What is left of it after partial refunds and chargebacks (payment-amounts.ts); the whole charge when absent. */
+  held?: number;
+  /** For a refund: what it brings back; all that is held when absent. */
+  owed?: number;
   verifiedAmount: number | null;
   fees: number | null;
   /** For a release or its reversal: the provider's share (the rest is the platform's). */
@@ -66,18 +71,20 @@ export interface PaymentMoney {
 /** The entries a payment's move from `from` to `to` makes; none when no money moves. */
 export function paymentEntries(from: PaymentStatus, to: PaymentStatus, m: PaymentMoney): EntryDraft[] {
   const a = m.amount;
+  const held = m.held ?? a;
+  const owed = m.owed ?? held;
   const received = (credit: Account, amount: number): EntryDraft[] => [
     move('charge_received', amount, 'paystack_balance', credit),
     ...(m.fees ? [move('paystack_fee', m.fees, 'paystack_fees', 'paystack_balance')] : []),
   ];
   const released = (kind: string, sign: 1 | -1): EntryDraft => {
-    const provider = m.payoutAmount ?? a;
+    const provider = m.payoutAmount ?? held;
     return {
       kind,
       postings: [
-        { account: 'escrow', amount: sign * a },
+        { account: 'escrow', amount: sign * held },
         { account: 'provider_payable', amount: -sign * provider },
-        { account: 'platform_revenue', amount: -sign * (a - provider) },
+        { account: 'platform_revenue', amount: -sign * (held - provider) },
       ],
     };
   };
@@ -94,19 +101,18 @@ export function paymentEntries(from: PaymentStatus, to: PaymentStatus, m: Paymen
       return [move('charge_flagged', a, 'escrow', 'unmatched_charges')];
     case 'PAID>REFUND_PENDING':
     case 'ESCROW>REFUND_PENDING':
-      return [move('refund_requested', a, 'escrow', 'refunds_owed')];
-    case 'REFUND_PENDING>REFUNDED':
-      return [move('refund_paid', a, 'refunds_owed', 'paystack_balance')];
+      return [move('refund_requested', owed, 'escrow', 'refunds_owed')];
     case 'ESCROW>REFUNDED':
-      // A refund processed, or a card dispute the customer won, straight out of escrow.
-      return [move('refund_paid', a, 'escrow', 'paystack_balance')];
+      // A card dispute the customer won, straight out of escrow (refunds are journaled by refundPaidEntries).
+      return [move('chargeback', held, 'escrow', 'paystack_balance')];
     case 'ESCROW>RELEASED':
       return [released('escrow_released', 1)];
     case 'RELEASED>REFUNDED':
       // A card dispute the customer won before the payout went out: the release is undone and the bank takes the charge back.
-      return [released('release_reversed', -1), move('chargeback', a, 'escrow', 'paystack_balance')];
+      return [released('release_reversed', -1), move('chargeback', held, 'escrow', 'paystack_balance')];
     default:
-      // PAID>ESCROW (the same money, now held), PENDING>EXPIRED and PENDING>FAILED move nothing.
+      // PAID>ESCROW (the same money, now held), PENDING>EXPIRED and PENDING>FAILED move nothing;
+      // REFUND_PENDING>REFUNDED and REFUND_PENDING>ESCROW are the refund's processing, journaled by refundPaidEntries.
       return [];
   }
 }
@@ -132,6 +138,33 @@ export function payoutEntries(from: PayoutStatus, to: PayoutStatus, amount: numb
       // PENDING>FAILED or PENDING>REVERSED: nothing was sent. FAILED|REVERSED>PENDING: still owed.
       return [];
   }
+}
+
+/**
+ * Refunds Paystack processed: what the pending request owed comes out of refunds_owed, anything
+ * beyond it (a refund made in Paystack's dashboard) straight out of escrow.
+ */
+export function refundPaidEntries(fromOwed: number, fromEscrow: number): EntryDraft[] {
+  return [
+    ...(fromOwed > 0 ? [move('refund_paid', fromOwed, 'refunds_owed', 'paystack_balance')] : []),
+    ...(fromEscrow > 0 ? [move('refund_paid', fromEscrow, 'escrow', 'paystack_balance')] : []),
+  ];
+}
+
+/**
+ * Part of a charge taken back by a card dispute before the payout went out. From escrow; or, once
+ * released, from the waiting payout (reduced by `payoutCut`) and the platform's fee (the rest).
+ */
+export function partialChargebackEntry(amount: number, released: { payoutCut: number } | null): EntryDraft {
+  if (!released) return move('chargeback', amount, 'escrow', 'paystack_balance');
+  return {
+    kind: 'chargeback',
+    postings: [
+      { account: 'provider_payable', amount: released.payoutCut },
+      { account: 'platform_revenue', amount: amount - released.payoutCut },
+      { account: 'paystack_balance', amount: -amount },
+    ],
+  };
 }
 
 /** A card dispute lost after the provider was paid: the bank takes the charge back, and it is our loss. */

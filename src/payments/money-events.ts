@@ -1,4 +1,4 @@
-import { userChannel } from '../events/audience';
+import { roleChannel, userChannel } from '../events/audience';
 import type { Emit } from '../events/event-publisher';
 import type { PaymentRow } from './payment-repository';
 import type { PaymentStatus } from './payment-state';
@@ -24,6 +24,34 @@ export function emitPaymentStatus(
       previousStatus,
       amount: Number(p.amount),
       currency: p.currency,
+      // What went back to the client so far by partial refunds and chargebacks.
+      refundedAmount: Number(p.refunded_amount ?? 0) + Number(p.charged_back_amount ?? 0),
+    },
+  });
+}
+
+/**
+ * `payment.partially_refunded`: part of the charge went back to the client; the rest stays where
+ * it was (held, or released to a payout that is smaller by as much). To both parties and admins;
+ * it names no payout amount, which only the provider may see (on the payout's own events).
+ */
+export function emitPartialRefund(
+  emit: Emit,
+  p: PaymentRow,
+  parties: { clientId: string; providerId: string },
+  o: { amount: number; refundedAmount: number; heldAmount: number; cause: 'REFUND' | 'CARD_DISPUTE' },
+): void {
+  emit({
+    type: 'payment.partially_refunded',
+    audience: [userChannel(parties.clientId), userChannel(parties.providerId), roleChannel('admin')],
+    payload: {
+      bookingId: String(p.booking_id),
+      paymentId: String(p.id),
+      reference: p.reference,
+      status: p.status,
+      currency: p.currency,
+      chargeAmount: Number(p.amount),
+      ...o,
     },
   });
 }

@@ -23,6 +23,11 @@ export interface PaymentRow {
   verified_currency: string | null;
   paystack_fees: string | null;
   chargeback_at: Date | null;
+  /** Partial amounts, in cents (see payment-amounts.ts); bigint columns, read as strings. */
+  refunded_amount: string;
+  charged_back_amount: string;
+  refund_target: string | null;
+  chargeback_loss: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -75,7 +80,7 @@ export async function lockPayment(db: Db, id: string): Promise<PaymentRow | unde
 /** Returns undefined when the booking already has a live payment (a racing initialize won). */
 export async function insertPayment(
   db: Db,
-  p: Omit<PaymentRow, 'id' | 'amount' | 'disputed_at' | 'dispute_id' | 'refund_failure' | 'client_disputed_at' | 'client_dispute_reason' | 'verified_amount' | 'verified_currency' | 'paystack_fees' | 'chargeback_at' | 'created_at' | 'updated_at'> & { amount: number },
+  p: Pick<PaymentRow, 'booking_id' | 'reference' | 'status' | 'currency' | 'email' | 'authorization_url' | 'access_code'> & { amount: number },
 ): Promise<PaymentRow | undefined> {
   const rows: PaymentRow[] = await db('payments')
     .insert(p)
@@ -93,6 +98,9 @@ export type PaymentExtra = {
   paystack_fees?: number | null;
   refund_failure?: null;
   refund_failed_at?: null;
+  refunded_amount?: number;
+  charged_back_amount?: number;
+  refund_target?: number | null;
 };
 
 export async function setPaymentStatus(db: Db, id: string, status: PaymentStatus, extra: PaymentExtra = {}): Promise<void> {
@@ -116,6 +124,11 @@ export async function setVerifiedAmount(db: Db, id: string, amount: number): Pro
 }
 
 /** A card dispute took the charge back after the payout went out: a chargeback loss. */
-export async function markChargeback(db: Db, id: string): Promise<void> {
-  await db('payments').where({ id }).update({ chargeback_at: db.fn.now() });
+export async function markChargeback(db: Db, id: string, loss: number): Promise<void> {
+  await db('payments').where({ id }).update({ chargeback_at: db.fn.now(), chargeback_loss: loss });
+}
+
+/** Partial amounts that changed without a change of status (see payment-amounts.ts). */
+export async function setReturnedAmounts(db: Db, id: string, a: { refunded_amount?: number; charged_back_amount?: number }): Promise<void> {
+  await db('payments').where({ id }).update({ ...a, updated_at: db.fn.now() });
 }

@@ -11,6 +11,7 @@ import { emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { journalPayoutMove, newPayoutReference } from './escrow';
 import { clearRefundFailure, findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
 import { recordRefundFailure } from './settlement';
+import { amountsOf, owedAmount } from './payment-amounts';
 import { lockPayout, setPayoutStatus } from './payout-repository';
 import { canMovePayout } from './payout-state';
 import { PaystackError, type PaystackClient } from './paystack-client';
@@ -196,7 +197,9 @@ export class PaymentService implements PaymentFollowUps {
       return false;
     }
     try {
-      await this.client().refund({ transaction: payment.reference });
+      // Always the amount: after a partial refund or chargeback, or for a partial refund, Paystack's
+      // "whole remaining amount" is not what we owe.
+      await this.client().refund({ transaction: payment.reference, amount: owedAmount(amountsOf(payment)) });
       if (payment.refund_failure) await clearRefundFailure(this.knex, paymentId);
       return true;
     } catch (err) {

@@ -12,7 +12,8 @@ const NEXT: Readonly<Record<PaymentStatus, readonly PaymentStatus[]>> = {
   PENDING: ['PAID', 'FAILED', 'FLAGGED', 'EXPIRED'],
   PAID: ['ESCROW', 'REFUND_PENDING', 'FLAGGED'],
   ESCROW: ['RELEASED', 'REFUND_PENDING', 'REFUNDED'],
-  REFUND_PENDING: ['REFUNDED'],
+  // ESCROW again once a partial refund is processed: the rest of the charge is still held.
+  REFUND_PENDING: ['REFUNDED', 'ESCROW'],
   // Only a lost dispute takes released money back (the payout must not have gone out).
   RELEASED: ['REFUNDED'],
   FAILED: [],

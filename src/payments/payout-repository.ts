@@ -47,3 +47,8 @@ export async function setPayoutStatus(
   // A new status starts a new wait: its first check falls due RECONCILE_AFTER_MS from now.
   await db('payouts').where({ id }).update({ status, ...extra, updated_at: db.fn.now(), next_check_at: null, check_attempts: 0 });
 }
+
+/** A waiting payout made smaller: part of its payment went back to the client. */
+export async function setPayoutAmount(db: Db, id: string, amount: number): Promise<void> {
+  await db('payouts').where({ id }).update({ amount, updated_at: db.fn.now() });
+}

@@ -159,6 +159,11 @@ export const ListedRefund = z
 export type ListedRefund = z.output<typeof ListedRefund>;
 const ListedRefunds = z.array(ListedRefund);
 
+/** What a charge's processed refunds add up to, in cents. */
+export function processedRefundTotal(refunds: readonly ListedRefund[]): number {
+  return refunds.filter((r) => r.status === 'processed').reduce((sum, r) => sum + r.amount, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Inputs
 

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { EventPublisher } from '../events/event-publisher';
 import type { Logger } from '../logger';
 import type { PaymentService } from './payment-service';
-import { PaystackError, type PaystackClient, type VerifiedTransaction } from './paystack-client';
+import { PaystackError, processedRefundTotal, type PaystackClient, type VerifiedTransaction } from './paystack-client';
 import { expireCheckout, recordRefundFailure, settleCharge, settleRefund, settleTransfer } from './settlement';
 import { AWAITING_PAYSTACK } from './payment-state';
 import { PAYOUT_AWAITING_PAYSTACK, type PayoutStatus } from './payout-state';
@@ -154,16 +154,16 @@ export class Reconciler {
   }
 
   /**
-   * A refund we owe: Paystack's own list says whether it went through. Processed → REFUNDED;
-   * pending → wait; needs-attention → the operators (it needs the customer's bank details);
-   * none, or only failed ones → ask again.
+   * A refund we owe: Paystack's own list says whether it went through. Processed refunds are
+   * counted (the payment is refunded, or back in escrow after a partial refund, or nearer its
+   * target); pending → wait; needs-attention → the operators (it needs the customer's bank
+   * details); none, or only failed ones, and still short of the target → ask again for the rest.
    */
   private async refund(row: Claimed): Promise<boolean> {
     const refunds = await this.paystack.listRefunds(row.paystack_transaction_id ?? row.reference);
-    if (refunds.some((r) => r.status === 'processed')) {
-      const { result } = await this.publisher.transaction((trx, emit) => settleRefund(trx, emit, row.reference));
-      return result === 'processed';
-    }
+    const processed = processedRefundTotal(refunds);
+    const { result } = await this.publisher.transaction((trx, emit) => settleRefund(trx, emit, row.reference, processed));
+    if (result === 'processed') return true;
     if (refunds.some((r) => r.status === 'pending' || r.status === 'processing')) return false;
     if (refunds.some((r) => r.status === 'needs-attention')) {
       await this.publisher.transaction((trx, emit) => recordRefundFailure(trx, emit, row.reference, 'REFUND_NEEDS_ATTENTION', { checkNow: false }));

@@ -1,11 +1,13 @@
 import type { Knex } from 'knex';
 import type { Emit } from '../events/event-publisher';
 import type { Logger } from '../logger';
-import { journalPayoutMove, movePayment, movePaymentThrough } from './escrow';
-import { chargebackLossEntry, post } from './journal';
-import { emitPayoutStatus } from './money-events';
-import { lockPaymentWithBooking, markChargeback, type PaymentBooking, type PaymentRow } from './payment-repository';
-import { lockPayoutByReference, setPayoutStatus, type PayoutRow } from './payout-repository';
+import { journalPayoutMove, movePayment, movePaymentThrough, payoutAmount } from './escrow';
+import { chargebackLossEntry, partialChargebackEntry, post, refundPaidEntries } from './journal';
+import { emitPartialRefund, emitPaymentStatus, emitPayoutStatus } from './money-events';
+import { amountsOf, heldAmount, owedAmount } from './payment-amounts';
+import { lockPaymentWithBooking, markChargeback, setPaymentStatus, setReturnedAmounts, type PaymentBooking, type PaymentRow } from './payment-repository';
+import { canMovePayment } from './payment-state';
+import { lockPayoutByReference, setPayoutAmount, setPayoutStatus, type PayoutRow } from './payout-repository';
 import { userChannel, roleChannel } from '../events/audience';
 import { canMovePayout, type PayoutStatus } from './payout-state';
 import type { VerifiedTransaction } from './paystack-client';
@@ -85,15 +87,40 @@ export async function settleTransfer(
   return 'processed';
 }
 
-export async function settleRefund(trx: Knex.Transaction, emit: Emit, reference: string | undefined): Promise<SettleOutcome> {
+/**
+ * Refunds Paystack has processed for a charge, `processed` cents in all. Paystack's own list of
+ * refunds is the measure (the webhook's settling and the reconciler both read it), so however
+ * often the news comes, a refund is counted once. A refund we requested is done when its target is
+ * reached: all of it (REFUNDED), or part (back to ESCROW, the rest still held). A refund made in
+ * Paystack's dashboard comes out of escrow, whole or in part.
+ */
+export async function settleRefund(trx: Knex.Transaction, emit: Emit, reference: string | undefined, processed: number): Promise<SettleOutcome> {
   const locked = await lockPaymentWithBooking(trx, reference);
   if (!locked) return 'unknown_reference';
   const { payment, booking } = locked;
   if (payment.status !== 'REFUND_PENDING' && payment.status !== 'ESCROW') return 'no_change';
-  await movePayment(trx, emit, payment, { clientId: booking.client_id, providerId: booking.provider_id }, 'REFUNDED', {
-    refund_failure: null,
-    refund_failed_at: null,
-  });
+  const before = amountsOf(payment);
+  const newly = Math.min(processed, before.amount - before.chargedBack) - before.refunded;
+  if (newly <= 0) return 'no_change';
+  const owed = payment.status === 'REFUND_PENDING' ? owedAmount(before) : 0;
+  const fromOwed = Math.min(newly, owed);
+  const after = { ...before, refunded: before.refunded + newly };
+  const held = heldAmount(after);
+  const requestDone = payment.status === 'REFUND_PENDING' && newly >= owed;
+  const to = held === 0 ? 'REFUNDED' : requestDone ? 'ESCROW' : payment.status;
+  const row: PaymentRow = { ...payment, refunded_amount: String(after.refunded) };
+  const parties = { clientId: booking.client_id, providerId: booking.provider_id };
+  await post(trx, { bookingId: String(booking.id), paymentId: String(payment.id), currency: payment.currency }, refundPaidEntries(fromOwed, newly - fromOwed));
+  if (to === payment.status) {
+    await setReturnedAmounts(trx, payment.id, { refunded_amount: after.refunded });
+  } else {
+    if (!canMovePayment(payment.status, to)) throw new Error(`payment ${payment.id} cannot move from ${payment.status} to ${to}`);
+    await setPaymentStatus(trx, payment.id, to, { refunded_amount: after.refunded, refund_target: null, refund_failure: null, refund_failed_at: null });
+    emitPaymentStatus(emit, row, parties, payment.status, to);
+  }
+  if (to !== 'REFUNDED') {
+    emitPartialRefund(emit, { ...row, status: to }, parties, { amount: newly, refundedAmount: after.refunded + after.chargedBack, heldAmount: held, cause: 'REFUND' });
+  }
   return 'processed';
 }
 
@@ -155,13 +182,17 @@ export async function settleDisputeOpened(
 
 /**
  * The dispute ends. Merchant won ("declined"): the freeze lifts and a waiting payout is sent.
- * Customer won (accepted): the money goes back; a payout that had not gone out fails.
+ * Customer won: the bank takes back `refundAmount` (the whole charge when Paystack names none).
+ * All of what is held: the payment is refunded and a payout that had not gone out fails. Part of
+ * it: the rest stays held, or a waiting payout is made smaller and sent. After the payout went out,
+ * what the bank took is a chargeback loss for the operators.
  */
 export async function settleDisputeResolved(
   trx: Knex.Transaction,
   emit: Emit,
   reference: string | undefined,
   resolution: string | undefined,
+  refundAmount: number | undefined,
   logger: Logger,
 ): Promise<{ outcome: SettleOutcome; payoutToSend?: string }> {
   const locked = await lockPaymentWithBooking(trx, reference);
@@ -170,24 +201,50 @@ export async function settleDisputeResolved(
   if (!payment.disputed_at) return { outcome: 'no_change' };
   await trx('payments').where({ id: payment.id }).update({ disputed_at: null });
   const merchantWon = resolution === 'declined';
-  emitToPartiesAndAdmins(emit, 'payment.dispute_resolved', payment, booking, { resolution: resolution ?? null, merchantWon });
+  const amounts = amountsOf(payment);
+  const held = heldAmount(amounts);
+  const taken = refundAmount !== undefined && Number.isSafeInteger(refundAmount) && refundAmount > 0 ? Math.min(refundAmount, held) : held;
+  emitToPartiesAndAdmins(emit, 'payment.dispute_resolved', payment, booking, {
+    resolution: resolution ?? null,
+    merchantWon,
+    ...(merchantWon ? {} : { refundAmount: taken }),
+  });
   const payout: PayoutRow | undefined = await trx('payouts').where({ payment_id: payment.id }).forUpdate().first();
   if (merchantWon) return { outcome: 'processed', payoutToSend: payout?.status === 'PENDING' ? payout.id : undefined };
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
+  const subject = { bookingId: String(booking.id), paymentId: String(payment.id), payoutId: payout ? String(payout.id) : undefined, currency: payment.currency };
   if (payout && payout.status !== 'PENDING' && payout.status !== 'FAILED') {
     // The provider has been (or is being) paid: the bank took the charge back from us. A loss for
     // an operator to recover (it is in their queue), recorded as such rather than papered over by
     // marking the payment refunded.
-    logger.error({ code: 'DISPUTE_LOST_AFTER_PAYOUT', paymentId: payment.id, payoutId: payout.id }, 'dispute lost after the payout went out');
-    await markChargeback(trx, payment.id);
-    await post(trx, { bookingId: String(booking.id), paymentId: String(payment.id), payoutId: String(payout.id), currency: payment.currency }, [
-      chargebackLossEntry(Number(payment.amount)),
-    ]);
-    emitToPartiesAndAdmins(emit, 'payment.chargeback_loss', payment, booking, {});
+    logger.error({ code: 'DISPUTE_LOST_AFTER_PAYOUT', paymentId: payment.id, payoutId: payout.id, amount: taken }, 'dispute lost after the payout went out');
+    await markChargeback(trx, payment.id, Number(payment.chargeback_loss ?? 0) + taken);
+    await post(trx, subject, [chargebackLossEntry(taken)]);
+    emitToPartiesAndAdmins(emit, 'payment.chargeback_loss', payment, booking, { lossAmount: taken });
     return { outcome: 'processed' };
   }
+  if (taken < held && (payment.status === 'ESCROW' || payment.status === 'RELEASED')) {
+    const chargedBack = amounts.chargedBack + taken;
+    const rest = held - taken;
+    let payoutToSend: string | undefined;
+    if (payment.status === 'RELEASED' && payout) {
+      // The waiting payout is what is left, less the fee at the payout's own rate.
+      const smaller = payout.fee_bps === null ? Math.floor((Number(payout.amount) * rest) / held) : payoutAmount(rest, payout.fee_bps);
+      await post(trx, subject, [partialChargebackEntry(taken, { payoutCut: Number(payout.amount) - smaller })]);
+      await setPayoutAmount(trx, payout.id, smaller);
+      if (payout.status === 'PENDING') payoutToSend = payout.id;
+    } else {
+      await post(trx, subject, [partialChargebackEntry(taken, null)]);
+    }
+    await setReturnedAmounts(trx, payment.id, { charged_back_amount: chargedBack });
+    const row = { ...payment, charged_back_amount: String(chargedBack) };
+    emitPartialRefund(emit, row, parties, { amount: taken, refundedAmount: amounts.refunded + chargedBack, heldAmount: rest, cause: 'CARD_DISPUTE' });
+    return { outcome: 'processed', payoutToSend };
+  }
   const share = payout ? { payoutId: String(payout.id), amount: Number(payout.amount) } : undefined;
-  if (payment.status === 'ESCROW' || payment.status === 'RELEASED') await movePaymentThrough(trx, emit, payment, parties, ['REFUNDED'], {}, share);
+  if (payment.status === 'ESCROW' || payment.status === 'RELEASED') {
+    await movePaymentThrough(trx, emit, payment, parties, ['REFUNDED'], { charged_back_amount: amounts.chargedBack + held }, share);
+  }
   if (payout && payout.status === 'PENDING') {
     await setPayoutStatus(trx, payout.id, 'FAILED', { reason: 'DISPUTE_LOST' });
     await journalPayoutMove(trx, payout, payout.status, 'FAILED');

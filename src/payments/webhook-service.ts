@@ -34,6 +34,8 @@ type Settled = { outcome: SettleOutcome | 'ignored' | 'contradicted'; followUp?:
 const MAX_BATCH = 50;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+/** An amount in subunits, which Paystack sends as a number or a numeric string. */
+const amount = (v: unknown): number | undefined => (typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v)) ? Number(v) : undefined);
 
 /** A dispute names its charge in `data.transaction.reference` (the top-level one is null). */
 function disputedReference(e: Envelope): string | undefined {
@@ -59,7 +61,8 @@ export function dedupeKey(e: Envelope, raw: Buffer): string {
   const d = e.data;
   if (e.event === 'charge.success') return `charge.success:${str(d.id) ?? str(d.reference)}`;
   if (e.event.startsWith('transfer.')) return `${e.event}:${str(d.transfer_code) ?? str(d.id) ?? str(d.reference)}`;
-  if (e.event.startsWith('refund.')) return `${e.event}:${str(d.transaction_reference)}:${str(d.status)}`;
+  // A charge may have several refunds (partial ones): each is its own, where Paystack names it.
+  if (e.event.startsWith('refund.')) return `${e.event}:${str(d.transaction_reference)}:${str(d.refund_reference) ?? str(d.id) ?? ''}:${str(d.status)}`;
   if (e.event.startsWith('charge.dispute.')) return `${e.event}:${str(d.id)}:${str(d.status)}`;
   return `${e.event}:sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`;
 }
@@ -308,7 +311,10 @@ export class WebhookService {
       return settleCharge(trx, emit, str(data.reference), verified, this.logger, (id) => this.payments.requestRefund(id));
     }
     if (TRANSFER_STATUS[event]) return { outcome: await settleTransfer(trx, emit, str(data.reference), TRANSFER_STATUS[event], str(data.transfer_code)) };
-    if (event === 'refund.processed') return { outcome: await settleRefund(trx, emit, str(data.transaction_reference)) };
+    if (event === 'refund.processed') {
+      if (d.verification.kind !== 'refunds') return { outcome: 'unknown_reference' };
+      return { outcome: await settleRefund(trx, emit, str(data.transaction_reference), d.verification.processed) };
+    }
     // Confirmed by Paystack's list of refunds before this, and only recorded: the reconciler asks
     // Paystack again before anything is requested again.
     if (event === 'refund.failed') return { outcome: await recordRefundFailure(trx, emit, str(data.transaction_reference), 'REFUND_FAILED', { checkNow: true }) };
@@ -317,7 +323,7 @@ export class WebhookService {
     }
     if (event === 'charge.dispute.create') return { outcome: await settleDisputeOpened(trx, emit, disputedReference(d.envelope), str(data.id)) };
     if (event === 'charge.dispute.resolve') {
-      const r = await settleDisputeResolved(trx, emit, disputedReference(d.envelope), str(data.resolution), this.logger);
+      const r = await settleDisputeResolved(trx, emit, disputedReference(d.envelope), str(data.resolution), amount(data.refund_amount), this.logger);
       return { outcome: r.outcome, followUp: r.payoutToSend ? () => this.payments.startTransfer(r.payoutToSend!) : undefined };
     }
     return { outcome: 'ignored' };

@@ -1,6 +1,6 @@
 import type { Db } from '../storage/db';
 import type { Logger } from '../logger';
-import { PaystackError, type PaystackClient, type VerifiedTransaction } from './paystack-client';
+import { PaystackError, processedRefundTotal, type PaystackClient, type VerifiedTransaction } from './paystack-client';
 import { TRANSFER_FINAL } from './reconciliation';
 import { findRefundedPayment, referenceExists } from './webhook-repository';
 
@@ -8,6 +8,8 @@ import { findRefundedPayment, referenceExists } from './webhook-repository';
 export type Verification =
   | { kind: 'none' }
   | { kind: 'charge'; verified: VerifiedTransaction | undefined }
+  /** Refunds processed for the charge, in cents, by Paystack's own list. */
+  | { kind: 'refunds'; processed: number }
   /** Paystack's answer contradicts the webhook: it is recorded and changes nothing. */
   | { kind: 'contradicted'; paystackStatus: string };
 
@@ -20,7 +22,7 @@ const REFUND_MOVING = new Set(['pending', 'processing', 'processed']);
  * Asks Paystack before a delivery is acted on, outside any transaction: a charge is verified
  * (its amount and currency are checked against ours in settlement); a transfer that failed or was
  * reversed, or a refund that failed, would move money back the other way, so Paystack must agree
- * first. A signed but forged or stale one that Paystack contradicts changes nothing. Only our own
+ * first; a processed refund is measured by Paystack's list of the charge's refunds. A signed but forged or stale one that Paystack contradicts changes nothing. Only our own
  * references are asked about. Throws when Paystack cannot answer: the delivery is tried again later.
  */
 export async function verifyDelivery(
@@ -56,6 +58,13 @@ export async function verifyDelivery(
     }
     const claimed = event === 'transfer.failed' ? 'FAILED' : 'REVERSED';
     return TRANSFER_FINAL[status] === claimed ? { kind: 'none' } : contradicted(status, reference);
+  }
+  if (event === 'refund.processed') {
+    // The list, not the webhook's own amount: a refund counted by the reconciler first, or a
+    // partial one among several, is then counted once.
+    const payment = await findRefundedPayment(db, str(data.transaction_reference));
+    if (!payment) return { kind: 'none' };
+    return { kind: 'refunds', processed: processedRefundTotal(await paystack.listRefunds(payment.paystack_transaction_id ?? payment.reference)) };
   }
   if (event === 'refund.failed' || event === 'refund.needs-attention') {
     const payment = await findRefundedPayment(db, str(data.transaction_reference));
