@@ -4,7 +4,7 @@ import type { EventPublisher } from '../events/event-publisher';
 import type { Logger } from '../logger';
 import type { PaymentService } from './payment-service';
 import { PaystackError, processedRefundTotal, type PaystackClient, type VerifiedTransaction } from './paystack-client';
-import { expireCheckout, recordRefundFailure, settleCharge, settleRefund, settleTransfer } from './settlement';
+import { CHARGE_ENDED_UNPAID, expireCheckout, recordRefundFailure, settleCharge, settleRefund, settleTransfer } from './settlement';
 import { AWAITING_PAYSTACK } from './payment-state';
 import { PAYOUT_AWAITING_PAYSTACK, type PayoutStatus } from './payout-state';
 
@@ -39,9 +39,6 @@ export const TRANSFER_FINAL: Record<string, PayoutStatus> = {
   rejected: 'FAILED',
   reversed: 'REVERSED',
 };
-
-/** Verify statuses that mean the charge is over without money: safe to expire the checkout. */
-const CHARGE_ENDED_UNPAID = new Set(['abandoned', 'failed', 'reversed']);
 
 type Claimed = { id: string; reference: string; status: string; created_at: Date; paystack_transaction_id: string | null };
 

@@ -14,6 +14,9 @@ import type { VerifiedTransaction } from './paystack-client';
 
 export type SettleOutcome = 'processed' | 'no_change' | 'unknown_reference' | 'flagged';
 
+/** Paystack's statuses of a charge that ended without the money being taken (or kept). */
+export const CHARGE_ENDED_UNPAID: ReadonlySet<string> = new Set(['abandoned', 'failed', 'reversed']);
+
 /**
  * What Paystack tells us, applied to our records: the same code whether the news came by webhook
  * or by reconciliation asking, so a late webhook after reconciliation is a no-op, not a second effect.
@@ -42,6 +45,15 @@ export async function settleCharge(
     found.paystack_fees = verified.fees === null ? null : String(verified.fees);
   }
 
+  if (verified.status !== 'success' && verified.reference === found.reference) {
+    // Paystack's verify says no money was taken (whatever the webhook said): nothing for an
+    // operator to decide. A charge that ended unpaid fails, and the client may pay afresh; one
+    // still under way stays PENDING for the reconciler to ask about again.
+    logger.warn({ code: 'CHARGE_NOT_SUCCESSFUL', paymentId: found.id, paystackStatus: verified.status }, 'Paystack verifies no successful charge');
+    if (!CHARGE_ENDED_UNPAID.has(verified.status)) return { outcome: 'no_change' };
+    await movePayment(trx, emit, found, parties, 'FAILED');
+    return { outcome: 'processed' };
+  }
   const matches =
     verified.status === 'success' &&
     verified.reference === found.reference &&

@@ -137,6 +137,19 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     expect(m.srv.logs.some((l) => l.code === 'PAYMENT_AMOUNT_MISMATCH')).toBe(true);
   });
 
+  it('fails a charge.success whose verify says the charge failed, so the client can pay afresh; one still under way stays PENDING', async () => {
+    const failed = await confirmedBookingWithPayment();
+    expect((await m.paystack.completeCharge(failed.reference, { status: 'failed' })).status).toBe(200);
+    expect((await knex()('payments').where({ reference: failed.reference }).first()).status).toBe('FAILED');
+    expect(m.srv.logs.some((l) => l.code === 'CHARGE_NOT_SUCCESSFUL')).toBe(true);
+    const again = await failed.client.post(`/api/bookings/${failed.id}/payment`).expect(200);
+    expect(again.body.reference).not.toBe(failed.reference);
+
+    const ongoing = await confirmedBookingWithPayment();
+    expect((await m.paystack.completeCharge(ongoing.reference, { status: 'ongoing' })).status).toBe(200);
+    expect((await knex()('payments').where({ reference: ongoing.reference }).first()).status).toBe('PENDING');
+  });
+
   it('refunds a charge that lands after the booking was cancelled', async () => {
     const { client, id, reference } = await confirmedBookingWithPayment();
     await client.post(`/api/bookings/${id}/cancel`, { reason: 'changed my mind' }).expect(200);
