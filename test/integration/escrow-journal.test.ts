@@ -1,5 +1,6 @@
 import { describeDb } from '../helpers/test-db';
 import { startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { up as openJournalBalances } from '../../migrations/20261207000002_open_journal_balances';
 
 const FEE_BPS = 500;
 
@@ -53,6 +54,27 @@ describeDb('escrow: the double-entry journal', () => {
     expect(delta('paystack_balance')).toBe(100_000 - fees - 95_000);
     // The platform's margin: its fee less what Paystack kept.
     expect(after.margin.ZAR - (before.margin.ZAR ?? 0)).toBe(5_000 - fees);
+  });
+
+  it('opens the balances of payments that moved before the journal existed (the migration), once', async () => {
+    const paid = await released('jr-open', 40_000);
+    const held = await m.confirmedBookingWithPayment({ prefix: 'jr-open-held', amount: 25_000 });
+    await m.paystack.completeCharge(held.reference);
+    const heldId = String((await paymentOf(held.reference)).id);
+    // As a database from before the journal: the money moved, nothing was journaled.
+    const forget = knex()('journal_entries').whereIn('payment_id', [paid.paymentId, heldId]).select('id');
+    await knex()('journal_postings').whereIn('entry_id', forget).delete();
+    await knex()('journal_entries').whereIn('payment_id', [paid.paymentId, heldId]).delete();
+    expect((await journal()).mismatches.map((x) => x.id)).toEqual(expect.arrayContaining([paid.paymentId, heldId]));
+
+    await openJournalBalances(knex());
+    await openJournalBalances(knex());
+    expect(await journal()).toEqual(expect.objectContaining({ balanced: true, mismatches: [] }));
+    expect(await entriesOf(paid.paymentId)).toEqual(['opening_balance']);
+    expect(await entriesOf(heldId)).toEqual(['opening_balance']);
+    // From there on, moves are journaled as usual.
+    await m.paystack.settleTransfer(paid.payoutReference, 'success');
+    expect((await journal()).balanced).toBe(true);
   });
 
   it('names a payment whose state changed without its journal entry', async () => {
