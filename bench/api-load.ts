@@ -39,6 +39,10 @@ import { assertNotAborting, freePort, isAborting, onCleanup, sleep, startServerP
 import { readMetrics, requestJson } from './http';
 import { ratio, summarize } from './report';
 
+/** The slow-Paystack step of the webhook phase: payments, and how long each Paystack call takes. */
+const SLOW_PAYSTACK_PAYMENTS = 100;
+const SLOW_PAYSTACK_MS = 2_000;
+
 export interface ApiOptions {
   pollUsers: number;
   pollConcurrency: number;
@@ -138,6 +142,8 @@ export interface ApiResult extends PollingSteps {
     settled: number;
     notSettled: number;
     ledgerBalanced: boolean | null;
+    /** Deliveries answered while every Paystack call took `paystackMs`: answer latency. */
+    slowPaystack: { deliveries: number; paystackMs: number; p50Ms: number | null; p99Ms: number | null };
     serverCpuPerDeliveryUs: number | null;
   } | null;
   server: { startupWarnings: string[]; warningCount: number; warnings: string[] };
@@ -243,9 +249,10 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
         if (r.status !== 200) bump(setupErrors, `payout account ${r.status}: ${r.body.slice(0, 120)}`);
       }
       const scheduledFor = new Date(Date.now() + 86_400_000).toISOString();
-      const refs: Array<string | null> = new Array(o.webhooks).fill(null);
+      // Beyond the burst's payments, SLOW_PAYSTACK_PAYMENTS more for the slow-Paystack step.
+      const refs: Array<string | null> = new Array(o.webhooks + SLOW_PAYSTACK_PAYMENTS).fill(null);
       await inBatches(
-        Array.from({ length: o.webhooks }, (_, i) => i),
+        Array.from({ length: refs.length }, (_, i) => i),
         Math.min(25, o.webhookConcurrency),
         async (i) => {
           const client = sign({ sub: `api-${run}-cli-${i}`, role: 'client', email: `bench${i}@example.co.za` });
@@ -261,11 +268,13 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
         },
       );
       const setupSeconds = (nowMs() - ts) / 1000;
-      const ready = refs.filter((r): r is string => r !== null);
-      const bodies = ready.map((reference, i) => {
+      const ready = refs.slice(0, o.webhooks).filter((r): r is string => r !== null);
+      const slowReady = refs.slice(o.webhooks).filter((r): r is string => r !== null);
+      const chargeBody = (reference: string, id: number) => {
         const tx = paystack.markPaid(reference);
-        return JSON.stringify({ event: 'charge.success', data: { id: 900_000 + i, reference, amount: tx.amount, currency: tx.currency, status: 'success' } });
-      });
+        return JSON.stringify({ event: 'charge.success', data: { id, reference, amount: tx.amount, currency: tx.currency, status: 'success' } });
+      };
+      const bodies = ready.map((reference, i) => chargeBody(reference, 900_000 + i));
       // Paystack retries: every tenth delivery again, byte for byte, later in the burst.
       const deliveries = [...bodies, ...bodies.filter((_, i) => i % 10 === 0)];
       say(`webhooks: ${bodies.length} payments ready in ${setupSeconds.toFixed(1)} s; burst of ${deliveries.length} deliveries, ${o.webhookConcurrency} at a time`);
@@ -299,6 +308,26 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
         settled += b.payments.filter((p: { reference: string }) => ready.includes(p.reference)).length;
         cursor = b.nextCursor;
       } while (cursor);
+      // Paystack slow: every call it answers takes SLOW_PAYSTACK_MS. The answer must not wait for it.
+      say(`webhooks: ${slowReady.length} more with every Paystack call ${SLOW_PAYSTACK_MS} ms slow`);
+      const slowBodies = slowReady.map((reference, i) => chargeBody(reference, 950_000 + i));
+      const slowLat: number[] = [];
+      paystack.latencyMs = SLOW_PAYSTACK_MS;
+      try {
+        await inBatches(slowBodies, 10, async (body) => {
+          const t = nowMs();
+          const r = await postRaw(`${server.url}/api/webhooks/paystack`, body, signPaystackBody(body, PAYSTACK_KEY), pool).catch((e: Error) => ({ status: 0, body: e.message }));
+          slowLat.push(nowMs() - t);
+          if (r.status !== 200) bump(werrors, `slow HTTP ${r.status}`);
+        });
+        for (const deadline = nowMs() + 120_000; nowMs() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+          const st = parse((await call('GET', '/api/status', admin)).body);
+          if (st && st.webhookSettling.inFlight === 0 && st.webhookSettling.queued === 0) break;
+        }
+      } finally {
+        paystack.latencyMs = 0;
+      }
+      const slow = summarize(slowLat);
       const ledger = await call('GET', '/api/ledger/summary', admin);
       const wl = summarize(wlat);
       webhooks = {
@@ -317,6 +346,7 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
         notSettled: ready.length - settled,
         ledgerBalanced: ledger.status === 200 ? Boolean(parse(ledger.body)?.balanced) : null,
         serverCpuPerDeliveryUs: ((mw1.cpuSeconds - mw0.cpuSeconds) * 1e6) / deliveries.length,
+        slowPaystack: { deliveries: slowBodies.length, paystackMs: SLOW_PAYSTACK_MS, p50Ms: slow.p50, p99Ms: slow.p99 },
       };
       say(
         `webhooks: ${webhooks.perSec.toFixed(0)} deliveries/s, p50 ${webhooks.p50Ms?.toFixed(1)} p99 ${webhooks.p99Ms?.toFixed(1)} ms; ` +
@@ -756,6 +786,8 @@ export function apiReport(r: ApiResult): string[] {
       row(`webhooks: payments not in ESCROW afterwards (of ${w.payments})`, 'payments', ours(String(w.notSettled)), '0'),
       row('webhooks: non-200 answers', 'requests', ours(String(nonOk(w.errors))), '0'),
       row('webhooks: ledger balanced afterwards', '', ours(String(w.ledgerBalanced)), 'true'),
+      row(`webhooks, every Paystack call ${w.slowPaystack.paystackMs} ms slow: answer p50 (${w.slowPaystack.deliveries})`, 'ms', ours(f(w.slowPaystack.p50Ms, 1)), ''),
+      row(`webhooks, every Paystack call ${w.slowPaystack.paystackMs} ms slow: answer p99`, 'ms', ours(f(w.slowPaystack.p99Ms, 1)), '<= 200'),
     );
   }
   const oursLabel = r.database.startsWith('pglite') ? 'ours (pglite)' : 'ours (postgres)';
