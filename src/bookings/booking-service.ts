@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
-import { roleChannel, userChannel } from '../events/audience';
+import { bookingAudience, userChannel } from '../events/audience';
 import type { Emit, EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import { pageOf } from '../storage/paging';
@@ -245,9 +245,6 @@ export class BookingService {
   }
 }
 
-/** Events the operators hear of too: a dispute waits for one of them. */
-const FOR_ADMINS = new Set(['booking.disputed']);
-
 function emitBookingEvent(
   emit: Emit,
   type: string,
@@ -257,7 +254,7 @@ function emitBookingEvent(
 ): void {
   emit({
     type,
-    audience: [userChannel(booking.clientId), userChannel(booking.providerId), ...(FOR_ADMINS.has(type) ? [roleChannel('admin')] : [])],
+    audience: bookingAudience(type, booking.clientId, booking.providerId),
     payload: { booking: bookingViewFor(booking, 'parties'), previousStatus, status: booking.status, ...extra },
   });
 }

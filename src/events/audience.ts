@@ -16,3 +16,22 @@ export function channelsFor(p: Pick<Principal, 'userId' | 'role'>): ChannelName[
 export function isAddressedTo(audience: readonly string[], channels: readonly string[]): boolean {
   return audience.some((c) => channels.includes(c));
 }
+
+/**
+ * A booking's events go to its client and its provider; these go to the operators too, because a
+ * person may have to act on them (each is also in the operators' queue or their inbox).
+ */
+export const ADMINS_HEAR: ReadonlySet<string> = new Set([
+  'booking.disputed',
+  'booking.admin_action',
+  'payment.dispute_opened',
+  'payment.dispute_resolved',
+  'payment.refund_failing',
+  'payment.chargeback_loss',
+  'payment.partially_refunded',
+]);
+
+/** Who hears of a booking's event of this type: both parties, and admins for the types above. */
+export function bookingAudience(type: string, clientId: string, providerId: string): ChannelName[] {
+  return [userChannel(clientId), userChannel(providerId), ...(ADMINS_HEAR.has(type) ? [roleChannel('admin')] : [])];
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Principal } from '../auth/principal';
-import { roleChannel, userChannel } from '../events/audience';
+import { bookingAudience } from '../events/audience';
 import type { EventPublisher } from '../events/event-publisher';
 import { AppError } from '../http/app-error';
 import { lockBooking } from '../bookings/booking-repository';
@@ -112,7 +112,7 @@ export class EscrowAdmin {
       await recordAdminAction(trx, { actorId: p.userId, action, bookingId, paymentId: payment.id, reason });
       emit({
         type: 'booking.admin_action',
-        audience: [userChannel(booking.client_id), userChannel(booking.provider_id), roleChannel('admin')],
+        audience: bookingAudience('booking.admin_action', booking.client_id, booking.provider_id),
         payload: {
           bookingId,
           action,

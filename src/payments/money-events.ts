@@ -1,4 +1,4 @@
-import { roleChannel, userChannel } from '../events/audience';
+import { bookingAudience, userChannel } from '../events/audience';
 import type { Emit } from '../events/event-publisher';
 import type { PaymentRow } from './payment-repository';
 import type { PaymentStatus } from './payment-state';
@@ -15,7 +15,7 @@ export function emitPaymentStatus(
 ): void {
   emit({
     type: 'payment.status_changed',
-    audience: [userChannel(parties.clientId), userChannel(parties.providerId)],
+    audience: bookingAudience('payment.status_changed', parties.clientId, parties.providerId),
     payload: {
       bookingId: String(p.booking_id),
       paymentId: String(p.id),
@@ -43,7 +43,7 @@ export function emitPartialRefund(
 ): void {
   emit({
     type: 'payment.partially_refunded',
-    audience: [userChannel(parties.clientId), userChannel(parties.providerId), roleChannel('admin')],
+    audience: bookingAudience('payment.partially_refunded', parties.clientId, parties.providerId),
     payload: {
       bookingId: String(p.booking_id),
       paymentId: String(p.id),

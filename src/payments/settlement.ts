@@ -8,7 +8,7 @@ import { amountsOf, heldAmount, owedAmount } from './payment-amounts';
 import { lockPaymentWithBooking, markChargeback, setPaymentStatus, setReturnedAmounts, type PaymentBooking, type PaymentRow } from './payment-repository';
 import { canMovePayment } from './payment-state';
 import { lockPayoutByReference, setPayoutAmount, setPayoutStatus, type PayoutRow } from './payout-repository';
-import { userChannel, roleChannel } from '../events/audience';
+import { bookingAudience } from '../events/audience';
 import { canMovePayout, type PayoutStatus } from './payout-state';
 import type { VerifiedTransaction } from './paystack-client';
 
@@ -265,11 +265,11 @@ export async function settleDisputeResolved(
   return { outcome: 'processed' };
 }
 
-/** A money event both parties and the operators must hear of. */
+/** A money event about a booking, to those `bookingAudience` names. */
 function emitToPartiesAndAdmins(emit: Emit, type: string, payment: PaymentRow, booking: PaymentBooking, extra: Record<string, unknown>): void {
   emit({
     type,
-    audience: [userChannel(booking.client_id), userChannel(booking.provider_id), roleChannel('admin')],
+    audience: bookingAudience(type, booking.client_id, booking.provider_id),
     payload: { bookingId: String(booking.id), paymentId: String(payment.id), reference: payment.reference, amount: Number(payment.amount), currency: payment.currency, ...extra },
   });
 }
