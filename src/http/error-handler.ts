@@ -42,6 +42,9 @@ export function toAppError(err: unknown): AppError {
 export function sendError(res: Parameters<RequestHandler>[1], err: AppError): void {
   const body: ErrorBody = { error: { code: err.code, message: err.message } };
   if (err.details !== undefined) body.error.details = err.details;
+  // An error that knows when trying again makes sense says so the standard way too.
+  const retryAfterMs = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  if (typeof retryAfterMs === 'number' && retryAfterMs >= 0) res.setHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
   res.status(err.status).json(body);
 }
 

@@ -241,6 +241,9 @@ describeDb('hostile abuse: per-user limits on writes, bookings and tickets', () 
     const refused = await hoarder.post('/api/events/tickets', {});
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('RATE_LIMITED');
+    // When the oldest ticket expires, in the header as well as the body (ticket lifetime: TICKET_TTL_MS).
+    expect(Number(refused.headers['retry-after'])).toBe(Math.ceil(refused.body.error.details.retryAfterMs / 1000));
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number((await m.srv.db.database.knex('stream_tickets').where({ user_id: hoarder.sub }).count({ n: '*' }))[0].n)).toBe(20);
     await m.user('tk-other', 'client').post('/api/events/tickets', {}).expect(201);
   });
