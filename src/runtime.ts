@@ -140,7 +140,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       maxPendingPerPair: config.MAX_PENDING_BOOKINGS_PER_PAIR,
       requestTtlHours: config.BOOKING_REQUEST_TTL_HOURS,
     }),
-    bookingClock: new BookingClock(publisher, config.BOOKING_REQUEST_TTL_HOURS),
+    bookingClock: new BookingClock(publisher),
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger, {
       retryMs: config.WEBHOOK_RETRY_MS,
       // A verify and a follow-up lookup, each within its timeout.

@@ -23,11 +23,7 @@ export interface ClockCounts {
  * that publishes its events, so on any number of instances each timer fires once.
  */
 export class BookingClock {
-  constructor(
-    private readonly publisher: EventPublisher,
-    /** BOOKING_REQUEST_TTL_HOURS: how long a request waits for its answer. */
-    private readonly requestTtlHours: number,
-  ) {}
+  constructor(private readonly publisher: EventPublisher) {}
 
   /** Every timer due by `now`, in batches; `now` is a parameter so tests can move the clock. */
   async runOnce(now = Date.now()): Promise<ClockCounts> {
@@ -46,7 +42,7 @@ export class BookingClock {
 
   private async fire(trx: Knex.Transaction, emit: Emit, timer: DueTimer, row: BookingRow, now: number, counts: ClockCounts): Promise<void> {
     const scheduledFor = new Date(row.scheduled_for);
-    const outcome = timerOutcome(timer.kind, { status: row.status, createdAt: new Date(row.created_at), scheduledFor }, this.requestTtlHours, now);
+    const outcome = timerOutcome({ kind: timer.kind, dueAt: new Date(timer.due_at) }, { status: row.status, createdAt: new Date(row.created_at), scheduledFor }, now);
     const bookingId = String(row.id);
     switch (outcome.do) {
       case 'expire': {

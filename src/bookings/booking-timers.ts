@@ -67,22 +67,23 @@ export type TimerOutcome = { do: 'expire' } | { do: 'remind-provider'; expiresAt
  * dropped, so nobody is told "tomorrow" an hour before.
  */
 export function timerOutcome(
-  kind: TimerKind,
+  timer: { kind: TimerKind; dueAt: Date },
   booking: { status: BookingStatus; createdAt: Date; scheduledFor: Date },
-  ttlHours: number,
   now: number,
 ): TimerOutcome {
-  switch (kind) {
+  switch (timer.kind) {
     case 'request_expiry':
       return booking.status === 'PENDING' ? { do: 'expire' } : { do: 'nothing' };
     case 'request_reminder': {
-      const expiresAt = requestExpiresAt(booking.createdAt, booking.scheduledFor, ttlHours);
+      // The reminder was set halfway to the expiry, so the expiry is as far past it again (the
+      // TTL it was set with, whatever BOOKING_REQUEST_TTL_HOURS says now).
+      const expiresAt = new Date(2 * timer.dueAt.getTime() - booking.createdAt.getTime());
       return booking.status === 'PENDING' && now < expiresAt.getTime() ? { do: 'remind-provider', expiresAt } : { do: 'nothing' };
     }
     case 'visit_24h':
     case 'visit_1h': {
       if (!GOING_AHEAD.includes(booking.status)) return { do: 'nothing' };
-      const i = VISIT_REMINDERS.findIndex((r) => r.kind === kind);
+      const i = VISIT_REMINDERS.findIndex((r) => r.kind === timer.kind);
       const next = VISIT_REMINDERS[i + 1];
       const staleFrom = booking.scheduledFor.getTime() - (next ? next.hoursBefore * HOUR : 0);
       return now < staleFrom ? { do: 'remind-both', hoursBefore: VISIT_REMINDERS[i].hoursBefore } : { do: 'nothing' };

@@ -36,30 +36,35 @@ describe('booking timers: what a request and an acceptance schedule', () => {
 
 describe('booking timers: what a due timer does to the booking as it is now', () => {
   const booking = (status: BookingStatus, scheduledHours = 72) => ({ status, createdAt: at(0), scheduledFor: at(scheduledHours) });
+  const visit24 = { kind: 'visit_24h' as const, dueAt: at(48) };
+  const visit1 = { kind: 'visit_1h' as const, dueAt: at(71) };
 
   it('expires only a request still PENDING', () => {
     for (const status of BookingStatus.options) {
-      expect(timerOutcome('request_expiry', booking(status), 24, t0 + 24 * HOUR).do).toBe(status === 'PENDING' ? 'expire' : 'nothing');
+      expect(timerOutcome({ kind: 'request_expiry', dueAt: at(24) }, booking(status), t0 + 24 * HOUR).do).toBe(status === 'PENDING' ? 'expire' : 'nothing');
     }
   });
 
-  it('reminds the provider of a request still PENDING and not yet expired', () => {
-    expect(timerOutcome('request_reminder', booking('PENDING'), 24, t0 + 12 * HOUR)).toEqual({ do: 'remind-provider', expiresAt: at(24) });
-    expect(timerOutcome('request_reminder', booking('PENDING'), 24, t0 + 24 * HOUR).do).toBe('nothing');
-    expect(timerOutcome('request_reminder', booking('CONFIRMED'), 24, t0 + 12 * HOUR).do).toBe('nothing');
+  it('reminds the provider of a request still PENDING and not yet expired, naming the expiry it was set for', () => {
+    const reminder = { kind: 'request_reminder' as const, dueAt: at(12) };
+    expect(timerOutcome(reminder, booking('PENDING'), t0 + 12 * HOUR)).toEqual({ do: 'remind-provider', expiresAt: at(24) });
+    expect(timerOutcome(reminder, booking('PENDING'), t0 + 24 * HOUR).do).toBe('nothing');
+    expect(timerOutcome(reminder, booking('CONFIRMED'), t0 + 12 * HOUR).do).toBe('nothing');
+    // Set with a half-hour TTL: the expiry it names is half an hour after the request.
+    expect(timerOutcome({ kind: 'request_reminder', dueAt: at(0.25) }, booking('PENDING'), t0 + 0.25 * HOUR)).toEqual({ do: 'remind-provider', expiresAt: at(0.5) });
   });
 
   it('reminds of bookings going ahead (CONFIRMED, paid or not) only', () => {
     expect(GOING_AHEAD).toEqual(['CONFIRMED']);
     for (const status of BookingStatus.options) {
-      expect(timerOutcome('visit_24h', booking(status), 24, t0 + 48 * HOUR).do).toBe(status === 'CONFIRMED' ? 'remind-both' : 'nothing');
+      expect(timerOutcome(visit24, booking(status), t0 + 48 * HOUR).do).toBe(status === 'CONFIRMED' ? 'remind-both' : 'nothing');
     }
   });
 
   it('drops a visit reminder overtaken by the next one or by the booking itself', () => {
-    expect(timerOutcome('visit_24h', booking('CONFIRMED'), 24, t0 + 48 * HOUR)).toEqual({ do: 'remind-both', hoursBefore: 24 });
-    expect(timerOutcome('visit_24h', booking('CONFIRMED'), 24, t0 + 71 * HOUR).do).toBe('nothing');
-    expect(timerOutcome('visit_1h', booking('CONFIRMED'), 24, t0 + 71 * HOUR)).toEqual({ do: 'remind-both', hoursBefore: 1 });
-    expect(timerOutcome('visit_1h', booking('CONFIRMED'), 24, t0 + 72 * HOUR).do).toBe('nothing');
+    expect(timerOutcome(visit24, booking('CONFIRMED'), t0 + 48 * HOUR)).toEqual({ do: 'remind-both', hoursBefore: 24 });
+    expect(timerOutcome(visit24, booking('CONFIRMED'), t0 + 71 * HOUR).do).toBe('nothing');
+    expect(timerOutcome(visit1, booking('CONFIRMED'), t0 + 71 * HOUR)).toEqual({ do: 'remind-both', hoursBefore: 1 });
+    expect(timerOutcome(visit1, booking('CONFIRMED'), t0 + 72 * HOUR).do).toBe('nothing');
   });
 });
