@@ -14,6 +14,18 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['booking_id', 'kind']);
   });
   await knex.raw('CREATE INDEX booking_timers_due ON booking_timers (due_at, id) WHERE fired_at IS NULL');
+  // Bookings made before the clock existed get the timers they would have had, with the default
+  // 24 h TTL (migrations do not read the configuration); reminders already past are not set.
+  await knex.raw(`
+    INSERT INTO booking_timers (booking_id, kind, due_at)
+    SELECT id, 'request_expiry', least(created_at + interval '24 hours', scheduled_for) FROM bookings WHERE status = 'PENDING'
+    UNION ALL
+    SELECT id, 'request_reminder', created_at + (least(created_at + interval '24 hours', scheduled_for) - created_at) / 2
+      FROM bookings WHERE status = 'PENDING' AND created_at + (least(created_at + interval '24 hours', scheduled_for) - created_at) / 2 > now()
+    UNION ALL
+    SELECT id, 'visit_24h', scheduled_for - interval '24 hours' FROM bookings WHERE status = 'CONFIRMED' AND scheduled_for - interval '24 hours' > now()
+    UNION ALL
+    SELECT id, 'visit_1h', scheduled_for - interval '1 hour' FROM bookings WHERE status = 'CONFIRMED' AND scheduled_for - interval '1 hour' > now()`);
 }
 
 export async function down(knex: Knex): Promise<void> {

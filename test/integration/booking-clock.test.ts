@@ -3,6 +3,7 @@ import { startMarketplace, type Actor, type Marketplace } from '../helpers/marke
 import { openStream } from '../helpers/sse-client';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { openDatabase } from '../../src/storage/db';
+import { up as createBookingTimers } from '../../migrations/20261207000101_create_booking_timers';
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
@@ -213,6 +214,31 @@ describeDb('the booking clock: request expiry and reminders', () => {
         expect([await status(b.id), expired.length, accepted.length]).toEqual(['EXPIRED', 1, 0]);
       }
     }
+  });
+
+  // Last: it rebuilds the suite's booking_timers table.
+  it('gives bookings made before the clock existed the timers they would have had (the migration backfills them)', async () => {
+    const pending = await request('before', new Date(Date.now() + 72 * HOUR));
+    const confirmed = await request('before', new Date(Date.now() + 72 * HOUR));
+    await confirmed.provider.post(`/api/bookings/${confirmed.id}/accept`).expect(200);
+    const soon = await request('before', new Date(Date.now() + 30 * MIN));
+    await soon.provider.post(`/api/bookings/${soon.id}/accept`).expect(200);
+    await knex().schema.dropTable('booking_timers');
+    await createBookingTimers(knex());
+
+    const timers = async (id: string) =>
+      ((await knex()('booking_timers').where({ booking_id: id }).orderBy('due_at')) as Array<{ kind: string; due_at: Date }>).map((t) => [t.kind, new Date(t.due_at).getTime()]);
+    expect(await timers(pending.id)).toEqual([
+      ['request_reminder', pending.createdAt + 12 * HOUR],
+      ['request_expiry', pending.createdAt + 24 * HOUR],
+    ]);
+    expect(await timers(confirmed.id)).toEqual([
+      ['visit_24h', confirmed.scheduledFor.getTime() - 24 * HOUR],
+      ['visit_1h', confirmed.scheduledFor.getTime() - HOUR],
+    ]);
+    expect(await timers(soon.id)).toEqual([]);
+    await clock().runOnce(pending.createdAt + 25 * HOUR);
+    expect(await status(pending.id)).toBe('EXPIRED');
   });
 });
 
