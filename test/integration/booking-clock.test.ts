@@ -1,4 +1,4 @@
-import { describeDb, TEST_DB } from '../helpers/test-db';
+import { describeDb, describeSharedDb } from '../helpers/test-db';
 import { startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
 import { openStream } from '../helpers/sse-client';
 import { startTestServer, type TestServer } from '../helpers/test-server';
@@ -242,13 +242,8 @@ describeDb('the booking clock: request expiry and reminders', () => {
   });
 });
 
-// Several instances share one PostgreSQL; the embedded database belongs to one process.
-const describeShared: jest.Describe =
-  TEST_DB === 'postgres'
-    ? describeDb
-    : (((name: string, fn: () => void) => describe.skip(`${name} [not applicable: PGlite is one process's database]`, fn)) as unknown as jest.Describe);
 
-describeShared('the booking clock on two instances at once', () => {
+describeSharedDb('the booking clock on two instances at once', () => {
   let a: TestServer;
   let b: TestServer;
   beforeAll(async () => {
