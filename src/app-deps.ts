@@ -11,6 +11,7 @@ import type { Telemetry } from './ops/telemetry';
 import type { UserClaims } from './users/user-repository';
 import type { PaystackClient } from './payments/paystack-client';
 import type { BookingService } from './bookings/booking-service';
+import type { BookingClock } from './bookings/booking-clock';
 import type { PaymentService } from './payments/payment-service';
 import type { WebhookService } from './payments/webhook-service';
 import type { NotificationService } from './notifications/notification-service';
@@ -38,6 +39,8 @@ export interface AppDeps {
   telemetry: Telemetry;
   paystack: PaystackClient | null;
   bookings: BookingService;
+  /** Fires the bookings' due timers: request expiry and reminders. */
+  bookingClock: BookingClock;
   payments: PaymentService;
   webhooks: WebhookService;
   notifications: NotificationService;

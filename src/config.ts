@@ -110,6 +110,12 @@ export const EnvSchema = z.object({
   // restart, Paystack down) are looked for, and how long one waits after an attempt before any
   // instance tries it again (doubling per attempt, at most an hour).
   WEBHOOK_RETRY_MS: intFromEnv(30_000, 100, 3_600_000),
+
+  // Time moves bookings: request expiry and reminders (src/bookings/booking-timers.ts).
+  // Hours a PENDING request waits for the provider's answer before it expires (never past its scheduledFor); fractions allowed.
+  BOOKING_REQUEST_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  // How often each instance looks for due booking timers (expiries and reminders).
+  BOOKING_TIMERS_INTERVAL_MS: intFromEnv(30_000, 100, 3_600_000),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -24,6 +24,7 @@ import { createUserSync } from './users/user-sync';
 import { createPaystackClient } from './payments/paystack-client';
 import { PaymentService } from './payments/payment-service';
 import { BookingService } from './bookings/booking-service';
+import { BookingClock } from './bookings/booking-clock';
 import { WebhookService } from './payments/webhook-service';
 import { NotificationService } from './notifications/notification-service';
 import { AttentionQueue, attentionRules, deriveAlertsAndNotifications } from './payments/attention';
@@ -137,7 +138,9 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       startEarlyMinutes: config.START_EARLY_MINUTES,
       currencies: config.PAYMENT_CURRENCIES,
       maxPendingPerPair: config.MAX_PENDING_BOOKINGS_PER_PAIR,
+      requestTtlHours: config.BOOKING_REQUEST_TTL_HOURS,
     }),
+    bookingClock: new BookingClock(publisher),
     webhooks: new WebhookService(db.knex, publisher, paystack, config.PAYSTACK_SECRET_KEY, payments, logger, {
       retryMs: config.WEBHOOK_RETRY_MS,
       // A verify and a follow-up lookup, each within its timeout.
@@ -152,6 +155,12 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       { name: 'attention', run: () => attention.sweep(publisher) },
     ],
     config.RECONCILE_INTERVAL_MS,
+    logger,
+  );
+  // Its own interval: reminders and expiries are due to the minute, and wait for no reconciliation.
+  const bookingClock = startMoneyJobs(
+    [{ name: 'booking-clock', run: () => deps.bookingClock.runOnce() }],
+    config.BOOKING_TIMERS_INTERVAL_MS,
     logger,
   );
   if (config.demoMode) await seedDemoUsers(db.knex, paystack, logger);
@@ -189,6 +198,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       streamSweep.stop();
       retention.stop();
       moneyJobs.stop();
+      bookingClock.stop();
       relay.stop();
       await listener?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -100,6 +100,16 @@ export async function lockBooking(db: Db, id: string): Promise<BookingRow | unde
   return db<BookingRow>('bookings').where({ id }).forUpdate().first();
 }
 
+/**
+ * Several bookings locked in id order: two transactions locking overlapping sets (two instances'
+ * booking clocks) take the locks in the same order, so neither waits for the other in a cycle.
+ */
+export async function lockBookings(db: Db, ids: readonly string[]): Promise<Map<string, BookingRow>> {
+  if (!ids.length) return new Map();
+  const rows: BookingRow[] = await db<BookingRow>('bookings').whereIn('id', [...new Set(ids)]).orderBy('id').forUpdate();
+  return new Map(rows.map((r) => [String(r.id), r]));
+}
+
 export async function insertBooking(
   db: Db,
   b: Pick<BookingRow, 'client_id' | 'provider_id' | 'service' | 'currency' | 'notes'> & { amount: number; scheduled_for: Date },

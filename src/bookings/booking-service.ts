@@ -21,6 +21,8 @@ import {
 } from './booking-repository';
 import type { BookingView, CreateBookingRequest, ListBookingsQuery } from './booking-schemas';
 import { bookingViewFor } from './booking-views';
+import { insertTimers } from './booking-timer-repository';
+import { timersOnAccept, timersOnRequest } from './booking-timers';
 import { autoReleaseAt, canViewBooking, decideBookingAction, earliestStart, type BookingAction, type BookingStatus } from './booking-state';
 
 const parties = (b: BookingRow) => ({ clientId: b.client_id, providerId: b.provider_id, bookingId: String(b.id) });
@@ -34,6 +36,8 @@ export interface BookingRules {
   currencies: readonly string[];
   /** MAX_PENDING_BOOKINGS_PER_PAIR: unanswered requests one client may have with one provider. */
   maxPendingPerPair: number;
+  /** BOOKING_REQUEST_TTL_HOURS: a request unanswered this long (or by its own time) expires. */
+  requestTtlHours: number;
 }
 
 /** Where a booking's state changes: every move goes through `act`, under a row lock. */
@@ -69,6 +73,7 @@ export class BookingService {
         notes: req.notes ?? null,
       });
       const view = (await findBookingView(trx, id))!;
+      await insertTimers(trx, id, timersOnRequest(new Date(view.createdAt), new Date(view.scheduledFor), this.rules.requestTtlHours));
       emitBookingEvent(emit, 'booking.created', view, null);
       return view;
     });
@@ -100,6 +105,9 @@ export class BookingService {
       }
       const decision = decideBookingAction({ clientId: row.client_id, providerId: row.provider_id, status: row.status }, p, action);
       if (!decision.ok) {
+        if (decision.error === 'REQUEST_EXPIRED') {
+          throw new AppError('REQUEST_EXPIRED', `Cannot ${action} a request that expired unanswered`, { currentStatus: row.status });
+        }
         if (decision.error === 'INVALID_TRANSITION') {
           throw new AppError('INVALID_TRANSITION', `Cannot ${action} a ${row.status} booking`, { currentStatus: row.status });
         }
@@ -114,6 +122,7 @@ export class BookingService {
       if (money === 'unchanged') return { view: (await findBookingView(trx, id))!, followUp: undefined };
       if (decision.to !== row.status) await updateBookingStatus(trx, id, decision.to, reason);
       const view = (await findBookingView(trx, id))!;
+      if (action === 'accept') await insertTimers(trx, id, timersOnAccept(new Date(view.updatedAt), new Date(view.scheduledFor)));
       if (decision.event) emitBookingEvent(emit, decision.event, view, row.status, this.eventExtra(action, view, reason));
       return { view, followUp: money };
     });
@@ -245,7 +254,7 @@ export class BookingService {
   }
 }
 
-function emitBookingEvent(
+export function emitBookingEvent(
   emit: Emit,
   type: string,
   booking: BookingView,

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 
-export const BookingStatus = z.enum(['PENDING', 'CONFIRMED', 'IN_PROGRESS', 'COMPLETED', 'REJECTED', 'CANCELLED']);
+// EXPIRED: a PENDING request nobody answered in time (BOOKING_REQUEST_TTL_HOURS); terminal, and
+// reached only by the booking clock (booking-timers.ts), never by an action.
+export const BookingStatus = z.enum(['PENDING', 'CONFIRMED', 'IN_PROGRESS', 'COMPLETED', 'REJECTED', 'CANCELLED', 'EXPIRED']);
 export type BookingStatus = z.infer<typeof BookingStatus>;
 
 export const BookingAction = z.enum(['accept', 'reject', 'start', 'complete', 'cancel', 'confirm-completion', 'dispute']);
@@ -33,9 +35,12 @@ export const BOOKING_RULES: Readonly<Record<BookingAction, Rule>> = {
   dispute: { from: ['CONFIRMED', 'IN_PROGRESS', 'COMPLETED'], by: ['client'], event: 'booking.disputed' },
 };
 
+/** Bookings that will not happen: money paid for one of these goes back to the client. */
+export const CALLED_OFF: readonly BookingStatus[] = ['REJECTED', 'CANCELLED', 'EXPIRED'];
+
 export type Decision =
   | { ok: true; to: BookingStatus; event?: string }
-  | { ok: false; error: 'NOT_A_PARTY' | 'WRONG_PARTY' | 'INVALID_TRANSITION' };
+  | { ok: false; error: 'NOT_A_PARTY' | 'WRONG_PARTY' | 'INVALID_TRANSITION' | 'REQUEST_EXPIRED' };
 
 /** Who the actor is to this booking, if anyone. */
 export function partyOf(booking: { clientId: string; providerId: string }, userId: string): Party | null {
@@ -53,6 +58,8 @@ export function decideBookingAction(
   const party = partyOf(booking, actor.userId);
   if (party === null) return { ok: false, error: actor.role === 'admin' ? 'WRONG_PARTY' : 'NOT_A_PARTY' };
   if (!rule.by.includes(party)) return { ok: false, error: 'WRONG_PARTY' };
+  // Its own code, so a client can say "this request expired" rather than a generic conflict.
+  if (booking.status === 'EXPIRED') return { ok: false, error: 'REQUEST_EXPIRED' };
   if (!rule.from.includes(booking.status)) return { ok: false, error: 'INVALID_TRANSITION' };
   return { ok: true, to: rule.to ?? booking.status, event: rule.event };
 }

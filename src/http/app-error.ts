@@ -30,6 +30,7 @@ export const ERROR_STATUS = {
   IDEMPOTENCY_KEY_REUSED: 422,
   IDEMPOTENCY_KEY_IN_USE: 409,
   TOO_MANY_PENDING: 409,
+  REQUEST_EXPIRED: 409,
   // Demo mode answers only to a loopback Host (DNS rebinding).
   MISDIRECTED_REQUEST: 421,
 } as const;

@@ -90,6 +90,23 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
       return side === 'client' && b
         ? { title: 'Payment will be released tomorrow', body: `Unless you dispute it, ${money(p.amount, p.currency)} for ${b.service} goes to ${b.providerName} on ${when(p.autoReleaseAt)}.` }
         : null;
+    case 'booking.expired':
+      return b
+        ? side === 'client'
+          ? { title: 'Your booking request expired', body: `${b.providerName} did not answer your ${b.service} request in time. You can book another provider.` }
+          : { title: 'A booking request expired', body: `${b.clientName}'s ${b.service} request for ${when(p.booking?.scheduledFor)} expired unanswered.` }
+        : null;
+    case 'booking.request_reminder':
+      return side === 'provider' && b
+        ? { title: `${b.clientName} is waiting for your answer`, body: `Accept or decline the ${b.service} request for ${when(p.scheduledFor)} by ${when(p.expiresAt)}, or it expires.` }
+        : null;
+    case 'booking.reminder':
+      return b
+        ? {
+            title: `${b.service[0].toUpperCase()}${b.service.slice(1)} ${Number(p.hoursBefore) === 1 ? 'in an hour' : `in ${Number(p.hoursBefore)} hours`}`,
+            body: `Your ${b.service} ${side === 'client' ? `with ${b.providerName}` : `for ${b.clientName}`} is on ${when(p.scheduledFor)}.`,
+          }
+        : null;
     case 'booking.admin_action':
       return b ? { title: 'Our team has decided', body: adminActionText(String(p.action), side, money(p.refundAmount ?? p.amount, p.currency), b.service, String(p.reason)) } : null;
     case 'payment.refund_failing':

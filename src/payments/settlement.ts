@@ -11,6 +11,7 @@ import { lockPayoutByReference, setPayoutAmount, setPayoutStatus, type PayoutRow
 import { bookingAudience } from '../events/audience';
 import { canMovePayout, type PayoutStatus } from './payout-state';
 import type { VerifiedTransaction } from './paystack-client';
+import { CALLED_OFF } from '../bookings/booking-state';
 
 export type SettleOutcome = 'processed' | 'no_change' | 'unknown_reference' | 'flagged';
 
@@ -73,7 +74,7 @@ export async function settleCharge(
     return { outcome: 'flagged' };
   }
   const extra = { paystack_transaction_id: verified.id, ...taken };
-  if (booking.status === 'CANCELLED' || booking.status === 'REJECTED') {
+  if (CALLED_OFF.includes(booking.status)) {
     // Paid for a booking that no longer exists: the money goes back.
     await movePaymentThrough(trx, emit, found, parties, ['PAID', 'REFUND_PENDING'], extra);
     return { outcome: 'processed', followUp: () => requestRefund(found.id) };

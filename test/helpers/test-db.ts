@@ -16,6 +16,15 @@ export const describeDb: jest.Describe = dbSkipReason
   ? (((name: string, fn: () => void) => describe.skip(`${name} [skipped: ${dbSkipReason}]`, fn)) as unknown as jest.Describe)
   : describe;
 
+/**
+ * `describe` for suites of several instances or processes on one PostgreSQL: skipped, saying why,
+ * on the embedded database, which belongs to one process.
+ */
+export const describeSharedDb: jest.Describe =
+  TEST_DB === 'postgres'
+    ? describeDb
+    : (((name: string, fn: () => void) => describe.skip(`${name} [not applicable: PGlite is one process's database]`, fn)) as unknown as jest.Describe);
+
 export interface TestDatabase {
   database: Database;
   /** A connection string for child processes (PostgreSQL only). */

@@ -1,18 +1,13 @@
 import { openDatabase } from '../../src/storage/db';
-import { adminQuery, describeDb, TEST_DB } from '../helpers/test-db';
+import { adminQuery, describeSharedDb } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { openStream } from '../helpers/sse-client';
 import { longPoll, until } from '../helpers/long-poll';
 import { CommitListener } from '../../src/events/commit-listener';
 import { createLogger } from '../../src/logger';
 
-// Several instances share one PostgreSQL; the embedded database belongs to one process.
-const describeShared: jest.Describe =
-  TEST_DB === 'postgres'
-    ? describeDb
-    : (((name: string, fn: () => void) => describe.skip(`${name} [not applicable: PGlite is one process's database]`, fn)) as unknown as jest.Describe);
 
-describeShared('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the others)', () => {
+describeSharedDb('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the others)', () => {
   let a: TestServer;
   let b: TestServer;
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
+import { createTestDatabase, describeSharedDb, type TestDatabase } from '../helpers/test-db';
 import { TEST_DATABASE_URL } from '../helpers/env';
 import { TEST_JWT_SECRET } from '../helpers/test-server';
 import { openStream, type TestStream } from '../helpers/sse-client';
@@ -7,11 +7,6 @@ import { freePort, spawnServer, waitReady, type ServerProcess } from '../helpers
 import { createTokenService } from '../../src/auth/jwt';
 import { COMMIT_CHANNEL, listenerApplicationName } from '../../src/events/commit-listener';
 
-// Two server processes share one PostgreSQL; the embedded database belongs to one process.
-const describeShared: jest.Describe =
-  TEST_DB === 'postgres'
-    ? describeDb
-    : (((name: string, fn: () => void) => describe.skip(`${name} [not applicable: PGlite is one process's database]`, fn)) as unknown as jest.Describe);
 
 const tokens = createTokenService(TEST_JWT_SECRET);
 
@@ -25,7 +20,7 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, 
   }
 }
 
-describeShared('two server processes on one PostgreSQL (LISTEN/NOTIFY between processes)', () => {
+describeSharedDb('two server processes on one PostgreSQL (LISTEN/NOTIFY between processes)', () => {
   let testDb: TestDatabase;
   let dbName: string;
   let a: ServerProcess;

@@ -1,4 +1,4 @@
-import { BOOKING_RULES, BookingAction, BookingStatus, decideBookingAction, canViewBooking } from '../../src/bookings/booking-state';
+import { BOOKING_RULES, BookingAction, BookingStatus, CALLED_OFF, decideBookingAction, canViewBooking } from '../../src/bookings/booking-state';
 import { canMovePayment, PaymentStatus } from '../../src/payments/payment-state';
 import { canMovePayout } from '../../src/payments/payout-state';
 import { payoutAmount } from '../../src/payments/escrow';
@@ -32,12 +32,23 @@ describe('booking rules', () => {
           expect(d.ok).toBe(expectOk);
           if (d.ok) allowed++;
           else if (!rule.by.includes(party)) expect(d.error).toBe('WRONG_PARTY');
-          else expect(d.error).toBe('INVALID_TRANSITION');
+          else expect(d.error).toBe(status === 'EXPIRED' ? 'REQUEST_EXPIRED' : 'INVALID_TRANSITION');
         }
       }
     }
     // 9 moves, and the client's dispute from CONFIRMED, IN_PROGRESS and COMPLETED.
     expect(allowed).toBe(12);
+  });
+
+  it('makes EXPIRED terminal: no action leaves it, every one refused as REQUEST_EXPIRED, and no action leads to it', () => {
+    for (const action of BookingAction.options) {
+      expect(BOOKING_RULES[action].from).not.toContain('EXPIRED');
+      expect(BOOKING_RULES[action].to).not.toBe('EXPIRED');
+      const party = BOOKING_RULES[action].by[0] === 'client' ? client : provider;
+      expect(decideBookingAction(booking('EXPIRED'), party, action)).toEqual({ ok: false, error: 'REQUEST_EXPIRED' });
+    }
+    // Money paid for a booking that will not happen goes back.
+    expect([...CALLED_OFF].sort()).toEqual(['CANCELLED', 'EXPIRED', 'REJECTED']);
   });
 
   it('treats a stranger as not a party (404) and an admin as the wrong party (403)', () => {

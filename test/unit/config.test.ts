@@ -207,3 +207,16 @@ describe('loadConfig: abuse and exposure settings', () => {
     expect(configError({ ...base, METRICS_TOKEN: 'short' }).problems.join()).toMatch(/^METRICS_TOKEN/);
   });
 });
+
+describe('loadConfig: the booking clock', () => {
+  const base = { JWT_SECRET: GOOD_SECRET };
+
+  it('defaults to a 24 h request TTL and a look every 30 s; takes fractions of an hour; refuses zero, negatives and words', () => {
+    expect(loadConfig(base)).toEqual(expect.objectContaining({ BOOKING_REQUEST_TTL_HOURS: 24, BOOKING_TIMERS_INTERVAL_MS: 30_000 }));
+    expect(loadConfig({ ...base, BOOKING_REQUEST_TTL_HOURS: '0.5' }).BOOKING_REQUEST_TTL_HOURS).toBe(0.5);
+    for (const bad of ['0', '-1', 'a day', '1000']) {
+      expect(configError({ ...base, BOOKING_REQUEST_TTL_HOURS: bad }).problems.join()).toMatch(/^BOOKING_REQUEST_TTL_HOURS/);
+    }
+    expect(configError({ ...base, BOOKING_TIMERS_INTERVAL_MS: '10' }).problems.join()).toMatch(/^BOOKING_TIMERS_INTERVAL_MS/);
+  });
+});

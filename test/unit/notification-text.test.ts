@@ -22,6 +22,19 @@ describe('notificationText', () => {
     expect(notificationText(accepted, 'client')?.title).toBe('Your booking has been accepted!');
     expect(notificationText(accepted, 'provider')).toBeNull();
   });
+  it('tells both sides a request expired, only the provider that one waits, and both of the booking ahead', () => {
+    const expired = { type: 'booking.expired', payload: { booking: { scheduledFor: '2026-12-01T08:00:00Z' } }, booking };
+    expect(notificationText(expired, 'client')).toEqual({ title: 'Your booking request expired', body: 'Pieter did not answer your tiling request in time. You can book another provider.' });
+    expect(notificationText(expired, 'provider')?.title).toBe('A booking request expired');
+    const waiting = { type: 'booking.request_reminder', payload: { scheduledFor: '2026-12-01T08:00:00Z', expiresAt: '2026-11-30T08:00:00Z' }, booking };
+    expect(notificationText(waiting, 'provider')?.title).toBe('Naledi is waiting for your answer');
+    expect(notificationText(waiting, 'client')).toBeNull();
+    const soon = { type: 'booking.reminder', payload: { scheduledFor: '2026-12-01T08:00:00Z', hoursBefore: 1 }, booking };
+    expect(notificationText(soon, 'client')?.title).toBe('Tiling in an hour');
+    expect(notificationText(soon, 'provider')?.body).toMatch(/^Your tiling for Naledi is on /);
+    expect(notificationText({ ...soon, payload: { ...soon.payload, hoursBefore: 24 } }, 'client')?.title).toBe('Tiling in 24 hours');
+    expect(notificationText(expired, 'admin')).toBeNull();
+  });
   it('tells only the provider about payouts, and in rands', () => {
     const payout = { type: 'payout.status_changed', payload: { status: 'COMPLETED', amount: 121500, currency: 'ZAR' }, booking };
     expect(notificationText(payout, 'provider')?.body).toBe('R1,215.00 has been paid to your bank account.');

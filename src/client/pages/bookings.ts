@@ -73,6 +73,7 @@ export const BOOKING_EVENTS = [
   'booking.completed',
   'booking.cancelled',
   'booking.completion_confirmed',
+  'booking.expired',
   'payment.status_changed',
   'payout.status_changed',
 ];

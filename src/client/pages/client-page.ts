@@ -1,7 +1,7 @@
 import { startDashboard, type Dashboard } from './dashboard.js';
 import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
-import { capitalise, formatMoney, formatWhen, statusLabel } from './format.js';
+import { bookingStatusLabel, capitalise, formatMoney, formatWhen, statusLabel } from './format.js';
 
 interface Provider {
   id: string;
@@ -54,7 +54,7 @@ async function clientDashboard(d: Dashboard): Promise<void> {
         h('span', { class: 'amount' }, formatMoney(b.amount, b.currency))),
       h('p', { class: 'booking-when' }, h('time', { datetime: b.scheduledFor }, formatWhen(b.scheduledFor))),
       h('p', { class: 'pills' },
-        h('span', { class: `pill status status-${b.status}`, 'data-role': 'status' }, statusLabel(b.status)),
+        h('span', { class: `pill status status-${b.status}`, 'data-role': 'status' }, bookingStatusLabel(b.status)),
         pay ? h('span', { class: `pill payment payment-${pay}`, 'data-role': 'payment' }, `Payment: ${statusLabel(pay)}`) : null),
       b.reason ? h('p', { class: 'reason' }, `Reason: ${b.reason}`) : null,
       hint(b),
@@ -66,6 +66,7 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     const pay = b.payment?.status;
     const text =
       b.status === 'PENDING' ? 'Waiting for the provider to accept.'
+      : b.status === 'EXPIRED' ? 'The provider did not answer in time. You can book another provider.'
       : b.status === 'CONFIRMED' && pay === 'ESCROW' ? 'Paid. The money is held safely until you confirm the work is done.'
       : b.status === 'CONFIRMED' ? 'Accepted. Pay to secure the booking; the money is held in escrow.'
       : b.status === 'IN_PROGRESS' ? 'Work is under way.'

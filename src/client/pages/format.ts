@@ -39,4 +39,7 @@ const LABELS: Record<string, string> = {
 
 export const statusLabel = (status: string): string => LABELS[status] ?? status;
 
+/** A booking's own status; EXPIRED means its request went unanswered (a payment's is its checkout). */
+export const bookingStatusLabel = (status: string): string => (status === 'EXPIRED' ? 'Expired unanswered' : statusLabel(status));
+
 export const capitalise = (s: string): string => (s ? s[0].toUpperCase() + s.slice(1) : s);

@@ -1,7 +1,7 @@
 import { startDashboard, type Dashboard } from './dashboard.js';
 import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
-import { capitalise, formatAgo, formatMoney, formatWhen, statusLabel } from './format.js';
+import { bookingStatusLabel, capitalise, formatAgo, formatMoney, formatWhen, statusLabel } from './format.js';
 import { MoneyList, type MoneyItem } from './money-list.js';
 import { loadNames } from './names.js';
 
@@ -63,7 +63,7 @@ async function providerDashboard(d: Dashboard): Promise<void> {
       h('p', { class: 'booking-when' }, h('time', { datetime: b.scheduledFor }, formatWhen(b.scheduledFor))),
       b.notes ? h('p', { class: 'notes' }, `“${b.notes}”`) : null,
       h('p', { class: 'pills' },
-        h('span', { class: `pill status status-${b.status}`, 'data-role': 'status' }, statusLabel(b.status)),
+        h('span', { class: `pill status status-${b.status}`, 'data-role': 'status' }, bookingStatusLabel(b.status)),
         pay ? h('span', { class: `pill payment payment-${pay}`, 'data-role': 'payment' }, `Payment: ${statusLabel(pay)}`) : null,
         b.payout ? h('span', { class: `pill payout payout-${b.payout.status}`, 'data-role': 'payout' }, `Payout: ${statusLabel(b.payout.status)}`) : null),
       hint(b),
@@ -75,6 +75,7 @@ async function providerDashboard(d: Dashboard): Promise<void> {
     const pay = b.payment?.status;
     const text =
       b.status === 'PENDING' ? 'A new request: accept or decline.'
+      : b.status === 'EXPIRED' ? 'This request expired before you answered.'
       : b.status === 'CONFIRMED' && pay !== 'ESCROW' ? 'Waiting for the client to pay. You can start once the money is in escrow.'
       : b.status === 'CONFIRMED' ? 'Paid into escrow. Start when you arrive.'
       : b.status === 'COMPLETED' && pay === 'ESCROW' ? 'Waiting for the client to confirm; then you are paid.'

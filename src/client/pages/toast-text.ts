@@ -26,6 +26,11 @@ export function toastText(n: NotificationView, related?: EventEnvelope): { title
       return info(`🚫 ${n.title}`);
     case 'booking.completion_confirmed':
       return good(`👍 ${n.title}`);
+    case 'booking.expired':
+      return info(`⌛ ${n.title}`);
+    case 'booking.request_reminder':
+    case 'booking.reminder':
+      return info(`⏰ ${n.title}`);
     case 'payment.status_changed':
       if (d.status === 'ESCROW') return good('💰 Payment received and held in escrow');
       if (d.status === 'RELEASED') return good(`💸 ${n.title}`);
