@@ -74,10 +74,13 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
     (err) => fail(err, 'mark the notification read'),
   );
 
-  const live = createLiveClient({ userKey: me.id, getToken: () => session.getToken() });
+  // Three failed attempts (about 2 s while the page is visible) and updates come by long poll.
+  const live = createLiveClient({ userKey: me.id, getToken: () => session.getToken(), maxStreamFailures: 3 });
   const indicator = byId('connection');
-  showConnectionState(indicator, live.state);
-  live.onState((state, reason) => showConnectionState(indicator, state, reason));
+  const checkNow = h('button', { id: 'check-now', type: 'button', class: 'check-now', hidden: true, onclick: () => live.checkNow() }, 'Check now');
+  indicator.after(checkNow);
+  showConnectionState(indicator, live.state, undefined, checkNow);
+  live.onState((state, reason) => showConnectionState(indicator, state, reason, checkNow));
 
   let loading = 0;
   const waiting: Array<() => void> = [];
