@@ -2,6 +2,7 @@ import { startDashboard, type Dashboard } from './dashboard.js';
 import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
 import { capitalise, formatMoney, formatWhen, statusLabel } from './format.js';
+import { createDemoGuide } from './demo-guide.js';
 
 interface Provider {
   id: string;
@@ -21,9 +22,15 @@ async function clientDashboard(d: Dashboard): Promise<void> {
   const busy = new Set<string>();
 
   const providerName = (id: string) => providers.get(id)?.name ?? id;
+  // The pairing the demo's story uses (the home page and the side-by-side view pass it).
+  const q = new URLSearchParams(location.search);
+  const paired = { providerId: q.get('provider'), service: q.get('service') };
+  const guide = d.demo ? createDemoGuide(() => (paired.providerId ? providerName(paired.providerId) : 'The provider').split(' ')[0]) : null;
+  if (guide) byId('content').prepend(guide.el);
 
   const render = () => {
     const bookings = store.newestFirst();
+    guide?.follow(bookings[0]);
     byId('bookings-empty').hidden = bookings.length > 0;
     reconcileList(
       list,
@@ -43,7 +50,9 @@ async function clientDashboard(d: Dashboard): Promise<void> {
         h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id), onclick: () => act(b.id, fn) }, label,
           h('span', { class: 'visually-hidden' }, `: ${b.service} with ${providerName(b.providerId)}`)),
       );
-    if (b.status === 'CONFIRMED' && (!pay || pay === 'PENDING' || pay === 'EXPIRED')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
+    if (b.status === 'CONFIRMED' && (!pay || pay === 'EXPIRED')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
+    // A checkout is open: the same one again, never a second payment.
+    if (b.status === 'CONFIRMED' && pay === 'PENDING') action('pay', 'Reopen the checkout', () => payFor(b));
     if (b.status === 'COMPLETED' && pay === 'ESCROW') action('confirm-completion', 'Confirm work is done', () => post(b.id, 'confirm-completion'), 'primary');
     if (b.status === 'PENDING' || b.status === 'CONFIRMED') action('cancel', 'Cancel', () => post(b.id, 'cancel'), 'quiet');
     return h(
@@ -67,10 +76,12 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     const text =
       b.status === 'PENDING' ? 'Waiting for the provider to accept.'
       : b.status === 'CONFIRMED' && pay === 'ESCROW' ? 'Paid. The money is held safely until you confirm the work is done.'
+      : b.status === 'CONFIRMED' && pay === 'PENDING' ? 'Payment in progress… finish it in the checkout tab; this card turns paid by itself.'
       : b.status === 'CONFIRMED' ? 'Accepted. Pay to secure the booking; the money is held in escrow.'
       : b.status === 'IN_PROGRESS' ? 'Work is under way.'
       : b.status === 'COMPLETED' && pay === 'ESCROW' ? 'Done? Confirm, and the provider is paid.'
-      : b.status === 'COMPLETED' && pay === 'RELEASED' ? 'Confirmed. The provider has been paid.'
+      // A client is not shown the provider's payout, so this stays true until the end.
+      : b.status === 'COMPLETED' && pay === 'RELEASED' ? 'Released to the provider; the payout is on its way.'
       : null;
     return text ? h('p', { class: 'hint' }, text) : null;
   };
@@ -125,18 +136,23 @@ async function clientDashboard(d: Dashboard): Promise<void> {
   for (const type of BOOKING_EVENTS) d.on(type, (e) => store.apply(e));
   await d.load(loadProviders);
   await d.load(async () => store.replaceAll((await d.api.get<{ bookings: Booking[] }>('/api/bookings?limit=50')).bookings));
-  setUpBookingForm(d, store, () => providers);
+  setUpBookingForm(d, store, () => providers, paired);
 }
 
 function fillProviderForm(list: Provider[]): void {
   const select = byId<HTMLSelectElement>('provider');
-  const chosen = select.value;
+  const chosen = select.value || new URLSearchParams(location.search).get('provider');
   select.replaceChildren(...list.map((p) => h('option', { value: p.id }, `${p.name ?? p.id} (${p.services.join(', ') || 'no services yet'})`)));
-  if (list.some((p) => p.id === chosen)) select.value = chosen;
+  if (chosen && list.some((p) => p.id === chosen)) select.value = chosen;
   select.dispatchEvent(new Event('change'));
 }
 
-function setUpBookingForm(d: Dashboard, store: BookingStore, providers: () => Map<string, Provider>): void {
+function setUpBookingForm(
+  d: Dashboard,
+  store: BookingStore,
+  providers: () => Map<string, Provider>,
+  paired: { providerId: string | null; service: string | null },
+): void {
   const form = byId<HTMLFormElement>('book-form');
   const provider = byId<HTMLSelectElement>('provider');
   const service = byId<HTMLSelectElement>('service');
@@ -153,6 +169,7 @@ function setUpBookingForm(d: Dashboard, store: BookingStore, providers: () => Ma
   };
   provider.addEventListener('change', syncServices);
   syncServices();
+  if (paired.service && provider.value === paired.providerId && [...service.options].some((o) => o.value === paired.service)) service.value = paired.service;
   // Within the window in which the provider may start (START_EARLY_MINUTES, two hours by
   // default), so the whole booking can be played through at once.
   when.value = localInput(inAboutAnHour());
