@@ -63,7 +63,8 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     expect(await home.locator('#demo-users li').count()).toBe(4);
     expect(await home.isHidden('#no-demo')).toBe(true);
 
-    await home.click('a[href="/client.html?as=demo-client-thandi"]');
+    expect(await home.textContent('#demo-users')).toContain("Open Operations' dashboard");
+    await home.click('[data-user-id="demo-client-thandi"] a');
     client = home;
     await client.locator('#connection[data-state="live"]').waitFor();
     // Filled in after the page loads its profile: wait for it rather than read it once.
@@ -76,13 +77,19 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await provider.locator('#payout-account', { hasText: 'ending 7890' }).waitFor();
   }, 60_000);
 
+  /** The step of the client's guided strip that is marked as next. */
+  const guideStep = (n: number) => client.locator(`#demo-guide[data-step="${n}"] li[aria-current="step"][data-step="${n}"]`).waitFor();
+
   it('(1) the provider accepts in one browser; the client’s page shows CONFIRMED and a toast without reloading', async () => {
-    await client.selectOption('#provider', 'demo-provider-sipho');
-    await client.selectOption('#service', 'plumbing');
-    await client.fill('#amount', '1350');
+    // The story's pairing is chosen already: Request booking at once books Sipho for plumbing.
+    await guideStep(1);
+    expect(await client.inputValue('#provider')).toBe('demo-provider-sipho');
+    expect(await client.inputValue('#service')).toBe('plumbing');
+    expect(await client.inputValue('#amount')).toBe('1350');
     await client.click('#book-form button[type="submit"]');
     const requested = client.locator('#bookings .booking[data-status="PENDING"]');
     await requested.waitFor();
+    await guideStep(2);
     bookingId = (await requested.getAttribute('data-booking-id'))!;
     await Promise.all([mark(client), mark(provider)]);
 
@@ -94,6 +101,7 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await toast(client, '🎉 Your booking has been accepted!').waitFor();
     expect(await client.textContent(`.booking[data-booking-id="${bookingId}"] [data-role="status"]`)).toBe('Confirmed');
     expect(await stillMarked(client)).toBe(true);
+    await guideStep(3);
   }, 60_000);
 
   it('(2) paying on the fake checkout: the charge webhook updates both pages and both badges go up', async () => {
@@ -102,9 +110,18 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
       client.context().waitForEvent('page'),
       client.click(`.booking[data-booking-id="${bookingId}"] [data-action="pay"]`),
     ]);
+    const failed: string[] = [];
+    checkout.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
     await checkout.waitForURL(/\/checkout\//);
-    await checkout.getByRole('button', { name: 'Pay' }).click();
-    await checkout.getByText('the app answered the charge.success webhook with HTTP 200').waitFor();
+    // While the checkout is open, the card says so and offers the same checkout, not a new payment.
+    const card = client.locator(`.booking[data-booking-id="${bookingId}"][data-payment-status="PENDING"]`);
+    await card.getByText('Payment in progress…').waitFor();
+    expect(await card.locator('[data-action="pay"]').textContent()).toContain('Reopen the checkout');
+    await checkout.getByRole('button', { name: /^Pay / }).click();
+    await checkout.getByRole('heading', { name: 'Payment approved' }).waitFor();
+    expect(await checkout.textContent('body')).not.toMatch(/webhook|HTTP/);
+    const back = checkout.getByRole('link', { name: 'Back to your bookings' });
+    expect(await back.getAttribute('href')).toMatch(/\/client\.html\?as=demo-client-thandi$/);
 
     for (const page of [client, provider]) {
       await page.locator(`.booking[data-booking-id="${bookingId}"][data-payment-status="ESCROW"]`).waitFor();
@@ -114,7 +131,10 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await provider.locator(`#payments tr[data-booking-id="${bookingId}"][data-status="ESCROW"]`).waitFor();
     await waitUntil('both badges to count the payment', async () => (await badge(client)) > before.client && (await badge(provider)) > before.provider);
     expect(await client.isVisible('#badge')).toBe(true);
-    await checkout.close();
+    await guideStep(4);
+    // The way back closes the tab the dashboard opened, leaving the person on their bookings.
+    await Promise.all([checkout.waitForEvent('close'), back.click()]);
+    expect(failed).toEqual([]);
   }, 60_000);
 
   it('(3) the work is done and confirmed; the payout completes through the fake and the provider sees the amount', async () => {
@@ -137,7 +157,10 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await client.locator('#notifications .notification[data-type="booking.started"]').waitFor();
     await client.click('#bell');
 
+    await guideStep(5);
     await row(client).locator('[data-action="confirm-completion"]').click();
+    await guideStep(6);
+    await row(client).getByText('Released to the provider; the payout is on its way.').waitFor();
     await provider.locator(`#payouts tr[data-booking-id="${bookingId}"][data-status="COMPLETED"]`).waitFor();
     // R1,350.00 less the platform's 5% (PLATFORM_FEE_BPS).
     await toast(provider, '✅ R1,282.50 has been transferred to your account').waitFor();
@@ -198,6 +221,27 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     expect(client.errors).toEqual([]);
     expect(provider.errors).toEqual([]);
   }, 60_000);
+
+  it('the side-by-side view resets the demo: both frames load again with no bookings, and the guide starts over', async () => {
+    const page = await newPage(await context());
+    await page.goto(`${srv.url}/`);
+    await page.click('#side-by-side');
+    const clientFrame = page.frameLocator('#client-frame');
+    const providerFrame = page.frameLocator('#provider-frame');
+    await clientFrame.locator(`.booking[data-booking-id="${bookingId}"]`).waitFor();
+    await providerFrame.locator(`.booking[data-booking-id="${bookingId}"]`).waitFor();
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click('#demo-reset');
+    await page.getByText('The demo starts over').waitFor();
+    await clientFrame.locator('#bookings-empty').waitFor();
+    await providerFrame.locator('#connection[data-state="live"]').waitFor();
+    await clientFrame.locator('#demo-guide[data-step="1"]').waitFor();
+    expect(await clientFrame.locator('.booking').count()).toBe(0);
+    expect(await providerFrame.locator('.booking').count()).toBe(0);
+    expect(await clientFrame.locator('#provider').inputValue()).toBe('demo-provider-sipho');
+    expect(page.errors).toEqual([]);
+  }, 60_000);
 });
 
 describeBrowser('dashboards in Chromium (no demo mode)', () => {
@@ -217,6 +261,7 @@ describeBrowser('dashboards in Chromium (no demo mode)', () => {
   it('has no demo routes; the home page explains tokens, and #token= opens a dashboard and leaves the address bar', async () => {
     await request(market.srv.url).get('/api/demo/users').expect(404);
     await request(market.srv.url).post('/api/demo/sessions').send({ userId: 'demo-admin' }).expect(404);
+    await request(market.srv.url).post('/api/demo/reset').send({ confirm: 'reset' }).expect(404);
 
     const ctx = await browser.newContext();
     ctx.setDefaultTimeout(STEP_MS);
