@@ -5,6 +5,15 @@ import net from 'node:net';
 import { z } from 'zod';
 import proxyaddr from 'proxy-addr';
 
+const isTimeZone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-ZA', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const intFromEnv = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
 
@@ -110,6 +119,12 @@ export const EnvSchema = z.object({
   // restart, Paystack down) are looked for, and how long one waits after an attempt before any
   // instance tries it again (doubling per attempt, at most an hour).
   WEBHOOK_RETRY_MS: intFromEnv(30_000, 100, 3_600_000),
+
+  // The marketplace's own time: every time on every page, toast and notification is said in it.
+  MARKETPLACE_TIME_ZONE: z
+    .string()
+    .refine((zone) => isTimeZone(zone), 'must be an IANA time zone, e.g. Africa/Johannesburg')
+    .default('Africa/Johannesburg'),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -15,14 +15,18 @@ export interface EventFacts {
   booking?: { id: string; clientId: string; providerId: string; clientName: string; providerName: string; service: string };
 }
 
-const when = (iso: string | undefined) =>
-  iso ? new Date(iso).toLocaleString('en-ZA', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Africa/Johannesburg' }) : '';
+/** The marketplace's zone when none is given (config's MARKETPLACE_TIME_ZONE default). */
+export const DEFAULT_TIME_ZONE = 'Africa/Johannesburg';
+
+const formatIn = (iso: string | undefined, timeZone: string) =>
+  iso ? new Date(iso).toLocaleString('en-ZA', { dateStyle: 'medium', timeStyle: 'short', timeZone }) : '';
 
 /**
  * What each side reads for an event, or null when that side is not told. Human text lives here
  * and nowhere else; every other module deals in types and ids.
  */
-export function notificationText(e: EventFacts, side: Side): NotificationText | null {
+export function notificationText(e: EventFacts, side: Side, timeZone = DEFAULT_TIME_ZONE): NotificationText | null {
+  const when = (iso: string | undefined) => formatIn(iso, timeZone);
   const p = e.payload;
   const b = e.booking;
   const money = (cents: unknown, currency: unknown) => formatMoney(Number(cents), String(currency ?? 'ZAR'));

@@ -32,8 +32,10 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
   let provider: TestPage;
   let bookingId: string;
 
-  const context = async () => {
-    const c = await browser.newContext({ viewport: { width: 1200, height: 820 } });
+  // The client's browser is in the marketplace's zone; the provider's in another, and must still
+  // read every time in the marketplace's zone, labelled as such.
+  const context = async (timezoneId = 'Africa/Johannesburg') => {
+    const c = await browser.newContext({ viewport: { width: 1200, height: 820 }, timezoneId });
     c.setDefaultTimeout(STEP_MS);
     contexts.push(c);
     return c;
@@ -70,7 +72,7 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     // Filled in after the page loads its profile: wait for it rather than read it once.
     await client.locator('#who', { hasText: 'Thandi Nkosi' }).waitFor();
 
-    provider = await newPage(await context());
+    provider = await newPage(await context('America/New_York'));
     await provider.goto(`${srv.url}/provider.html?as=demo-provider-sipho`);
     await provider.locator('#connection[data-state="live"]').waitFor();
     // Seeding registered the payout account with the in-process fake.
@@ -95,6 +97,13 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
 
     const incoming = provider.locator(`.booking[data-booking-id="${bookingId}"][data-status="PENDING"]`);
     await toast(provider, 'New booking request from Thandi Nkosi').waitFor();
+    // One time for one booking: the card's (labelled, in a browser elsewhere) is the toast's.
+    const cardWhen = (await incoming.locator('.booking-when').textContent())!;
+    expect(cardWhen).toMatch(/ \(Johannesburg time\)$/);
+    const scheduled = cardWhen.replace(/ \(Johannesburg time\)$/, '');
+    expect(await toast(provider, 'New booking request from Thandi Nkosi').textContent()).toContain(scheduled);
+    const clientWhen = await client.locator(`.booking[data-booking-id="${bookingId}"] .booking-when`).textContent();
+    expect(clientWhen).toBe(scheduled);
     await incoming.locator('[data-action="accept"]').click();
 
     await client.locator(`.booking[data-booking-id="${bookingId}"][data-status="CONFIRMED"]`).waitFor();

@@ -22,6 +22,11 @@ describe('notificationText', () => {
     expect(notificationText(accepted, 'client')?.title).toBe('Your booking has been accepted!');
     expect(notificationText(accepted, 'provider')).toBeNull();
   });
+  it('says a booking’s time in the marketplace’s zone, Johannesburg unless told another', () => {
+    const created = { type: 'booking.created', payload: { booking: { amount: 135000, currency: 'ZAR', scheduledFor: '2026-12-01T08:00:00Z' } }, booking };
+    expect(notificationText(created, 'provider')?.body).toMatch(/10:00/);
+    expect(notificationText(created, 'provider', 'Africa/Lagos')?.body).toMatch(/09:00/);
+  });
   it('tells only the provider about payouts, and in rands', () => {
     const payout = { type: 'payout.status_changed', payload: { status: 'COMPLETED', amount: 121500, currency: 'ZAR' }, booking };
     expect(notificationText(payout, 'provider')?.body).toBe('R1,215.00 has been paid to your bank account.');

@@ -1,7 +1,7 @@
 import { startDashboard, type Dashboard } from './dashboard.js';
 import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
-import { capitalise, formatMoney, formatWhen, statusLabel } from './format.js';
+import { capitalise, formatMoney, formatWhen, fromZoneInput, statusLabel, toZoneInput, zoneName } from './format.js';
 import { createDemoGuide } from './demo-guide.js';
 
 interface Provider {
@@ -172,14 +172,17 @@ function setUpBookingForm(
   if (paired.service && provider.value === paired.providerId && [...service.options].some((o) => o.value === paired.service)) service.value = paired.service;
   // Within the window in which the provider may start (START_EARLY_MINUTES, two hours by
   // default), so the whole booking can be played through at once.
-  when.value = localInput(inAboutAnHour());
-  when.min = localInput(new Date());
+  // Typed and read as a clock in the marketplace's zone, the one every time on the page is in.
+  when.value = toZoneInput(inAboutAnHour());
+  when.min = toZoneInput(new Date());
+  const whenLabel = when.closest('label')?.firstChild;
+  if (whenLabel) whenLabel.textContent = `When (${zoneName()} time) `;
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.textContent = '';
     const cents = Math.round(Number(amount.value) * 100);
-    const at = new Date(when.value);
+    const at = fromZoneInput(when.value);
     if (!provider.value || !service.value) return void (error.textContent = 'Choose a provider and a service.');
     if (Number.isNaN(at.getTime()) || at.getTime() <= Date.now()) return void (error.textContent = 'Choose a time in the future.');
     if (!Number.isFinite(cents) || cents < 100) return void (error.textContent = 'The amount must be at least R1.00.');
@@ -207,10 +210,4 @@ function setUpBookingForm(
 function inAboutAnHour(): Date {
   const quarter = 15 * 60_000;
   return new Date(Math.ceil((Date.now() + 3_600_000) / quarter) * quarter);
-}
-
-/** The value a datetime-local input takes: local time, minutes precision. */
-function localInput(d: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }

@@ -3,6 +3,7 @@ import type { EventEnvelope } from '../types.js';
 import { ApiError, createApi, type Api } from './api.js';
 import { byId, h } from './dom.js';
 import { showConnectionState } from './indicator.js';
+import { setTimeZone } from './format.js';
 import { createNotificationPanel, type NotificationView } from './notification-panel.js';
 import { DASHBOARD_OF, openSession, type Me, type Role } from './session.js';
 import { createToaster, type Toaster } from './toasts.js';
@@ -59,6 +60,7 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
   document.title = `${me.name ?? me.id} · ${document.title}`;
 
   const api = createApi(() => session.getToken());
+  await useMarketplaceZone();
   const fail = (err: unknown, what: string) =>
     toast.show({ kind: 'error', type: 'error', title: `Could not ${what}`, body: err instanceof ApiError ? err.message : String(err) });
 
@@ -129,6 +131,16 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
   window.addEventListener('pagehide', () => live.stop());
   window.addEventListener('pageshow', (e) => e.persisted && live.start());
   return { me, demo: session.demo, api, live, toast, fail, on, load };
+}
+
+/** The marketplace's time zone, before anything is shown; the default zone if the server cannot say. */
+async function useMarketplaceZone(): Promise<void> {
+  try {
+    const res = await fetch('/api/settings', { cache: 'no-cache' });
+    if (res.ok) setTimeZone(((await res.json()) as { timeZone: string }).timeZone);
+  } catch {
+    // The default zone, the marketplace's usual one, is used.
+  }
 }
 
 function firstConnection(live: LiveClient): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Api } from './api.js';
 import { h, reconcileList } from './dom.js';
-import { formatAgo } from './format.js';
+import { formatAgo, formatWhen } from './format.js';
 
 export interface NotificationView {
   id: string;
@@ -67,7 +67,7 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
       { class: `notification ${n.readAt ? 'read' : 'unread'}`, 'data-id': n.id, 'data-type': n.type, 'data-read': String(Boolean(n.readAt)) },
       h('p', { class: 'notification-title' }, n.title),
       h('p', { class: 'notification-body' }, n.body),
-      h('time', { datetime: n.createdAt, title: new Date(n.createdAt).toLocaleString('en-ZA') }, formatAgo(n.createdAt)),
+      h('time', { datetime: n.createdAt, title: formatWhen(n.createdAt) }, formatAgo(n.createdAt)),
       n.readAt
         ? null
         : h('button', { type: 'button', class: 'link-button', 'data-action': 'mark-read', onclick: () => markOne(n.id) }, 'Mark read',
