@@ -172,10 +172,22 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await row(client).getByText('Released to the provider; the payout is on its way.').waitFor();
     await provider.locator(`#payouts tr[data-booking-id="${bookingId}"][data-status="COMPLETED"]`).waitFor();
     // R1,350.00 less the platform's 5% (PLATFORM_FEE_BPS).
-    await toast(provider, '✅ R1,282.50 has been transferred to your account').waitFor();
+    await toast(provider, '✅ Payout arrived: R1,282.50').waitFor();
     await provider.locator(`.booking[data-booking-id="${bookingId}"][data-payout-status="COMPLETED"]`).waitFor();
     await client.locator(`.booking[data-booking-id="${bookingId}"][data-payment-status="RELEASED"]`).waitFor();
     expect(await stillMarked(provider)).toBe(true);
+
+    // One message per payout change that matters (sent, arrived); the release before it is no third.
+    const said = async (type: string) =>
+      provider.locator(`#notification-list .notification[data-type="${type}"]`).evaluateAll((els) => els.map((e) => e.querySelector('.notification-title, h3, strong')?.textContent));
+    expect(await said('payout.status_changed')).toEqual(['Payout arrived: R1,282.50', 'Payout sent']);
+    expect(await said('payment.status_changed')).toEqual(['Payment received and held in escrow']);
+    expect(await toast(provider, 'Payment released').count()).toBe(0);
+    await provider.locator(`.booking[data-booking-id="${bookingId}"]`).getByText('Paid: the payout is in your bank account.').waitFor();
+    // Money rows say whose work they pay for; escrow and paid out are counted apart.
+    expect(await provider.textContent(`#payouts tr[data-booking-id="${bookingId}"] td:first-child`)).toBe('Plumbing for Thandi Nkosi');
+    expect(await provider.textContent(`#payments tr[data-booking-id="${bookingId}"] td:first-child`)).toBe('Plumbing for Thandi Nkosi');
+    expect(await provider.textContent('#totals')).toBe('R0.00 held in escrow · R0.00 on its way to you · R1,282.50 paid out to you');
 
     // The payout went out as a transfer to the seeded account, settled by the fake's own webhook.
     const transfer = srv.running.demoPaystack!.fake.webhooks.find((w) => w.event === 'transfer.success');
@@ -229,6 +241,42 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     expect(await unread.count()).toBe(0);
     expect(client.errors).toEqual([]);
     expect(provider.errors).toEqual([]);
+  }, 60_000);
+
+  it('(4) cancel asks first and takes a reason; the provider is told who cancelled and why; Offline disables it', async () => {
+    await client.click('#book-form button[type="submit"]');
+    const card = client.locator('#bookings .booking[data-status="PENDING"]');
+    await card.waitFor();
+    const id = (await card.getAttribute('data-booking-id'))!;
+    const providerCard = provider.locator(`.booking[data-booking-id="${id}"]`);
+    await providerCard.waitFor();
+
+    // No connection: the buttons that need the server say so instead of failing.
+    await client.context().setOffline(true);
+    await client.locator('#connection[data-state="offline"]').waitFor();
+    const cancelButton = card.locator('[data-action="cancel"]');
+    expect(await cancelButton.isDisabled()).toBe(true);
+    expect(await cancelButton.getAttribute('title')).toMatch(/^Offline/);
+    expect(await client.isDisabled('#book-form button[type="submit"]')).toBe(true);
+    await client.context().setOffline(false);
+    await client.locator('#connection[data-state="live"]').waitFor();
+    expect(await cancelButton.isDisabled()).toBe(false);
+
+    // Changing one's mind keeps the booking.
+    await cancelButton.click();
+    await client.getByRole('dialog').waitFor();
+    await client.click('[data-action="keep-booking"]');
+    await client.getByRole('dialog').waitFor({ state: 'detached' });
+    expect(await card.getAttribute('data-status')).toBe('PENDING');
+
+    await cancelButton.click();
+    await client.fill('#cancel-reason', 'Found someone closer');
+    await client.click('[data-action="confirm-cancel"]');
+    await client.locator(`.booking[data-booking-id="${id}"][data-status="CANCELLED"]`).waitFor();
+    const told = toast(provider, '🚫 Booking cancelled');
+    await told.waitFor();
+    expect(await told.textContent()).toContain('Thandi Nkosi cancelled the plumbing booking. Reason: “Found someone closer”');
+    await providerCard.getByText('Reason: Found someone closer').waitFor();
   }, 60_000);
 
   it('the side-by-side view resets the demo: both frames load again with no bookings, and the guide starts over', async () => {

@@ -1,4 +1,5 @@
-import { startDashboard, type Dashboard } from './dashboard.js';
+import { OFFLINE_HINT, startDashboard, type Dashboard } from './dashboard.js';
+import { askToCancel } from './cancel-dialog.js';
 import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
 import { capitalise, formatMoney, formatWhen, fromZoneInput, statusLabel, toZoneInput, zoneName } from './format.js';
@@ -36,7 +37,7 @@ async function clientDashboard(d: Dashboard): Promise<void> {
       list,
       bookings.map((b) => ({
         key: b.id,
-        version: `${b.updatedAt}|${b.status}|${b.payment?.status}|${busy.has(b.id)}|${providers.size}`,
+        version: `${b.updatedAt}|${b.status}|${b.payment?.status}|${busy.has(b.id)}|${providers.size}|${d.offline()}`,
         render: () => row(b),
       })),
     );
@@ -47,14 +48,14 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     const actions: HTMLElement[] = [];
     const action = (name: string, label: string, fn: () => Promise<void>, cls = '') =>
       actions.push(
-        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id), onclick: () => act(b.id, fn) }, label,
+        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => act(b.id, fn) }, label,
           h('span', { class: 'visually-hidden' }, `: ${b.service} with ${providerName(b.providerId)}`)),
       );
     if (b.status === 'CONFIRMED' && (!pay || pay === 'EXPIRED')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
     // A checkout is open: the same one again, never a second payment.
     if (b.status === 'CONFIRMED' && pay === 'PENDING') action('pay', 'Reopen the checkout', () => payFor(b));
     if (b.status === 'COMPLETED' && pay === 'ESCROW') action('confirm-completion', 'Confirm work is done', () => post(b.id, 'confirm-completion'), 'primary');
-    if (b.status === 'PENDING' || b.status === 'CONFIRMED') action('cancel', 'Cancel', () => post(b.id, 'cancel'), 'quiet');
+    if (b.status === 'PENDING' || b.status === 'CONFIRMED') action('cancel', 'Cancel', () => cancel(b), 'quiet');
     return h(
       'li',
       { class: 'card booking', 'data-booking-id': b.id, 'data-status': b.status, 'data-payment-status': pay ?? 'NONE' },
@@ -97,12 +98,17 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     }
   };
 
-  const post = async (id: string, action: string) => {
+  const post = async (id: string, action: string, body?: object) => {
     try {
-      store.upsert(await d.api.post<Booking>(`/api/bookings/${id}/${action}`));
+      store.upsert(await d.api.post<Booking>(`/api/bookings/${id}/${action}`, body));
     } catch (err) {
       d.fail(err, action.replace('-', ' '));
     }
+  };
+
+  const cancel = async (b: Booking) => {
+    const reason = await askToCancel(`the ${b.service} with ${providerName(b.providerId)}`);
+    if (reason !== null) await post(b.id, 'cancel', reason ? { reason } : undefined);
   };
 
   /**
@@ -134,6 +140,7 @@ async function clientDashboard(d: Dashboard): Promise<void> {
   };
 
   for (const type of BOOKING_EVENTS) d.on(type, (e) => store.apply(e));
+  d.onOfflineChange(render);
   await d.load(loadProviders);
   await d.load(async () => store.replaceAll((await d.api.get<{ bookings: Booking[] }>('/api/bookings?limit=50')).bookings));
   setUpBookingForm(d, store, () => providers, paired);
@@ -167,6 +174,12 @@ function setUpBookingForm(
     service.replaceChildren(...(p?.services ?? []).map((s) => h('option', { value: s }, capitalise(s))));
     service.disabled = !p?.services.length;
   };
+  const followConnection = () => {
+    submit.disabled = d.offline();
+    submit.title = d.offline() ? OFFLINE_HINT : '';
+  };
+  d.onOfflineChange(followConnection);
+  followConnection();
   provider.addEventListener('change', syncServices);
   syncServices();
   if (paired.service && provider.value === paired.providerId && [...service.options].some((o) => o.value === paired.service)) service.value = paired.service;
@@ -201,7 +214,7 @@ function setUpBookingForm(
     } catch (err) {
       error.textContent = err instanceof Error ? err.message : String(err);
     } finally {
-      submit.disabled = false;
+      followConnection();
     }
   });
 }

@@ -27,7 +27,13 @@ export interface Dashboard {
   on(type: string, fn: (e: EventEnvelope) => void): void;
   /** Registers a loader, runs it now, and again whenever the live client resets (state must be refetched). */
   load(fn: () => Promise<void>): Promise<void>;
+  /** No connection to the server: actions that need it are disabled, with OFFLINE_HINT as their tooltip. */
+  offline(): boolean;
+  /** Runs `fn` whenever offline() changes. */
+  onOfflineChange(fn: () => void): void;
 }
+
+export const OFFLINE_HINT = 'Offline: this needs the server; it comes back when the connection does';
 
 /** How long the first load waits for the live client to connect, so no event falls in between. */
 const FIRST_CONNECT_WAIT_MS = 3_000;
@@ -130,7 +136,15 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
   document.getElementById('loading')?.remove();
   window.addEventListener('pagehide', () => live.stop());
   window.addEventListener('pageshow', (e) => e.persisted && live.start());
-  return { me, demo: session.demo, api, live, toast, fail, on, load };
+  const isOffline = () => live.state === 'offline' || live.state === 'signed-out';
+  const offlineWatchers: Array<() => void> = [];
+  let wasOffline = isOffline();
+  live.onState(() => {
+    if (isOffline() === wasOffline) return;
+    wasOffline = isOffline();
+    offlineWatchers.forEach((fn) => fn());
+  });
+  return { me, demo: session.demo, api, live, toast, fail, on, load, offline: isOffline, onOfflineChange: (fn) => void offlineWatchers.push(fn) };
 }
 
 /** The marketplace's time zone, before anything is shown; the default zone if the server cannot say. */
