@@ -125,6 +125,8 @@ export const EnvSchema = z.object({
     .string()
     .refine((zone) => isTimeZone(zone), 'must be an IANA time zone, e.g. Africa/Johannesburg')
     .default('Africa/Johannesburg'),
+  // `pretty`: one readable line per entry (pino-pretty); unset: pretty in demo mode, JSON otherwise.
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -38,7 +38,7 @@ function operatorDashboard(d: Dashboard): void {
 
   const refresh = async () => {
     try {
-      const s = await readJson<Status>(await fetch('/api/status', { cache: 'no-store' }));
+      const s = await readJson<Status>(await fetch('/api/status', { cache: 'no-store', headers: { Accept: 'application/json' } }));
       const at = performance.now();
       const rate = previous ? ((s.events.published - previous.published) * 1000) / (at - previous.at) : null;
       previous = { at, published: s.events.published };
