@@ -71,6 +71,8 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await client.locator('#connection[data-state="live"]').waitFor();
     // Filled in after the page loads its profile: wait for it rather than read it once.
     await client.locator('#who', { hasText: 'Thandi Nkosi' }).waitFor();
+    // The bar says "Client" once: the name alone after it.
+    expect(await client.textContent('#who')).toBe('Thandi Nkosi');
 
     provider = await newPage(await context('America/New_York'));
     await provider.goto(`${srv.url}/provider.html?as=demo-provider-sipho`);
@@ -210,12 +212,13 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
       Number(await operator.textContent('#streams-provider')) >= 1 &&
       Number(await operator.textContent('#streams-admin')) >= 1);
 
+    await operator.locator('#feed-empty').waitFor();
     const before = { client: await badge(client), provider: await badge(provider) };
     await operator.selectOption('#announce-audience', 'all');
     await operator.fill('#announce-title', 'Load-shedding tonight');
     await operator.fill('#announce-body', 'Stage 2 from 18:00; bookings may run late.');
     await operator.click('#announce-form button[type="submit"]');
-    await operator.getByText(/Sent \(event #\d+\)/).waitFor();
+    await operator.getByText(/Sent to everyone \(event #\d+\)/).waitFor();
 
     for (const page of [client, provider, operator]) {
       await toast(page, '📣 Load-shedding tonight').waitFor();
@@ -223,6 +226,7 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     }
     expect(await badge(client)).toBe(before.client + 1);
     expect(await badge(provider)).toBe(before.provider + 1);
+    expect(await operator.isHidden('#feed-empty')).toBe(true);
     await screenshot(operator, 'operator-dashboard');
     expect(operator.errors).toEqual([]);
   }, 60_000);
@@ -239,6 +243,11 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await waitUntil('the badge to reach 0', async () => (await badge(client)) === 0);
     expect(await client.isHidden('#badge')).toBe(true);
     expect(await unread.count()).toBe(0);
+    // Focus stays in the panel (the button it was on is disabled now), so Escape still closes it.
+    expect(await client.evaluate(() => document.activeElement?.id)).toBe('notifications');
+    await client.keyboard.press('Escape');
+    await client.locator('#notifications').waitFor({ state: 'hidden' });
+    expect(await client.evaluate(() => document.activeElement?.id)).toBe('bell');
     expect(client.errors).toEqual([]);
     expect(provider.errors).toEqual([]);
   }, 60_000);
@@ -287,6 +296,12 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     const providerFrame = page.frameLocator('#provider-frame');
     await clientFrame.locator(`.booking[data-booking-id="${bookingId}"]`).waitFor();
     await providerFrame.locator(`.booking[data-booking-id="${bookingId}"]`).waitFor();
+    // One Marketplace bar (the outer page's), and "My bookings" in view without scrolling.
+    expect(await page.locator('.brand:visible').count()).toBe(1);
+    expect(await clientFrame.locator('.brand').isHidden()).toBe(true);
+    const frameBox = (await page.locator('#client-frame').boundingBox())!;
+    const headingBox = (await clientFrame.locator('#bookings-heading').boundingBox())!;
+    expect(headingBox.y + headingBox.height).toBeLessThan(frameBox.y + frameBox.height);
 
     page.once('dialog', (dialog) => void dialog.accept());
     await page.click('#demo-reset');

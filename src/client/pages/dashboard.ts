@@ -62,7 +62,10 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
     explain(main, `This page is for ${role}s`, `You are signed in as a ${me.role}.`, DASHBOARD_OF[me.role] + location.search);
     return null;
   }
-  byId('who').textContent = `${me.name ?? me.id} · ${me.role}`;
+  // The page's name already says the role.
+  byId('who').textContent = me.name ?? me.id;
+  // Inside the side-by-side view: one bar per frame, without the brand the outer page shows.
+  if (window.top !== window.self) document.body.classList.add('embedded');
   document.title = `${me.name ?? me.id} · ${document.title}`;
 
   const api = createApi(() => session.getToken());

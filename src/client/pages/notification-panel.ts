@@ -84,6 +84,7 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
   };
 
   const markLocally = (ids: string[], count: number) => {
+    const focusWasInside = el.panel.contains(document.activeElement);
     const at = new Date().toISOString();
     for (const id of ids) {
       const n = items.get(id);
@@ -91,6 +92,9 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
     }
     setUnread(count);
     render();
+    // The button that had focus is now disabled or gone: focus stays in the panel, so Escape still closes it.
+    const focused = document.activeElement as HTMLButtonElement | null;
+    if (focusWasInside && !el.panel.hidden && (!el.panel.contains(focused) || focused?.disabled)) el.panel.focus();
   };
 
   const open = (yes: boolean) => {
