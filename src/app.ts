@@ -13,6 +13,7 @@ import { clientModeRoutes } from './realtime/client-mode-routes';
 import { broadcastRoutes } from './broadcasts/broadcast-routes';
 import { statusRoutes } from './ops/status-routes';
 import { healthRoutes } from './ops/health-routes';
+import { settingsRoutes } from './ops/settings-routes';
 import { PUBLIC_DIR } from './package-root';
 import { userRoutes } from './users/user-routes';
 import { bookingRoutes } from './bookings/booking-routes';
@@ -52,6 +53,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(pollRoutes(deps));
   app.use(healthRoutes(deps));
   app.use(statusRoutes(deps));
+  app.use(settingsRoutes(deps));
   app.use(ticketRoutes(deps));
   app.use(streamRoutes(deps));
   app.use(clientModeRoutes(deps));

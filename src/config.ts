@@ -5,6 +5,15 @@ import net from 'node:net';
 import { z } from 'zod';
 import proxyaddr from 'proxy-addr';
 
+const isTimeZone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-ZA', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const intFromEnv = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
 
@@ -116,6 +125,13 @@ export const EnvSchema = z.object({
   BOOKING_REQUEST_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
   // How often each instance looks for due booking timers (expiries and reminders).
   BOOKING_TIMERS_INTERVAL_MS: intFromEnv(30_000, 100, 3_600_000),
+  // The marketplace's own time: every time on every page, toast and notification is said in it.
+  MARKETPLACE_TIME_ZONE: z
+    .string()
+    .refine((zone) => isTimeZone(zone), 'must be an IANA time zone, e.g. Africa/Johannesburg')
+    .default('Africa/Johannesburg'),
+  // `pretty`: one readable line per entry (pino-pretty); unset: pretty in demo mode, JSON otherwise.
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

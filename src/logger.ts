@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -29,4 +30,18 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     { level, redact: { paths: REDACT_PATHS, censor: '[Redacted]' }, base: { svc: 'marketplace-rt' } },
     destination,
   );
+}
+
+/**
+ * One line a person reads at a glance (time, level, message, then the fields), for the demo's
+ * terminal. Synchronous, in this process: no worker thread to start or to flush at exit.
+ */
+export function prettyDestination(destination: NodeJS.WritableStream | number = 1): pino.DestinationStream {
+  return pretty({
+    colorize: destination === 1 && process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname,svc',
+    sync: true,
+    destination,
+  });
 }

@@ -65,7 +65,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     logger,
     config.RELAY_POLL_MS,
   );
-  const notifications = new NotificationService(db.knex);
+  const notifications = new NotificationService(db.knex, config.MARKETPLACE_TIME_ZONE);
   const attention = new AttentionQueue(db.knex, attentionRules(config));
   const publisher = new EventPublisher(
     db.knex,

@@ -1,5 +1,5 @@
 import { loadConfig, ConfigError, type Config } from './config';
-import { createLogger } from './logger';
+import { createLogger, prettyDestination } from './logger';
 import { startServer } from './runtime';
 
 async function main(): Promise<void> {
@@ -13,7 +13,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.LOG_LEVEL);
+  const pretty = (config.LOG_FORMAT ?? (config.demoMode ? 'pretty' : 'json')) === 'pretty';
+  const logger = createLogger(config.LOG_LEVEL, pretty ? prettyDestination() : undefined);
   if (config.jwtSecretGenerated) {
     logger.warn(
       { code: 'JWT_SECRET_GENERATED', dataDir: config.DATA_DIR },

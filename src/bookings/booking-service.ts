@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { cancelledBy } from './cancelled-by';
 import type { Principal } from '../auth/principal';
 import { bookingAudience, userChannel } from '../events/audience';
 import type { Emit, EventPublisher } from '../events/event-publisher';
@@ -123,7 +124,7 @@ export class BookingService {
       if (decision.to !== row.status) await updateBookingStatus(trx, id, decision.to, reason);
       const view = (await findBookingView(trx, id))!;
       if (action === 'accept') await insertTimers(trx, id, timersOnAccept(new Date(view.updatedAt), new Date(view.scheduledFor)));
-      if (decision.event) emitBookingEvent(emit, decision.event, view, row.status, this.eventExtra(action, view, reason));
+      if (decision.event) emitBookingEvent(emit, decision.event, view, row.status, this.eventExtra(action, view, reason, p));
       return { view, followUp: money };
     });
     // Paystack is called only after the commit: never hold a transaction (on PGlite, the only
@@ -135,9 +136,10 @@ export class BookingService {
     return result.view;
   }
 
-  /** What a booking event carries beyond the booking: whether a release was automatic, when it will be, why it is held. */
-  private eventExtra(action: BookingAction, view: BookingView, reason: string | undefined): Record<string, unknown> {
+  /** What a booking event carries beyond the booking: whether a release was automatic, when it will be, why it is held, who cancelled. */
+  private eventExtra(action: BookingAction, view: BookingView, reason: string | undefined, p: Principal): Record<string, unknown> {
     if (action === 'confirm-completion') return { auto: false };
+    if (action === 'cancel') return { cancelledBy: cancelledBy(p, view) };
     if (action === 'complete') {
       return { autoReleaseAt: autoReleaseAt(new Date(), new Date(view.scheduledFor), this.rules.autoReleaseHours).toISOString() };
     }

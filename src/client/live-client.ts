@@ -19,7 +19,9 @@ export interface LiveClientOptions {
   pollIntervalMs?: number;
   /** Failed stream attempts in a row before polling. Default 5. */
   maxStreamFailures?: number;
-  /** First retry at once, then exponential with jitter. Default 1 s doubling to 30 s. */
+  /** Seconds the server may hold each poll while polling (long poll). Default 20. */
+  waitSeconds?: number;
+  /** First retry at once, then exponential with jitter. Default 1 s doubling to 30 s (1.5 s while the page is visible). */
   backoff?: { initialMs?: number; maxMs?: number };
   /** Default true: one stream per browser per user, shared by its tabs. */
   shareAcrossTabs?: boolean;
@@ -38,6 +40,8 @@ export interface LiveClient {
   onState(fn: (state: ConnectionState, reason: string) => void): () => void;
   /** The page must refetch its state: events were missed that cannot be replayed. */
   onReset(fn: () => void): () => void;
+  /** A person asked: retry the stream and poll now, whatever the backoff says. */
+  checkNow(): void;
 }
 
 export function createLiveClient(o: LiveClientOptions): LiveClient {
@@ -137,6 +141,10 @@ class BrowserLiveClient implements LiveClient {
     return () => void this.resetHandlers.delete(fn);
   }
 
+  checkNow(): void {
+    this.check(false);
+  }
+
   private lead(): void {
     if (!this.started) return;
     this.leading = true;
@@ -150,6 +158,7 @@ class BrowserLiveClient implements LiveClient {
         api: this.api,
         pollIntervalMs: this.o.pollIntervalMs,
         maxStreamFailures: this.o.maxStreamFailures ?? 5,
+        waitSeconds: this.o.waitSeconds,
         backoff: { initialMs: this.o.backoff?.initialMs ?? 1_000, maxMs: this.o.backoff?.maxMs ?? 30_000 },
       },
       {

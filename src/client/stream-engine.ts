@@ -26,7 +26,16 @@ export interface EngineOptions {
   connectTimeoutMs?: number;
   /** A stream that dies sooner after opening counts as a failure, so a flapping server ends in polling, not a reconnect loop. */
   stableMs?: number;
+  /** Seconds a poll may be held by the server while polling (long poll); 0 polls without holding. Default 20. */
+  waitSeconds?: number;
 }
+
+/** While the page is visible, the stream is retried at least this often, so Live comes back within about 2 s. */
+const VISIBLE_MAX_BACKOFF_MS = 1_500;
+/** An empty answer quicker than this was not held: the server does not long-poll, so the interval applies. */
+const MIN_HELD_MS = 1_000;
+/** After a failed poll, the next one waits this long (the stream attempts go on meanwhile). */
+const POLL_RETRY_MS = 3_000;
 
 /**
  * One browser's connection to the events: a ticketed EventSource, reconnected by us (each
@@ -48,6 +57,8 @@ export class StreamEngine {
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
   private polling = false;
   private pollInFlight = false;
+  /** Aborts a held poll on stop and offline; a stream that comes back lets it finish (its copy is deduped). */
+  private pollAbort: AbortController | null = null;
   private serverPollIntervalMs: number | undefined;
   private readonly types = new Set<string>(KNOWN_EVENT_TYPES);
 
@@ -69,6 +80,7 @@ export class StreamEngine {
     this.attempt++;
     this.closeStream();
     this.stopPolling();
+    this.abortPoll();
     clearTimeout(this.retryTimer);
   }
 
@@ -89,6 +101,7 @@ export class StreamEngine {
     if (!this.running) return;
     if (navigator.onLine === false) return this.goOffline('browser offline');
     if (this.state === 'offline') this.failures = 0;
+    if (this.polling && !this.pollInFlight) void this.pollNow();
     if (!force && this.es && this.es.readyState !== EventSource.CLOSED) return;
     void this.connect();
   }
@@ -98,6 +111,7 @@ export class StreamEngine {
     this.attempt++;
     this.closeStream();
     this.stopPolling();
+    this.abortPoll();
     clearTimeout(this.retryTimer);
     this.setState('offline', reason);
   }
@@ -165,7 +179,14 @@ export class StreamEngine {
     } else if (!this.polling) {
       this.setState('connecting', reason);
     }
-    this.retryTimer = setTimeout(() => void this.connect(), backoffDelay(this.failures, this.o.backoff));
+    this.retryTimer = setTimeout(() => void this.connect(), backoffDelay(this.failures, this.backoffNow()));
+  }
+
+  /** A person looking at the page gets the stream back soon after it is reachable; a hidden tab backs off fully. */
+  private backoffNow(): BackoffOptions {
+    const visible = typeof document === 'undefined' || document.visibilityState !== 'hidden';
+    if (!visible) return this.o.backoff;
+    return { initialMs: Math.min(this.o.backoff.initialMs, VISIBLE_MAX_BACKOFF_MS), maxMs: Math.min(this.o.backoff.maxMs, VISIBLE_MAX_BACKOFF_MS) };
   }
 
   /**
@@ -188,23 +209,44 @@ export class StreamEngine {
     clearTimeout(this.pollTimer);
   }
 
-  /** One round: pages through everything after the cursor, then (while polling) schedules the next. */
+  private abortPoll(): void {
+    this.pollAbort?.abort();
+    this.pollAbort = null;
+  }
+
+  /**
+   * One round: pages through everything after the cursor, holding the last request open at the
+   * server until an event arrives (long poll), then (while polling) goes again: at once after a
+   * held or non-empty answer, after the server's interval when it answered empty without holding.
+   */
   private async pollNow(): Promise<void> {
     if (this.pollInFlight) return;
     this.pollInFlight = true;
     clearTimeout(this.pollTimer);
+    const abort = (this.pollAbort = new AbortController());
+    let nextInMs = POLL_RETRY_MS;
     try {
       for (let page = 0; page < 100 && this.running; page++) {
-        const r = await this.o.api.poll(this.cursor);
-        if (!this.running || !this.takePoll(r)) break;
+        const wait = this.o.waitSeconds ?? 20;
+        const started = Date.now();
+        const r =
+          this.cursor === null
+            ? await this.o.api.poll(null)
+            : await this.o.api.longPoll(this.cursor, { wait, signal: abort.signal });
+        if (!this.running || abort.signal.aborted) break;
+        const more = this.takePoll(r);
+        const held = r.events.length > 0 || Date.now() - started >= MIN_HELD_MS;
+        nextInMs = held && wait > 0 ? 0 : this.pollEveryMs();
+        if (!more) break;
       }
     } catch (err) {
       if (this.running && isRefusedToken(err)) this.signOut(err.code ?? 'AUTH_INVALID');
       else if (this.running && navigator.onLine === false) this.goOffline('browser offline');
       // Otherwise the next round retries; the stream attempts go on meanwhile.
     } finally {
+      if (this.pollAbort === abort) this.pollAbort = null;
       this.pollInFlight = false;
-      if (this.polling && this.running) this.pollTimer = setTimeout(() => void this.pollNow(), this.pollEveryMs());
+      if (this.polling && this.running) this.pollTimer = setTimeout(() => void this.pollNow(), nextInMs);
     }
   }
 

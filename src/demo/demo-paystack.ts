@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { FakePaystack } from './fake-paystack';
+import { DEMO_USERS } from './demo-seed';
 
 /** Long enough to watch a payout sit in PROCESSING on the dashboard, short enough not to bore. */
 export const DEMO_SETTLE_DELAY_MS = 1_500;
@@ -10,7 +11,7 @@ export interface DemoPaystack {
   /** The server's config with the fake's address and its generated key in place of Paystack's. */
   config: Config;
   readonly fake: FakePaystack;
-  /** Where the fake posts its signed webhooks: our own webhook route, known once we listen. */
+  /** Where the fake posts its signed webhooks (our own webhook route, known once we listen); its checkout links back to this server. */
   webhooksTo(url: string): void;
   stop(): Promise<void>;
 }
@@ -48,7 +49,14 @@ export async function startDemoPaystack(config: Config, logger: Logger): Promise
   return {
     config: Object.freeze({ ...config, PAYSTACK_BASE_URL: url, PAYSTACK_SECRET_KEY: secretKey }),
     fake,
-    webhooksTo: (target) => fake.setWebhookTarget(target),
+    webhooksTo: (target) => {
+      fake.setWebhookTarget(target);
+      // The checkout's way back: the payer's own dashboard on this server.
+      fake.setReturnLink((email) => {
+        const user = DEMO_USERS.find((u) => u.email === email);
+        return user ? new URL(`${user.page}?as=${encodeURIComponent(user.id)}`, target).toString() : undefined;
+      });
+    },
     stop: async () => {
       stopped = true;
       for (const t of timers) clearTimeout(t);

@@ -6,11 +6,14 @@ import { UserId } from '../auth/principal';
 import { findUser } from '../users/user-repository';
 import type { AppDeps } from '../app-deps';
 import { DEMO_USERS, findDemoUser, type DemoUser } from './demo-seed';
+import { wipeDemoData } from './demo-repository';
 
 /** A working day: a demo left open in a tab keeps its stream without anyone signing in again. */
 export const DEMO_TOKEN_TTL_SECONDS = 12 * 3600;
 
 const SessionRequest = z.strictObject({ userId: UserId });
+/** A body a cross-site form cannot send (it would be text/plain, refused with 415). */
+const ResetRequest = z.strictObject({ confirm: z.literal('reset') });
 
 const publicView = (u: DemoUser) => ({
   id: u.id,
@@ -20,10 +23,12 @@ const publicView = (u: DemoUser) => ({
   blurb: u.blurb,
   page: u.page,
   services: u.services ?? [],
+  pairedWith: u.pairedWith,
 });
 
 /**
- * GET /api/demo/users and POST /api/demo/sessions {userId} → {token, user}: anyone who can reach
+ * GET /api/demo/users, POST /api/demo/sessions {userId} → {token, user} and POST /api/demo/reset
+ * {confirm: "reset"}: anyone who can reach
  * the server may act as a seeded user, which is the point of a demo and why these routes exist only
  * in demo mode and never with NODE_ENV=production (config refuses that combination too). Only the
  * seeded users can be had this way; tokens are minted here, so the browser never sees the secret.
@@ -48,6 +53,14 @@ export function demoRoutes(deps: AppDeps): Router {
     if (!user) throw new AppError('NOT_FOUND', 'No demo user with that id');
     const token = deps.tokens.sign({ sub: user.id, role: user.role, name: user.name, email: user.email }, DEMO_TOKEN_TTL_SECONDS);
     res.set('Cache-Control', 'no-store').status(201).json({ token, user: publicView(user), expiresInSeconds: DEMO_TOKEN_TTL_SECONDS });
+  });
+
+  // Starts the demo over: every booking, payment, payout and notification goes; the users stay.
+  router.post('/api/demo/reset', async (req, res) => {
+    parseInput(ResetRequest, req.body ?? {});
+    await wipeDemoData(deps.db.knex);
+    deps.logger.info({ code: 'DEMO_RESET' }, 'demo mode: demo data wiped');
+    res.set('Cache-Control', 'no-store').json({ reset: true });
   });
 
   return router;

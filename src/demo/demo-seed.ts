@@ -14,6 +14,8 @@ export interface DemoUser {
   /** The dashboard this user opens. */
   page: '/client.html' | '/provider.html' | '/operator.html';
   services?: string[];
+  /** For a client: the provider and service the demo's story books, pre-selected on their page. */
+  pairedWith?: { providerId: string; service: string };
   payoutAccount?: { accountName: string; accountNumber: string; bankCode: string };
 }
 
@@ -25,6 +27,7 @@ export const DEMO_USERS: readonly DemoUser[] = Object.freeze([
     email: 'thandi@demo.example.co.za',
     blurb: 'A client in Johannesburg who needs a plumber',
     page: '/client.html',
+    pairedWith: { providerId: 'demo-provider-sipho', service: 'plumbing' },
   },
   {
     id: 'demo-provider-sipho',

@@ -163,6 +163,7 @@ export class FakePaystack {
 
   private server: http.Server | undefined;
   private baseUrl = '';
+  private returnLink: ((email: string) => string | undefined) | undefined;
   private webhookTarget: string | undefined;
   private readonly faults: { method: string; pathPrefix: string; spec: FailSpec }[] = [];
   private transferHook: ((reference: string) => Promise<void> | void) | undefined;
@@ -261,6 +262,11 @@ export class FakePaystack {
 
   setWebhookTarget(url: string | undefined): void {
     this.webhookTarget = url;
+  }
+
+  /** Where the checkout's "Back to your bookings" leads, by the payer's email (a demo's dashboard). */
+  setReturnLink(link: ((email: string) => string | undefined) | undefined): void {
+    this.returnLink = link;
   }
 
   /**
@@ -752,30 +758,48 @@ export class FakePaystack {
     const amount = `${esc(t.currency)} ${(t.amount / 100).toFixed(2)}`;
     if (method === 'POST' && m[2]) {
       if (t.status !== 'success') {
-        let outcome: string;
+        let delivered = true;
         try {
           const r = await this.completeCharge(t.reference);
-          outcome = `the app answered the charge.success webhook with HTTP ${r.status}`;
-        } catch (err) {
-          outcome = `the charge.success webhook could not be delivered: ${esc(String(err))}`;
+          delivered = r.status >= 200 && r.status < 300;
+        } catch {
+          delivered = false;
         }
         if (t.callbackUrl) return { redirect: withQuery(t.callbackUrl, { trxref: t.reference, reference: t.reference }) };
-        return { html: page('Paid', `<p>Paid ${amount}. Reference <code>${esc(t.reference)}</code>; ${outcome}.</p>`) };
+        return {
+          html: page(
+            'Payment approved',
+            `<p>You paid <strong>${amount}</strong>. The money is held safely until you confirm the work is done.</p>
+${delivered ? '<p>Your bookings page shows it as paid in a moment.</p>' : '<p>Your bookings page shows it as paid once the marketplace has checked the payment.</p>'}
+${this.backLink(t)}
+<p><small>Reference ${esc(t.reference)}. No money moves: this is a practice checkout for the demo.</small></p>`,
+          ),
+        };
       }
       if (t.callbackUrl) return { redirect: withQuery(t.callbackUrl, { trxref: t.reference, reference: t.reference }) };
-      return { html: page('Paid', `<p>Already paid: ${amount}.</p>`) };
+      return { html: page('Payment approved', `<p>This payment of ${amount} was already approved.</p>${this.backLink(t)}`) };
     }
     if (method !== 'GET') return { status: 405, html: page('Not allowed', '') };
     const paid = t.status === 'success';
     return {
       html: page(
-        'Fake Paystack checkout',
+        'Pay for your booking',
         `<p>${esc(t.email)} pays <strong>${amount}</strong></p>
-<p>Reference <code>${esc(t.reference)}</code></p>
-${paid ? '<p>This transaction is already paid.</p>' : `<form method="post" action="/checkout/${esc(t.accessCode)}/pay"><button type="submit">Pay</button></form>`}
-<p><small>No money moves: this is a local fake of Paystack for development.</small></p>`,
+${paid ? `<p>This payment was already approved.</p>${this.backLink(t)}` : `<form method="post" action="/checkout/${esc(t.accessCode)}/pay"><button type="submit">Pay ${amount}</button></form>`}
+<p><small>Reference ${esc(t.reference)}. No money moves: this is a practice checkout for the demo.</small></p>`,
       ),
     };
+  }
+
+  /**
+   * Closes the tab the dashboard opened for the checkout, which leaves the person on their
+   * bookings; a tab the script may not close goes to the dashboard instead.
+   */
+  private backLink(t: FakeTransaction): string {
+    const href = this.returnLink?.(t.email);
+    if (!href) return '';
+    return `<p><a class="button" id="back" href="${esc(href)}">Back to your bookings</a></p>
+<script>document.getElementById('back').addEventListener('click', function (e) { e.preventDefault(); var to = this.href; window.close(); setTimeout(function () { location.href = to; }, 200); });</script>`;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1041,7 +1065,8 @@ function withQuery(url: string, q: Record<string, string>): string {
 function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}button{font-size:1.1rem;padding:.6rem 2rem;background:#0ba4db;color:#fff;border:0;border-radius:6px;cursor:pointer}</style>
+<link rel="icon" href="data:,">
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}.button{display:inline-block;text-decoration:none}button,.button{font-size:1.1rem;padding:.6rem 2rem;background:#0ba4db;color:#fff;border:0;border-radius:6px;cursor:pointer}</style>
 </head><body><h1>${esc(title)}</h1>
 ${body}
 </body></html>`;

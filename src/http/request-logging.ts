@@ -29,6 +29,10 @@ const serializers = {
   res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
 };
 
+/** Asked again and again by pages and probes: their answered requests are logged at debug. */
+const QUIET_PATHS = new Set(['/api/status', '/healthz', '/readyz']);
+const pathOf = (url: string | undefined) => (url ?? '').split('?')[0];
+
 /** One structured line per request; the URL is scrubbed because redact paths cannot reach into it. */
 export function requestLogger(logger: Logger): RequestHandler {
   return pinoHttp({
@@ -36,10 +40,14 @@ export function requestLogger(logger: Logger): RequestHandler {
     genReqId: requestId,
     wrapSerializers: false,
     serializers,
-    customLogLevel: (_req, res, err) => {
+    customLogLevel: (req, res, err) => {
       // Refusing work while draining is expected on every deploy, not an error.
       if ((res as { locals?: { errorCode?: string } }).locals?.errorCode === 'SHUTTING_DOWN') return 'warn';
-      return err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      if (err || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      // A page or a probe asking every few seconds would bury everything else; the request
+      // metrics (http_request_duration_seconds by route) count them instead.
+      return QUIET_PATHS.has(pathOf(req.url)) ? 'debug' : 'info';
     },
     // Every error line carries its stable code (set by the error handler). pino-http asks at the
     // start of every request too, and makes one more child logger for any object, even {}: none

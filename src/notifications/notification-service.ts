@@ -35,7 +35,11 @@ function bookingIdOf(e: NewEvent): string | undefined {
 export class NotificationService {
   private publisher!: EventPublisher;
 
-  constructor(private readonly knex: Knex) {}
+  /** `timeZone`: the marketplace's (config MARKETPLACE_TIME_ZONE), in which notifications say times. */
+  constructor(
+    private readonly knex: Knex,
+    private readonly timeZone?: string,
+  ) {}
 
   /** Late-bound: the publisher calls `derive`, and reads publish through the publisher. */
   attach(publisher: EventPublisher): void {
@@ -66,10 +70,10 @@ export class NotificationService {
       if (!booking) continue;
       const facts: EventFacts = { type: e.type, payload: (e.payload ?? {}) as Record<string, any>, booking };
       // What needs an operator is one shared notification for every admin, like an announcement.
-      const forAdmins = e.audience.includes('role:admin') ? notificationText(facts, 'admin') : null;
+      const forAdmins = e.audience.includes('role:admin') ? notificationText(facts, 'admin', this.timeZone) : null;
       if (forAdmins) slots.push(await this.announceShared(trx, ['role:admin'], { type: e.type, ...forAdmins }));
       for (const [side, userId] of [['client', booking.clientId], ['provider', booking.providerId]] as Array<[Side, string]>) {
-        const text = notificationText(facts, side);
+        const text = notificationText(facts, side, this.timeZone);
         if (text) want({ userId, type: e.type, ...text, data: { bookingId: booking.id } });
       }
     }

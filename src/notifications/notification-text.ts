@@ -15,14 +15,19 @@ export interface EventFacts {
   booking?: { id: string; clientId: string; providerId: string; clientName: string; providerName: string; service: string };
 }
 
-const when = (iso: string | undefined) =>
-  iso ? new Date(iso).toLocaleString('en-ZA', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Africa/Johannesburg' }) : '';
+/** The marketplace's zone when none is given (config's MARKETPLACE_TIME_ZONE default). */
+export const DEFAULT_TIME_ZONE = 'Africa/Johannesburg';
+
+const formatIn = (iso: string | undefined, timeZone: string) =>
+  iso ? new Date(iso).toLocaleString('en-ZA', { dateStyle: 'medium', timeStyle: 'short', timeZone }) : '';
 
 /**
  * What each side reads for an event, or null when that side is not told. Human text lives here
- * and nowhere else; every other module deals in types and ids.
+ * and nowhere else; every other module deals in types and ids. The title is the one table of
+ * titles: the dashboards' toasts and notification panel both show it as it is.
  */
-export function notificationText(e: EventFacts, side: Side): NotificationText | null {
+export function notificationText(e: EventFacts, side: Side, timeZone = DEFAULT_TIME_ZONE): NotificationText | null {
+  const when = (iso: string | undefined) => formatIn(iso, timeZone);
   const p = e.payload;
   const b = e.booking;
   const money = (cents: unknown, currency: unknown) => formatMoney(Number(cents), String(currency ?? 'ZAR'));
@@ -44,8 +49,15 @@ export function notificationText(e: EventFacts, side: Side): NotificationText | 
       return side === 'client' && b
         ? { title: 'Work is complete', body: `${b.providerName} has finished your ${b.service}. Please confirm so they can be paid.` }
         : null;
-    case 'booking.cancelled':
-      return b ? { title: 'Booking cancelled', body: `The ${b.service} booking${side === 'client' ? ` with ${b.providerName}` : ` from ${b.clientName}`} was cancelled.` } : null;
+    case 'booking.cancelled': {
+      if (!b) return null;
+      const by = p.cancelledBy === side ? 'You' : p.cancelledBy === 'client' ? b.clientName : p.cancelledBy === 'provider' ? b.providerName : p.cancelledBy === 'operator' ? 'Our team' : null;
+      const why = p.booking?.reason ? ` Reason: “${String(p.booking.reason)}”` : '';
+      // The other side's name once: "Naledi cancelled the tiling booking", not "… from Naledi".
+      const byOtherSide = p.cancelledBy === 'client' || p.cancelledBy === 'provider' ? p.cancelledBy !== side : false;
+      const booking = `the ${b.service} booking${byOtherSide ? '' : side === 'client' ? ` with ${b.providerName}` : ` from ${b.clientName}`}`;
+      return { title: 'Booking cancelled', body: by ? `${by} cancelled ${booking}.${why}` : `${booking[0].toUpperCase()}${booking.slice(1)} was cancelled.${why}` };
+    }
     case 'booking.completion_confirmed':
       return p.auto === true && b
         ? side === 'client'
@@ -178,10 +190,12 @@ function paymentText(status: string, side: Side, amount: string, b: EventFacts['
   switch (status) {
     case 'ESCROW':
       return side === 'client'
-        ? { title: 'Payment received', body: `Your payment of ${amount}${what} is held safely until the work is done.` }
-        : { title: 'Booking paid', body: `${amount}${what} is secured in escrow. You can start the work.` };
+        ? { title: 'Payment received and held in escrow', body: `Your payment of ${amount}${what} is held safely until the work is done.` }
+        : { title: 'Payment received and held in escrow', body: `${amount}${what} is secured in escrow. You can start the work.` };
     case 'RELEASED':
-      return side === 'provider' ? { title: 'Payment released', body: `${amount}${what} has been released to you.` } : null;
+      // The provider hears of the money when the payout is sent and when it arrives: a release is
+      // not money in their account yet, and a third message about one payout is noise.
+      return null;
     case 'REFUNDED':
       return side === 'client' ? { title: 'Refund processed', body: `Your refund of ${amount}${what} has been processed.` } : null;
     case 'FLAGGED':
@@ -194,9 +208,9 @@ function paymentText(status: string, side: Side, amount: string, b: EventFacts['
 function payoutText(status: string, amount: string, reason: unknown): NotificationText | null {
   switch (status) {
     case 'PROCESSING':
-      return { title: 'Payout on its way', body: `Your payout of ${amount} is being transferred.` };
+      return { title: 'Payout sent', body: `Your payout of ${amount} is on its way to your bank account.` };
     case 'COMPLETED':
-      return { title: 'Payout completed', body: `${amount} has been paid to your bank account.` };
+      return { title: `Payout arrived: ${amount}`, body: `${amount} has been paid to your bank account.` };
     case 'FAILED':
       return { title: 'Payout failed', body: `Your payout of ${amount} failed${reason ? ` (${String(reason)})` : ''}. Our team has been told.` };
     case 'REVERSED':

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { AppDeps } from '../app-deps';
 import { metricsGuard } from './metrics-token';
+import { sendStatus } from './status-format';
 
 /**
  * GET /api/status: for operators with curl, no token. Counts only, never user ids or personal
@@ -18,7 +19,8 @@ export function statusRoutes(deps: AppDeps): Router {
     const { database: db, log } = figures.current();
     const database = { ...db, kind: deps.db.kind };
     const streams = deps.registry.counts();
-    res.set('Cache-Control', 'no-store').json({
+    res.set('Cache-Control', 'no-store');
+    sendStatus(req, res, {
       status: lifecycle.draining ? 'draining' : database.reachable ? 'ok' : 'degraded',
       version: lifecycle.version,
       instanceId: deps.config.INSTANCE_ID,

@@ -128,7 +128,8 @@ describeBrowser('browser live client', () => {
   it('falls back to polling after 5 failed stream attempts, loses nothing meanwhile, and goes live again', async () => {
     const token = srv.token('bo', 'client');
     const page = await newPage(context);
-    await openClient(page, 'bo', [token], { backoff: { initialMs: 100, maxMs: 500 } });
+    // Polls held 1 s at most, so the slow poll below is the next one asked, not one the server holds.
+    await openClient(page, 'bo', [token], { backoff: { initialMs: 100, maxMs: 500 }, waitSeconds: 1 });
     await waitForState(page, 'live');
     await publish('bo', 1);
     await waitForNs(page, [1]);
@@ -179,6 +180,48 @@ describeBrowser('browser live client', () => {
     const after = await live(page);
     expect(new Set(after.events.map((e) => e.id)).size).toBe(5);
     expect(after.states.map(([s]) => s)).toEqual(['live', 'connecting', 'polling', 'live']);
+  });
+
+  it('with the stream blocked, an update arrives by the long poll within 2 s, and Live is back within 2 s of unblocking', async () => {
+    const token = srv.token('dee', 'client');
+    const page = await newPage(context);
+    // The dashboards' settings: backoff and hold as shipped.
+    await openClient(page, 'dee', [token], { maxStreamFailures: 3 });
+    await waitForState(page, 'live');
+
+    await page.route('**/api/events/stream**', (r) => r.abort());
+    const blockedAt = Date.now();
+    dropStreamsOf('dee');
+    await waitForState(page, 'polling', 10_000);
+    const toPolling = Date.now() - blockedAt;
+    // The poll is held at the server: wait until one is, so the update below is not met by a new ask.
+    await new Promise((r) => setTimeout(r, 1_200));
+
+    const sentAt = Date.now();
+    await publish('dee', 1);
+    await waitForNs(page, [1], 2_000);
+    const arrivedIn = Date.now() - sentAt;
+    expect((await live(page)).state).toBe('polling');
+    expect(streamsOf('dee')).toBe(0);
+
+    await page.unroute('**/api/events/stream**');
+    const unblockedAt = Date.now();
+    await waitForState(page, 'live', 2_000);
+    const liveIn = Date.now() - unblockedAt;
+    expect(streamsOf('dee')).toBe(1);
+    process.stderr.write(`fallback: polling after ${toPolling} ms, update by long poll in ${arrivedIn} ms, Live ${liveIn} ms after unblocking\n`);
+
+    // "Check now" while polling: the stream is tried at once rather than after its backoff. The page
+    // says it is hidden, so the backoff is the full one (2-4 s by the fourth failure), not 1.5 s.
+    await page.evaluate(() => Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }));
+    await page.route('**/api/events/stream**', (r) => r.abort());
+    dropStreamsOf('dee');
+    await waitForState(page, 'polling', 10_000);
+    await page.unroute('**/api/events/stream**');
+    await page.evaluate(() => (window as any).__live.client.checkNow());
+    await waitForState(page, 'live', 1_000);
+    // The blocked attempts are the only errors (Chromium logs each aborted request).
+    expect(page.errors.filter((e) => !e.includes('net::ERR_FAILED'))).toEqual([]);
   });
 
   it('eight tabs of one user share one stream; when the leader closes another takes over without losing an event', async () => {

@@ -152,6 +152,8 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
       },
     },
   },
+  // src/ops/settings-routes.ts
+  { method: 'GET', registered: '/api/settings', path: '/api/settings', auth: 'none', roles: [] },
   // src/demo
   { method: 'GET', registered: '/api/demo/users', path: '/api/demo/users', auth: 'none', roles: [], demoOnly: true },
   {
@@ -162,6 +164,15 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
     roles: [],
     demoOnly: true,
     body: { fields: { userId: { ...userId(), required: true } } },
+  },
+  {
+    method: 'POST',
+    registered: '/api/demo/reset',
+    path: '/api/demo/reset',
+    auth: 'none',
+    roles: [],
+    demoOnly: true,
+    body: { fields: { confirm: { kind: 'enum', values: ['reset'], required: true } } },
   },
   // src/broadcasts
   {

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
-import { startMarketplace } from '../helpers/marketplace';
+import { inAnHour, startMarketplace } from '../helpers/marketplace';
 import { DEMO_USERS, seedDemoUsers } from '../../src/demo/demo-seed';
 
 describeDb('demo mode', () => {
@@ -52,6 +52,39 @@ describeDb('demo mode', () => {
     for (const c of codes) expect(srv.running.demoPaystack!.fake.recipient(c)).toBeDefined();
   });
 
+  it('resets the demo: bookings, payments and notifications go, users and payout accounts stay, and ids never repeat', async () => {
+    const knex = srv.running.deps.db.knex;
+    const thandi = srv.token('demo-client-thandi', 'client');
+    const sipho = srv.token('demo-provider-sipho', 'provider');
+    const book = () =>
+      request(srv.url)
+        .post('/api/bookings')
+        .set('Authorization', `Bearer ${thandi}`)
+        .send({ providerId: 'demo-provider-sipho', service: 'plumbing', scheduledFor: inAnHour(), amount: 135_000 })
+        .expect(201);
+    const first = (await book()).body;
+    await request(srv.url).post(`/api/bookings/${first.id}/accept`).set('Authorization', `Bearer ${sipho}`).expect(200);
+    await request(srv.url).post(`/api/bookings/${first.id}/payment`).set('Authorization', `Bearer ${thandi}`).expect(200);
+    expect(Number((await knex('notifications').count({ n: '*' }))[0].n)).toBeGreaterThan(0);
+    const usersBefore = await knex('users').orderBy('id').select('id', 'payout_recipient_code');
+
+    // Refused, and nothing wiped: no confirmation, or a body a cross-site form could send.
+    expect((await request(srv.url).post('/api/demo/reset').send({}).expect(400)).body.error.code).toBe('VALIDATION_FAILED');
+    await request(srv.url).post('/api/demo/reset').set('Content-Type', 'text/plain').send('confirm=reset').expect(415);
+    expect(Number((await knex('bookings').count({ n: '*' }))[0].n)).toBeGreaterThan(0);
+
+    await request(srv.url).post('/api/demo/reset').send({ confirm: 'reset' }).expect(200, { reset: true });
+    for (const table of ['bookings', 'payments', 'payouts', 'notifications', 'journal_entries']) {
+      expect([table, Number((await knex(table).count({ n: '*' }))[0].n)]).toEqual([table, 0]);
+    }
+    const list = await request(srv.url).get('/api/bookings').set('Authorization', `Bearer ${thandi}`).expect(200);
+    expect(list.body.bookings).toEqual([]);
+    expect(await knex('users').orderBy('id').select('id', 'payout_recipient_code')).toEqual(usersBefore);
+
+    const again = (await book()).body;
+    expect(Number(again.id)).toBeGreaterThan(Number(first.id));
+  });
+
   it('uses a configured Paystack instead of running its own, and registers payout accounts there', async () => {
     const market = await startMarketplace({ DEMO_MODE: '1' });
     try {
@@ -71,6 +104,7 @@ describeDb('demo mode', () => {
       expect(plain.running.demoPaystack).toBeNull();
       await request(plain.url).get('/api/demo/users').expect(404);
       await request(plain.url).post('/api/demo/sessions').send({ userId: 'demo-admin' }).expect(404);
+      await request(plain.url).post('/api/demo/reset').send({ confirm: 'reset' }).expect(404);
     } finally {
       await plain.stop();
     }

@@ -32,7 +32,7 @@ describeDb('notification inbox', () => {
     await provider.post(`/api/bookings/${ids[0]}/accept`).expect(200);
     await provider.post(`/api/bookings/${ids[1]}/reject`, { reason: 'fully booked' }).expect(200);
     await provider.post(`/api/bookings/${ids[2]}/accept`).expect(200);
-    await client.post(`/api/bookings/${ids[2]}/cancel`).expect(200);
+    await client.post(`/api/bookings/${ids[2]}/cancel`, { reason: 'Found someone closer' }).expect(200);
 
     // The provider was told of four requests and one cancellation.
     const pInbox = (await provider.get('/api/notifications').expect(200)).body;
@@ -40,6 +40,9 @@ describeDb('notification inbox', () => {
     const request = pInbox.notifications.find((x: { type: string }) => x.type === 'booking.created');
     expect(request).toEqual(expect.objectContaining({ title: `New booking request from Naledi ${n}`, readAt: null, silent: false }));
     expect(request.body).toMatch(/tiling on .*, R1,350\.00$/);
+    // Told who cancelled, and why.
+    const cancelled = pInbox.notifications.find((x: { type: string }) => x.type === 'booking.cancelled');
+    expect(cancelled.body).toBe(`Naledi ${n} cancelled the tiling booking. Reason: “Found someone closer”`);
 
     const cInbox = (await client.get('/api/notifications?unread=true').expect(200)).body;
     expect(cInbox.unreadCount).toBe(5);

@@ -49,6 +49,12 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('says times in Africa/Johannesburg unless MARKETPLACE_TIME_ZONE names another IANA zone', () => {
+    expect(loadConfig({ JWT_SECRET: GOOD_SECRET }).MARKETPLACE_TIME_ZONE).toBe('Africa/Johannesburg');
+    expect(loadConfig({ JWT_SECRET: GOOD_SECRET, MARKETPLACE_TIME_ZONE: 'Africa/Lagos' }).MARKETPLACE_TIME_ZONE).toBe('Africa/Lagos');
+    expect(configError({ JWT_SECRET: GOOD_SECRET, MARKETPLACE_TIME_ZONE: 'Mars/Olympus' }).message).toMatch(/MARKETPLACE_TIME_ZONE.*IANA time zone/);
+  });
+
   it('defaults PAYSTACK_BASE_URL to Paystack and says whether it was set (demo mode runs its fake only when unset)', () => {
     const unset = loadConfig({ JWT_SECRET: GOOD_SECRET, PAYSTACK_BASE_URL: '' });
     expect(unset.PAYSTACK_BASE_URL).toBe('https://api.paystack.co');

@@ -35,6 +35,29 @@ describe('notificationText', () => {
     expect(notificationText({ ...soon, payload: { ...soon.payload, hoursBefore: 24 } }, 'client')?.title).toBe('Tiling in 24 hours');
     expect(notificationText(expired, 'admin')).toBeNull();
   });
+  it('says a booking’s time in the marketplace’s zone, Johannesburg unless told another', () => {
+    const created = { type: 'booking.created', payload: { booking: { amount: 135000, currency: 'ZAR', scheduledFor: '2026-12-01T08:00:00Z' } }, booking };
+    expect(notificationText(created, 'provider')?.body).toMatch(/10:00/);
+    expect(notificationText(created, 'provider', 'Africa/Lagos')?.body).toMatch(/09:00/);
+  });
+  it('tells the other side who cancelled and why, and the one who cancelled that they did', () => {
+    const cancelled = (cancelledBy: string, reason: string | null) => ({ type: 'booking.cancelled', payload: { booking: { reason }, cancelledBy }, booking });
+    expect(notificationText(cancelled('client', 'Fixed it myself'), 'provider')?.body).toBe('Naledi cancelled the tiling booking. Reason: “Fixed it myself”');
+    expect(notificationText(cancelled('client', 'Fixed it myself'), 'client')?.body).toBe('You cancelled the tiling booking with Pieter. Reason: “Fixed it myself”');
+    expect(notificationText(cancelled('provider', null), 'client')?.body).toBe('Pieter cancelled the tiling booking.');
+    expect(notificationText(cancelled('operator', null), 'client')?.body).toBe('Our team cancelled the tiling booking with Pieter.');
+  });
+  it('tells the provider of a payout when it is sent and when it arrives, not of the release before it', () => {
+    const money = (type: string, status: string) => ({ type, payload: { status, amount: 128250, currency: 'ZAR' }, booking });
+    expect(notificationText(money('payment.status_changed', 'RELEASED'), 'provider')).toBeNull();
+    expect(notificationText(money('payout.status_changed', 'PENDING'), 'provider')).toBeNull();
+    expect(notificationText(money('payout.status_changed', 'PROCESSING'), 'provider')?.title).toBe('Payout sent');
+    expect(notificationText(money('payout.status_changed', 'COMPLETED'), 'provider')?.title).toBe('Payout arrived: R1,282.50');
+    expect(notificationText(money('payout.status_changed', 'FAILED'), 'provider')?.title).toBe('Payout failed');
+    // Both sides read the same title for money into escrow, as toasts and the panel do.
+    expect(notificationText(money('payment.status_changed', 'ESCROW'), 'client')?.title).toBe('Payment received and held in escrow');
+    expect(notificationText(money('payment.status_changed', 'ESCROW'), 'provider')?.title).toBe('Payment received and held in escrow');
+  });
   it('tells only the provider about payouts, and in rands', () => {
     const payout = { type: 'payout.status_changed', payload: { status: 'COMPLETED', amount: 121500, currency: 'ZAR' }, booking };
     expect(notificationText(payout, 'provider')?.body).toBe('R1,215.00 has been paid to your bank account.');

@@ -1,7 +1,9 @@
-import { startDashboard, type Dashboard } from './dashboard.js';
+import { OFFLINE_HINT, startDashboard, type Dashboard } from './dashboard.js';
+import { askToCancel } from './cancel-dialog.js';
 import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
-import { bookingStatusLabel, capitalise, formatMoney, formatWhen, statusLabel } from './format.js';
+import { bookingStatusLabel, capitalise, formatMoney, formatWhen, fromZoneInput, statusLabel, toZoneInput, zoneName } from './format.js';
+import { createDemoGuide } from './demo-guide.js';
 
 interface Provider {
   id: string;
@@ -21,15 +23,21 @@ async function clientDashboard(d: Dashboard): Promise<void> {
   const busy = new Set<string>();
 
   const providerName = (id: string) => providers.get(id)?.name ?? id;
+  // The pairing the demo's story uses (the home page and the side-by-side view pass it).
+  const q = new URLSearchParams(location.search);
+  const paired = { providerId: q.get('provider'), service: q.get('service') };
+  const guide = d.demo ? createDemoGuide(() => (paired.providerId ? providerName(paired.providerId) : 'The provider').split(' ')[0]) : null;
+  if (guide) byId('content').prepend(guide.el);
 
   const render = () => {
     const bookings = store.newestFirst();
+    guide?.follow(bookings[0]);
     byId('bookings-empty').hidden = bookings.length > 0;
     reconcileList(
       list,
       bookings.map((b) => ({
         key: b.id,
-        version: `${b.updatedAt}|${b.status}|${b.payment?.status}|${busy.has(b.id)}|${providers.size}`,
+        version: `${b.updatedAt}|${b.status}|${b.payment?.status}|${busy.has(b.id)}|${providers.size}|${d.offline()}`,
         render: () => row(b),
       })),
     );
@@ -40,12 +48,14 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     const actions: HTMLElement[] = [];
     const action = (name: string, label: string, fn: () => Promise<void>, cls = '') =>
       actions.push(
-        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id), onclick: () => act(b.id, fn) }, label,
+        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => act(b.id, fn) }, label,
           h('span', { class: 'visually-hidden' }, `: ${b.service} with ${providerName(b.providerId)}`)),
       );
-    if (b.status === 'CONFIRMED' && (!pay || pay === 'PENDING' || pay === 'EXPIRED')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
+    if (b.status === 'CONFIRMED' && (!pay || pay === 'EXPIRED')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
+    // A checkout is open: the same one again, never a second payment.
+    if (b.status === 'CONFIRMED' && pay === 'PENDING') action('pay', 'Reopen the checkout', () => payFor(b));
     if (b.status === 'COMPLETED' && pay === 'ESCROW') action('confirm-completion', 'Confirm work is done', () => post(b.id, 'confirm-completion'), 'primary');
-    if (b.status === 'PENDING' || b.status === 'CONFIRMED') action('cancel', 'Cancel', () => post(b.id, 'cancel'), 'quiet');
+    if (b.status === 'PENDING' || b.status === 'CONFIRMED') action('cancel', 'Cancel', () => cancel(b), 'quiet');
     return h(
       'li',
       { class: 'card booking', 'data-booking-id': b.id, 'data-status': b.status, 'data-payment-status': pay ?? 'NONE' },
@@ -68,10 +78,12 @@ async function clientDashboard(d: Dashboard): Promise<void> {
       b.status === 'PENDING' ? 'Waiting for the provider to accept.'
       : b.status === 'EXPIRED' ? 'The provider did not answer in time. You can book another provider.'
       : b.status === 'CONFIRMED' && pay === 'ESCROW' ? 'Paid. The money is held safely until you confirm the work is done.'
+      : b.status === 'CONFIRMED' && pay === 'PENDING' ? 'Payment in progress… finish it in the checkout tab; this card turns paid by itself.'
       : b.status === 'CONFIRMED' ? 'Accepted. Pay to secure the booking; the money is held in escrow.'
       : b.status === 'IN_PROGRESS' ? 'Work is under way.'
       : b.status === 'COMPLETED' && pay === 'ESCROW' ? 'Done? Confirm, and the provider is paid.'
-      : b.status === 'COMPLETED' && pay === 'RELEASED' ? 'Confirmed. The provider has been paid.'
+      // A client is not shown the provider's payout, so this stays true until the end.
+      : b.status === 'COMPLETED' && pay === 'RELEASED' ? 'Released to the provider; the payout is on its way.'
       : null;
     return text ? h('p', { class: 'hint' }, text) : null;
   };
@@ -87,12 +99,17 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     }
   };
 
-  const post = async (id: string, action: string) => {
+  const post = async (id: string, action: string, body?: object) => {
     try {
-      store.upsert(await d.api.post<Booking>(`/api/bookings/${id}/${action}`));
+      store.upsert(await d.api.post<Booking>(`/api/bookings/${id}/${action}`, body));
     } catch (err) {
       d.fail(err, action.replace('-', ' '));
     }
+  };
+
+  const cancel = async (b: Booking) => {
+    const reason = await askToCancel(`the ${b.service} with ${providerName(b.providerId)}`);
+    if (reason !== null) await post(b.id, 'cancel', reason ? { reason } : undefined);
   };
 
   /**
@@ -124,20 +141,26 @@ async function clientDashboard(d: Dashboard): Promise<void> {
   };
 
   for (const type of BOOKING_EVENTS) d.on(type, (e) => store.apply(e));
+  d.onOfflineChange(render);
   await d.load(loadProviders);
   await d.load(async () => store.replaceAll((await d.api.get<{ bookings: Booking[] }>('/api/bookings?limit=50')).bookings));
-  setUpBookingForm(d, store, () => providers);
+  setUpBookingForm(d, store, () => providers, paired);
 }
 
 function fillProviderForm(list: Provider[]): void {
   const select = byId<HTMLSelectElement>('provider');
-  const chosen = select.value;
+  const chosen = select.value || new URLSearchParams(location.search).get('provider');
   select.replaceChildren(...list.map((p) => h('option', { value: p.id }, `${p.name ?? p.id} (${p.services.join(', ') || 'no services yet'})`)));
-  if (list.some((p) => p.id === chosen)) select.value = chosen;
+  if (chosen && list.some((p) => p.id === chosen)) select.value = chosen;
   select.dispatchEvent(new Event('change'));
 }
 
-function setUpBookingForm(d: Dashboard, store: BookingStore, providers: () => Map<string, Provider>): void {
+function setUpBookingForm(
+  d: Dashboard,
+  store: BookingStore,
+  providers: () => Map<string, Provider>,
+  paired: { providerId: string | null; service: string | null },
+): void {
   const form = byId<HTMLFormElement>('book-form');
   const provider = byId<HTMLSelectElement>('provider');
   const service = byId<HTMLSelectElement>('service');
@@ -152,18 +175,28 @@ function setUpBookingForm(d: Dashboard, store: BookingStore, providers: () => Ma
     service.replaceChildren(...(p?.services ?? []).map((s) => h('option', { value: s }, capitalise(s))));
     service.disabled = !p?.services.length;
   };
+  const followConnection = () => {
+    submit.disabled = d.offline();
+    submit.title = d.offline() ? OFFLINE_HINT : '';
+  };
+  d.onOfflineChange(followConnection);
+  followConnection();
   provider.addEventListener('change', syncServices);
   syncServices();
+  if (paired.service && provider.value === paired.providerId && [...service.options].some((o) => o.value === paired.service)) service.value = paired.service;
   // Within the window in which the provider may start (START_EARLY_MINUTES, two hours by
   // default), so the whole booking can be played through at once.
-  when.value = localInput(inAboutAnHour());
-  when.min = localInput(new Date());
+  // Typed and read as a clock in the marketplace's zone, the one every time on the page is in.
+  when.value = toZoneInput(inAboutAnHour());
+  when.min = toZoneInput(new Date());
+  const whenLabel = when.closest('label')?.firstChild;
+  if (whenLabel) whenLabel.textContent = `When (${zoneName()} time) `;
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.textContent = '';
     const cents = Math.round(Number(amount.value) * 100);
-    const at = new Date(when.value);
+    const at = fromZoneInput(when.value);
     if (!provider.value || !service.value) return void (error.textContent = 'Choose a provider and a service.');
     if (Number.isNaN(at.getTime()) || at.getTime() <= Date.now()) return void (error.textContent = 'Choose a time in the future.');
     if (!Number.isFinite(cents) || cents < 100) return void (error.textContent = 'The amount must be at least R1.00.');
@@ -182,7 +215,7 @@ function setUpBookingForm(d: Dashboard, store: BookingStore, providers: () => Ma
     } catch (err) {
       error.textContent = err instanceof Error ? err.message : String(err);
     } finally {
-      submit.disabled = false;
+      followConnection();
     }
   });
 }
@@ -191,10 +224,4 @@ function setUpBookingForm(d: Dashboard, store: BookingStore, providers: () => Ma
 function inAboutAnHour(): Date {
   const quarter = 15 * 60_000;
   return new Date(Math.ceil((Date.now() + 3_600_000) / quarter) * quarter);
-}
-
-/** The value a datetime-local input takes: local time, minutes precision. */
-function localInput(d: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }

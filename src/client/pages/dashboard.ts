@@ -3,6 +3,7 @@ import type { EventEnvelope } from '../types.js';
 import { ApiError, createApi, type Api } from './api.js';
 import { byId, h } from './dom.js';
 import { showConnectionState } from './indicator.js';
+import { setTimeZone } from './format.js';
 import { createNotificationPanel, type NotificationView } from './notification-panel.js';
 import { DASHBOARD_OF, openSession, type Me, type Role } from './session.js';
 import { createToaster, type Toaster } from './toasts.js';
@@ -26,7 +27,13 @@ export interface Dashboard {
   on(type: string, fn: (e: EventEnvelope) => void): void;
   /** Registers a loader, runs it now, and again whenever the live client resets (state must be refetched). */
   load(fn: () => Promise<void>): Promise<void>;
+  /** No connection to the server: actions that need it are disabled, with OFFLINE_HINT as their tooltip. */
+  offline(): boolean;
+  /** Runs `fn` whenever offline() changes. */
+  onOfflineChange(fn: () => void): void;
 }
+
+export const OFFLINE_HINT = 'Offline: this needs the server; it comes back when the connection does';
 
 /** How long the first load waits for the live client to connect, so no event falls in between. */
 const FIRST_CONNECT_WAIT_MS = 3_000;
@@ -55,10 +62,14 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
     explain(main, `This page is for ${role}s`, `You are signed in as a ${me.role}.`, DASHBOARD_OF[me.role] + location.search);
     return null;
   }
-  byId('who').textContent = `${me.name ?? me.id} · ${me.role}`;
+  // The page's name already says the role.
+  byId('who').textContent = me.name ?? me.id;
+  // Inside the side-by-side view: one bar per frame, without the brand the outer page shows.
+  if (window.top !== window.self) document.body.classList.add('embedded');
   document.title = `${me.name ?? me.id} · ${document.title}`;
 
   const api = createApi(() => session.getToken());
+  await useMarketplaceZone();
   const fail = (err: unknown, what: string) =>
     toast.show({ kind: 'error', type: 'error', title: `Could not ${what}`, body: err instanceof ApiError ? err.message : String(err) });
 
@@ -74,10 +85,13 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
     (err) => fail(err, 'mark the notification read'),
   );
 
-  const live = createLiveClient({ userKey: me.id, getToken: () => session.getToken() });
+  // Three failed attempts (about 2 s while the page is visible) and updates come by long poll.
+  const live = createLiveClient({ userKey: me.id, getToken: () => session.getToken(), maxStreamFailures: 3 });
   const indicator = byId('connection');
-  showConnectionState(indicator, live.state);
-  live.onState((state, reason) => showConnectionState(indicator, state, reason));
+  const checkNow = h('button', { id: 'check-now', type: 'button', class: 'check-now', hidden: true, onclick: () => live.checkNow() }, 'Check now');
+  indicator.after(checkNow);
+  showConnectionState(indicator, live.state, undefined, checkNow);
+  live.onState((state, reason) => showConnectionState(indicator, state, reason, checkNow));
 
   let loading = 0;
   const waiting: Array<() => void> = [];
@@ -125,7 +139,25 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
   document.getElementById('loading')?.remove();
   window.addEventListener('pagehide', () => live.stop());
   window.addEventListener('pageshow', (e) => e.persisted && live.start());
-  return { me, demo: session.demo, api, live, toast, fail, on, load };
+  const isOffline = () => live.state === 'offline' || live.state === 'signed-out';
+  const offlineWatchers: Array<() => void> = [];
+  let wasOffline = isOffline();
+  live.onState(() => {
+    if (isOffline() === wasOffline) return;
+    wasOffline = isOffline();
+    offlineWatchers.forEach((fn) => fn());
+  });
+  return { me, demo: session.demo, api, live, toast, fail, on, load, offline: isOffline, onOfflineChange: (fn) => void offlineWatchers.push(fn) };
+}
+
+/** The marketplace's time zone, before anything is shown; the default zone if the server cannot say. */
+async function useMarketplaceZone(): Promise<void> {
+  try {
+    const res = await fetch('/api/settings', { cache: 'no-cache' });
+    if (res.ok) setTimeZone(((await res.json()) as { timeZone: string }).timeZone);
+  } catch {
+    // The default zone, the marketplace's usual one, is used.
+  }
 }
 
 function firstConnection(live: LiveClient): Promise<void> {

@@ -1,5 +1,6 @@
 import { byId, h } from './dom.js';
 import { capitalise } from './format.js';
+import { demoResetButton } from './demo-reset.js';
 
 interface DemoUser {
   id: string;
@@ -8,7 +9,18 @@ interface DemoUser {
   blurb: string;
   page: string;
   services: string[];
+  pairedWith?: { providerId: string; service: string };
 }
+
+/** A user's dashboard; a client's opens with the provider and service of the demo's story chosen. */
+const dashboardLink = (u: DemoUser): string => {
+  const q = new URLSearchParams({ as: u.id });
+  if (u.pairedWith) {
+    q.set('provider', u.pairedWith.providerId);
+    q.set('service', u.pairedWith.service);
+  }
+  return `${u.page}?${q}`;
+};
 
 /**
  * In demo mode, the seeded users with a button each for their dashboard; otherwise the
@@ -33,17 +45,25 @@ async function home(): Promise<void> {
         h('h3', {}, u.name),
         h('p', { class: 'muted' }, `${capitalise(u.role)} · ${u.blurb}`),
         u.services.length ? h('p', {}, `Services: ${u.services.join(', ')}`) : null,
-        h('a', { class: 'button primary', href: `${u.page}?as=${encodeURIComponent(u.id)}`, 'data-role': u.role }, `Open ${u.name}'s dashboard`)),
+        h('a', { class: 'button primary', href: dashboardLink(u), 'data-role': u.role }, `Open ${possessive(u.name)} dashboard`)),
     ),
   );
   const client = users.find((u) => u.role === 'client');
-  const provider = users.find((u) => u.role === 'provider');
+  const provider = users.find((u) => u.id === client?.pairedWith?.providerId) ?? users.find((u) => u.role === 'provider');
   if (client && provider) {
     const link = byId<HTMLAnchorElement>('side-by-side');
-    link.href = `/side-by-side.html?client=${encodeURIComponent(client.id)}&provider=${encodeURIComponent(provider.id)}`;
+    const q = new URLSearchParams({ client: client.id, provider: provider.id });
+    if (client.pairedWith?.providerId === provider.id) q.set('service', client.pairedWith.service);
+    link.href = `/side-by-side.html?${q}`;
     link.textContent = `Open ${client.name} and ${provider.name} side by side`;
     link.hidden = false;
   }
+  byId('demo-reset-slot').replaceChildren(demoResetButton(() => undefined));
+}
+
+/** "Thandi Nkosi's", "Operations'" (a name ending in s takes the apostrophe alone). */
+function possessive(name: string): string {
+  return /s$/i.test(name) ? `${name}'` : `${name}'s`;
 }
 
 void home();

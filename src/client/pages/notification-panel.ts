@@ -1,6 +1,6 @@
 import type { Api } from './api.js';
 import { h, reconcileList } from './dom.js';
-import { formatAgo } from './format.js';
+import { formatAgo, formatWhen } from './format.js';
 
 export interface NotificationView {
   id: string;
@@ -67,7 +67,7 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
       { class: `notification ${n.readAt ? 'read' : 'unread'}`, 'data-id': n.id, 'data-type': n.type, 'data-read': String(Boolean(n.readAt)) },
       h('p', { class: 'notification-title' }, n.title),
       h('p', { class: 'notification-body' }, n.body),
-      h('time', { datetime: n.createdAt, title: new Date(n.createdAt).toLocaleString('en-ZA') }, formatAgo(n.createdAt)),
+      h('time', { datetime: n.createdAt, title: formatWhen(n.createdAt) }, formatAgo(n.createdAt)),
       n.readAt
         ? null
         : h('button', { type: 'button', class: 'link-button', 'data-action': 'mark-read', onclick: () => markOne(n.id) }, 'Mark read',
@@ -84,6 +84,7 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
   };
 
   const markLocally = (ids: string[], count: number) => {
+    const focusWasInside = el.panel.contains(document.activeElement);
     const at = new Date().toISOString();
     for (const id of ids) {
       const n = items.get(id);
@@ -91,6 +92,9 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
     }
     setUnread(count);
     render();
+    // The button that had focus is now disabled or gone: focus stays in the panel, so Escape still closes it.
+    const focused = document.activeElement as HTMLButtonElement | null;
+    if (focusWasInside && !el.panel.hidden && (!el.panel.contains(focused) || focused?.disabled)) el.panel.focus();
   };
 
   const open = (yes: boolean) => {

@@ -38,7 +38,7 @@ function operatorDashboard(d: Dashboard): void {
 
   const refresh = async () => {
     try {
-      const s = await readJson<Status>(await fetch('/api/status', { cache: 'no-store' }));
+      const s = await readJson<Status>(await fetch('/api/status', { cache: 'no-store', headers: { Accept: 'application/json' } }));
       const at = performance.now();
       const rate = previous ? ((s.events.published - previous.published) * 1000) / (at - previous.at) : null;
       previous = { at, published: s.events.published };
@@ -53,6 +53,7 @@ function operatorDashboard(d: Dashboard): void {
 
   const feed = byId('feed');
   d.live.on('*', (e) => {
+    byId('feed-empty').hidden = true;
     feed.prepend(h('li', { 'data-type': e.type }, h('code', {}, `#${e.id}`), ' ', h('strong', {}, e.type), ' ',
       h('time', { datetime: e.occurredAt }, formatAgo(e.occurredAt))));
     while (feed.children.length > FEED_SIZE) feed.lastElementChild?.remove();
@@ -108,7 +109,8 @@ function setUpAnnouncementForm(d: Dashboard): void {
     try {
       const target = audience.value === 'all' ? { all: true } : { role: audience.value };
       const r = await d.api.post<{ eventId: string }>('/api/broadcasts', { title: title.value, body: body.value, ...target });
-      result.textContent = `Sent (event #${r.eventId}).`;
+      const to = audience.selectedOptions[0]?.textContent?.trim() || audience.value;
+      result.textContent = `Sent to ${to.toLowerCase()} (event #${r.eventId}).`;
       title.value = '';
       body.value = '';
     } catch (err) {

@@ -1,4 +1,5 @@
-import { startDashboard, type Dashboard } from './dashboard.js';
+import { OFFLINE_HINT, startDashboard, type Dashboard } from './dashboard.js';
+import { askToCancel } from './cancel-dialog.js';
 import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
 import { bookingStatusLabel, capitalise, formatAgo, formatMoney, formatWhen, statusLabel } from './format.js';
@@ -14,7 +15,8 @@ async function providerDashboard(d: Dashboard): Promise<void> {
   const names = d.demo ? await loadNames() : new Map<string, string>();
   const clientName = (id: string) => names.get(id) ?? id;
   const busy = new Set<string>();
-  const store = new BookingStore(() => renderBookings());
+  // Money rows are named by their booking, so they are drawn again when bookings change.
+  const store = new BookingStore(() => (renderBookings(), renderMoney()));
   const payments = new MoneyList(() => renderMoney());
   const payouts = new MoneyList(() => renderMoney());
 
@@ -31,7 +33,7 @@ async function providerDashboard(d: Dashboard): Promise<void> {
       byId('bookings'),
       bookings.map((b) => ({
         key: b.id,
-        version: `${b.updatedAt}|${b.status}|${b.payment?.status}|${b.payout?.status}|${busy.has(b.id)}`,
+        version: `${b.updatedAt}|${b.status}|${b.payment?.status}|${b.payout?.status}|${busy.has(b.id)}|${d.offline()}`,
         render: () => bookingRow(b),
       })),
     );
@@ -42,7 +44,7 @@ async function providerDashboard(d: Dashboard): Promise<void> {
     const actions: HTMLElement[] = [];
     const action = (name: string, label: string, cls = '', disabled = false) =>
       actions.push(
-        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: disabled || busy.has(b.id), onclick: () => act(b.id, name) }, label,
+        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: disabled || busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => act(b, name) }, label,
           h('span', { class: 'visually-hidden' }, `: ${b.service} for ${clientName(b.clientId)}`)),
       );
     if (b.status === 'PENDING') {
@@ -62,6 +64,7 @@ async function providerDashboard(d: Dashboard): Promise<void> {
         h('span', { class: 'amount' }, formatMoney(b.amount, b.currency))),
       h('p', { class: 'booking-when' }, h('time', { datetime: b.scheduledFor }, formatWhen(b.scheduledFor))),
       b.notes ? h('p', { class: 'notes' }, `“${b.notes}”`) : null,
+      b.reason && (b.status === 'CANCELLED' || b.status === 'REJECTED') ? h('p', { class: 'reason' }, `Reason: ${b.reason}`) : null,
       h('p', { class: 'pills' },
         h('span', { class: `pill status status-${b.status}`, 'data-role': 'status' }, bookingStatusLabel(b.status)),
         pay ? h('span', { class: `pill payment payment-${pay}`, 'data-role': 'payment' }, `Payment: ${statusLabel(pay)}`) : null,
@@ -79,15 +82,25 @@ async function providerDashboard(d: Dashboard): Promise<void> {
       : b.status === 'CONFIRMED' && pay !== 'ESCROW' ? 'Waiting for the client to pay. You can start once the money is in escrow.'
       : b.status === 'CONFIRMED' ? 'Paid into escrow. Start when you arrive.'
       : b.status === 'COMPLETED' && pay === 'ESCROW' ? 'Waiting for the client to confirm; then you are paid.'
+      : b.status === 'COMPLETED' && b.payout?.status === 'COMPLETED' ? 'Paid: the payout is in your bank account.'
+      : b.status === 'COMPLETED' && b.payout?.status === 'FAILED' ? 'The payout did not go through; our team has been told.'
+      : b.status === 'COMPLETED' && pay === 'RELEASED' ? 'Released to you; the payout is on its way.'
       : null;
     return text ? h('p', { class: 'hint' }, text) : null;
   };
 
-  const act = async (id: string, action: string) => {
+  const act = async (b: Booking, action: string) => {
+    const id = b.id;
+    let body: object | undefined;
+    if (action === 'cancel') {
+      const reason = await askToCancel(`the ${b.service} for ${clientName(b.clientId)}`);
+      if (reason === null) return;
+      if (reason) body = { reason };
+    }
     busy.add(id);
     renderBookings();
     try {
-      store.upsert(await d.api.post<Booking>(`/api/bookings/${id}/${action}`));
+      store.upsert(await d.api.post<Booking>(`/api/bookings/${id}/${action}`, body));
     } catch (err) {
       d.fail(err, action === 'reject' ? 'decline' : action);
     } finally {
@@ -96,15 +109,27 @@ async function providerDashboard(d: Dashboard): Promise<void> {
     }
   };
 
+  /** A money row says whose work it pays for, as the booking's card does. */
+  const bookingName = (m: MoneyItem) => {
+    const b = store.byId.get(m.bookingId);
+    return b ? `${capitalise(b.service)} for ${clientName(b.clientId)}` : `Booking #${m.bookingId}`;
+  };
   const renderMoney = () => {
-    moneyTable('payments', payments.newestFirst(), (p) => `Booking #${p.bookingId}`);
-    moneyTable('payouts', payouts.newestFirst(), (p) => `Booking #${p.bookingId}`);
-    const paidOut = payouts.newestFirst().filter((p) => p.status === 'COMPLETED');
+    moneyTable('payments', payments.newestFirst(), bookingName);
+    moneyTable('payouts', payouts.newestFirst(), bookingName);
+    const sum = (items: MoneyItem[]) => formatMoney(items.reduce((s, p) => s + p.amount, 0));
+    // Three amounts that never overlap: held for work not yet confirmed, sent, and in the bank.
     const inEscrow = payments.newestFirst().filter((p) => p.status === 'ESCROW' || p.status === 'PAID');
-    byId('totals').textContent = `${formatMoney(inEscrow.reduce((s, p) => s + p.amount, 0))} in escrow · ${formatMoney(paidOut.reduce((s, p) => s + p.amount, 0))} paid out`;
+    const onItsWay = payouts.newestFirst().filter((p) => p.status === 'PENDING' || p.status === 'PROCESSING');
+    const paidOut = payouts.newestFirst().filter((p) => p.status === 'COMPLETED');
+    const totals = byId('totals');
+    totals.dataset.escrow = String(inEscrow.reduce((s, p) => s + p.amount, 0));
+    totals.dataset.paidOut = String(paidOut.reduce((s, p) => s + p.amount, 0));
+    totals.textContent = `${sum(inEscrow)} held in escrow · ${sum(onItsWay)} on its way to you · ${sum(paidOut)} paid out to you`;
   };
 
   for (const type of BOOKING_EVENTS) d.on(type, (e) => store.apply(e));
+  d.onOfflineChange(renderBookings);
   d.on('payment.status_changed', (e) => payments.applyEvent(e, 'paymentId'));
   d.on('payout.status_changed', (e) => payouts.applyEvent(e, 'payoutId'));
   await d.load(async () => store.replaceAll((await d.api.get<{ bookings: Booking[] }>('/api/bookings?limit=50')).bookings));

@@ -1,55 +1,53 @@
 import type { EventEnvelope } from '../types.js';
 import type { NotificationView } from './notification-panel.js';
-import { formatMoney } from './format.js';
 
 /**
- * A toast's headline for a notification. The notification decides whether there is a toast at all
- * (it is `silent` when the user muted its type); the event it came from, which precedes it in the
- * log, supplies the figures (`related`: the latest event of that type for that booking).
+ * A toast for a notification: the notification's own title (the server's one table of titles, the
+ * one the panel shows too) behind an icon for its kind. The notification decides whether there is
+ * a toast at all (it is `silent` when the user muted its type); the event it came from, which
+ * precedes it in the log, tells which way money moved (`related`: the latest event of that type
+ * for that booking).
  */
 export function toastText(n: NotificationView, related?: EventEnvelope): { title: string; body: string; kind: 'info' | 'success' } {
-  const d = (related?.data ?? {}) as { status?: string; amount?: number; currency?: string };
-  const info = (title: string) => ({ title, body: n.body, kind: 'info' as const });
-  const good = (title: string) => ({ title, body: n.body, kind: 'success' as const });
-  switch (n.type) {
+  const d = (related?.data ?? (n.data as object | null) ?? {}) as { status?: string };
+  const [icon, kind] = iconOf(n.type, d.status);
+  return { title: `${icon} ${n.title}`, body: n.body, kind };
+}
+
+const GOOD_PAYMENT = new Set(['ESCROW', 'RELEASED']);
+
+function iconOf(type: string, status: string | undefined): [string, 'info' | 'success'] {
+  switch (type) {
     case 'booking.created':
-      return info(`📥 ${n.title}`);
+      return ['📥', 'info'];
     case 'booking.accepted':
-      return good('🎉 Your booking has been accepted!');
+      return ['🎉', 'success'];
     case 'booking.rejected':
-      return info(`🙁 ${n.title}`);
+      return ['🙁', 'info'];
     case 'booking.started':
-      return info(`🛠️ ${n.title}`);
+      return ['🛠️', 'info'];
     case 'booking.completed':
-      return good(`🏁 ${n.title}`);
+      return ['🏁', 'success'];
     case 'booking.cancelled':
-      return info(`🚫 ${n.title}`);
+      return ['🚫', 'info'];
     case 'booking.completion_confirmed':
-      return good(`👍 ${n.title}`);
+      return ['👍', 'success'];
     case 'booking.expired':
-      return info(`⌛ ${n.title}`);
+      return ['⌛', 'info'];
     case 'booking.request_reminder':
     case 'booking.reminder':
-      return info(`⏰ ${n.title}`);
+      return ['⏰', 'info'];
     case 'payment.status_changed':
-      if (d.status === 'ESCROW') return good('💰 Payment received and held in escrow');
-      if (d.status === 'RELEASED') return good(`💸 ${n.title}`);
-      if (d.status === 'REFUNDED') return info(`↩️ ${n.title}`);
-      return info(`⚠️ ${n.title}`);
+      return status && GOOD_PAYMENT.has(status) ? ['💰', 'success'] : status === 'REFUNDED' ? ['↩️', 'info'] : ['⚠️', 'info'];
     case 'payout.status_changed':
-      if (d.status === 'COMPLETED' && typeof d.amount === 'number') {
-        return good(`✅ ${formatMoney(d.amount, d.currency)} has been transferred to your account`);
-      }
-      if (d.status === 'PROCESSING') return info(`🏦 ${n.title}`);
-      if (d.status === 'COMPLETED') return good(`✅ ${n.title}`);
-      return info(`⚠️ ${n.title}`);
+      return status === 'COMPLETED' ? ['✅', 'success'] : status === 'PROCESSING' ? ['🏦', 'info'] : ['⚠️', 'info'];
     case 'payment.dispute_opened':
     case 'payment.dispute_resolved':
-      return info(`⚖️ ${n.title}`);
+      return ['⚖️', 'info'];
     case 'announcement':
-      return info(`📣 ${n.title}`);
+      return ['📣', 'info'];
     default:
-      return info(`🔔 ${n.title}`);
+      return ['🔔', 'info'];
   }
 }
 
