@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import type { Profile } from '../contract/views';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { AppError } from '../http/app-error';
@@ -24,7 +25,7 @@ const PayoutAccountRequest = z.strictObject({
 });
 
 /** The caller's profile as GET /api/me (and GET /api/sync) show it. */
-export function profile(u: UserRow) {
+export function profile(u: UserRow): Profile {
   return {
     id: u.id,
     role: u.role,

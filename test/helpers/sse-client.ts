@@ -1,5 +1,5 @@
 import { EventSource } from 'eventsource';
-import { KNOWN_EVENT_TYPES } from '../../src/client/types';
+import { EVENT_TYPES } from '../../src/contract/event-names';
 
 export interface ReceivedEvent {
   type: string;
@@ -11,7 +11,7 @@ export interface ReceivedEvent {
  * Event names the tests listen for: the real `eventsource` client only reports named events it was
  * asked for. The server's types (shared with the browser client), control events, and the tests' own.
  */
-export const LISTENED_TYPES = [...KNOWN_EVENT_TYPES, 'reset', 'auth_expired', 'message', 'test.event', 'test.other'];
+export const LISTENED_TYPES = [...EVENT_TYPES, 'reset', 'auth_expired', 'message', 'test.event', 'test.other'];
 
 export interface StreamOptions {
   token?: string;
