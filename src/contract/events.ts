@@ -59,7 +59,10 @@ export const EVENT_DATA = {
     reason: z.string().optional(),
   }),
   'ops.attention': z.object({ bookingId: Id, item: AttentionItem }),
-  'notification.created': z.object({ notification: NotificationView }),
+  'notification.created': z.object({
+    notification: NotificationView,
+    unreadCount: z.number().int().optional().describe("The recipient's unread count after it; absent for one shared by a role or everyone"),
+  }),
   'notification.read': z.object({ ids: z.array(Id), unreadCount: z.number().int() }),
 } satisfies Record<EventTypeName, z.ZodType>;
 

@@ -10,7 +10,7 @@ import { DEMO_USERS, findDemoUser, type DemoUser } from './demo-seed';
 /** A working day: a demo left open in a tab keeps its stream without anyone signing in again. */
 export const DEMO_TOKEN_TTL_SECONDS = 12 * 3600;
 
-const SessionRequest = z.strictObject({ userId: UserId });
+export const SessionRequest = z.strictObject({ userId: UserId });
 
 const publicView = (u: DemoUser) => ({
   id: u.id,

@@ -1,5 +1,6 @@
 import { EventSource } from 'eventsource';
 import { EVENT_TYPES } from '../../src/contract/event-names';
+import { checkEvent, checkLater } from './contract';
 
 export interface ReceivedEvent {
   type: string;
@@ -49,7 +50,10 @@ export class TestStream {
     });
     for (const type of LISTENED_TYPES) {
       this.es.addEventListener(type, (e: MessageEvent) => {
-        this.events.push({ type, id: e.lastEventId, data: JSON.parse(e.data) });
+        const data = JSON.parse(e.data);
+        // Every event received is held to the AsyncAPI document (reported at the test's end).
+        if (type !== 'message') checkLater(() => checkEvent(data, type));
+        this.events.push({ type, id: e.lastEventId, data });
         this.notify();
       });
     }
