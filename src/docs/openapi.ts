@@ -18,7 +18,7 @@ const AUTH_ERRORS: Record<Auth, readonly ErrorCode[]> = {
   'metrics-token': ['AUTH_REQUIRED', 'AUTH_INVALID'],
   'paystack-signature': ['WEBHOOK_SIGNATURE_INVALID'],
 };
-/** Every POST and PUT: the JSON body check runs before any route (src/http/require-json.ts). */
+/** Any method: the JSON body check runs before every route, whether or not it reads a body (src/http/require-json.ts). */
 const BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
 const IDEMPOTENCY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE'];
 
@@ -34,7 +34,7 @@ const SECURITY: Record<Auth, Array<Record<string, string[]>>> = {
 export function errorCodesOf(op: Operation): ErrorCode[] {
   const codes = new Set<ErrorCode>([...ANY_ROUTE, ...AUTH_ERRORS[op.auth], ...(op.errors ?? [])]);
   if (op.query) codes.add('VALIDATION_FAILED');
-  if (op.method !== 'get') for (const c of BODY_ERRORS) codes.add(c);
+  for (const c of BODY_ERRORS) codes.add(c);
   if (op.idempotent) for (const c of IDEMPOTENCY_ERRORS) codes.add(c);
   if (op.path_params) codes.add('NOT_FOUND');
   return [...codes].sort();

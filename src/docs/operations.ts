@@ -326,6 +326,8 @@ export const OPERATIONS: readonly Operation[] = [
     tag: 'demo',
     auth: 'none',
     demoOnly: true,
+    // Outside demo mode the route is not there.
+    errors: ['NOT_FOUND'],
     answers: { 200: z.object({ users: z.array(z.looseObject({ id: UserId, role: Role, name: z.string() })) }) },
   },
   {
@@ -335,6 +337,8 @@ export const OPERATIONS: readonly Operation[] = [
     tag: 'demo',
     auth: 'none',
     demoOnly: true,
+    // A user the demo did not seed; outside demo mode, the route is not there.
+    errors: ['NOT_FOUND'],
     body: SessionRequest,
     answers: { 201: z.object({ token: z.string(), user: z.looseObject({ id: UserId, role: Role }), expiresInSeconds: z.number().int() }) },
   },
