@@ -3,15 +3,12 @@ import { BookingStatus } from '../bookings/booking-state';
 import { PaymentStatus } from '../payments/payment-state';
 import { PayoutStatus } from '../payments/payout-state';
 import type { ControlEventName, EventTypeName } from './event-names';
-import { AttentionItem, ClientBookingView, NotificationView } from './views';
+import { AttentionItem, Cents, ClientBookingView, Id, NotificationView } from './views';
 
 /*
  * Every event's `data`, the envelope that carries it, and the poll's answer. The AsyncAPI document
  * is generated from these, and the tests hold every event they receive to it.
  */
-
-const Cents = z.number().int();
-const Id = z.string();
 
 /** `booking.*` moves, to both parties: the booking after the move and the status it left. */
 const BookingMoved = z.object({

@@ -10,9 +10,10 @@ import { PayoutStatus } from '../payments/payout-state';
  * ids are decimal strings (bigint-safe in JSON); times are ISO 8601 strings.
  */
 
-const Cents = z.number().int();
+/** Integer cents. */
+export const Cents = z.number().int();
 const Timestamp = z.string().describe('ISO 8601 date-time');
-const Id = z.string().describe('A decimal id');
+export const Id = z.string().describe('A decimal id');
 
 /** A list's next page: pass it as `cursor` (or `before`); null on the last page. */
 export const NextCursor = z.string().nullable();
