@@ -21,6 +21,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/helpers/global-setup-pglite.ts',
       setupFiles: ['<rootDir>/test/helpers/use-pglite.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/helpers/contract-setup.ts'],
     },
     {
       ...common,
@@ -28,6 +29,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/helpers/global-setup-postgres.ts',
       setupFiles: ['<rootDir>/test/helpers/use-postgres.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/helpers/contract-setup.ts'],
     },
     {
       // Real headless Chromium (Debian's package) against a real server on PGlite; skipped with a

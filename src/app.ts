@@ -24,6 +24,7 @@ import { attentionRoutes } from './payments/attention-routes';
 import { demoRoutes } from './demo/demo-routes';
 import { demoHostCheck } from './demo/demo-host';
 import { syncRoutes } from './sync/sync-routes';
+import { docsRoutes } from './docs/docs-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
 
@@ -66,6 +67,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(notificationRoutes(deps));
   app.use(syncRoutes(deps));
   app.use(demoRoutes(deps));
+  app.use(docsRoutes(deps));
   app.use(express.static(PUBLIC_DIR));
 
   app.use(notFound);

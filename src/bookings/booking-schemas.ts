@@ -39,19 +39,4 @@ export const ListBookingsQuery = z.strictObject({
 });
 export type ListBookingsQuery = z.infer<typeof ListBookingsQuery>;
 
-export interface BookingView {
-  id: string;
-  clientId: string;
-  providerId: string;
-  service: string;
-  scheduledFor: string;
-  amount: number;
-  currency: string;
-  notes: string | null;
-  status: BookingStatus;
-  reason: string | null;
-  payment: { id: string; reference: string; status: string; amount: number } | null;
-  payout: { id: string; status: string; amount: number; reason?: string } | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export { BookingView } from '../contract/views';

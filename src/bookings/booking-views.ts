@@ -1,8 +1,8 @@
 import type { Principal } from '../auth/principal';
-import type { BookingView } from './booking-schemas';
+import type { BookingView, ClientBookingView } from '../contract/views';
 
 /** A booking as its client sees it: the payout is between the platform and the provider. */
-export type ClientBookingView = Omit<BookingView, 'payout'>;
+export type { ClientBookingView };
 
 /** Who a view is for: a principal, or every party to the booking at once (its `booking.*` events). */
 export type BookingViewer = Pick<Principal, 'userId' | 'role'> | 'parties';

@@ -1,12 +1,6 @@
-import type { EventEnvelope } from './types.js';
+import type { PollResponse } from './types.js';
 
-export interface PollResponse {
-  events: EventEnvelope[];
-  lastEventId: string;
-  hasMore: boolean;
-  reset: boolean;
-  pollIntervalMs: number;
-}
+export type { PollResponse };
 
 /** An answer other than 2xx; `code` is the server's stable error code when it sent one. */
 export class HttpError extends Error {

@@ -1,16 +1,10 @@
 /*
- * The browser client's public types. This folder is compiled on its own (tsconfig.client.json,
- * DOM lib, ES modules) into public/lib/, which the pages load. This file has no imports, so the
- * tests (in Node) share its list of event types.
+ * The browser client's public types. This folder is compiled with src/contract (tsconfig.client.json,
+ * DOM lib, ES modules) into public/lib/, which the pages load. The event names are the contract's
+ * zod-free module; the envelope and the poll's answer are types only (zod never reaches the page).
  */
 
-/** What the server sends, identical on the stream (`data:`) and in `GET /api/events`. */
-export interface EventEnvelope {
-  id: string;
-  type: string;
-  occurredAt: string;
-  data: unknown;
-}
+export type { EventEnvelope, PollResponse } from '../contract/events.js';
 
 /**
  * `connecting` until the first stream opens or polling starts. `signed-out` when the server
@@ -20,34 +14,9 @@ export interface EventEnvelope {
 export type ConnectionState = 'connecting' | 'live' | 'polling' | 'offline' | 'signed-out';
 
 /**
- * The event types the server sends today. EventSource only reports a named event to a listener for
- * that name (there is no wildcard), so the stream listens to these plus every type a page
- * subscribes to with on(); any other type is not seen on the stream (it is in polling). The
- * tests' stream client listens to the same list (test/helpers/sse-client.ts).
+ * EventSource only reports a named event to a listener for that name (there is no wildcard), so
+ * the stream listens to the contract's event types plus every type a page subscribes to with on();
+ * any other type is not seen on the stream (it is in polling). The tests' stream client listens to
+ * the same list (test/helpers/sse-client.ts).
  */
-export const KNOWN_EVENT_TYPES = [
-  'announcement',
-  'booking.created',
-  'booking.accepted',
-  'booking.rejected',
-  'booking.started',
-  'booking.completed',
-  'booking.cancelled',
-  'booking.completion_confirmed',
-  'booking.disputed',
-  'booking.release_reminder',
-  'booking.expired',
-  'booking.request_reminder',
-  'booking.reminder',
-  'payment.status_changed',
-  'payment.dispute_opened',
-  'payment.dispute_resolved',
-  'payment.refund_failing',
-  'payment.chargeback_loss',
-  'payment.partially_refunded',
-  'payout.status_changed',
-  'booking.admin_action',
-  'ops.attention',
-  'notification.created',
-  'notification.read',
-];
+export { EVENT_TYPES as KNOWN_EVENT_TYPES } from '../contract/event-names.js';

@@ -11,9 +11,9 @@ import { wipeDemoData } from './demo-repository';
 /** A working day: a demo left open in a tab keeps its stream without anyone signing in again. */
 export const DEMO_TOKEN_TTL_SECONDS = 12 * 3600;
 
-const SessionRequest = z.strictObject({ userId: UserId });
+export const SessionRequest = z.strictObject({ userId: UserId });
 /** A body a cross-site form cannot send (it would be text/plain, refused with 415). */
-const ResetRequest = z.strictObject({ confirm: z.literal('reset') });
+export const ResetRequest = z.strictObject({ confirm: z.literal('reset') });
 
 const publicView = (u: DemoUser) => ({
   id: u.id,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Role, UserId } from '../auth/principal';
+import type { EventEnvelope } from '../contract/events';
 
 /** A channel an event is addressed to: one user, everyone of a role, or everyone. */
 export const ChannelName = z.union([
@@ -27,13 +28,7 @@ export interface EventRecord {
   occurredAt: Date;
 }
 
-/** What clients receive, identical on the stream (`data:`) and in polling responses. */
-export interface EventEnvelope {
-  id: string;
-  type: string;
-  occurredAt: string;
-  data: unknown;
-}
+export type { EventEnvelope } from '../contract/events';
 
 export function toEnvelope(e: EventRecord): EventEnvelope {
   return { id: e.id, type: e.type, occurredAt: e.occurredAt.toISOString(), data: e.payload };

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { Db } from '../storage/db';
 import type { ChannelName } from '../events/event-types';
+import type { NotificationView } from '../contract/views';
+export type { NotificationView } from '../contract/views';
 
 export interface NotificationRow {
   id: string;
@@ -13,17 +15,6 @@ export interface NotificationRow {
   silent: boolean;
   read_at: Date | null;
   created_at: Date;
-}
-
-export interface NotificationView {
-  id: string;
-  type: string;
-  title: string;
-  body: string;
-  data: unknown;
-  createdAt: string;
-  readAt: string | null;
-  silent: boolean;
 }
 
 export const toNotificationView = (r: NotificationRow, silent = r.silent): NotificationView => ({

@@ -7,13 +7,13 @@ import { pathId, RowId } from '../http/ids';
 import { EventType } from '../events/event-types';
 import type { AppDeps } from '../app-deps';
 
-const InboxQuery = z.strictObject({
+export const InboxQuery = z.strictObject({
   unread: z.enum(['true', 'false']).optional(),
   before: RowId.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 
-const Preferences = z.strictObject({ mutedTypes: z.array(EventType).max(50) });
+export const Preferences = z.strictObject({ mutedTypes: z.array(EventType).max(50) });
 
 export function notificationRoutes(deps: AppDeps): Router {
   const router = Router();

@@ -4,32 +4,8 @@ import { roleChannel } from '../events/audience';
 import type { EventPublisher } from '../events/event-publisher';
 import type { NewEvent } from '../events/event-types';
 import { forgetEnded, listAttention, raiseNew, type AttentionQuery } from './attention-repository';
-
-/** Why money waits for a person. */
-export const AttentionReason = z.enum([
-  'FLAGGED',
-  'REFUND_FAILING',
-  'CLIENT_DISPUTE',
-  'CARD_DISPUTE',
-  'PAYOUT_FAILED',
-  'PAYOUT_REVERSED',
-  'OTP_REQUIRED',
-  'STALLED_WORK',
-  'CHARGEBACK_LOSS',
-  'NEGATIVE_MARGIN',
-]);
-export type AttentionReason = z.infer<typeof AttentionReason>;
-
-export const AttentionItem = z.object({
-  kind: z.enum(['payment', 'payout', 'booking']),
-  id: z.string(),
-  bookingId: z.string(),
-  reason: AttentionReason,
-  amount: z.number().int(),
-  currency: z.string(),
-  since: z.string(),
-});
-export type AttentionItem = z.infer<typeof AttentionItem>;
+import { AttentionItem } from '../contract/views';
+export { AttentionItem, AttentionReason } from '../contract/views';
 
 /**
  * Money events that can open a case, after which the booking's cases are looked at in the same

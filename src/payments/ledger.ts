@@ -6,6 +6,8 @@ import { RowId } from '../http/ids';
 import { payoutAmount } from './escrow';
 import { PaymentStatus } from './payment-state';
 import { PayoutStatus } from './payout-state';
+import type { PaymentItem, PayoutItem } from '../contract/views';
+export type { PaymentItem, PayoutItem };
 import { checkJournal, type JournalReport } from './journal-check';
 
 /*
@@ -372,30 +374,6 @@ export const ListPayoutsQuery = z.strictObject({
   status: PayoutStatus.optional(),
 });
 export type ListPayoutsQuery = z.infer<typeof ListPayoutsQuery>;
-
-export interface PaymentItem {
-  id: string;
-  bookingId: string;
-  reference: string;
-  status: PaymentStatus;
-  amount: number;
-  currency: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface PayoutItem {
-  id: string;
-  bookingId: string;
-  reference: string;
-  status: PayoutStatus;
-  amount: number;
-  currency: string;
-  /** Why it failed or was reversed; absent otherwise. */
-  reason?: string;
-  createdAt: string;
-  updatedAt: string;
-}
 
 interface MoneyRow {
   id: string;

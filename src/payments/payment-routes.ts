@@ -6,7 +6,7 @@ import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
 import type { AppDeps } from '../app-deps';
 
-const PaymentRequest = z.strictObject({ email: z.email().max(320).optional() });
+export const PaymentRequest = z.strictObject({ email: z.email().max(320).optional() });
 
 /** Paystack webhooks need the raw bytes for the signature, so this router is mounted before the JSON parser. */
 export const WEBHOOK_BODY_LIMIT = '256kb';

@@ -6,7 +6,7 @@ import { parseInput } from '../http/validate';
 import { CLIENT_MODES } from './client-modes';
 import type { AppDeps } from '../app-deps';
 
-const ModeReport = z.strictObject({
+export const ModeReport = z.strictObject({
   // Chosen by the browser (one per browser and user, shared by its tabs); never trusted for identity.
   sessionId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 letters, digits, _ or -'),
   mode: z.enum(CLIENT_MODES),

@@ -7,7 +7,10 @@ import { parseInput } from '../http/validate';
 import { AppError } from '../http/app-error';
 import { checkCursor, compareIds, EVENT_ID_PATTERN, logBounds, readEvents } from '../events/event-log';
 import { channelsFor } from '../events/audience';
-import { toEnvelope, type EventEnvelope } from '../events/event-types';
+import { toEnvelope } from '../events/event-types';
+import type { PollResponse } from '../contract/events';
+
+export type { PollResponse };
 import type { AppDeps } from '../app-deps';
 import type { Principal } from '../auth/principal';
 import { PollWindow } from './poll-window';
@@ -16,7 +19,7 @@ import { TypesParam } from './type-filter';
 
 export const POLL_PATH = '/api/events';
 
-const PollQuery = z.strictObject({
+export const PollQuery = z.strictObject({
   // Unlike the stream's Last-Event-ID (answered in-band), a malformed `after` is the caller's bug: 400.
   after: z.string().regex(EVENT_ID_PATTERN, 'must be an event id').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -28,14 +31,6 @@ const PollQuery = z.strictObject({
 });
 type PollQuery = z.infer<typeof PollQuery>;
 type Channels = ReturnType<typeof channelsFor>;
-
-export interface PollResponse {
-  events: EventEnvelope[];
-  lastEventId: string;
-  hasMore: boolean;
-  reset: boolean;
-  pollIntervalMs: number;
-}
 
 /**
  * GET /api/events: the stream's events, ids and envelopes, for clients that cannot hold a stream.

@@ -29,7 +29,7 @@ function streamContextOf(deps: AppDeps): StreamContext {
   return ctx;
 }
 
-const StreamQuery = z.object({
+export const StreamQuery = z.object({
   ticket: z.string().max(200).optional(),
   // Validated as an id later: a malformed one is answered in-band with `reset`, not with a 400.
   lastEventId: z.string().max(100).optional(),

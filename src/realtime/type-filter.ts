@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KNOWN_EVENT_TYPES } from '../client/types';
+import { EVENT_TYPES } from '../contract/event-names';
 
 /**
  * The event types a client asked for (`types=booking.*,payment.status_changed`), as the set of
@@ -10,7 +10,7 @@ import { KNOWN_EVENT_TYPES } from '../client/types';
  */
 export type TypeFilter = ReadonlySet<string>;
 
-const KNOWN: readonly string[] = KNOWN_EVENT_TYPES;
+const KNOWN: readonly string[] = EVENT_TYPES;
 
 /** Comma-separated; every entry an exact type or `<prefix>.*`. Absent means every type. */
 export const TypesParam = z

@@ -10,6 +10,9 @@ import type { BookingStatus } from '../bookings/booking-state';
 import { listPayments, listPayouts, type PaymentItem, type PayoutItem } from '../payments/ledger';
 import { findUser } from '../users/user-repository';
 import { profile } from '../users/user-routes';
+import type { SyncState } from '../contract/views';
+
+export type { SyncState };
 
 /** Bookings that can still move without anyone starting something new. */
 const ACTIVE: readonly BookingStatus[] = ['PENDING', 'CONFIRMED', 'IN_PROGRESS'];
@@ -18,19 +21,6 @@ const ACTIVE_MAX = 100;
 export const RECENT_BOOKINGS = 20;
 export const RECENT_MONEY = 20;
 export const UNREAD_SHOWN = 50;
-
-export interface SyncState {
-  /** The event id this state is consistent with: poll `after` it, or stream with it as Last-Event-ID. */
-  cursor: string;
-  profile: ReturnType<typeof profile>;
-  /** As the caller may see them: a client's carry no payout. */
-  bookings: { active: Array<BookingView | ClientBookingView>; recent: Array<BookingView | ClientBookingView> };
-  payments: { items: PaymentItem[]; nextCursor: string | null };
-  /** Clients have none (always empty for them). */
-  /** Providers' and admins' only: a client has no payouts, and its sync does not speak of them. */
-  payouts?: { items: PayoutItem[]; nextCursor: string | null };
-  notifications: { unread: NotificationView[]; unreadCount: number; nextCursor: string | null };
-}
 
 /**
  * GET /api/sync: the caller's state and the event cursor it is consistent with, read in one

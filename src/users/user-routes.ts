@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import type { Profile } from '../contract/views';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { AppError } from '../http/app-error';
@@ -9,22 +10,22 @@ import { findUser, listProviders, setPayoutAccount, setServices, type UserRow } 
 import { PaystackError } from '../payments/paystack-client';
 import type { AppDeps } from '../app-deps';
 
-const ProvidersQuery = z.strictObject({
+export const ProvidersQuery = z.strictObject({
   service: z.string().trim().min(1).max(100).optional(),
   cursor: UserId.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 
-const ServicesRequest = z.strictObject({ services: z.array(z.string().trim().min(1).max(100)).max(50) });
+export const ServicesRequest = z.strictObject({ services: z.array(z.string().trim().min(1).max(100)).max(50) });
 
-const PayoutAccountRequest = z.strictObject({
+export const PayoutAccountRequest = z.strictObject({
   accountName: z.string().trim().min(1).max(200),
   accountNumber: z.string().regex(/^\d{6,20}$/, 'digits only'),
   bankCode: z.string().regex(/^\d{3,10}$/, 'a Paystack bank code'),
 });
 
 /** The caller's profile as GET /api/me (and GET /api/sync) show it. */
-export function profile(u: UserRow) {
+export function profile(u: UserRow): Profile {
   return {
     id: u.id,
     role: u.role,

@@ -3,7 +3,7 @@ import { describeBrowser, launchBrowser, newPage, screenshot, waitUntil } from '
 import { startTestServer, type TestServer } from '../helpers/test-server';
 
 /**
- * The browser client (src/client/live-client.ts, served as /lib/live-client.js) in real Chromium
+ * The browser client (src/client/live-client.ts, served as /lib/client/live-client.js) in real Chromium
  * against the real server: real EventSource, Web Locks, BroadcastChannel and localStorage.
  */
 
@@ -44,7 +44,7 @@ describeBrowser('browser live client', () => {
   async function openClient(page: Page, userKey: string, tokens: string[], options: ClientOptions = {}, at = srv.url): Promise<void> {
     await page.goto(`${at}/healthz`);
     // A string, not a function: ts-jest would compile import() in a function into require().
-    await page.evaluate(`import('/lib/live-client.js').then((m) => { window.__module = m; })`);
+    await page.evaluate(`import('/lib/client/live-client.js').then((m) => { window.__module = m; })`);
     await page.evaluate(
       ({ userKey, tokens, options }) => {
         const w = window as any;
@@ -397,7 +397,7 @@ describeBrowser('browser live client', () => {
     expect((await live(page)).tokenCalls).toBe(tokenCalls);
 
     // The dashboards' indicator for that state.
-    await page.evaluate(`import('/lib/pages/indicator.js').then((m) => {
+    await page.evaluate(`import('/lib/client/pages/indicator.js').then((m) => {
       const el = document.createElement('div');
       el.innerHTML = '<span class="connection-label"></span>';
       el.id = 'ind';

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { checkAnswer, checkLater } from './contract';
 
 /**
  * A POST held in flight: its headers go out with `Expect: 100-continue`,
@@ -30,7 +31,11 @@ export function heldPost(port: number, token: string, path: string, payload: unk
     req.once('response', (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.once('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined }));
+      res.once('end', () => {
+        const parsed = text ? JSON.parse(text) : undefined;
+        checkLater(() => checkAnswer({ method: 'POST', url: path, status: res.statusCode!, contentType: res.headers['content-type'], body: parsed }));
+        resolve({ status: res.statusCode!, body: parsed });
+      });
       res.once('error', reject);
     });
   });

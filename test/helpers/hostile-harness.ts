@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { checkAnswer, checkLater } from './contract';
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Role } from '../../src/auth/principal';
@@ -135,6 +136,8 @@ export function send(baseUrl: string, r: RawRequest, timeoutMs = 10_000): Promis
           } catch {
             json = undefined;
           }
+          // Refusals are answers too: each is held to the OpenAPI document (reported at the test's end).
+          checkLater(() => checkAnswer({ method: r.method, url: r.path, status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: json ?? (text || undefined) }));
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
         });
         res.on('error', reject);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { checkAnswer, checkLater } from './contract';
 
 export interface PollAnswer {
   status: number;
@@ -21,7 +22,11 @@ export function longPoll(baseUrl: string, token: string, query: Record<string, s
     req.once('response', (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.once('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined, tookMs: Date.now() - started }));
+      res.once('end', () => {
+        const body = text ? JSON.parse(text) : undefined;
+        checkLater(() => checkAnswer({ method: 'GET', url: url.pathname, status: res.statusCode!, contentType: res.headers['content-type'], body }));
+        resolve({ status: res.statusCode!, body, tookMs: Date.now() - started });
+      });
       res.once('error', reject);
     });
   });

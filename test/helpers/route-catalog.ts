@@ -103,6 +103,11 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
   { method: 'GET', registered: '/readyz', path: '/readyz', auth: 'none', roles: [] },
   { method: 'GET', registered: '/metrics', path: '/metrics', auth: 'none', roles: [] },
   { method: 'GET', registered: '/api/status', path: '/api/status', auth: 'none', roles: [] },
+  // src/docs
+  { method: 'GET', registered: '/api/openapi.json', path: '/api/openapi.json', auth: 'none', roles: [] },
+  { method: 'GET', registered: '/api/asyncapi.json', path: '/api/asyncapi.json', auth: 'none', roles: [] },
+  { method: 'GET', registered: '/docs/assets/swagger-ui-bundle.js', path: '/docs/assets/swagger-ui-bundle.js', auth: 'none', roles: [], note: 'a file of swagger-ui-dist, not JSON' },
+  { method: 'GET', registered: '/docs/assets/swagger-ui.css', path: '/docs/assets/swagger-ui.css', auth: 'none', roles: [], note: 'a file of swagger-ui-dist, not JSON' },
   // src/realtime
   {
     method: 'POST',

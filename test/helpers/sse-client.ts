@@ -1,5 +1,6 @@
 import { EventSource } from 'eventsource';
-import { KNOWN_EVENT_TYPES } from '../../src/client/types';
+import { EVENT_TYPES } from '../../src/contract/event-names';
+import { checkEvent, checkLater } from './contract';
 
 export interface ReceivedEvent {
   type: string;
@@ -11,7 +12,7 @@ export interface ReceivedEvent {
  * Event names the tests listen for: the real `eventsource` client only reports named events it was
  * asked for. The server's types (shared with the browser client), control events, and the tests' own.
  */
-export const LISTENED_TYPES = [...KNOWN_EVENT_TYPES, 'reset', 'auth_expired', 'message', 'test.event', 'test.other'];
+export const LISTENED_TYPES = [...EVENT_TYPES, 'reset', 'auth_expired', 'message', 'test.event', 'test.other'];
 
 export interface StreamOptions {
   token?: string;
@@ -49,7 +50,10 @@ export class TestStream {
     });
     for (const type of LISTENED_TYPES) {
       this.es.addEventListener(type, (e: MessageEvent) => {
-        this.events.push({ type, id: e.lastEventId, data: JSON.parse(e.data) });
+        const data = JSON.parse(e.data);
+        // Every event received is held to the AsyncAPI document (reported at the test's end).
+        if (type !== 'message') checkLater(() => checkEvent(data, type));
+        this.events.push({ type, id: e.lastEventId, data });
         this.notify();
       });
     }

@@ -9,6 +9,7 @@ import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess }
 import { createPollClient, memoryStorage, type PollClient, type PollClientState, type SyncState } from '../../src/client/poll-client';
 import type { EventEnvelope } from '../../src/client/types';
 import { createTokenService } from '../../src/auth/jwt';
+import { sampleData } from '../helpers/sample-events';
 
 /** A poll client with everything it reports recorded. */
 function recorded(c: PollClient) {
@@ -41,7 +42,7 @@ describeDb('createPollClient against a real server', () => {
   };
   const publishTo = async (sub: string, n: number) => {
     const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push((await srv.publish({ type: 'booking.created', audience: [`user:${sub}`], payload: { i } }))[0].id);
+    for (let i = 0; i < n; i++) out.push((await srv.publish({ type: 'booking.created', audience: [`user:${sub}`], payload: sampleData('booking.created') }))[0].id);
     return out;
   };
 
@@ -148,7 +149,7 @@ describeDb('createPollClient against a real server', () => {
     r.client.start();
     await until(() => r.syncs.length === 1 && srv.running.deps.heldPolls.counts().held === 1);
     await publishTo('tina', 2);
-    const [paid] = await srv.publish({ type: 'payment.status_changed', audience: ['user:tina'], payload: {} });
+    const [paid] = await srv.publish({ type: 'payment.status_changed', audience: ['user:tina'], payload: sampleData('payment.status_changed') });
     await until(() => r.events.length === 1);
     expect(r.ids()).toEqual([paid.id]);
   });

@@ -4,6 +4,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server';
 import { openStream, sleep } from '../helpers/sse-client';
 import { longPoll, until } from '../helpers/long-poll';
 import type { EventRecord } from '../../src/events/event-types';
+import { sampleData } from '../helpers/sample-events';
 
 const ids = (body: { events: Array<{ id: string }> }) => body.events.map((e) => e.id);
 const idsOf = (events: EventRecord[]) => events.map((e) => e.id);
@@ -23,9 +24,9 @@ describeDb('type filters on polls and streams (types=booking.*,payment.status_ch
   /** One of each kind for `user`, in this order; returns them by type. */
   async function publishMix(user: string) {
     const out: Record<string, EventRecord> = {};
-    for (const type of ['booking.created', 'payout.status_changed', 'payment.status_changed', 'notification.read', 'booking.accepted', 'announcement']) {
-      // An announcement needs its title and body (it becomes a notification, and a notification.created).
-      [out[type]] = await srv.publish({ type, audience: [`user:${user}`], payload: { n: type, title: 't', body: 'b' } });
+    for (const type of ['booking.created', 'payout.status_changed', 'payment.status_changed', 'notification.read', 'booking.accepted', 'announcement'] as const) {
+      // Each as the server would send it: every event a test receives is held to the contract.
+      [out[type]] = await srv.publish({ type, audience: [`user:${user}`], payload: sampleData(type) });
     }
     return out;
   }
@@ -69,11 +70,11 @@ describeDb('type filters on polls and streams (types=booking.*,payment.status_ch
     const { body: start } = await poll(token, {});
     const held = longPoll(srv.url, token, { after: start.lastEventId, wait: 15, types: 'payment.*' });
     await until(() => srv.running.deps.heldPolls.counts().held === 1);
-    await srv.publish({ type: 'booking.created', audience: ['user:hattie'], payload: {} });
+    await srv.publish({ type: 'booking.created', audience: ['user:hattie'], payload: sampleData('booking.created') });
     await srv.settledLastId();
     await sleep(150);
     expect(srv.running.deps.heldPolls.counts().held).toBe(1);
-    const [paid] = await srv.publish({ type: 'payment.status_changed', audience: ['user:hattie'], payload: {} });
+    const [paid] = await srv.publish({ type: 'payment.status_changed', audience: ['user:hattie'], payload: sampleData('payment.status_changed') });
     const { body } = await held.answer;
     expect(ids(body)).toEqual([paid.id]);
   });
@@ -108,7 +109,7 @@ describeDb('type filters on polls and streams (types=booking.*,payment.status_ch
     const stream = await openStream(srv.url, { token, lastEventId: '99999999999', queryTypes: 'booking.*' });
     await stream.waitFor((s) => s.events.some((e) => e.type === 'reset'));
     expect(stream.events[0]).toEqual({ type: 'reset', id: last, data: { lastEventId: last, reason: 'ahead' } });
-    const [b] = await srv.publish({ type: 'booking.created', audience: ['user:rita'], payload: {} }, { type: 'payment.status_changed', audience: ['user:rita'], payload: {} });
+    const [b] = await srv.publish({ type: 'booking.created', audience: ['user:rita'], payload: sampleData('booking.created') }, { type: 'payment.status_changed', audience: ['user:rita'], payload: sampleData('payment.status_changed') });
     await stream.waitForCount(1);
     await sleep(100);
     expect(stream.ids).toEqual([b.id]);
