@@ -110,6 +110,22 @@ export const EnvSchema = z.object({
   // restart, Paystack down) are looked for, and how long one waits after an attempt before any
   // instance tries it again (doubling per attempt, at most an hour).
   WEBHOOK_RETRY_MS: intFromEnv(30_000, 100, 3_600_000),
+
+  // Reaching people who are not looking (src/channels/).
+  // Seconds a notification stays unread, with no live stream, before it goes by push.
+  ESCALATE_PUSH_AFTER_S: intFromEnv(120, 0, 7 * 86_400),
+  // Seconds a notification stays unread before it goes by WhatsApp or SMS.
+  ESCALATE_SMS_AFTER_S: intFromEnv(600, 0, 7 * 86_400),
+  // How often the delivery dispatcher looks for new notifications and due deliveries (a commit also wakes it).
+  DISPATCH_POLL_MS: intFromEnv(1_000, 10, 60_000),
+  // Attempts at one delivery the provider refused for a passing reason, waiting twice as long each time.
+  DELIVERY_MAX_ATTEMPTS: intFromEnv(5, 1, 50),
+  // SMTP server for email (smtp:// or smtps://, credentials in the URL); unset: email is off.
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  // The From address of every email.
+  MAIL_FROM: z.string().min(3).max(320).default('Marketplace <no-reply@marketplace.local>'),
+  // The address people and providers reach this server at (links in messages, signed callbacks); unset: http://localhost:PORT.
+  PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -1,0 +1,268 @@
+import { describeDb } from '../helpers/test-db';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { SmtpSink } from '../fakes/smtp-sink';
+import { RecordingChannel } from '../fakes/recording-channel';
+import { Dispatcher } from '../../src/channels/dispatcher';
+import { EmailChannel } from '../../src/channels/email-channel';
+import { claimDue } from '../../src/channels/delivery-repository';
+import { receiptFacts } from '../../src/channels/receipt-repository';
+import type { ChannelSender } from '../../src/channels/channel';
+import type { DeliveryChannel } from '../../src/channels/policies';
+
+describeDb('deliveries beyond the tab', () => {
+  let m: Marketplace;
+  let smtp: SmtpSink;
+  let smtpUrl: string;
+  let n = 0;
+  const stops: Array<() => Promise<void> | void> = [];
+  beforeAll(async () => {
+    smtp = new SmtpSink();
+    smtpUrl = await smtp.start();
+    // The server's own dispatcher ticks rarely: each test drives dispatchers with its own clock.
+    m = await startMarketplace({ SMTP_URL: smtpUrl, DISPATCH_POLL_MS: '60000', ESCALATE_PUSH_AFTER_S: '120', ESCALATE_SMS_AFTER_S: '600' });
+  });
+  afterEach(async () => {
+    for (const stop of stops.splice(0)) await stop();
+  });
+  afterAll(async () => {
+    await m.stop();
+    await smtp.stop();
+  });
+
+  const knex = () => m.srv.db.database.knex;
+  const deps = () => m.srv.running.deps;
+  const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
+
+  function email(): EmailChannel {
+    const ch = new EmailChannel({ smtpUrl, from: 'Marketplace <no-reply@test.local>', dashboardUrl: 'http://localhost/', receiptFor: (id) => receiptFacts(knex(), id) });
+    stops.push(() => ch.close());
+    return ch;
+  }
+
+  function dispatcher(senders: ChannelSender[], o: { leaseMs?: number } = {}): Dispatcher {
+    const d = new Dispatcher(
+      knex(),
+      new Map(senders.map((s) => [s.channel as DeliveryChannel, s])),
+      (userId) => deps().registry.hasUser(userId),
+      deps().telemetry,
+      deps().logger,
+      { delays: { pushAfterS: 120, textAfterS: 600 }, pollMs: 60_000, maxAttempts: 3, retryBaseMs: 10_000, ...o },
+    );
+    stops.push(() => d.stop());
+    return d;
+  }
+
+  async function pair(o: { phone?: string } = {}) {
+    n++;
+    const client = m.user(`dl-c${n}`, 'client', { name: `Thandi ${n}`, email: `dl-c${n}@example.co.za` });
+    const provider = m.user(`dl-p${n}`, 'provider', { name: `Sipho ${n}`, email: `dl-p${n}@example.co.za` });
+    await client.get('/api/me').expect(200);
+    await provider.get('/api/me').expect(200);
+    if (o.phone) await knex()('notification_preferences').insert({ user_id: provider.sub, phone: o.phone });
+    return { client, provider };
+  }
+
+  const book = async (client: Actor, provider: Actor) =>
+    (await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 135000 }).expect(201)).body.id as string;
+
+  async function notificationOf(actor: Actor, type: string) {
+    const inbox = (await actor.get('/api/notifications').expect(200)).body;
+    const found = inbox.notifications.find((x: { type: string }) => x.type === type);
+    if (!found) throw new Error(`no ${type} notification`);
+    return found as { id: string; createdAt: string; deliveries: Array<{ channel: string; status: string; reason: string | null }> };
+  }
+
+  it('emails the payment receipt in rands with the reference and booking, and shows the delivery in the inbox, status and metrics', async () => {
+    const c = await m.confirmedBookingWithPayment({ prefix: 'dl-receipt', amount: 135000, service: 'roof repair' });
+    await m.paystack.completeCharge(c.reference);
+    const paid = await notificationOf(c.client, 'payment.status_changed');
+    const d = dispatcher([email()]);
+    await d.runOnce(new Date());
+    const to = smtp.to(await emailOf(c.client));
+    expect(to).toHaveLength(1);
+    const mail = to[0];
+    expect(mail.subject).toBe('Payment received');
+    expect(mail.text).toContain('Amount: R1,350.00');
+    expect(mail.text).toContain(`Reference: ${c.reference}`);
+    expect(mail.text).toContain(`Booking: #${c.id}, roof repair`);
+    expect(mail.html).toContain('<th align="left">Amount</th><td>R1,350.00</td>');
+    expect(mail.headers.get('x-notification-id')).toBe(paid.id);
+
+    const after = await notificationOf(c.client, 'payment.status_changed');
+    expect(after.deliveries).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ channel: 'email', status: 'sent', reason: null }),
+        // Not read yet, and no push service here: the escalation is recorded, not yet due.
+        expect.objectContaining({ channel: 'push', status: 'skipped', reason: 'push is not configured on this server' }),
+      ]),
+    );
+    const status = (await m.user('dl-ops', 'admin').get('/api/status').expect(200)).body;
+    expect(status.deliveries.byChannel.email.sent).toBeGreaterThanOrEqual(1);
+    expect(status.deliveries.sendDelay.samples).toBeGreaterThanOrEqual(1);
+    const metrics = await fetch(`${m.srv.url}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/notification_sends_total\{channel="email",outcome="sent"\} [1-9]/);
+    expect(metrics).toMatch(/notification_send_delay_seconds_bucket\{le="[^"]+",channel="email"\}/);
+  });
+
+  it('emails the provider a payout receipt with the fee kept and the payout reference', async () => {
+    const c = await m.confirmedBookingWithPayment({ prefix: 'dl-payout', amount: 200000, service: 'wiring' });
+    await knex()('users').where({ id: c.provider.sub }).update({ email: 'dl-payout-provider@example.co.za' });
+    await m.paystack.completeCharge(c.reference);
+    await c.provider.post(`/api/bookings/${c.id}/start`).expect(200);
+    await c.provider.post(`/api/bookings/${c.id}/complete`).expect(200);
+    await c.client.post(`/api/bookings/${c.id}/confirm-completion`).expect(200);
+    await dispatcher([email()]).runOnce(new Date());
+    const mails = smtp.to('dl-payout-provider@example.co.za').filter((x) => x.text?.includes('Payout:'));
+    expect(mails.length).toBeGreaterThanOrEqual(1);
+    expect(mails[0].text).toContain('Booking amount: R2,000.00');
+    expect(mails[0].text).toContain('Platform fee: R100.00');
+    expect(mails[0].text).toContain('Payout: R1,900.00');
+    expect(mails[0].text).toMatch(/Reference: \S+/);
+  });
+
+  it('escalates an unread booking request: nothing before 120 s, push after, WhatsApp after 600 s', async () => {
+    const { client, provider } = await pair({ phone: '+27825550001' });
+    await book(client, provider);
+    const request = await notificationOf(provider, 'booking.created');
+    const t0 = new Date(request.createdAt);
+    const push = new RecordingChannel('push');
+    const whatsapp = new RecordingChannel('whatsapp');
+    const d = dispatcher([push, whatsapp]);
+    const mine = (ch: RecordingChannel) => ch.sent.filter((x) => x.notificationId === request.id);
+    await d.runOnce(at(t0, 60));
+    expect(mine(push)).toHaveLength(0);
+    await d.runOnce(at(t0, 121));
+    expect(mine(push)).toEqual([expect.objectContaining({ title: `New booking request from Thandi ${n}`, address: provider.sub })]);
+    expect(mine(whatsapp)).toHaveLength(0);
+    await d.runOnce(at(t0, 601));
+    expect(mine(whatsapp)).toEqual([expect.objectContaining({ address: '+27825550001' })]);
+    await d.runOnce(at(t0, 3600));
+    expect(mine(push)).toHaveLength(1);
+    expect(mine(whatsapp)).toHaveLength(1);
+    const seen = await notificationOf(provider, 'booking.created');
+    expect(seen.deliveries.map((x) => [x.channel, x.status])).toEqual([
+      ['push', 'sent'],
+      ['whatsapp', 'sent'],
+    ]);
+  });
+
+  it('a request read in time sends nothing beyond the tab', async () => {
+    const { client, provider } = await pair({ phone: '+27825550002' });
+    await book(client, provider);
+    const request = await notificationOf(provider, 'booking.created');
+    const t0 = new Date(request.createdAt);
+    const push = new RecordingChannel('push');
+    const whatsapp = new RecordingChannel('whatsapp');
+    const d = dispatcher([push, whatsapp]);
+    await d.runOnce(at(t0, 30));
+    await provider.post(`/api/notifications/${request.id}/read`).expect(200);
+    await d.runOnce(at(t0, 700));
+    expect(push.sent.filter((x) => x.notificationId === request.id)).toEqual([]);
+    expect(whatsapp.sent.filter((x) => x.notificationId === request.id)).toEqual([]);
+    const seen = await notificationOf(provider, 'booking.created');
+    expect(seen.deliveries).toEqual([
+      expect.objectContaining({ channel: 'push', status: 'skipped', reason: 'read before it was due' }),
+      expect.objectContaining({ channel: 'whatsapp', status: 'skipped', reason: 'read before it was due' }),
+    ]);
+  });
+
+  it('quiet hours hold a request until the morning in the provider’s zone; an urgent cancellation goes at once', async () => {
+    const { client, provider } = await pair({ phone: '+27825550003' });
+    // Quiet all day but one minute, so whenever the test runs the request falls inside them.
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Africa/Johannesburg', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date());
+    const nowMin = Number(local.find((p) => p.type === 'hour')!.value) * 60 + Number(local.find((p) => p.type === 'minute')!.value);
+    const endMin = (nowMin + 180) % 1440;
+    await knex()('notification_preferences').where({ user_id: provider.sub }).update({ quiet_start_min: (nowMin + 1439 - 60) % 1440, quiet_end_min: endMin, time_zone: 'Africa/Johannesburg' });
+    const id = await book(client, provider);
+    const request = await notificationOf(provider, 'booking.created');
+    const t0 = new Date(request.createdAt);
+    const push = new RecordingChannel('push');
+    const whatsapp = new RecordingChannel('whatsapp');
+    const d = dispatcher([push, whatsapp]);
+    await d.runOnce(at(t0, 700));
+    expect(push.sent.filter((x) => x.notificationId === request.id)).toEqual([]);
+    const held = await notificationOf(provider, 'booking.created');
+    expect(held.deliveries.map((x) => [x.channel, x.status, x.reason])).toEqual([
+      ['push', 'queued', 'held until quiet hours end'],
+      ['whatsapp', 'queued', 'held until quiet hours end'],
+    ]);
+    await d.runOnce(at(t0, 3 * 3600 + 60));
+    expect(push.sent.filter((x) => x.notificationId === request.id)).toHaveLength(1);
+    expect(whatsapp.sent.filter((x) => x.notificationId === request.id)).toHaveLength(1);
+
+    // Cancelled: urgent, so it escalates through the quiet hours.
+    await client.post(`/api/bookings/${id}/cancel`).expect(200);
+    const cancelled = await notificationOf(provider, 'booking.cancelled');
+    await d.runOnce(at(new Date(cancelled.createdAt), 130));
+    expect(push.sent.filter((x) => x.notificationId === cancelled.id)).toHaveLength(1);
+  });
+
+  it('two dispatchers on one database send each notification once', async () => {
+    const { client, provider } = await pair({ phone: '+27825550004' });
+    for (let i = 0; i < 3; i++) await book(client, provider);
+    const inbox = (await provider.get('/api/notifications').expect(200)).body.notifications.filter((x: { type: string }) => x.type === 'booking.created');
+    expect(inbox).toHaveLength(3);
+    const ids = inbox.map((x: { id: string }) => x.id);
+    const pushA = new RecordingChannel('push');
+    const pushB = new RecordingChannel('push');
+    const a = dispatcher([pushA]);
+    const b = dispatcher([pushB]);
+    const later = at(new Date(), 200);
+    await Promise.all([a.runOnce(later), b.runOnce(later), a.runOnce(later), b.runOnce(later)]);
+    const sent = [...pushA.sent, ...pushB.sent].map((x) => x.notificationId).filter((id) => ids.includes(id));
+    expect(sent.sort()).toEqual([...ids].sort());
+  });
+
+  /** The client's email, as the token gave it. */
+  const emailOf = async (a: Actor) => String((await knex()('users').where({ id: a.sub }).first('email')).email);
+
+  it('a crash between the provider’s accept and our record is not sent again: the delivery is failed as outcome unknown', async () => {
+    const c = await m.confirmedBookingWithPayment({ prefix: 'dl-crash', amount: 50000 });
+    await m.paystack.completeCharge(c.reference);
+    const address = await emailOf(c.client);
+    // Record the deliveries, then claim and send as a dispatcher would, and "crash" before recording.
+    const first = dispatcher([email()]);
+    await first.ingest();
+    const now = new Date();
+    const claimed = (await claimDue(knex(), now, 500, 60_000)).filter((x) => x.address === address);
+    expect(claimed).toHaveLength(1);
+    await email().send({ deliveryId: claimed[0].id, notificationId: claimed[0].notification_id, userId: claimed[0].user_id, type: claimed[0].type, title: claimed[0].title, body: claimed[0].body, data: claimed[0].data ?? {}, address });
+    expect(smtp.to(address)).toHaveLength(1);
+
+    // Another instance (or this one restarted) before the lease ends: leaves it alone.
+    const second = dispatcher([email()]);
+    await second.runOnce(at(now, 30));
+    expect(smtp.to(address)).toHaveLength(1);
+    // After the lease: failed, outcome unknown, never sent again.
+    await second.runOnce(at(now, 61));
+    await second.runOnce(at(now, 3600));
+    expect(smtp.to(address)).toHaveLength(1);
+    const row = await knex()('notification_deliveries').where({ id: claimed[0].id }).first();
+    expect(row).toEqual(expect.objectContaining({ status: 'failed', error_code: 'SEND_OUTCOME_UNKNOWN' }));
+  });
+
+  it('a deferred email (4xx) is tried again with backoff; a refused one (5xx) fails with its code', async () => {
+    const c = await m.confirmedBookingWithPayment({ prefix: 'dl-retry', amount: 50000 });
+    await m.paystack.completeCharge(c.reference);
+    const address = await emailOf(c.client);
+    const d = dispatcher([email()]);
+    const now = new Date();
+    smtp.refuseNext(451);
+    await d.runOnce(now);
+    expect(smtp.to(address)).toHaveLength(0);
+    const queued = await knex()('notification_deliveries').where({ address, channel: 'email' }).first();
+    expect(queued).toEqual(expect.objectContaining({ status: 'queued', error_code: 'SMTP_DEFERRED', attempts: 1 }));
+    expect(new Date(queued.due_at).getTime()).toBe(now.getTime() + 10_000);
+    await d.runOnce(at(now, 5));
+    expect(smtp.to(address)).toHaveLength(0);
+    await d.runOnce(at(now, 11));
+    expect(smtp.to(address)).toHaveLength(1);
+
+    const c2 = await m.confirmedBookingWithPayment({ prefix: 'dl-refuse', amount: 50000 });
+    await m.paystack.completeCharge(c2.reference);
+    smtp.refuseNext(550);
+    await d.runOnce(new Date());
+    const failed = await knex()('notification_deliveries').where({ address: await emailOf(c2.client), channel: 'email' }).first();
+    expect(failed).toEqual(expect.objectContaining({ status: 'failed', error_code: 'SMTP_REJECTED' }));
+  });
+});
