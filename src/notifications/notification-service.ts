@@ -12,7 +12,6 @@ import {
   listInbox,
   markRead,
   mutedTypes,
-  setMutedTypes,
   toNotificationView,
   unreadCount,
   type NotificationView,
@@ -154,14 +153,5 @@ export class NotificationService {
       return { unreadCount: count };
     });
     return result;
-  }
-
-  async preferences(p: Principal): Promise<{ mutedTypes: string[] }> {
-    return { mutedTypes: [...((await mutedTypes(this.knex, [p.userId])).get(p.userId) ?? [])].sort() };
-  }
-
-  async setPreferences(p: Principal, types: string[]): Promise<{ mutedTypes: string[] }> {
-    await setMutedTypes(this.knex, p.userId, [...new Set(types)].sort());
-    return this.preferences(p);
   }
 }

@@ -58,7 +58,7 @@ describeDb('deliveries beyond the tab', () => {
     const provider = m.user(`dl-p${n}`, 'provider', { name: `Sipho ${n}`, email: `dl-p${n}@example.co.za` });
     await client.get('/api/me').expect(200);
     await provider.get('/api/me').expect(200);
-    if (o.phone) await knex()('notification_preferences').insert({ user_id: provider.sub, phone: o.phone });
+    if (o.phone) await provider.put('/api/me/notification-preferences', { mutedTypes: [], phone: o.phone }).expect(200);
     return { client, provider };
   }
 
@@ -168,11 +168,14 @@ describeDb('deliveries beyond the tab', () => {
 
   it('quiet hours hold a request until the morning in the provider’s zone; an urgent cancellation goes at once', async () => {
     const { client, provider } = await pair({ phone: '+27825550003' });
-    // Quiet all day but one minute, so whenever the test runs the request falls inside them.
+    // From an hour ago to three hours ahead, so whenever the test runs the request falls inside them.
     const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Africa/Johannesburg', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date());
     const nowMin = Number(local.find((p) => p.type === 'hour')!.value) * 60 + Number(local.find((p) => p.type === 'minute')!.value);
     const endMin = (nowMin + 180) % 1440;
-    await knex()('notification_preferences').where({ user_id: provider.sub }).update({ quiet_start_min: (nowMin + 1439 - 60) % 1440, quiet_end_min: endMin, time_zone: 'Africa/Johannesburg' });
+    const clock = (min: number) => `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
+    await provider
+      .put('/api/me/notification-preferences', { mutedTypes: [], quietHours: { start: clock((nowMin + 1440 - 60) % 1440), end: clock(endMin) }, timeZone: 'Africa/Johannesburg' })
+      .expect(200);
     const id = await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
     const t0 = new Date(request.createdAt);
@@ -195,6 +198,59 @@ describeDb('deliveries beyond the tab', () => {
     const cancelled = await notificationOf(provider, 'booking.cancelled');
     await d.runOnce(at(new Date(cancelled.createdAt), 130));
     expect(push.sent.filter((x) => x.notificationId === cancelled.id)).toHaveLength(1);
+  });
+
+  it('preferences: a South African number is stored in E.164, a bad one is 400 and changes nothing; mutedTypes alone keeps the rest', async () => {
+    const { provider } = await pair();
+    const before = (await provider.get('/api/me/notification-preferences').expect(200)).body;
+    expect(before).toEqual({ mutedTypes: [], email: null, effectiveEmail: `dl-p${n}@example.co.za`, phone: null, timeZone: 'Africa/Johannesburg', quietHours: null, channels: {} });
+    const set = await provider
+      .put('/api/me/notification-preferences', {
+        mutedTypes: ['booking.started'],
+        phone: '082 555 1234',
+        email: 'sipho@example.org',
+        timeZone: 'Europe/London',
+        quietHours: { start: '22:00', end: '07:00' },
+        channels: { 'booking.created': ['push', 'sms'] },
+      })
+      .expect(200);
+    const wanted = {
+      mutedTypes: ['booking.started'],
+      email: 'sipho@example.org',
+      effectiveEmail: 'sipho@example.org',
+      phone: '+27825551234',
+      timeZone: 'Europe/London',
+      quietHours: { start: '22:00', end: '07:00' },
+      channels: { 'booking.created': ['push', 'sms'] },
+    };
+    expect(set.body).toEqual(wanted);
+    for (const bad of [{ phone: '12345' }, { phone: '+1 555' }, { phone: 'call me' }, { timeZone: 'Mars/Olympus' }, { quietHours: { start: '25:00', end: '07:00' } }, { channels: { 'booking.created': ['pigeon'] } }, { email: 'not-an-email' }]) {
+      const res = await provider.put('/api/me/notification-preferences', { mutedTypes: [], ...bad });
+      expect([res.status, res.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    expect((await provider.get('/api/me/notification-preferences').expect(200)).body).toEqual(wanted);
+    // The old client's body: only its muted types change.
+    await provider.put('/api/me/notification-preferences', { mutedTypes: [] }).expect(200);
+    expect((await provider.get('/api/me/notification-preferences').expect(200)).body).toEqual({ ...wanted, mutedTypes: [] });
+    await provider.put('/api/me/notification-preferences', { mutedTypes: [], phone: null, email: null }).expect(200);
+    expect((await provider.get('/api/me/notification-preferences').expect(200)).body).toEqual(
+      expect.objectContaining({ phone: null, email: null, effectiveEmail: `dl-p${n}@example.co.za` }),
+    );
+  });
+
+  it('a user who allows only SMS for requests gets the escalation by SMS', async () => {
+    const { client, provider } = await pair();
+    await provider.put('/api/me/notification-preferences', { mutedTypes: [], phone: '0825550005', channels: { 'booking.created': ['sms'] } }).expect(200);
+    await book(client, provider);
+    const request = await notificationOf(provider, 'booking.created');
+    const push = new RecordingChannel('push');
+    const sms = new RecordingChannel('sms');
+    await dispatcher([push, sms]).runOnce(at(new Date(request.createdAt), 601));
+    expect(sms.sent.filter((x) => x.notificationId === request.id)).toEqual([expect.objectContaining({ address: '+27825550005' })]);
+    expect((await notificationOf(provider, 'booking.created')).deliveries.map((x) => [x.channel, x.status, x.reason])).toEqual([
+      ['push', 'skipped', 'turned off in preferences'],
+      ['sms', 'sent', null],
+    ]);
   });
 
   it('two dispatchers on one database send each notification once', async () => {
