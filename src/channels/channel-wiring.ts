@@ -8,6 +8,7 @@ import { Dispatcher } from './dispatcher';
 import { EmailChannel } from './email-channel';
 import type { DeliveryChannel } from './policies';
 import { receiptFacts } from './receipt-repository';
+import { PushChannel } from './push-channel';
 
 export interface Channels {
   dispatcher: Dispatcher;
@@ -25,6 +26,9 @@ export function startChannels(o: { config: Config; knex: Knex; registry: Channel
     : null;
   if (email) senders.set('email', email);
   else logger.info({ code: 'EMAIL_NOT_CONFIGURED' }, 'SMTP_URL is not set; email deliveries are recorded as skipped');
+  const push = config.vapid ? new PushChannel(o.knex, { vapid: { subject: config.VAPID_SUBJECT, ...config.vapid }, timeoutMs: 10_000 }, logger) : null;
+  if (push) senders.set('push', push);
+  else logger.warn({ code: 'PUSH_NOT_CONFIGURED' }, 'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are not set; push is off');
   const dispatcher = new Dispatcher(o.knex, senders, (userId) => o.registry.hasUser(userId), o.telemetry, logger, {
     delays: { pushAfterS: config.ESCALATE_PUSH_AFTER_S, textAfterS: config.ESCALATE_SMS_AFTER_S },
     pollMs: config.DISPATCH_POLL_MS,
@@ -37,6 +41,7 @@ export function startChannels(o: { config: Config; knex: Knex; registry: Channel
     stop: async () => {
       await dispatcher.stop();
       email?.close();
+      await push?.close();
     },
   };
 }

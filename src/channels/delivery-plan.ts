@@ -25,9 +25,16 @@ export function quietHoursOf(contact: ContactRow | undefined): QuietHours | null
 
 function addressFor(channel: DeliveryChannel, n: PlannedNotification, contact: ContactRow | undefined): string | null {
   if (channel === 'email') return contact?.email ?? null;
-  if (channel === 'push') return n.userId;
+  if (channel === 'push') return contact?.has_push ? n.userId : null;
   return contact?.phone ?? null;
 }
+
+const NO_ADDRESS: Record<DeliveryChannel, string> = {
+  email: 'no email address',
+  push: 'no push subscription',
+  whatsapp: 'no phone number',
+  sms: 'no phone number',
+};
 
 /**
  * Pure: the delivery rows for `notifications`, each queued for when its policy makes it due (held
@@ -52,7 +59,7 @@ export function planDeliveries(
       if (n.silent || contact.muted_types?.includes(n.type)) out.push(skipped('muted'));
       else if (chosen && !chosen.includes(step.channel)) out.push(skipped('turned off in preferences'));
       else if (!configured.has(step.channel)) out.push(skipped(`${step.channel} is not configured on this server`));
-      else if (!address) out.push(skipped(step.channel === 'email' ? 'no email address' : 'no phone number'));
+      else if (!address) out.push(skipped(NO_ADDRESS[step.channel]));
       else {
         const dueAt = step.urgent ? step.dueAt : afterQuietHours(step.dueAt, quietHoursOf(contact));
         const held = dueAt.getTime() !== step.dueAt.getTime();

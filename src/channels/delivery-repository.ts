@@ -85,6 +85,7 @@ export interface ContactRow {
   quiet_end_min: number | null;
   channels: Record<string, string[]> | null;
   muted_types: string[] | null;
+  has_push: boolean;
 }
 
 export async function contactsOf(db: Db, userIds: readonly string[]): Promise<Map<string, ContactRow>> {
@@ -101,6 +102,7 @@ export async function contactsOf(db: Db, userIds: readonly string[]): Promise<Ma
       'np.quiet_end_min',
       'np.channels',
       'np.muted_types',
+      db.raw('EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = u.id) AS has_push'),
     );
   return new Map(rows.map((r) => [r.user_id, r]));
 }

@@ -1,6 +1,9 @@
+import supertest from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
 import { SmtpSink } from '../fakes/smtp-sink';
+import { FakePushService } from '../fakes/fake-push-service';
+import { PushChannel } from '../../src/channels/push-channel';
 import { RecordingChannel } from '../fakes/recording-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
 import { EmailChannel } from '../../src/channels/email-channel';
@@ -13,13 +16,22 @@ describeDb('deliveries beyond the tab', () => {
   let m: Marketplace;
   let smtp: SmtpSink;
   let smtpUrl: string;
+  let pushService: FakePushService;
   let n = 0;
   const stops: Array<() => Promise<void> | void> = [];
   beforeAll(async () => {
     smtp = new SmtpSink();
     smtpUrl = await smtp.start();
+    pushService = new FakePushService();
+    const { hostPort } = await pushService.start();
     // The server's own dispatcher ticks rarely: each test drives dispatchers with its own clock.
-    m = await startMarketplace({ SMTP_URL: smtpUrl, DISPATCH_POLL_MS: '60000', ESCALATE_PUSH_AFTER_S: '120', ESCALATE_SMS_AFTER_S: '600' });
+    m = await startMarketplace({
+      SMTP_URL: smtpUrl,
+      PUSH_ALLOWED_TEST_HOSTS: hostPort,
+      DISPATCH_POLL_MS: '60000',
+      ESCALATE_PUSH_AFTER_S: '120',
+      ESCALATE_SMS_AFTER_S: '600',
+    });
   });
   afterEach(async () => {
     for (const stop of stops.splice(0)) await stop();
@@ -27,6 +39,7 @@ describeDb('deliveries beyond the tab', () => {
   afterAll(async () => {
     await m.stop();
     await smtp.stop();
+    await pushService.stop();
   });
 
   const knex = () => m.srv.db.database.knex;
@@ -35,6 +48,14 @@ describeDb('deliveries beyond the tab', () => {
 
   function email(): EmailChannel {
     const ch = new EmailChannel({ smtpUrl, from: 'Marketplace <no-reply@test.local>', dashboardUrl: 'http://localhost/', receiptFor: (id) => receiptFacts(knex(), id) });
+    stops.push(() => ch.close());
+    return ch;
+  }
+
+  /** The real push channel, with the server's VAPID keys, to the fake push service. */
+  function push(): PushChannel {
+    const vapid = deps().config.vapid!;
+    const ch = new PushChannel(knex(), { vapid: { subject: deps().config.VAPID_SUBJECT, ...vapid }, timeoutMs: 2_000 }, deps().logger);
     stops.push(() => ch.close());
     return ch;
   }
@@ -59,7 +80,10 @@ describeDb('deliveries beyond the tab', () => {
     await client.get('/api/me').expect(200);
     await provider.get('/api/me').expect(200);
     if (o.phone) await provider.put('/api/me/notification-preferences', { mutedTypes: [], phone: o.phone }).expect(200);
-    return { client, provider };
+    // The provider's browser turned notifications on.
+    const subscription = pushService.subscribe();
+    await provider.post('/api/me/push-subscriptions', subscription).expect(201);
+    return { client, provider, endpoint: subscription.endpoint };
   }
 
   const book = async (client: Actor, provider: Actor) =>
@@ -76,7 +100,7 @@ describeDb('deliveries beyond the tab', () => {
     const c = await m.confirmedBookingWithPayment({ prefix: 'dl-receipt', amount: 135000, service: 'roof repair' });
     await m.paystack.completeCharge(c.reference);
     const paid = await notificationOf(c.client, 'payment.status_changed');
-    const d = dispatcher([email()]);
+    const d = dispatcher([email(), push()]);
     await d.runOnce(new Date());
     const to = smtp.to(await emailOf(c.client));
     expect(to).toHaveLength(1);
@@ -92,8 +116,8 @@ describeDb('deliveries beyond the tab', () => {
     expect(after.deliveries).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ channel: 'email', status: 'sent', reason: null }),
-        // Not read yet, and no push service here: the escalation is recorded, not yet due.
-        expect.objectContaining({ channel: 'push', status: 'skipped', reason: 'push is not configured on this server' }),
+        // The client never turned notifications on.
+        expect.objectContaining({ channel: 'push', status: 'skipped', reason: 'no push subscription' }),
       ]),
     );
     const status = (await m.user('dl-ops', 'admin').get('/api/status').expect(200)).body;
@@ -120,24 +144,28 @@ describeDb('deliveries beyond the tab', () => {
     expect(mails[0].text).toMatch(/Reference: \S+/);
   });
 
-  it('escalates an unread booking request: nothing before 120 s, push after, WhatsApp after 600 s', async () => {
-    const { client, provider } = await pair({ phone: '+27825550001' });
+  it('escalates an unread booking request: nothing before 120 s, push after (decrypted at the push service), WhatsApp after 600 s', async () => {
+    const { client, provider, endpoint } = await pair({ phone: '+27825550001' });
     await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
     const t0 = new Date(request.createdAt);
-    const push = new RecordingChannel('push');
     const whatsapp = new RecordingChannel('whatsapp');
-    const d = dispatcher([push, whatsapp]);
+    const d = dispatcher([push(), whatsapp]);
     const mine = (ch: RecordingChannel) => ch.sent.filter((x) => x.notificationId === request.id);
     await d.runOnce(at(t0, 60));
-    expect(mine(push)).toHaveLength(0);
+    expect(pushService.to(endpoint)).toHaveLength(0);
     await d.runOnce(at(t0, 121));
-    expect(mine(push)).toEqual([expect.objectContaining({ title: `New booking request from Thandi ${n}`, address: provider.sub })]);
+    const pushes = pushService.to(endpoint);
+    expect(pushes.map((p) => p.payload)).toEqual([
+      { title: `New booking request from Thandi ${n}`, body: expect.stringContaining('plumbing'), url: '/provider.html', notificationId: request.id, type: 'booking.created' },
+    ]);
+    expect(pushes[0].headers.authorization).toContain(`k=${deps().config.vapid!.publicKey}`);
+    expect(Number(pushes[0].headers.ttl)).toBeGreaterThan(0);
     expect(mine(whatsapp)).toHaveLength(0);
     await d.runOnce(at(t0, 601));
     expect(mine(whatsapp)).toEqual([expect.objectContaining({ address: '+27825550001' })]);
     await d.runOnce(at(t0, 3600));
-    expect(mine(push)).toHaveLength(1);
+    expect(pushService.to(endpoint)).toHaveLength(1);
     expect(mine(whatsapp)).toHaveLength(1);
     const seen = await notificationOf(provider, 'booking.created');
     expect(seen.deliveries.map((x) => [x.channel, x.status])).toEqual([
@@ -147,17 +175,16 @@ describeDb('deliveries beyond the tab', () => {
   });
 
   it('a request read in time sends nothing beyond the tab', async () => {
-    const { client, provider } = await pair({ phone: '+27825550002' });
+    const { client, provider, endpoint } = await pair({ phone: '+27825550002' });
     await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
     const t0 = new Date(request.createdAt);
-    const push = new RecordingChannel('push');
     const whatsapp = new RecordingChannel('whatsapp');
-    const d = dispatcher([push, whatsapp]);
+    const d = dispatcher([push(), whatsapp]);
     await d.runOnce(at(t0, 30));
     await provider.post(`/api/notifications/${request.id}/read`).expect(200);
     await d.runOnce(at(t0, 700));
-    expect(push.sent.filter((x) => x.notificationId === request.id)).toEqual([]);
+    expect(pushService.to(endpoint)).toEqual([]);
     expect(whatsapp.sent.filter((x) => x.notificationId === request.id)).toEqual([]);
     const seen = await notificationOf(provider, 'booking.created');
     expect(seen.deliveries).toEqual([
@@ -167,7 +194,7 @@ describeDb('deliveries beyond the tab', () => {
   });
 
   it('quiet hours hold a request until the morning in the provider’s zone; an urgent cancellation goes at once', async () => {
-    const { client, provider } = await pair({ phone: '+27825550003' });
+    const { client, provider, endpoint } = await pair({ phone: '+27825550003' });
     // From an hour ago to three hours ahead, so whenever the test runs the request falls inside them.
     const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Africa/Johannesburg', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date());
     const nowMin = Number(local.find((p) => p.type === 'hour')!.value) * 60 + Number(local.find((p) => p.type === 'minute')!.value);
@@ -179,25 +206,25 @@ describeDb('deliveries beyond the tab', () => {
     const id = await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
     const t0 = new Date(request.createdAt);
-    const push = new RecordingChannel('push');
     const whatsapp = new RecordingChannel('whatsapp');
-    const d = dispatcher([push, whatsapp]);
+    const d = dispatcher([push(), whatsapp]);
+    const pushed = (id: string) => pushService.to(endpoint).filter((p) => p.payload.notificationId === id);
     await d.runOnce(at(t0, 700));
-    expect(push.sent.filter((x) => x.notificationId === request.id)).toEqual([]);
+    expect(pushed(request.id)).toEqual([]);
     const held = await notificationOf(provider, 'booking.created');
     expect(held.deliveries.map((x) => [x.channel, x.status, x.reason])).toEqual([
       ['push', 'queued', 'held until quiet hours end'],
       ['whatsapp', 'queued', 'held until quiet hours end'],
     ]);
     await d.runOnce(at(t0, 3 * 3600 + 60));
-    expect(push.sent.filter((x) => x.notificationId === request.id)).toHaveLength(1);
+    expect(pushed(request.id)).toHaveLength(1);
     expect(whatsapp.sent.filter((x) => x.notificationId === request.id)).toHaveLength(1);
 
     // Cancelled: urgent, so it escalates through the quiet hours.
     await client.post(`/api/bookings/${id}/cancel`).expect(200);
     const cancelled = await notificationOf(provider, 'booking.cancelled');
     await d.runOnce(at(new Date(cancelled.createdAt), 130));
-    expect(push.sent.filter((x) => x.notificationId === cancelled.id)).toHaveLength(1);
+    expect(pushed(cancelled.id)).toHaveLength(1);
   });
 
   it('preferences: a South African number is stored in E.164, a bad one is 400 and changes nothing; mutedTypes alone keeps the rest', async () => {
@@ -254,19 +281,61 @@ describeDb('deliveries beyond the tab', () => {
   });
 
   it('two dispatchers on one database send each notification once', async () => {
-    const { client, provider } = await pair({ phone: '+27825550004' });
+    const { client, provider, endpoint } = await pair({ phone: '+27825550004' });
     for (let i = 0; i < 3; i++) await book(client, provider);
     const inbox = (await provider.get('/api/notifications').expect(200)).body.notifications.filter((x: { type: string }) => x.type === 'booking.created');
     expect(inbox).toHaveLength(3);
     const ids = inbox.map((x: { id: string }) => x.id);
-    const pushA = new RecordingChannel('push');
-    const pushB = new RecordingChannel('push');
-    const a = dispatcher([pushA]);
-    const b = dispatcher([pushB]);
+    const a = dispatcher([push()]);
+    const b = dispatcher([push()]);
     const later = at(new Date(), 200);
     await Promise.all([a.runOnce(later), b.runOnce(later), a.runOnce(later), b.runOnce(later)]);
-    const sent = [...pushA.sent, ...pushB.sent].map((x) => x.notificationId).filter((id) => ids.includes(id));
+    const sent = pushService.to(endpoint).map((p) => String(p.payload.notificationId));
     expect(sent.sort()).toEqual([...ids].sort());
+  });
+
+  it('push subscriptions: private, loopback, link-local and plain-http endpoints are 400; a 410 from the push service removes the subscription', async () => {
+    const u = m.user(`dl-push-${++n}`, 'provider');
+    await u.get('/api/me').expect(200);
+    const keys = pushService.subscribe().keys;
+    for (const endpoint of [
+      'http://push.example.com/x',
+      'https://127.0.0.1/x',
+      'https://localhost/x',
+      'https://10.1.2.3/x',
+      'https://192.168.0.10:8443/x',
+      'https://169.254.169.254/latest/meta-data',
+      'https://[::1]/x',
+      'https://[fe80::1]/x',
+      'https://[::ffff:10.0.0.1]/x',
+      'https://user:pw@203.0.113.9/x',
+      'ftp://push.example.com/x',
+      'not a url',
+    ]) {
+      const res = await u.post('/api/me/push-subscriptions', { endpoint, keys });
+      expect([endpoint, res.status, res.body.error?.code]).toEqual([endpoint, 400, 'VALIDATION_FAILED']);
+    }
+    expect((await u.post('/api/me/push-subscriptions', { endpoint: 'https://93.184.216.34/push/x', keys: { ...keys, p256dh: 'A'.repeat(87) } })).status).toBe(400);
+    expect(Number((await knex()('push_subscriptions').where({ user_id: u.sub }).count('* as c').first())!.c)).toBe(0);
+
+    const { client, provider, endpoint } = await pair();
+    await book(client, provider);
+    const request = await notificationOf(provider, 'booking.created');
+    pushService.answer(endpoint, 410);
+    await dispatcher([push()]).runOnce(at(new Date(request.createdAt), 130));
+    expect(await knex()('push_subscriptions').where({ endpoint }).first()).toBeUndefined();
+    expect((await notificationOf(provider, 'booking.created')).deliveries).toEqual([
+      expect.objectContaining({ channel: 'push', status: 'failed', reason: 'the push subscription has ended; it was removed' }),
+      expect.objectContaining({ channel: 'whatsapp', status: 'skipped', reason: 'whatsapp is not configured on this server' }),
+    ]);
+    // Unsubscribing: the browser's own call; another user's endpoint is not theirs to remove.
+    const again = pushService.subscribe();
+    await provider.post('/api/me/push-subscriptions', again).expect(201);
+    await client.post('/api/me/push-subscriptions', again).expect(201);
+    const unsubscribe = (a: Actor) => supertest(m.srv.url).delete('/api/me/push-subscriptions').set('Authorization', `Bearer ${a.token}`).send({ endpoint: again.endpoint });
+    await unsubscribe(provider).expect(404);
+    await unsubscribe(client).expect(204);
+    await unsubscribe(client).expect(404);
   });
 
   /** The client's email, as the token gave it. */

@@ -41,6 +41,7 @@ describe('delivery policies', () => {
       quiet_end_min: null,
       channels: null,
       muted_types: null,
+      has_push: true,
       ...c,
     });
     const n = { id: '1', userId: 'u', type: 'booking.created', silent: false, notifiedAt: t0 };
