@@ -75,10 +75,9 @@ export function toPreferencesView(r: PreferenceRow | undefined): ContactPreferen
   };
 }
 
-/** The columns an input changes (only those it names). */
+/** The columns an input changes: the muted types, and the other fields it names. */
 export function toPreferenceColumns(p: ContactPreferencesInput): Record<string, unknown> {
-  const cols: Record<string, unknown> = {};
-  cols.muted_types = [...new Set(p.mutedTypes)].sort();
+  const cols: Record<string, unknown> = { muted_types: [...new Set(p.mutedTypes)].sort() };
   if (p.email !== undefined) cols.email = p.email;
   if (p.phone !== undefined) cols.phone = p.phone;
   if (p.timeZone !== undefined) cols.time_zone = p.timeZone;

@@ -3,6 +3,7 @@ import type { ChannelSender, OutgoingMessage } from './channel';
 import { SendRefused } from './channel';
 import { emailContent } from './email-text';
 import type { ReceiptFacts } from './receipt-repository';
+import { POLICIES } from './policies';
 
 export interface EmailChannelOptions {
   smtpUrl: string;
@@ -13,8 +14,8 @@ export interface EmailChannelOptions {
   receiptFor: (bookingId: string) => Promise<ReceiptFacts | null>;
 }
 
-/** Receipts carry money lines; other notifications are their text alone. */
-const RECEIPT_TYPES = new Set(['payment.status_changed', 'payout.status_changed', 'booking.completion_confirmed', 'booking.admin_action', 'payment.refund_failing', 'payment.dispute_opened', 'payment.dispute_resolved']);
+/** Receipts (the types whose policy always emails: money moved) carry money lines; others are their text alone. */
+const isReceipt = (type: string) => POLICIES[type]?.email === 'always';
 
 /** Email through SMTP with nodemailer: a multipart text and HTML message per notification. */
 export class EmailChannel implements ChannelSender {
@@ -27,7 +28,7 @@ export class EmailChannel implements ChannelSender {
 
   async send(m: OutgoingMessage): Promise<{ providerRef: string | null }> {
     const bookingId = typeof m.data.bookingId === 'string' ? m.data.bookingId : null;
-    const receipt = bookingId && RECEIPT_TYPES.has(m.type) ? await this.o.receiptFor(bookingId) : null;
+    const receipt = bookingId && isReceipt(m.type) ? await this.o.receiptFor(bookingId) : null;
     const content = emailContent(m, receipt, this.o.dashboardUrl);
     try {
       const info = await this.transport.sendMail({
