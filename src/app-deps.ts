@@ -21,6 +21,7 @@ import type { AttentionQueue } from './payments/attention';
 import type { EscrowAdmin } from './payments/escrow-admin';
 import type { StatusFigures } from './ops/status-figures';
 import type { HeldPolls } from './realtime/held-polls';
+import type { Dispatcher } from './channels/dispatcher';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -44,6 +45,8 @@ export interface AppDeps {
   payments: PaymentService;
   webhooks: WebhookService;
   notifications: NotificationService;
+  /** Sends notifications beyond the tab (email, push, WhatsApp, SMS) and records each delivery. */
+  dispatcher: Dispatcher;
   reconciler: Reconciler | null;
   attention: AttentionQueue;
   escrowAdmin: EscrowAdmin;

@@ -19,6 +19,7 @@ import { userRoutes } from './users/user-routes';
 import { bookingRoutes } from './bookings/booking-routes';
 import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
 import { notificationRoutes } from './notifications/notification-routes';
+import { pushRoutes } from './channels/push-routes';
 import { moneyRoutes } from './payments/money-routes';
 import { attentionRoutes } from './payments/attention-routes';
 import { demoRoutes } from './demo/demo-routes';
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(attentionRoutes({ ...deps, knex: deps.db.knex }));
   app.use(bookingRoutes(deps));
   app.use(notificationRoutes(deps));
+  app.use(pushRoutes(deps));
   app.use(syncRoutes(deps));
   app.use(demoRoutes(deps));
   app.use(docsRoutes(deps));

@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { z } from 'zod';
 import proxyaddr from 'proxy-addr';
+import webpush from 'web-push';
 
 const isTimeZone = (zone: string): boolean => {
   try {
@@ -132,11 +133,38 @@ export const EnvSchema = z.object({
     .default('Africa/Johannesburg'),
   // `pretty`: one readable line per entry (pino-pretty); unset: pretty in demo mode, JSON otherwise.
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  // Reaching people who are not looking (src/channels/).
+  // Seconds a notification stays unread, with no live stream, before it goes by push.
+  ESCALATE_PUSH_AFTER_S: intFromEnv(120, 0, 7 * 86_400),
+  // Seconds a notification stays unread before it goes by WhatsApp or SMS.
+  ESCALATE_SMS_AFTER_S: intFromEnv(600, 0, 7 * 86_400),
+  // How often the delivery dispatcher looks for new notifications and due deliveries (a commit also wakes it).
+  DISPATCH_POLL_MS: intFromEnv(1_000, 10, 60_000),
+  // Attempts at one delivery the provider refused for a passing reason, waiting twice as long each time.
+  DELIVERY_MAX_ATTEMPTS: intFromEnv(5, 1, 50),
+  // SMTP server for email (smtp:// or smtps://, credentials in the URL); unset: email is off.
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  // The From address of every email.
+  MAIL_FROM: z.string().min(3).max(320).default('Marketplace <no-reply@marketplace.local>'),
+  // VAPID keys (base64url, as web-push generates them) and the contact they name; unset outside production: generated once into DATA_DIR.
+  VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{80,100}$/, 'a base64url P-256 public key').optional(),
+  // The private half of the VAPID key pair.
+  VAPID_PRIVATE_KEY: z.string().regex(/^[A-Za-z0-9_-]{40,50}$/, 'a base64url P-256 private key').optional(),
+  // Who push services may contact about our pushes: a mailto: or https: URL.
+  VAPID_SUBJECT: z.string().regex(/^(mailto:|https:\/\/)/, 'a mailto: or https: URL').default('mailto:ops@marketplace.local'),
+  // host:port pairs a push subscription may point at over plain http or on a private address (local fakes only).
+  PUSH_ALLOWED_TEST_HOSTS: z
+    .string()
+    .transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z0-9.\-\[\]:]+:\d{1,5}$/, 'host:port')))
+    .default([]),
+  // The address people and providers reach this server at (links in messages, signed callbacks); unset: http://localhost:PORT.
+  PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
 export type Config = Readonly<
-  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID' | 'DEMO_MODE' | 'PAYSTACK_BASE_URL'> & {
+  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID' | 'DEMO_MODE' | 'PAYSTACK_BASE_URL' | 'VAPID_PUBLIC_KEY' | 'VAPID_PRIVATE_KEY'> & {
     JWT_SECRET: string;
     PAYSTACK_BASE_URL: string;
     /** True when PAYSTACK_BASE_URL came from the environment rather than the default. */
@@ -146,6 +174,8 @@ export type Config = Readonly<
     demoMode: boolean;
     /** True when JWT_SECRET came from the data folder rather than the environment. */
     jwtSecretGenerated: boolean;
+    /** The VAPID key pair from the environment or (outside production) the data folder; null: push is off. */
+    vapid: { publicKey: string; privateKey: string } | null;
   }
 >;
 
@@ -180,12 +210,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ]);
   }
   const jwtSecret = e.JWT_SECRET ?? readOrCreateSecret(e.DATA_DIR);
+  if ((e.VAPID_PUBLIC_KEY === undefined) !== (e.VAPID_PRIVATE_KEY === undefined)) {
+    throw new ConfigError(['VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: set both or neither']);
+  }
+  const vapid =
+    e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY
+      ? { publicKey: e.VAPID_PUBLIC_KEY, privateKey: e.VAPID_PRIVATE_KEY }
+      : e.NODE_ENV === 'production'
+        ? null
+        : readOrCreateVapidKeys(e.DATA_DIR);
   return Object.freeze({
     ...e,
     JWT_SECRET: jwtSecret,
     // Random, not the PID: it is shown on the open /api/status.
     INSTANCE_ID: e.INSTANCE_ID ?? crypto.randomBytes(6).toString('hex'),
     jwtSecretGenerated: !e.JWT_SECRET,
+    vapid,
     PAYSTACK_BASE_URL: e.PAYSTACK_BASE_URL ?? DEFAULT_PAYSTACK_BASE_URL,
     paystackBaseUrlSet: e.PAYSTACK_BASE_URL !== undefined,
     demoMode,
@@ -212,37 +252,64 @@ export function isLoopbackHost(host: string): boolean {
  * without anyone configuring anything.
  */
 function readOrCreateSecret(dataDir: string): string {
-  const file = path.join(dataDir, 'jwt-secret');
-  const existing = readSecretFile(file);
+  return readOrCreateDataFile(
+    path.join(dataDir, 'jwt-secret'),
+    () => crypto.randomBytes(48).toString('base64url'),
+    (content, file) =>
+      content.length < 32 ? `JWT_SECRET: ${file} holds fewer than 32 characters; delete it to generate a new one, or set JWT_SECRET` : null,
+  );
+}
+
+/** Outside production, one VAPID key pair per data folder, so subscriptions survive restarts. */
+function readOrCreateVapidKeys(dataDir: string): { publicKey: string; privateKey: string } {
+  const parse = (content: string) => {
+    try {
+      const k = JSON.parse(content) as { publicKey?: unknown; privateKey?: unknown };
+      return typeof k.publicKey === 'string' && typeof k.privateKey === 'string' ? { publicKey: k.publicKey, privateKey: k.privateKey } : null;
+    } catch {
+      return null;
+    }
+  };
+  const content = readOrCreateDataFile(
+    path.join(dataDir, 'vapid-keys.json'),
+    () => JSON.stringify(webpush.generateVAPIDKeys()),
+    (text, file) => (parse(text) ? null : `VAPID_PUBLIC_KEY: ${file} is not a key pair; delete it to generate a new one, or set VAPID_*`),
+  );
+  return parse(content)!;
+}
+
+/**
+ * The content of `file` in the data folder, created by `create` if it does not exist. Written
+ * whole under a private name, then linked into place: link() fails if the file exists, so two
+ * processes starting together agree on one content, and neither can read a half-written one.
+ * `problem` names what is wrong with content found there: an error, never a weak key.
+ */
+function readOrCreateDataFile(file: string, create: () => string, problem: (content: string, file: string) => string | null): string {
+  const read = (): string | undefined => {
+    let content: string;
+    try {
+      content = fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const wrong = problem(content, file);
+    if (wrong) throw new ConfigError([wrong]);
+    return content;
+  };
+  const existing = read();
   if (existing !== undefined) return existing;
-  fs.mkdirSync(dataDir, { recursive: true });
-  const secret = crypto.randomBytes(48).toString('base64url');
-  // Written whole under a private name, then linked into place: link() fails if the file exists,
-  // so two processes starting together agree on one secret, and neither can read a half-written one.
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const content = create();
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, secret + '\n', { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(tmp, content + '\n', { mode: 0o600, flag: 'wx' });
   try {
     fs.linkSync(tmp, file);
-    return secret;
+    return content;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return readSecretFile(file)!;
+    return read()!;
   } finally {
     fs.rmSync(tmp, { force: true });
   }
-}
-
-/** The secret in `file`; undefined if there is none. A short one is an error, never a weak key. */
-function readSecretFile(file: string): string | undefined {
-  let content: string;
-  try {
-    content = fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  if (content.length < 32) {
-    throw new ConfigError([`JWT_SECRET: ${file} holds fewer than 32 characters; delete it to generate a new one, or set JWT_SECRET`]);
-  }
-  return content;
 }

@@ -34,6 +34,7 @@ import { PACKAGE_VERSION } from './package-root';
 import { startDemoPaystack, type DemoPaystack } from './demo/demo-paystack';
 import { seedDemoUsers } from './demo/demo-seed';
 import { guardDemoHost } from './demo/demo-host';
+import { startChannels } from './channels/channel-wiring';
 
 export interface RunningServer {
   url: string;
@@ -55,11 +56,16 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   const registry = new ChannelRegistry();
   const heldPolls = new HeldPolls();
   const telemetry = new Telemetry(() => registry.counts());
+  // It reads the log on its own timer, after commits: publishing pays nothing for it.
+  const channels = startChannels({ config, knex: db.knex, registry, telemetry, logger });
   const relay = new OutboxRelay(
     db.knex,
     (events) => {
       const reached = registry.dispatch(events);
-      events.forEach((e, i) => telemetry.recordFanout(e.occurredAt, reached[i]));
+      events.forEach((e, i) => {
+        telemetry.recordFanout(e.occurredAt, reached[i]);
+        if (e.type === 'notification.created') channels.dispatcher.noteNotification(e.id);
+      });
       heldPolls.dispatch(events);
     },
     logger,
@@ -111,6 +117,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     : null;
 
   const deps: AppDeps = {
+    dispatcher: channels.dispatcher,
     config,
     logger,
     db,
@@ -200,6 +207,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       moneyJobs.stop();
       bookingClock.stop();
       relay.stop();
+      await channels.stop();
       await listener?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Streams end now so their clients reconnect to another instance; in-flight requests finish.

@@ -3,6 +3,7 @@ import { Role, UserId } from '../auth/principal';
 import { BookingStatus } from '../bookings/booking-state';
 import { PaymentStatus } from '../payments/payment-state';
 import { PayoutStatus } from '../payments/payout-state';
+import { DeliveryChannel } from '../channels/policies';
 
 /*
  * What the routes answer and the events carry, as zod schemas: the OpenAPI and AsyncAPI documents
@@ -86,6 +87,32 @@ export const NotificationView = z.object({
 });
 export type NotificationView = z.infer<typeof NotificationView>;
 
+/** Where a notification went beyond the app: one per channel (src/channels/). */
+export const DeliveryView = z.object({
+  channel: DeliveryChannel,
+  status: z.enum(['queued', 'sending', 'sent', 'delivered', 'failed', 'skipped']),
+  reason: z.string().nullable().describe('Why it was skipped or failed, in words'),
+  dueAt: Timestamp,
+  sentAt: Timestamp.nullable(),
+  attempts: z.number().int(),
+});
+export type DeliveryView = z.infer<typeof DeliveryView>;
+
+/** A notification in the caller's inbox, with where it went. */
+export const InboxNotificationView = NotificationView.extend({ deliveries: z.array(DeliveryView) });
+
+/** A user's notification preferences, as the API shows them. */
+export const ContactPreferencesView = z.object({
+  mutedTypes: z.array(z.string()),
+  email: z.string().nullable(),
+  effectiveEmail: z.string().nullable().describe("The address receipts go to: the one set here, or else the profile's"),
+  phone: z.string().nullable().describe('E.164'),
+  timeZone: z.string(),
+  quietHours: z.object({ start: z.string(), end: z.string() }).nullable(),
+  channels: z.record(z.string(), z.array(DeliveryChannel)).describe('Per notification type, the channels it may use'),
+});
+export type ContactPreferencesView = z.infer<typeof ContactPreferencesView>;
+
 /** The signed-in user; only a provider's speaks of a payout account. */
 export const Profile = z.object({
   id: UserId,
@@ -136,6 +163,6 @@ export const SyncState = z.object({
   bookings: z.object({ active: z.array(SeenBookingView), recent: z.array(SeenBookingView) }),
   payments: z.object({ items: z.array(PaymentItem), nextCursor: NextCursor }),
   payouts: z.object({ items: z.array(PayoutItem), nextCursor: NextCursor }).optional().describe("Providers' and admins' only"),
-  notifications: z.object({ unread: z.array(NotificationView), unreadCount: z.number().int(), nextCursor: NextCursor }),
+  notifications: z.object({ unread: z.array(InboxNotificationView), unreadCount: z.number().int(), nextCursor: NextCursor }),
 });
 export type SyncState = z.infer<typeof SyncState>;

@@ -5,7 +5,9 @@ import { UserId, Role } from '../auth/principal';
 import { BookingAction } from '../bookings/booking-state';
 import { CreateBookingRequest, DisputeRequest, ListBookingsQuery, ReasonRequest } from '../bookings/booking-schemas';
 import { BroadcastRequest } from '../broadcasts/broadcast-schemas';
-import { InboxQuery, Preferences } from '../notifications/notification-routes';
+import { InboxQuery } from '../notifications/notification-routes';
+import { ContactPreferencesInput } from '../channels/contact-preferences';
+import { PushSubscriptionInput, Unsubscribe } from '../channels/push-routes';
 import { PaymentRequest } from '../payments/payment-routes';
 import { ListPaymentsQuery, ListPayoutsQuery } from '../payments/ledger';
 import { AdminAction, AdminActionRequest } from '../payments/escrow-admin';
@@ -15,7 +17,7 @@ import { PollQuery } from '../realtime/poll';
 import { StreamQuery } from '../realtime/stream-open';
 import { ResetRequest, SessionRequest } from '../demo/demo-routes';
 import { PollResponse } from '../contract/events';
-import { AttentionItem, BookingView, NextCursor, NotificationView, PaymentItem, PayoutItem, Profile, SeenBookingView, SyncState } from '../contract/views';
+import { AttentionItem, BookingView, ContactPreferencesView, Id, InboxNotificationView, NextCursor, NotificationView, PaymentItem, PayoutItem, Profile, SeenBookingView, SyncState } from '../contract/views';
 import { PaymentStatus } from '../payments/payment-state';
 import { PayoutStatus } from '../payments/payout-state';
 
@@ -35,7 +37,7 @@ export interface RawAnswer {
 }
 
 export interface Operation {
-  method: 'get' | 'post' | 'put';
+  method: 'get' | 'post' | 'put' | 'delete';
   /** OpenAPI's form: `{id}` for a path parameter. */
   path: string;
   summary: string;
@@ -309,12 +311,50 @@ export const OPERATIONS: readonly Operation[] = [
     tag: 'notifications',
     auth: 'bearer',
     query: InboxQuery,
-    answers: { 200: z.object({ notifications: z.array(NotificationView), unreadCount: z.number().int(), nextCursor: NextCursor }) },
+    answers: { 200: z.object({ notifications: z.array(InboxNotificationView), unreadCount: z.number().int(), nextCursor: NextCursor }) },
   },
   { method: 'post', path: '/api/notifications/read-all', summary: 'Mark every notification read', tag: 'notifications', auth: 'bearer', idempotent: true, body: EmptyBody, answers: { 200: z.object({ unreadCount: z.number().int() }) } },
   { method: 'post', path: '/api/notifications/{id}/read', summary: 'Mark one notification read', tag: 'notifications', auth: 'bearer', path_params: byId, idempotent: true, body: EmptyBody, answers: { 200: z.object({ unreadCount: z.number().int() }) } },
-  { method: 'get', path: '/api/me/notification-preferences', summary: 'The event types the caller is not notified of', tag: 'notifications', auth: 'bearer', answers: { 200: z.object({ mutedTypes: z.array(z.string()) }) } },
-  { method: 'put', path: '/api/me/notification-preferences', summary: 'Mute event types', tag: 'notifications', auth: 'bearer', body: Preferences, answers: { 200: z.object({ mutedTypes: z.array(z.string()) }) } },
+  { method: 'get', path: '/api/me/notification-preferences', summary: "The caller's notification preferences: muted types, contact details, quiet hours, channels per type", tag: 'notifications', auth: 'bearer', answers: { 200: ContactPreferencesView } },
+  {
+    method: 'put',
+    path: '/api/me/notification-preferences',
+    summary: 'Set notification preferences; `{mutedTypes}` alone changes nothing else',
+    tag: 'notifications',
+    auth: 'bearer',
+    body: ContactPreferencesInput,
+    answers: { 200: ContactPreferencesView },
+  },
+  // src/channels
+  {
+    method: 'get',
+    path: '/api/push/vapid-public-key',
+    summary: 'The key a browser subscribes to Web Push with',
+    tag: 'notifications',
+    auth: 'none',
+    // A server without VAPID keys has no push.
+    errors: ['NOT_FOUND'],
+    answers: { 200: z.object({ publicKey: z.string() }) },
+  },
+  {
+    method: 'post',
+    path: '/api/me/push-subscriptions',
+    summary: "Add the browser's PushSubscription (https endpoints on public hosts only)",
+    tag: 'notifications',
+    auth: 'bearer',
+    body: PushSubscriptionInput,
+    answers: { 201: z.object({ id: Id }) },
+  },
+  {
+    method: 'delete',
+    path: '/api/me/push-subscriptions',
+    summary: 'Remove a push subscription by its endpoint',
+    tag: 'notifications',
+    auth: 'bearer',
+    errors: ['NOT_FOUND'],
+    body: Unsubscribe,
+    answers: { 204: { mediaType: '', description: 'Removed' } },
+  },
   // src/docs
   { method: 'get', path: '/api/openapi.json', summary: 'This document', tag: 'contract', auth: 'none', answers: { 200: z.looseObject({ openapi: z.literal('3.1.0') }) } },
   { method: 'get', path: '/api/asyncapi.json', summary: 'The events of the stream and the poll (AsyncAPI 3)', tag: 'contract', auth: 'none', answers: { 200: z.looseObject({ asyncapi: z.string() }) } },

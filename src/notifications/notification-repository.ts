@@ -209,10 +209,3 @@ export async function mutedTypes(db: Db, userIds: string[]): Promise<Map<string,
   const rows: Array<{ user_id: string; muted_types: string[] }> = await db('notification_preferences').whereIn('user_id', userIds);
   return new Map(rows.map((r) => [r.user_id, new Set(r.muted_types)]));
 }
-
-export async function setMutedTypes(db: Db, userId: string, types: string[]): Promise<void> {
-  await db('notification_preferences')
-    .insert({ user_id: userId, muted_types: db.raw('?::text[]', [types]) })
-    .onConflict('user_id')
-    .merge();
-}

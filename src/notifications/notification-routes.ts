@@ -4,16 +4,15 @@ import { authenticate, principalOf } from '../http/authenticate';
 import { EmptyBody, parseInput } from '../http/validate';
 import { idempotent } from '../http/idempotency';
 import { pathId, RowId } from '../http/ids';
-import { EventType } from '../events/event-types';
 import type { AppDeps } from '../app-deps';
+import { ContactPreferencesInput, toPreferenceColumns, toPreferencesView } from '../channels/contact-preferences';
+import { readPreferences, writePreferences } from '../channels/preference-repository';
 
 export const InboxQuery = z.strictObject({
   unread: z.enum(['true', 'false']).optional(),
   before: RowId.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
-
-export const Preferences = z.strictObject({ mutedTypes: z.array(EventType).max(50) });
 
 export function notificationRoutes(deps: AppDeps): Router {
   const router = Router();
@@ -38,13 +37,16 @@ export function notificationRoutes(deps: AppDeps): Router {
     res.json(await svc.markRead(principalOf(req), id));
   });
 
+  // Muted types, contact details, channels per type and quiet hours; `{mutedTypes}` alone works as it always has.
   router.get('/api/me/notification-preferences', auth, async (req, res) => {
-    res.json(await svc.preferences(principalOf(req)));
+    res.json(toPreferencesView(await readPreferences(deps.db.knex, principalOf(req).userId)));
   });
 
   router.put('/api/me/notification-preferences', auth, async (req, res) => {
-    const body = parseInput(Preferences, req.body);
-    res.json(await svc.setPreferences(principalOf(req), body.mutedTypes));
+    const body = parseInput(ContactPreferencesInput, req.body);
+    const userId = principalOf(req).userId;
+    await writePreferences(deps.db.knex, userId, toPreferenceColumns(body));
+    res.json(toPreferencesView(await readPreferences(deps.db.knex, userId)));
   });
 
   return router;

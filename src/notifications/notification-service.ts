@@ -12,7 +12,6 @@ import {
   listInbox,
   markRead,
   mutedTypes,
-  setMutedTypes,
   toNotificationView,
   unreadCount,
   type NotificationView,
@@ -20,6 +19,7 @@ import {
 } from './notification-repository';
 import { notificationText, type EventFacts, type Side } from './notification-text';
 import type { EventPublisher } from '../events/event-publisher';
+import { deliveriesOf, type DeliveryView } from '../channels/delivery-repository';
 
 /** The booking an event is about: `payload.booking.id` (booking events) or `payload.bookingId`. */
 function bookingIdOf(e: NewEvent): string | undefined {
@@ -127,14 +127,16 @@ export class NotificationService {
     p: Principal,
     o: { unreadOnly: boolean; before?: string; limit: number },
     db: Db = this.knex,
-  ): Promise<{ notifications: NotificationView[]; unreadCount: number; nextCursor: string | null }> {
+  ): Promise<{ notifications: Array<NotificationView & { deliveries: DeliveryView[] }>; unreadCount: number; nextCursor: string | null }> {
     const me = { id: p.userId, role: p.role };
     const rows = await listInbox(db, me, { ...o, limit: o.limit + 1 });
     const muted = (await mutedTypes(db, [p.userId])).get(p.userId) ?? new Set<string>();
     const { items, nextCursor } = pageOf(rows, o.limit);
+    // Where each notification went beyond the tab (email, push, WhatsApp, SMS), and why not.
+    const deliveries = await deliveriesOf(db, p.userId, items.map((r) => String(r.id)));
     return {
       // Muted types are silent even for announcements written before the preference changed.
-      notifications: items.map((r) => toNotificationView(r, r.silent || muted.has(r.type))),
+      notifications: items.map((r) => ({ ...toNotificationView(r, r.silent || muted.has(r.type)), deliveries: deliveries.get(String(r.id)) ?? [] })),
       unreadCount: await unreadCount(db, me),
       nextCursor,
     };
@@ -155,14 +157,5 @@ export class NotificationService {
       return { unreadCount: count };
     });
     return result;
-  }
-
-  async preferences(p: Principal): Promise<{ mutedTypes: string[] }> {
-    return { mutedTypes: [...((await mutedTypes(this.knex, [p.userId])).get(p.userId) ?? [])].sort() };
-  }
-
-  async setPreferences(p: Principal, types: string[]): Promise<{ mutedTypes: string[] }> {
-    await setMutedTypes(this.knex, p.userId, [...new Set(types)].sort());
-    return this.preferences(p);
   }
 }

@@ -49,6 +49,8 @@ export function statusRoutes(deps: AppDeps): Router {
         payments: await t.counterValue(t.reconciled, { kind: 'payment' }),
         payouts: await t.counterValue(t.reconciled, { kind: 'payout' }),
       },
+      // Notifications sent beyond the tab: by channel and outcome, and the time from notification to send.
+      deliveries: await t.deliveryFigures(),
       recentErrors: t.recentErrors(),
       ...(detail ? { process: processFigures() } : {}),
     });

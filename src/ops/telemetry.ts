@@ -18,6 +18,9 @@ export class Telemetry {
   readonly httpDuration: client.Histogram<'method' | 'route' | 'status'>;
   readonly errors: client.Counter<'code'>;
   readonly reconciled: client.Counter<'kind'>;
+  readonly deliverySends: client.Counter<'channel' | 'outcome'>;
+  readonly deliveryDelay: client.Histogram<'channel'>;
+  readonly recentDeliveryDelay: client.Summary;
   private readonly errorBuckets = new Map<number, Map<string, number>>();
 
   constructor(streams: () => { total: number; byRole: Record<string, number>; users: number }) {
@@ -92,6 +95,27 @@ export class Telemetry {
       labelNames: ['kind'],
       registers,
     });
+    this.deliverySends = new client.Counter({
+      name: 'notification_sends_total',
+      help: 'Deliveries beyond the tab by channel and outcome (sent, failed, skipped, retried)',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    });
+    this.deliveryDelay = new client.Histogram({
+      name: 'notification_send_delay_seconds',
+      help: 'From the notification being written to its send being accepted by the provider (escalation delays included)',
+      labelNames: ['channel'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 150, 300, 700, 1800, 3600],
+      registers,
+    });
+    this.recentDeliveryDelay = new client.Summary({
+      name: 'notification_send_delay_recent_seconds',
+      help: 'Recent time from notification to send, sliding 5-minute window',
+      percentiles: [0.5, 0.99],
+      maxAgeSeconds: 300,
+      ageBuckets: 5,
+      registers,
+    });
     this.errors = new client.Counter({
       name: 'http_errors_total',
       help: 'Error responses by error code',
@@ -111,6 +135,25 @@ export class Telemetry {
     const lagSeconds = Math.max(0, Date.now() - occurredAt.getTime()) / 1000;
     this.deliveryLatency.observe(lagSeconds);
     this.recentLag.observe(lagSeconds);
+  }
+
+  /** One delivery beyond the tab ended (or was put back for a retry); a send is timed from its notification. */
+  recordSend(channel: string, outcome: 'sent' | 'failed' | 'skipped' | 'retried', notifiedAt: Date, now: Date): void {
+    this.deliverySends.inc({ channel, outcome });
+    if (outcome !== 'sent') return;
+    const seconds = Math.max(0, now.getTime() - notifiedAt.getTime()) / 1000;
+    this.deliveryDelay.observe({ channel }, seconds);
+    this.recentDeliveryDelay.observe(seconds);
+  }
+
+  /** Sends by channel and outcome, and the recent time from notification to send. */
+  async deliveryFigures(): Promise<{ byChannel: Record<string, Record<string, number>>; sendDelay: { p50Ms: number | null; p99Ms: number | null; samples: number } }> {
+    const byChannel: Record<string, Record<string, number>> = {};
+    for (const v of (await this.deliverySends.get()).values) {
+      const channel = String(v.labels.channel);
+      (byChannel[channel] ??= {})[String(v.labels.outcome)] = v.value;
+    }
+    return { byChannel, sendDelay: await percentilesOf(this.recentDeliveryDelay, 'notification_send_delay_recent_seconds_count') };
   }
 
   recordError(code: string, now = Date.now()): void {
@@ -140,11 +183,16 @@ export class Telemetry {
   }
 
   async lagPercentiles(): Promise<{ p50Ms: number | null; p99Ms: number | null; samples: number }> {
-    const { values } = await this.recentLag.get();
-    const q = (quantile: number) => values.find((v) => v.labels.quantile === quantile)?.value;
-    const count = values.find((v) => v.metricName === 'event_fanout_lag_seconds_count')?.value ?? 0;
-    const ms = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? null : Math.round(v * 100_000) / 100);
-    if (count === 0) return { p50Ms: null, p99Ms: null, samples: 0 };
-    return { p50Ms: ms(q(0.5)), p99Ms: ms(q(0.99)), samples: count };
+    return percentilesOf(this.recentLag, 'event_fanout_lag_seconds_count');
   }
+}
+
+/** p50 and p99 of a sliding-window summary, in milliseconds. */
+async function percentilesOf(summary: client.Summary, countName: string): Promise<{ p50Ms: number | null; p99Ms: number | null; samples: number }> {
+  const { values } = await summary.get();
+  const q = (quantile: number) => values.find((v) => v.labels.quantile === quantile)?.value;
+  const count = values.find((v) => v.metricName === countName)?.value ?? 0;
+  const ms = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? null : Math.round(v * 100_000) / 100);
+  if (count === 0) return { p50Ms: null, p99Ms: null, samples: 0 };
+  return { p50Ms: ms(q(0.5)), p99Ms: ms(q(0.99)), samples: count };
 }

@@ -91,6 +91,11 @@ export class ChannelRegistry {
     return targets.size;
   }
 
+  /** Whether the user has a stream open on this instance. */
+  hasUser(userId: string): boolean {
+    return this.streamsPerUser.has(userId);
+  }
+
   all(): IterableIterator<StreamSubscriber> {
     return this.subscribers.values();
   }

@@ -36,7 +36,7 @@ export interface Shape {
 export type Target = 'booking' | 'payout' | 'notification';
 
 export interface CatalogRoute {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** As registered with Express, e.g. `/api/bookings/:id/:action`: compared with the live app. */
   registered: string;
   /** What a caller requests, `:id` still in place, e.g. `/api/bookings/:id/accept`. */
@@ -350,6 +350,26 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
     body: 'empty',
   },
   { method: 'GET', registered: '/api/me/notification-preferences', path: '/api/me/notification-preferences', auth: 'bearer', roles: ALL_ROLES },
+  // src/channels
+  { method: 'GET', registered: '/api/push/vapid-public-key', path: '/api/push/vapid-public-key', auth: 'none', roles: [] },
+  {
+    method: 'POST',
+    registered: '/api/me/push-subscriptions',
+    path: '/api/me/push-subscriptions',
+    auth: 'bearer',
+    roles: ALL_ROLES,
+    body: 'ignored',
+    note: "a browser's PushSubscription: a nested `keys` object the shapes here cannot express; its refusals (private, loopback, link-local and plain-http endpoints, bad keys) are tested in deliveries.test.ts",
+  },
+  {
+    method: 'DELETE',
+    registered: '/api/me/push-subscriptions',
+    path: '/api/me/push-subscriptions',
+    auth: 'bearer',
+    roles: ALL_ROLES,
+    body: 'ignored',
+    note: '`{endpoint}` of one of the caller\'s own subscriptions (tested in deliveries.test.ts)',
+  },
   {
     method: 'PUT',
     registered: '/api/me/notification-preferences',

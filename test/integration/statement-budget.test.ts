@@ -12,7 +12,7 @@ describeDb('statements per targeted publish and per webhook', () => {
   let m: Marketplace;
   beforeAll(async () => {
     // No background reads (the relay's fallback poll) may land among the counted statements.
-    m = await startMarketplace({ RELAY_POLL_MS: '60000' });
+    m = await startMarketplace({ RELAY_POLL_MS: '60000', DISPATCH_POLL_MS: '60000' });
   });
   afterAll(() => m.stop());
 

@@ -8,6 +8,7 @@ import { createNotificationPanel, type NotificationView } from './notification-p
 import { DASHBOARD_OF, openSession, type Me, type Role } from './session.js';
 import { createToaster, type Toaster } from './toasts.js';
 import { relatedKey, toastText } from './toast-text.js';
+import { installPushButton } from './push-button.js';
 
 export type LiveClient = ReturnType<typeof createLiveClient>;
 
@@ -70,6 +71,7 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
 
   const api = createApi(() => session.getToken());
   await useMarketplaceZone();
+  installPushButton(api, byId('who'));
   const fail = (err: unknown, what: string) =>
     toast.show({ kind: 'error', type: 'error', title: `Could not ${what}`, body: err instanceof ApiError ? err.message : String(err) });
 

@@ -1,0 +1,217 @@
+import type { Knex } from 'knex';
+import type { DeliveryView } from '../contract/views';
+import type { Db } from '../storage/db';
+import type { DeliveryChannel } from './policies';
+
+export const DISPATCH_CURSOR = 'deliveries';
+
+export type DeliveryStatus = DeliveryView['status'];
+
+export interface NewDelivery {
+  notificationId: string;
+  userId: string;
+  channel: DeliveryChannel;
+  status: 'queued' | 'skipped';
+  reason: string | null;
+  address: string | null;
+  notifiedAt: Date;
+  dueAt: Date;
+}
+
+/** A delivery claimed for sending, with its notification and whether its recipient has read it. */
+export interface ClaimedDelivery {
+  id: string;
+  notification_id: string;
+  user_id: string;
+  channel: DeliveryChannel;
+  address: string | null;
+  attempts: number;
+  notified_at: Date;
+  due_at: Date;
+  type: string;
+  title: string;
+  body: string;
+  data: Record<string, unknown> | null;
+  is_read: boolean;
+}
+
+/** The view of one delivery in GET /api/notifications. */
+export type { DeliveryView } from '../contract/views';
+
+/** The cursor row, locked for this transaction; null while another instance holds it. */
+export async function lockCursor(trx: Knex.Transaction): Promise<string | null> {
+  const row = await trx('dispatch_cursors').where({ name: DISPATCH_CURSOR }).forUpdate().skipLocked().first('last_event_id');
+  return row ? String(row.last_event_id) : null;
+}
+
+export async function advanceCursor(trx: Knex.Transaction, lastEventId: string): Promise<void> {
+  await trx('dispatch_cursors').where({ name: DISPATCH_CURSOR }).update({ last_event_id: lastEventId, updated_at: trx.fn.now() });
+}
+
+export async function cursorPosition(db: Db): Promise<string> {
+  const row = await db('dispatch_cursors').where({ name: DISPATCH_CURSOR }).first('last_event_id');
+  return String(row?.last_event_id ?? '0');
+}
+
+/**
+ * The next `limit` events after `after`, in id order: the payload only of notifications (the
+ * rest are read for their id, to move the cursor past them).
+ */
+export async function eventsAfter(
+  db: Db,
+  after: string,
+  limit: number,
+): Promise<Array<{ id: string; type: string; audience: string[]; payload: any }>> {
+  return db('events')
+    .where('id', '>', after)
+    .orderBy('id')
+    .limit(limit)
+    .select('id', 'type', 'audience', db.raw("CASE WHEN type = 'notification.created' THEN payload END AS payload"));
+}
+
+/** Each user's contact details and channel choices: the profile's email unless they set another. */
+export interface ContactRow {
+  user_id: string;
+  email: string | null;
+  phone: string | null;
+  time_zone: string | null;
+  quiet_start_min: number | null;
+  quiet_end_min: number | null;
+  channels: Record<string, string[]> | null;
+  muted_types: string[] | null;
+  has_push: boolean;
+}
+
+export async function contactsOf(db: Db, userIds: readonly string[]): Promise<Map<string, ContactRow>> {
+  if (!userIds.length) return new Map();
+  const rows: ContactRow[] = await db('users as u')
+    .leftJoin('notification_preferences as np', 'np.user_id', 'u.id')
+    .whereIn('u.id', [...userIds])
+    .select(
+      'u.id as user_id',
+      db.raw('coalesce(np.email, u.email) as email'),
+      'np.phone',
+      'np.time_zone',
+      'np.quiet_start_min',
+      'np.quiet_end_min',
+      'np.channels',
+      'np.muted_types',
+      db.raw('EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = u.id) AS has_push'),
+    );
+  return new Map(rows.map((r) => [r.user_id, r]));
+}
+
+/** A second insert of the same notification, user and channel changes nothing. */
+export async function insertDeliveries(trx: Db, rows: readonly NewDelivery[]): Promise<void> {
+  if (!rows.length) return;
+  await trx('notification_deliveries')
+    .insert(
+      rows.map((r) => ({
+        notification_id: r.notificationId,
+        user_id: r.userId,
+        channel: r.channel,
+        status: r.status,
+        reason: r.reason,
+        address: r.address,
+        notified_at: r.notifiedAt,
+        due_at: r.dueAt,
+      })),
+    )
+    .onConflict(['notification_id', 'user_id', 'channel'])
+    .ignore();
+}
+
+/**
+ * A send interrupted by a crash (its lease ran out while `sending`) may or may not have reached
+ * the provider: it is marked failed, never sent again. Returns how many.
+ */
+export async function abandonInterrupted(db: Db, now: Date): Promise<number> {
+  return db('notification_deliveries')
+    .where('status', 'sending')
+    .andWhere('lease_until', '<', now)
+    .update({
+      status: 'failed',
+      error_code: 'SEND_OUTCOME_UNKNOWN',
+      reason: 'interrupted while sending; not sent again, so it went at most once',
+      lease_until: null,
+      updated_at: now,
+    });
+}
+
+/**
+ * Claims up to `limit` due deliveries for this instance: each moves to `sending` with a lease in
+ * one statement, and SKIP LOCKED keeps two instances from claiming the same row.
+ */
+export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  const { rows } = await db.raw(
+    `UPDATE notification_deliveries d
+     SET status = 'sending', attempts = d.attempts + 1, lease_until = ?, updated_at = ?
+     FROM notifications n
+     WHERE d.id IN (
+       SELECT id FROM notification_deliveries
+       WHERE status = 'queued' AND due_at <= ?
+       ORDER BY due_at, id
+       LIMIT ?
+       FOR UPDATE SKIP LOCKED
+     ) AND n.id = d.notification_id
+     RETURNING d.id, d.notification_id, d.user_id, d.channel, d.address, d.attempts, d.notified_at, d.due_at,
+       n.type, n.title, n.body, n.data,
+       (n.read_at IS NOT NULL OR EXISTS (
+         SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = d.user_id
+       )) AS is_read`,
+    [new Date(now.getTime() + leaseMs), now, now, limit],
+  );
+  return (rows as ClaimedDelivery[]).map((r) => ({ ...r, id: String(r.id), notification_id: String(r.notification_id) }));
+}
+
+/** The earliest time a queued delivery is due, or null when none is queued. */
+export async function nextDueAt(db: Db): Promise<Date | null> {
+  const row = await db('notification_deliveries').where('status', 'queued').min('due_at as due').first();
+  return row?.due ? new Date(row.due) : null;
+}
+
+type Outcome =
+  | { status: 'sent'; providerRef: string | null }
+  | { status: 'skipped'; reason: string }
+  | { status: 'failed'; code: string; reason: string }
+  | { status: 'queued'; dueAt: Date; code: string; reason: string };
+
+/** Records how a claimed send ended; only a row still `sending` changes. */
+export async function settleDelivery(db: Db, id: string, outcome: Outcome, now: Date): Promise<void> {
+  const base = { status: outcome.status, lease_until: null, updated_at: now };
+  const fields =
+    outcome.status === 'sent'
+      ? { ...base, provider_ref: outcome.providerRef, sent_at: now, reason: null, error_code: null }
+      : outcome.status === 'skipped'
+        ? { ...base, reason: outcome.reason }
+        : outcome.status === 'failed'
+          ? { ...base, error_code: outcome.code, reason: outcome.reason }
+          : { ...base, due_at: outcome.dueAt, error_code: outcome.code, reason: outcome.reason };
+  await db('notification_deliveries').where({ id, status: 'sending' }).update(fields);
+}
+
+/** The deliveries of these notifications to this user, by notification id. */
+export async function deliveriesOf(db: Db, userId: string, notificationIds: readonly string[]): Promise<Map<string, DeliveryView[]>> {
+  const out = new Map<string, DeliveryView[]>();
+  if (!notificationIds.length) return out;
+  const rows: Array<{ notification_id: string; channel: DeliveryChannel; status: DeliveryStatus; reason: string | null; due_at: Date; sent_at: Date | null; attempts: number }> =
+    await db('notification_deliveries')
+      .where('user_id', userId)
+      .whereIn('notification_id', [...notificationIds])
+      .orderBy('id')
+      .select('notification_id', 'channel', 'status', 'reason', 'due_at', 'sent_at', 'attempts');
+  for (const r of rows) {
+    const key = String(r.notification_id);
+    const list = out.get(key) ?? [];
+    list.push({
+      channel: r.channel,
+      status: r.status,
+      reason: r.reason,
+      dueAt: new Date(r.due_at).toISOString(),
+      sentAt: r.sent_at ? new Date(r.sent_at).toISOString() : null,
+      attempts: r.attempts,
+    });
+    out.set(key, list);
+  }
+  return out;
+}

@@ -1,0 +1,228 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../logger';
+import type { ChannelSender } from './channel';
+import { SendRefused } from './channel';
+import {
+  abandonInterrupted,
+  advanceCursor,
+  claimDue,
+  contactsOf,
+  eventsAfter,
+  insertDeliveries,
+  lockCursor,
+  nextDueAt,
+  settleDelivery,
+  type ClaimedDelivery,
+} from './delivery-repository';
+import { planDeliveries, type PlannedNotification } from './delivery-plan';
+import { cancelledByReading, type DeliveryChannel, type EscalationDelays } from './policies';
+
+export interface DispatcherOptions {
+  delays: EscalationDelays;
+  pollMs: number;
+  maxAttempts: number;
+  /** Events read, and deliveries claimed, per step. */
+  batch?: number;
+  /** How long a claimed send may take before another instance counts it interrupted. */
+  leaseMs?: number;
+  /** The first retry's wait; each further one doubles it. */
+  retryBaseMs?: number;
+  /** The longest a tick goes without looking for due deliveries (others' retries, interrupted sends). */
+  sweepMs?: number;
+}
+
+export interface SendRecorder {
+  /** One delivery ended (`sent`, `failed`, `skipped`) or was put back (`retried`). */
+  recordSend(channel: DeliveryChannel, outcome: 'sent' | 'failed' | 'skipped' | 'retried', notifiedAt: Date, now: Date): void;
+}
+
+/**
+ * Sends notifications beyond the tab. It reads the log's `notification.created` events behind
+ * its own cursor in PostgreSQL (after they commit, in batches, on a timer or a poke: never on the
+ * publishing path), records one delivery per notification, recipient and channel, and sends each
+ * when it is due.
+ *
+ * At most once per notification and channel: the unique row is claimed (SKIP LOCKED) and marked
+ * `sending` in a committed statement before the provider is called. If the process dies between
+ * the provider's accept and our record, the row stays `sending`; once its lease has run out it is
+ * marked failed with SEND_OUTCOME_UNKNOWN and never sent again. Only a provider's explicit refusal
+ * (SendRefused) is retried, with backoff.
+ */
+export class Dispatcher {
+  private readonly batch: number;
+  private readonly leaseMs: number;
+  private readonly retryBaseMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  /** Where the cursor was at this instance's last read; another instance may have moved it since. */
+  private seenCursor: string | null = null;
+  /** The newest notification event this instance has heard of. */
+  private latestNotification: string | null = null;
+  /** When a delivery (of this or another instance) may next be due: the sweep's latest check. */
+  private nextCheckAt = new Date(0);
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly senders: ReadonlyMap<DeliveryChannel, ChannelSender>,
+    /** Whether the user has a live stream open (on this instance). */
+    private readonly hasLiveStream: (userId: string) => boolean,
+    private readonly recorder: SendRecorder,
+    private readonly logger: Logger,
+    private readonly o: DispatcherOptions,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.batch = o.batch ?? 200;
+    this.leaseMs = o.leaseMs ?? 60_000;
+    this.retryBaseMs = o.retryBaseMs ?? 30_000;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.o.pollMs);
+    this.timer.unref();
+    this.tick();
+  }
+
+  /**
+   * A notification event with this id has committed (the relay saw it, from any instance). The
+   * next tick records its deliveries; until one arrives, a tick reads nothing.
+   */
+  noteNotification(eventId: string): void {
+    if (this.latestNotification === null || BigInt(eventId) > BigInt(this.latestNotification)) this.latestNotification = eventId;
+  }
+
+  /** Runs only when there is work it knows of: a notification not yet read, or a delivery due. */
+  private tick(): void {
+    const now = this.clock();
+    const unread = this.latestNotification !== null && (this.seenCursor === null || BigInt(this.latestNotification) > BigInt(this.seenCursor));
+    if (unread || this.seenCursor === null || now >= this.nextCheckAt) this.poke();
+  }
+
+  /** Run soon (coalesced with a run in progress). */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(async () => {
+        do {
+          this.again = false;
+          await this.runOnce().catch((err) => this.logger.error({ code: 'DISPATCH_FAILED', err }, 'delivery dispatch failed; will retry'));
+        } while (this.again && !this.stopped);
+      })
+      .finally(() => {
+        this.running = null;
+      });
+  }
+
+  /** Resolves when no run is in progress (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.idle();
+  }
+
+  /** One pass at `now`: record deliveries for new notifications, then send what is due. */
+  async runOnce(now: Date = this.clock()): Promise<void> {
+    while ((await this.ingest()) === this.batch && !this.stopped);
+    await this.sendDue(now);
+  }
+
+  /** Records the deliveries of the next batch of notifications; returns how many events it read. */
+  async ingest(): Promise<number> {
+    const read = await this.knex.transaction(async (trx) => {
+      const cursor = await lockCursor(trx);
+      // Another instance holds the cursor: it is recording these notifications now.
+      if (cursor === null) return { count: 0, last: null };
+      const events = await eventsAfter(trx, cursor, this.batch);
+      if (!events.length) return { count: 0, last: cursor };
+      const personal: PlannedNotification[] = [];
+      for (const e of events) {
+        if (e.type !== 'notification.created') continue;
+        const n = e.payload?.notification;
+        // Shared notifications (to a role or everyone) are one row read by many; they stay in-app.
+        if (!n || e.audience.length !== 1 || !e.audience[0].startsWith('user:')) continue;
+        personal.push({
+          id: String(n.id),
+          userId: e.audience[0].slice('user:'.length),
+          type: String(n.type),
+          silent: n.silent === true,
+          notifiedAt: new Date(n.createdAt),
+        });
+      }
+      const contacts = await contactsOf(trx, [...new Set(personal.map((p) => p.userId))]);
+      const planned = planDeliveries(personal, contacts, new Set(this.senders.keys()), this.o.delays);
+      await insertDeliveries(trx, planned);
+      const last = events[events.length - 1].id;
+      await advanceCursor(trx, last);
+      for (const d of planned) if (d.status === 'queued' && d.dueAt < this.nextCheckAt) this.nextCheckAt = d.dueAt;
+      return { count: events.length, last };
+    });
+    // Only once committed: a rolled-back read is read again.
+    if (read.last !== null) this.seenCursor = read.last;
+    return read.count;
+  }
+
+  /** Sends (or skips) every delivery due at `now`, a batch at a time. */
+  async sendDue(now: Date): Promise<void> {
+    const abandoned = await abandonInterrupted(this.knex, now);
+    if (abandoned) this.logger.warn({ code: 'SEND_OUTCOME_UNKNOWN', deliveries: abandoned }, 'sends interrupted by a crash are not repeated');
+    for (;;) {
+      const claimed = await claimDue(this.knex, now, this.batch, this.leaseMs);
+      await Promise.all(claimed.map((d) => this.deliver(d, now)));
+      if (claimed.length < this.batch || this.stopped) break;
+    }
+    const next = await nextDueAt(this.knex);
+    const sweep = new Date(now.getTime() + (this.o.sweepMs ?? 30_000));
+    this.nextCheckAt = next && next < sweep ? next : sweep;
+  }
+
+  private async deliver(d: ClaimedDelivery, now: Date): Promise<void> {
+    const notifiedAt = new Date(d.notified_at);
+    const skip = async (reason: string) => {
+      await settleDelivery(this.knex, d.id, { status: 'skipped', reason }, now);
+      this.recorder.recordSend(d.channel, 'skipped', notifiedAt, now);
+    };
+    if (cancelledByReading(d.channel) && d.is_read) return skip('read before it was due');
+    if (d.channel === 'push' && this.hasLiveStream(d.user_id)) return skip('a live stream was open');
+    const sender = this.senders.get(d.channel);
+    if (!sender || !d.address) return skip(`${d.channel} is not configured`);
+    try {
+      const { providerRef } = await sender.send({
+        deliveryId: d.id,
+        notificationId: d.notification_id,
+        userId: d.user_id,
+        type: d.type,
+        title: d.title,
+        body: d.body,
+        data: d.data ?? {},
+        address: d.address,
+      });
+      const sentAt = this.clock();
+      await settleDelivery(this.knex, d.id, { status: 'sent', providerRef }, sentAt);
+      this.recorder.recordSend(d.channel, 'sent', notifiedAt, sentAt);
+    } catch (err) {
+      const log = { deliveryId: d.id, notificationId: d.notification_id, channel: d.channel, attempts: d.attempts };
+      if (err instanceof SendRefused && err.retryable && d.attempts < this.o.maxAttempts) {
+        const dueAt = new Date(now.getTime() + this.retryBaseMs * 2 ** (d.attempts - 1));
+        this.logger.warn({ ...log, code: err.code, err: err.message }, 'the provider refused a send for now; trying again later');
+        await settleDelivery(this.knex, d.id, { status: 'queued', dueAt, code: err.code, reason: err.message }, now);
+        this.recorder.recordSend(d.channel, 'retried', notifiedAt, now);
+        return;
+      }
+      const code = err instanceof SendRefused ? err.code : 'SEND_OUTCOME_UNKNOWN';
+      // Anything but an explicit refusal may have happened after the provider took the message.
+      const reason = err instanceof SendRefused ? err.message : 'the send failed in a way that may have reached the provider; not repeated';
+      this.logger.error({ ...log, code, err: err instanceof Error ? err.message : String(err) }, 'a delivery failed');
+      await settleDelivery(this.knex, d.id, { status: 'failed', code, reason }, now);
+      this.recorder.recordSend(d.channel, 'failed', notifiedAt, now);
+    }
+  }
+}

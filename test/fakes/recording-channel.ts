@@ -1,0 +1,15 @@
+import type { ChannelSender, OutgoingMessage } from '../../src/channels/channel';
+import type { DeliveryChannel } from '../../src/channels/policies';
+
+/**
+ * The far end of a channel whose provider is not in these tests: it accepts every message and
+ * keeps it, so a test sees what the dispatcher decided to send, when.
+ */
+export class RecordingChannel implements ChannelSender {
+  readonly sent: OutgoingMessage[] = [];
+  constructor(readonly channel: DeliveryChannel) {}
+  async send(m: OutgoingMessage): Promise<{ providerRef: string }> {
+    this.sent.push(m);
+    return { providerRef: `${this.channel}-${this.sent.length}` };
+  }
+}
