@@ -105,7 +105,7 @@ describeDb('deliveries beyond the tab', () => {
     const to = smtp.to(await emailOf(c.client));
     expect(to).toHaveLength(1);
     const mail = to[0];
-    expect(mail.subject).toBe('Payment received');
+    expect(mail.subject).toBe('Payment received and held in escrow');
     expect(mail.text).toContain('Amount: R1,350.00');
     expect(mail.text).toContain(`Reference: ${c.reference}`);
     expect(mail.text).toContain(`Booking: #${c.id}, roof repair`);
