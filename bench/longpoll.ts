@@ -393,8 +393,16 @@ async function measureLongPoll(o: LongPollOptions, deps: LongPollDeps, onServer:
     const fanoutCycleUs = ((cpu.fanoutSeconds - (cpu.fanoutPublishSeconds * fanPer * rounds) / fanouts) * 1e6) / Math.max(1, fanoutCycles);
 
     // --- memory: streams, then long polls on top ------------------------------------------------
+    const snapshot = async (name: string) => {
+      if (!o.heapSnapshots) return;
+      const dir = path.join(ROOT, 'bench', 'results', 'heap');
+      fs.mkdirSync(dir, { recursive: true });
+      say(`heap snapshot -> ${path.relative(ROOT, dir)}/longpoll-${name}.heapsnapshot`);
+      await server.rpc.call('heapsnapshot', { file: path.join(dir, `longpoll-${name}.heapsnapshot`) }, 300_000);
+    };
     const heldBefore = await held();
     const mStart = await gcAndRead();
+    await snapshot('start');
     say(`memory: opening ${o.streams} streams (${o.connectConcurrency} at a time)`);
     const conn = await sc.rpc.call<ConnectResult>(
       'connect',
@@ -403,13 +411,6 @@ async function measureLongPoll(o: LongPollOptions, deps: LongPollDeps, onServer:
     );
     await sleep(500);
     const mStreams = await gcAndRead();
-    const snapshot = async (name: string) => {
-      if (!o.heapSnapshots) return;
-      const dir = path.join(ROOT, 'bench', 'results', 'heap');
-      fs.mkdirSync(dir, { recursive: true });
-      say(`heap snapshot -> ${path.relative(ROOT, dir)}/longpoll-${name}.heapsnapshot`);
-      await server.rpc.call('heapsnapshot', { file: path.join(dir, `longpoll-${name}.heapsnapshot`) }, 300_000);
-    };
     await snapshot('streams');
     say(`memory: ${conn.opened}/${conn.requested} streams open in ${conn.durationMs.toFixed(0)} ms; starting ${o.polls} long polls`);
     const tp = nowMs();

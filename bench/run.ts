@@ -174,7 +174,7 @@ function parseOptions(): Options {
         '  --profile                write V8 CPU profiles of the servers to bench/results/profiles/<side>/',
         '  --tsx                    run the servers from their sources under tsx (default: compiled with tsc, as production runs)',
         '  --heap-snapshots         heap snapshots of each server before and after connecting: bench/results/heap/<side>-{before,after}.heapsnapshot;',
-        '                           longpoll: longpoll-streams (after the streams), longpoll-polls (after the polls on top)',
+        '                           longpoll: longpoll-{start,streams,polls} (before, after the streams, after the polls)',
         '                           (compare with: npx tsx bench/heap-summary.ts before after --per N)',
         '  --notify-instances LIST  NOTIFY phase: listening processes per configuration (default 0,2,5,20; 0 = write path alone)',
         '  --notify-rates LIST      NOTIFY phase: fixed publish rates in events/s, then a max step (default 50,100,250,500,1000,2000,4000,8000; --quick 100,500)',
