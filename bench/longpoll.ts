@@ -714,7 +714,7 @@ export function longPollReport(r: LongPollResult): string[] {
       `warm-up p50 poll ${f(L.warmupPollP50Ms, 2)} / stream ${f(L.warmupStreamP50Ms, 2)} ms; CPU blocks: targeted cycles ${(c.cycleSeconds * 1e3).toFixed(0)} ms, ` +
       `publishing alone ${(c.publishOnlySeconds * 1e3).toFixed(0)} ms, short polls ${(c.shortSeconds * 1e3).toFixed(0)} ms, ` +
       `events then short polls ${(c.shortWithEventSeconds * 1e3).toFixed(0)} ms (${c.shortWithEventPolls} polls for ${c.shortWithEvent} events), ` +
-      `fan-out cycles ${(c.fanoutSeconds * 1e3).toFixed(0)} ms (${c.fanoutCycles} cycles), ${c.fanouts} announcements to nobody ${((c.fanoutPublishUs * c.fanouts) / 1e3).toFixed(0)} ms; ` +
+      `fan-out cycles ${(c.fanoutSeconds * 1e3).toFixed(0)} ms (${c.fanoutCycles} cycles; ${((c.fanoutSeconds * 1e6) / Math.max(1, c.fanoutCycles)).toFixed(0)} us each with nothing subtracted), ${c.fanouts} announcements to nobody ${((c.fanoutPublishUs * c.fanouts) / 1e3).toFixed(0)} ms; ` +
       `idle: ${id.requests} requests, ${id.answersWithEvents} answered with events; clock offsets ${r.clockOffsetMs.polls.toFixed(3)} / ${r.clockOffsetMs.streams.toFixed(3)} ms`,
   ];
   if (Object.keys(r.integrity.pollClient.errors).length) out.push(`  longpoll client errors: ${JSON.stringify(r.integrity.pollClient.errors)}`);
