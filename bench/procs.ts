@@ -329,15 +329,15 @@ export interface LoadClientProc {
   stop(): Promise<void>;
 }
 
-/** Forks bench/load-client.ts under tsx and waits for its hello. */
-export async function startLoadClient(): Promise<LoadClientProc> {
+/** Forks bench/load-client.ts (or another client of the same protocol) under tsx and waits for its hello. */
+export async function startLoadClient(file = 'load-client.ts'): Promise<LoadClientProc> {
   assertNotAborting();
-  const child = fork(path.join(__dirname, 'load-client.ts'), [], {
+  const child = fork(path.join(__dirname, file), [], {
     cwd: ROOT,
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const stopNow = onCleanup('stop load client', async () => {
+  const stopNow = onCleanup(`stop ${file}`, async () => {
     if (child.connected) child.disconnect();
     await stopChild(child, 5_000);
   });
@@ -352,5 +352,5 @@ export async function startLoadClient(): Promise<LoadClientProc> {
       reject(new Error(`load client exited during startup (code ${code})`));
     });
   });
-  return { child, rpc: new Rpc(child, 'load client'), stop: stopNow };
+  return { child, rpc: new Rpc(child, file.replace(/\.ts$/, '')), stop: stopNow };
 }

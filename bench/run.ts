@@ -37,6 +37,7 @@ import { median, rng, summarize, table, checkedTable, type CheckedRow, type Row 
 import { runAnnounce, type AnnounceResult } from './announce';
 import { runNotify, notifyReport, type NotifyResult } from './notify';
 import { runApi, apiReport, type ApiResult } from './api-load';
+import { runLongPoll, longPollReport, type LongPollResult } from './longpoll';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -50,8 +51,8 @@ const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
 type Role = 'client' | 'provider' | 'admin';
 type TargetName = 'ours' | 'baseline' | 'socketio';
 /** What `--only` selects: a side of the comparison, or the announcement-to-all phase. */
-type PartName = TargetName | 'announce' | 'notify' | 'api';
-const PARTS: readonly PartName[] = ['ours', 'baseline', 'socketio', 'announce', 'notify', 'api'];
+type PartName = TargetName | 'announce' | 'notify' | 'api' | 'longpoll';
+const PARTS: readonly PartName[] = ['ours', 'baseline', 'socketio', 'announce', 'notify', 'api', 'longpoll'];
 /** Creating users through the API (--embedded) gives up after this long and skips the phase. */
 const ANNOUNCE_CREATE_BUDGET_MS = 180_000;
 
@@ -100,6 +101,12 @@ interface Options {
   webhookConcurrency: number;
   /** The api phase's polling steps against the baseline server too, after ours. */
   apiBaseline: boolean;
+  /** The longpoll phase: polls held, POLL_MAX_WAIT_S, idle window (s), events in the CPU comparison, latency warm-up. */
+  longPolls: number;
+  longPollWait: number;
+  longPollIdle: number;
+  longPollCycles: number;
+  longPollWarmup: number;
 }
 
 function parseOptions(): Options {
@@ -136,6 +143,11 @@ function parseOptions(): Options {
       webhooks: { type: 'string' },
       'webhook-concurrency': { type: 'string' },
       'api-baseline': { type: 'string' },
+      'long-polls': { type: 'string' },
+      'long-poll-wait': { type: 'string' },
+      'long-poll-idle': { type: 'string' },
+      'long-poll-cycles': { type: 'string' },
+      'long-poll-warmup': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -153,7 +165,7 @@ function parseOptions(): Options {
         '  --fanouts F              announcements to everyone, one at a time (default 5; --quick 3)',
         '  --publishers P           concurrent publishers in the sustained phase (default 4)',
         '  --connect-concurrency C  streams being opened at once (default 100)',
-        '  --only PART[,PART]       run only these parts: ours, baseline, socketio, announce, notify, api (default: all)',
+        '  --only PART[,PART]       run only these parts: ours, baseline, socketio, announce, notify, api, longpoll (default: all)',
         '  --announce-users U       users in the database for the announcement to all (default 10000; --quick 1000)',
         '  --announce-sample S      users whose inbox, unread count and read-all are timed afterwards (default 50)',
         '  --seed S                 PRNG seed for target users (default 1)',
@@ -161,7 +173,8 @@ function parseOptions(): Options {
         '  --payload-bytes B        pad every announcement body by B characters (default 0; the API allows ~3900)',
         '  --profile                write V8 CPU profiles of the servers to bench/results/profiles/<side>/',
         '  --tsx                    run the servers from their sources under tsx (default: compiled with tsc, as production runs)',
-        '  --heap-snapshots         heap snapshots of each server before and after connecting: bench/results/heap/<side>-{before,after}.heapsnapshot',
+        '  --heap-snapshots         heap snapshots of each server before and after connecting: bench/results/heap/<side>-{before,after}.heapsnapshot;',
+        '                           longpoll: longpoll-{start,streams,polls} (before, after the streams, after the polls)',
         '                           (compare with: npx tsx bench/heap-summary.ts before after --per N)',
         '  --notify-instances LIST  NOTIFY phase: listening processes per configuration (default 0,2,5,20; 0 = write path alone)',
         '  --notify-rates LIST      NOTIFY phase: fixed publish rates in events/s, then a max step (default 50,100,250,500,1000,2000,4000,8000; --quick 100,500)',
@@ -176,6 +189,11 @@ function parseOptions(): Options {
         '  --webhooks W             api phase: payments settled by one burst of signed webhooks (default 500; --quick 100; 0 skips)',
         '  --webhook-concurrency C  api phase: webhook deliveries in flight (default 50)',
         '  --api-baseline BOOL      api phase: both polling steps against the raw node:http baseline too, after ours (default true)',
+        '  --long-polls N           longpoll phase: long polls held at once, one user each, next to as many streams (default 10000; --quick 200)',
+        '  --long-poll-wait S       longpoll phase: POLL_MAX_WAIT_S for its server and the wait every poll asks for (default 25; --quick 10)',
+        '  --long-poll-idle S       longpoll phase: idle window for requests per minute per client (default 2 x the wait)',
+        '  --long-poll-cycles E     longpoll phase: events to held polls, to nobody, and short polls, for CPU per cycle (default 2000; --quick 400)',
+        '  --long-poll-warmup W     longpoll phase: untimed events to polls and streams before the latency samples (default 200; --quick 50)',
         `PostgreSQL admin URL: $BENCH_PG_URL or ${PG_ADMIN_URL}`,
         '',
       ].join('\n'),
@@ -240,6 +258,11 @@ function parseOptions(): Options {
     webhooks: int(values.webhooks, quick ? 100 : 500, 'webhooks', 0),
     webhookConcurrency: int(values['webhook-concurrency'], 50, 'webhook-concurrency'),
     apiBaseline: bool(values['api-baseline'], true, 'api-baseline'),
+    longPolls: int(values['long-polls'], quick ? 200 : 10_000, 'long-polls'),
+    longPollWait: int(values['long-poll-wait'], quick ? 10 : 25, 'long-poll-wait'),
+    longPollIdle: positive(values['long-poll-idle'], 2 * int(values['long-poll-wait'], quick ? 10 : 25, 'long-poll-wait'), 'long-poll-idle'),
+    longPollCycles: int(values['long-poll-cycles'], quick ? 400 : 2000, 'long-poll-cycles', 4),
+    longPollWarmup: int(values['long-poll-warmup'], quick ? 50 : 200, 'long-poll-warmup', 0),
   };
 }
 
@@ -936,6 +959,34 @@ async function main(): Promise<void> {
       { jwtSecret: JWT_SECRET, progress, prepareDatabase },
     );
   }
+  let longPolled: LongPollResult | null = null;
+  if (selected('longpoll')) {
+    // The server holds one fd per poll and per stream, the two clients one each: streams get what is left.
+    const cycleUsers = opts.quick ? 50 : 100;
+    const polls = Math.min(opts.longPolls, Math.max(1, fd.soft - FD_RESERVE - 2 * cycleUsers - 1));
+    const streams = Math.min(polls, Math.max(1, fd.soft - FD_RESERVE - 2 * cycleUsers - polls));
+    if (polls < opts.longPolls || streams < polls) {
+      progress(`ulimit -n is ${fd.soft}: longpoll holds ${polls} polls (of ${opts.longPolls}) next to ${streams} streams. Raise it with \`ulimit -n\`.`);
+    }
+    longPolled = await runLongPoll(
+      {
+        polls,
+        streams,
+        waitS: opts.longPollWait,
+        idleSeconds: opts.longPollIdle,
+        cycles: opts.longPollCycles,
+        cycleUsers,
+        latencySamples: opts.latencySamples,
+        latencyWarmup: opts.longPollWarmup,
+        connectConcurrency: opts.connectConcurrency,
+        embedded: opts.embedded,
+        profile: opts.profile,
+        heapSnapshots: opts.heapSnapshots,
+        seed: opts.seed,
+      },
+      { jwtSecret: JWT_SECRET, progress, prepareDatabase },
+    );
+  }
   let notified: NotifyResult | null = null;
   if (selected('notify')) {
     notified = await runNotify(
@@ -992,6 +1043,7 @@ async function main(): Promise<void> {
   const announceTableRows = announceRows(announced);
   if (announced.length) out.push(...announceReport(announced, announceTableRows, opts));
   if (apiResult) out.push(...apiReport(apiResult));
+  if (longPolled) out.push(...longPollReport(longPolled));
   if (notified) out.push(...notifyReport(notified));
   out.push(
     `jsonwebtoken HS256 in the driver: sign ${jwtCost.signUs.toFixed(1)} us; verify with a string secret ` +
@@ -1022,6 +1074,7 @@ async function main(): Promise<void> {
         announce: announced,
         announceTable: announceTableRows,
         api: apiResult,
+        longpoll: longPolled,
         notify: notified,
         totalSeconds: (Date.now() - started) / 1000,
       },
