@@ -187,6 +187,20 @@ describeDb('SMS and WhatsApp through Twilio', () => {
     expect(before.status).toBe('sent');
   });
 
+  it('the callback route answers bodies that are not Twilio\'s with a 4xx and stores nothing', async () => {
+    const post = (headers: Record<string, string>, body: string) => fetch(`${m.srv.url}/api/webhooks/twilio`, { method: 'POST', headers, body });
+    const before = await knex()('notification_deliveries').count({ n: '*' }).max({ updated: 'updated_at' }).first();
+    const answers = [
+      await post({ 'content-type': 'application/json', 'x-twilio-signature': 'x' }, JSON.stringify({ MessageSid: 'SM1', MessageStatus: 'delivered' })),
+      await post({ 'content-type': 'application/x-www-form-urlencoded' }, 'MessageSid=SM1&MessageStatus=delivered'),
+      await post({ 'content-type': 'text/plain', 'x-twilio-signature': 'x' }, '\u0000\uffff'),
+    ];
+    for (const res of answers) expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([401, 'WEBHOOK_SIGNATURE_INVALID']);
+    const huge = await post({ 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'x' }, `Body=${'a'.repeat(100_000)}`);
+    expect([huge.status, ((await huge.json()) as { error: { code: string } }).error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect(await knex()('notification_deliveries').count({ n: '*' }).max({ updated: 'updated_at' }).first()).toEqual(before);
+  });
+
   it('a Twilio 4xx fails the delivery with Twilio’s code; a 503 is tried again after the backoff and then sent', async () => {
     const refused = await pair({ phone: '+27825550106' });
     await book(refused.client, refused.provider);
