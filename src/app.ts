@@ -18,6 +18,7 @@ import { PUBLIC_DIR } from './package-root';
 import { userRoutes } from './users/user-routes';
 import { bookingRoutes } from './bookings/booking-routes';
 import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
+import { twilioWebhookRoutes } from './channels/twilio-webhook-routes';
 import { notificationRoutes } from './notifications/notification-routes';
 import { pushRoutes } from './channels/push-routes';
 import { moneyRoutes } from './payments/money-routes';
@@ -47,6 +48,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(corsPolicy(deps.config));
   // Before the JSON parser: the webhook's signature covers its raw bytes.
   app.use(webhookRoutes(deps));
+  app.use(twilioWebhookRoutes(deps));
   app.use(requireJsonBody);
   app.use(jsonBody(JSON_BODY_LIMIT));
 

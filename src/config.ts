@@ -160,6 +160,22 @@ export const EnvSchema = z.object({
     .default([]),
   // The address people and providers reach this server at (links in messages, signed callbacks); unset: http://localhost:PORT.
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+
+  // SMS and WhatsApp through Twilio's Messages API (src/channels/sms-channel.ts); unset SID or token: both are off.
+  // Where Twilio's REST API answers (a local fake in tests and the demo).
+  TWILIO_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com'),
+  // The account that sends, and whose token signs status callbacks.
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'AC followed by 32 hex digits').optional(),
+  // The account's auth token: HTTP Basic password and the key of X-Twilio-Signature.
+  TWILIO_AUTH_TOKEN: z.string().min(16).max(200).optional(),
+  // Sender of SMS: an E.164 number or a Messaging Service SID (MG…); unset: SMS is off.
+  TWILIO_SMS_FROM: z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number or a Messaging Service SID').optional(),
+  // Sender of WhatsApp messages: an E.164 number (sent as whatsapp:+…) or a Messaging Service SID; unset: WhatsApp is off.
+  TWILIO_WHATSAPP_FROM: z
+    .string()
+    .transform((s) => s.replace(/^whatsapp:/, ''))
+    .pipe(z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number or a Messaging Service SID'))
+    .optional(),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -210,6 +226,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ]);
   }
   const jwtSecret = e.JWT_SECRET ?? readOrCreateSecret(e.DATA_DIR);
+  if ((e.TWILIO_ACCOUNT_SID === undefined) !== (e.TWILIO_AUTH_TOKEN === undefined)) {
+    throw new ConfigError(['TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: set both or neither']);
+  }
   if ((e.VAPID_PUBLIC_KEY === undefined) !== (e.VAPID_PRIVATE_KEY === undefined)) {
     throw new ConfigError(['VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: set both or neither']);
   }

@@ -8,6 +8,8 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-paystack-signature"]',
+  'req.headers["x-twilio-signature"]',
+  '*.authToken',
   'req.query.ticket',
   'req.query.access_token',
   'req.query.token',

@@ -9,6 +9,9 @@ import { EmailChannel } from './email-channel';
 import type { DeliveryChannel } from './policies';
 import { receiptFacts } from './receipt-repository';
 import { PushChannel } from './push-channel';
+import { TextChannel } from './sms-channel';
+import { TwilioClient } from './twilio-client';
+import { TWILIO_WEBHOOK_PATH } from './twilio-webhook-routes';
 
 export interface Channels {
   dispatcher: Dispatcher;
@@ -29,6 +32,15 @@ export function startChannels(o: { config: Config; knex: Knex; registry: Channel
   const push = config.vapid ? new PushChannel(o.knex, { vapid: { subject: config.VAPID_SUBJECT, ...config.vapid }, timeoutMs: 10_000 }, logger) : null;
   if (push) senders.set('push', push);
   else logger.warn({ code: 'PUSH_NOT_CONFIGURED' }, 'VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are not set; push is off');
+  const twilio =
+    config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN && (config.TWILIO_SMS_FROM || config.TWILIO_WHATSAPP_FROM)
+      ? new TwilioClient({ baseUrl: config.TWILIO_BASE_URL, accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, timeoutMs: 10_000 })
+      : null;
+  const statusCallback = new URL(TWILIO_WEBHOOK_PATH, baseUrl).href;
+  for (const [channel, from] of [['whatsapp', config.TWILIO_WHATSAPP_FROM], ['sms', config.TWILIO_SMS_FROM]] as const) {
+    if (twilio && from) senders.set(channel, new TextChannel({ channel, client: twilio, from, statusCallback }));
+    else logger.info({ code: `${channel.toUpperCase()}_NOT_CONFIGURED` }, `TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_${channel.toUpperCase()}_FROM are not all set; ${channel} deliveries are recorded as skipped`);
+  }
   const dispatcher = new Dispatcher(o.knex, senders, (userId) => o.registry.hasUser(userId), o.telemetry, logger, {
     delays: { pushAfterS: config.ESCALATE_PUSH_AFTER_S, textAfterS: config.ESCALATE_SMS_AFTER_S },
     pollMs: config.DISPATCH_POLL_MS,
@@ -42,6 +54,7 @@ export function startChannels(o: { config: Config; knex: Knex; registry: Channel
       await dispatcher.stop();
       email?.close();
       await push?.close();
+      await twilio?.close();
     },
   };
 }

@@ -215,3 +215,19 @@ export async function deliveriesOf(db: Db, userId: string, notificationIds: read
   }
   return out;
 }
+
+/** What a provider's status callback says became of a message it took. */
+export type ProviderOutcome = { status: 'delivered' } | { status: 'failed'; code: string; reason: string };
+
+/**
+ * Records what the provider later said of a sent message, found by its reference on one of
+ * `channels`. Only a row still `sent` changes, so a repeated or late callback has no further
+ * effect. Returns how many rows changed (0 or 1).
+ */
+export async function recordProviderOutcome(db: Db, channels: readonly DeliveryChannel[], providerRef: string, outcome: ProviderOutcome, now: Date): Promise<number> {
+  const fields = outcome.status === 'delivered' ? { status: 'delivered' } : { status: 'failed', error_code: outcome.code, reason: outcome.reason };
+  return db('notification_deliveries')
+    .whereIn('channel', [...channels])
+    .andWhere({ provider_ref: providerRef, status: 'sent' })
+    .update({ ...fields, updated_at: now });
+}

@@ -17,6 +17,7 @@ const AUTH_ERRORS: Record<Auth, readonly ErrorCode[]> = {
   'bearer-or-ticket': ['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED'],
   'metrics-token': ['AUTH_REQUIRED', 'AUTH_INVALID'],
   'paystack-signature': ['WEBHOOK_SIGNATURE_INVALID'],
+  'twilio-signature': ['WEBHOOK_SIGNATURE_INVALID'],
 };
 /** Any method: the JSON body check runs before every route, whether or not it reads a body (src/http/require-json.ts). */
 const BODY_ERRORS: readonly ErrorCode[] = ['VALIDATION_FAILED', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
@@ -28,6 +29,7 @@ const SECURITY: Record<Auth, Array<Record<string, string[]>>> = {
   'bearer-or-ticket': [{ bearer: [] }, { streamTicket: [] }],
   'metrics-token': [{}, { metricsToken: [] }],
   'paystack-signature': [{ paystackSignature: [] }],
+  'twilio-signature': [{ twilioSignature: [] }],
 };
 
 /** Every error code an operation can answer with. */
@@ -83,6 +85,7 @@ export function buildOpenApi(o: { version: string; demoMode: boolean }): JsonSch
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         streamTicket: { type: 'apiKey', in: 'query', name: 'ticket', description: 'A single-use ticket from POST /api/events/tickets' },
         paystackSignature: { type: 'apiKey', in: 'header', name: 'x-paystack-signature', description: "HMAC-SHA512 of the raw body with Paystack's secret key" },
+        twilioSignature: { type: 'apiKey', in: 'header', name: 'X-Twilio-Signature', description: 'HMAC-SHA1 with the auth token of the public URL and the sorted POST parameters' },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when one is set' },
       },
     },
@@ -125,7 +128,7 @@ function operation(op: Operation, nameOf: Map<z.ZodType, string>): Record<string
     tags: [op.tag],
     security: SECURITY[op.auth],
     ...(parameters.length ? { parameters } : {}),
-    ...(op.body ? { requestBody: { required: !op.body.safeParse({}).success, content: { 'application/json': { schema: jsonSchemaOf(op.body, 'input') } } } } : {}),
+    ...(op.body ? { requestBody: { required: !op.body.safeParse({}).success, content: { [op.bodyMediaType ?? 'application/json']: { schema: jsonSchemaOf(op.body, 'input') } } } } : {}),
     responses,
   };
 }

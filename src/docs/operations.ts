@@ -8,6 +8,7 @@ import { BroadcastRequest } from '../broadcasts/broadcast-schemas';
 import { InboxQuery } from '../notifications/notification-routes';
 import { ContactPreferencesInput } from '../channels/contact-preferences';
 import { PushSubscriptionInput, Unsubscribe } from '../channels/push-routes';
+import { TwilioStatusCallback } from '../channels/twilio-callbacks';
 import { PaymentRequest } from '../payments/payment-routes';
 import { ListPaymentsQuery, ListPayoutsQuery } from '../payments/ledger';
 import { AdminAction, AdminActionRequest } from '../payments/escrow-admin';
@@ -28,7 +29,7 @@ import { PayoutStatus } from '../payments/payout-state';
  * (test/integration/contract-documents.test.ts).
  */
 
-export type Auth = 'none' | 'bearer' | 'bearer-or-ticket' | 'paystack-signature' | 'metrics-token';
+export type Auth = 'none' | 'bearer' | 'bearer-or-ticket' | 'paystack-signature' | 'twilio-signature' | 'metrics-token';
 
 /** An answer that is not JSON: the media type it is sent as. */
 export interface RawAnswer {
@@ -46,6 +47,8 @@ export interface Operation {
   path_params?: Record<string, z.ZodType>;
   query?: z.ZodType;
   body?: z.ZodType;
+  /** The body's media type when it is not JSON. */
+  bodyMediaType?: 'application/x-www-form-urlencoded';
   /** Accepts `Idempotency-Key`: a retry with the same key gets the first answer. */
   idempotent?: boolean;
   /** Success answers by status. */
@@ -204,6 +207,18 @@ export const OPERATIONS: readonly Operation[] = [
     auth: 'paystack-signature',
     body: z.looseObject({ event: z.string(), data: z.unknown() }),
     answers: { 200: z.object({ received: z.literal(true), outcome: z.string() }) },
+    errors: ['WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_NOT_CONFIGURED'],
+  },
+  // src/channels
+  {
+    method: 'post',
+    path: '/api/webhooks/twilio',
+    summary: "Twilio's message status callbacks (form-encoded), signed with the auth token (X-Twilio-Signature)",
+    tag: 'notifications',
+    auth: 'twilio-signature',
+    body: TwilioStatusCallback,
+    bodyMediaType: 'application/x-www-form-urlencoded',
+    answers: { 200: z.object({ received: z.literal(true), outcome: z.enum(['delivered', 'failed', 'duplicate', 'ignored']) }) },
     errors: ['WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_NOT_CONFIGURED'],
   },
   {

@@ -41,7 +41,7 @@ export interface CatalogRoute {
   registered: string;
   /** What a caller requests, `:id` still in place, e.g. `/api/bookings/:id/accept`. */
   path: string;
-  auth: 'none' | 'bearer' | 'bearer-or-ticket' | 'paystack-signature';
+  auth: 'none' | 'bearer' | 'bearer-or-ticket' | 'paystack-signature' | 'twilio-signature';
   /** Roles that may call it; for booking routes, further limited to the booking's parties. */
   roles: readonly Role[];
   /** Which party of the booking may act (booking-scoped routes only). */
@@ -240,6 +240,15 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
     auth: 'paystack-signature',
     roles: [],
     note: "Paystack's payloads vary and are read leniently after the signature: hostile-webhooks",
+  },
+  // src/channels
+  {
+    method: 'POST',
+    registered: '/api/webhooks/twilio',
+    path: '/api/webhooks/twilio',
+    auth: 'twilio-signature',
+    roles: [],
+    note: "Twilio's form-encoded status callbacks, read after the signature: deliveries-sms",
   },
   {
     method: 'POST',
