@@ -11,6 +11,7 @@ import { DASHBOARD_OF, openSession, type Me, type Role } from './session.js';
 import { createToaster, type Toaster } from './toasts.js';
 import { relatedKey, toastText } from './toast-text.js';
 import { installPushButton } from './push-button.js';
+import { installPreferencesButton } from './preferences-dialog.js';
 
 export type LiveClient = ReturnType<typeof createLiveClient>;
 
@@ -74,7 +75,9 @@ export async function startDashboard(role: Role, setUp: (d: Dashboard) => Promis
 
   const api = createApi(() => session.getToken());
   await useMarketplaceZone();
-  installPushButton(api, byId('who'));
+  const pushButton = installPushButton(api, byId('who'));
+  // Operators are not notified of bookings or money of their own.
+  if (role !== 'admin') installPreferencesButton(api, pushButton);
   const fail = (err: unknown, what: string) =>
     toast.show({ kind: 'error', type: 'error', title: `Could not ${what}`, body: err instanceof ApiError ? err.message : String(err) });
 
