@@ -33,7 +33,11 @@ export interface LiveClient {
   readonly state: ConnectionState;
   readonly lastEventId: string | null;
   readonly isLeader: boolean;
-  start(): void;
+  /**
+   * `after`: an event id the page's state already covers (GET /api/sync's `cursor`); the client
+   * delivers only what comes after it, instead of resuming from its stored id or from now.
+   */
+  start(after?: string): void;
   stop(): void;
   /** `'*'` = every event. Returns the unsubscribe. */
   on(type: string, fn: (e: EventEnvelope) => void): () => void;
@@ -90,9 +94,10 @@ class BrowserLiveClient implements LiveClient {
     return this.leading;
   }
 
-  start(): void {
+  start(after?: string): void {
     if (this.started) return;
     this.started = true;
+    if (isEventId(after)) this.cursor = after;
     for (const [name, fn] of this.windowListeners) addEventListener(name, fn);
     document.addEventListener('visibilitychange', this.onVisibility);
     if (this.o.shareAcrossTabs !== false && canShareAcrossTabs()) {

@@ -14,6 +14,7 @@ export class ApiError extends Error {
 export interface Api {
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body?: object): Promise<T>;
+  put<T>(path: string, body: object): Promise<T>;
 }
 
 /** Same-origin JSON calls with the session's bearer token; failures become ApiError. */
@@ -29,7 +30,7 @@ export function createApi(getToken: () => string | Promise<string>): Api {
     }
     return readJson<T>(res);
   };
-  return { get: (path) => call('GET', path), post: (path, body) => call('POST', path, body) };
+  return { get: (path) => call('GET', path), post: (path, body) => call('POST', path, body), put: (path, body) => call('PUT', path, body) };
 }
 
 export async function readJson<T>(res: Response): Promise<T> {

@@ -1,3 +1,4 @@
+import type { SyncState } from '../../contract/views.js';
 import type { EventEnvelope } from '../types.js';
 
 /** As the API sends it (src/bookings/booking-schemas.ts BookingView). */
@@ -13,7 +14,8 @@ export interface Booking {
   status: string;
   reason: string | null;
   payment: { id: string; reference: string; status: string; amount: number } | null;
-  payout: { id: string; status: string; amount: number; reason?: string } | null;
+  /** Absent from a client's view. */
+  payout?: { id: string; status: string; amount: number; reason?: string } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -77,3 +79,10 @@ export const BOOKING_EVENTS = [
   'payment.status_changed',
   'payout.status_changed',
 ];
+
+/** A sync's bookings, active and recent, each once. */
+export function syncedBookings(s: SyncState): Booking[] {
+  const byId = new Map<string, Booking>();
+  for (const b of [...s.bookings.recent, ...s.bookings.active]) byId.set(b.id, b);
+  return [...byId.values()];
+}

@@ -1,6 +1,6 @@
 import { OFFLINE_HINT, startDashboard, type Dashboard } from './dashboard.js';
 import { askToCancel } from './cancel-dialog.js';
-import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
+import { BOOKING_EVENTS, BookingStore, syncedBookings, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
 import { bookingStatusLabel, capitalise, formatMoney, formatWhen, fromZoneInput, statusLabel, toZoneInput, zoneName } from './format.js';
 import { createDemoGuide } from './demo-guide.js';
@@ -11,8 +11,7 @@ interface Provider {
   services: string[];
 }
 
-const dash = await startDashboard('client');
-if (dash) await clientDashboard(dash);
+await startDashboard('client', clientDashboard);
 
 /** A client's dashboard: book a provider, pay into escrow, cancel, and confirm completed work. */
 async function clientDashboard(d: Dashboard): Promise<void> {
@@ -143,7 +142,7 @@ async function clientDashboard(d: Dashboard): Promise<void> {
   for (const type of BOOKING_EVENTS) d.on(type, (e) => store.apply(e));
   d.onOfflineChange(render);
   await d.load(loadProviders);
-  await d.load(async () => store.replaceAll((await d.api.get<{ bookings: Booking[] }>('/api/bookings?limit=50')).bookings));
+  d.onSync((s) => store.replaceAll(syncedBookings(s)));
   setUpBookingForm(d, store, () => providers, paired);
 }
 

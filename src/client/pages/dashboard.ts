@@ -1,3 +1,5 @@
+import type { SyncState } from '../../contract/views.js';
+import { isAfter } from '../event-ids.js';
 import { createLiveClient } from '../live-client.js';
 import type { EventEnvelope } from '../types.js';
 import { ApiError, createApi, type Api } from './api.js';
@@ -9,6 +11,7 @@ import { DASHBOARD_OF, openSession, type Me, type Role } from './session.js';
 import { createToaster, type Toaster } from './toasts.js';
 import { relatedKey, toastText } from './toast-text.js';
 import { installPushButton } from './push-button.js';
+import { installPreferencesButton } from './preferences-dialog.js';
 
 export type LiveClient = ReturnType<typeof createLiveClient>;
 
@@ -22,11 +25,13 @@ export interface Dashboard {
   /** Shows an API failure as an error toast. */
   fail(err: unknown, what: string): void;
   /**
-   * Subscribes to an event type. While a loader runs, events wait and are applied after it, in
-   * order: the loaded snapshot may predate them, and applying them again converges on the latest.
+   * Subscribes to an event type. While a sync or a loader runs, events wait and are applied after
+   * it, in order, except those the synced state already covers (at or before its `cursor`).
    */
   on(type: string, fn: (e: EventEnvelope) => void): void;
-  /** Registers a loader, runs it now, and again whenever the live client resets (state must be refetched). */
+  /** Registers a renderer of GET /api/sync's state: run on start and after every `reset`. */
+  onSync(fn: (s: SyncState) => void): void;
+  /** Registers a loader for what the sync does not carry, runs it now, and again after every `reset`. */
   load(fn: () => Promise<void>): Promise<void>;
   /** No connection to the server: actions that need it are disabled, with OFFLINE_HINT as their tooltip. */
   offline(): boolean;
@@ -36,15 +41,14 @@ export interface Dashboard {
 
 export const OFFLINE_HINT = 'Offline: this needs the server; it comes back when the connection does';
 
-/** How long the first load waits for the live client to connect, so no event falls in between. */
-const FIRST_CONNECT_WAIT_MS = 3_000;
-
 /**
  * What every dashboard shares: the session, the header (who, connection indicator, bell), toasts,
- * the notification panel, and the live client. Resolves null when the page cannot be used (no
+ * the notification panel, and the live client. `setUp` registers the page's renderers and event
+ * handlers; then the state comes from one GET /api/sync and the live client starts after its
+ * `cursor`, so nothing is missed or applied twice. Resolves null when the page cannot be used (no
  * token, wrong role); it then says why in <main>.
  */
-export async function startDashboard(role: Role): Promise<Dashboard | null> {
+export async function startDashboard(role: Role, setUp: (d: Dashboard) => Promise<void> | void): Promise<Dashboard | null> {
   const main = byId('main');
   const toast = createToaster(byId('toasts'), byId('alerts'));
   let session;
@@ -71,7 +75,9 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
 
   const api = createApi(() => session.getToken());
   await useMarketplaceZone();
-  installPushButton(api, byId('who'));
+  const pushButton = installPushButton(api, byId('who'));
+  // Operators are not notified of bookings or money of their own.
+  if (role !== 'admin') installPreferencesButton(api, pushButton);
   const fail = (err: unknown, what: string) =>
     toast.show({ kind: 'error', type: 'error', title: `Could not ${what}`, body: err instanceof ApiError ? err.message : String(err) });
 
@@ -95,27 +101,58 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
   showConnectionState(indicator, live.state, undefined, checkNow);
   live.onState((state, reason) => showConnectionState(indicator, state, reason, checkNow));
 
-  let loading = 0;
-  const waiting: Array<() => void> = [];
-  const on = (type: string, fn: (e: EventEnvelope) => void) => {
-    live.on(type, (e) => (loading > 0 ? waiting.push(() => fn(e)) : fn(e)));
+  // Events wait while a sync or loader runs; a synced state covers every event up to its cursor.
+  let holds = 0;
+  let syncedThrough: string | null = null;
+  const held: EventEnvelope[] = [];
+  const handlers = new Map<string, Array<(e: EventEnvelope) => void>>();
+  const deliver = (e: EventEnvelope) => {
+    if (syncedThrough !== null && !isAfter(e.id, syncedThrough)) return;
+    for (const fn of handlers.get(e.type) ?? []) {
+      try {
+        fn(e);
+      } catch (err) {
+        // One handler that throws must not stop the others; it still shows in the console.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
   };
-  const loaders: Array<() => Promise<void>> = [];
-  const run = async (fn: () => Promise<void>) => {
-    loading++;
+  live.on('*', (e) => (holds > 0 ? held.push(e) : deliver(e)));
+  const on = (type: string, fn: (e: EventEnvelope) => void) => {
+    const list = handlers.get(type) ?? [];
+    list.push(fn);
+    handlers.set(type, list);
+  };
+  const run = async (fn: () => Promise<void>, what = 'load this page') => {
+    holds++;
     try {
       await fn();
     } catch (err) {
-      fail(err, 'load this page');
+      fail(err, what);
     } finally {
-      if (--loading === 0) waiting.splice(0).forEach((apply) => apply());
+      if (--holds === 0) held.splice(0).forEach(deliver);
     }
   };
+  const loaders: Array<() => Promise<void>> = [];
   const load = async (fn: () => Promise<void>) => {
     loaders.push(fn);
     await run(fn);
   };
-  live.onReset(() => loaders.forEach((fn) => void run(fn)));
+  const renderers: Array<(s: SyncState) => void> = [];
+  let cursor: string | undefined;
+  const sync = () =>
+    run(async () => {
+      const state = await api.get<SyncState>('/api/sync');
+      syncedThrough = cursor = state.cursor;
+      panel.synced(state.notifications);
+      for (const fn of renderers) fn(state);
+    });
+  live.onReset(() => {
+    void sync();
+    loaders.forEach((fn) => void run(fn));
+  });
 
   // The event a notification is about comes first in the log; its figures make the toast.
   const related = new Map<string, EventEnvelope>();
@@ -134,13 +171,6 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
   });
   on('notification.read', (e) => panel.read(e.data as { ids: string[]; unreadCount: number }));
 
-  // Connected first, then loaded: what happens after the snapshot then arrives as events.
-  live.start();
-  await firstConnection(live);
-  await load(() => panel.refresh());
-  document.getElementById('loading')?.remove();
-  window.addEventListener('pagehide', () => live.stop());
-  window.addEventListener('pageshow', (e) => e.persisted && live.start());
   const isOffline = () => live.state === 'offline' || live.state === 'signed-out';
   const offlineWatchers: Array<() => void> = [];
   let wasOffline = isOffline();
@@ -149,7 +179,20 @@ export async function startDashboard(role: Role): Promise<Dashboard | null> {
     wasOffline = isOffline();
     offlineWatchers.forEach((fn) => fn());
   });
-  return { me, demo: session.demo, api, live, toast, fail, on, load, offline: isOffline, onOfflineChange: (fn) => void offlineWatchers.push(fn) };
+  const dashboard: Dashboard = {
+    me, demo: session.demo, api, live, toast, fail, on, load,
+    onSync: (fn) => void renderers.push(fn),
+    offline: isOffline,
+    onOfflineChange: (fn) => void offlineWatchers.push(fn),
+  };
+  await run(async () => setUp(dashboard), 'set up this page');
+  // Synced first, then live from the sync's cursor: what happens after the snapshot arrives as events.
+  await sync();
+  live.start(cursor);
+  document.getElementById('loading')?.remove();
+  window.addEventListener('pagehide', () => live.stop());
+  window.addEventListener('pageshow', (e) => e.persisted && live.start());
+  return dashboard;
 }
 
 /** The marketplace's time zone, before anything is shown; the default zone if the server cannot say. */
@@ -160,19 +203,6 @@ async function useMarketplaceZone(): Promise<void> {
   } catch {
     // The default zone, the marketplace's usual one, is used.
   }
-}
-
-function firstConnection(live: LiveClient): Promise<void> {
-  if (live.state !== 'connecting') return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      window.clearTimeout(timer);
-      off();
-      resolve();
-    };
-    const timer = window.setTimeout(done, FIRST_CONNECT_WAIT_MS);
-    const off = live.onState((state) => state !== 'connecting' && done());
-  });
 }
 
 function explain(main: HTMLElement, title: string, text: string, link?: string): void {

@@ -22,7 +22,8 @@ interface Elements {
 }
 
 export interface NotificationPanel {
-  refresh(): Promise<void>;
+  /** The unread notifications and count of a sync (GET /api/sync); read ones already shown stay. */
+  synced(s: { unread: NotificationView[]; unreadCount: number }): void;
   /** A `notification.created` payload; `unreadCount` is absent for announcements to a role or all. */
   created(p: { notification: NotificationView; unreadCount?: number }): void;
   /** A `notification.read` payload (marked in this tab or another). */
@@ -125,11 +126,10 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
   window.setInterval(() => !el.panel.hidden && render(), 30_000);
 
   return {
-    async refresh() {
-      const r = await api.get<{ notifications: NotificationView[]; unreadCount: number }>(`/api/notifications?limit=${SHOWN}`);
-      items.clear();
-      for (const n of r.notifications) items.set(n.id, n);
-      setUnread(r.unreadCount);
+    synced({ unread: list, unreadCount }) {
+      for (const [id, n] of items) if (!n.readAt) items.delete(id);
+      for (const n of list) items.set(n.id, n);
+      setUnread(unreadCount);
       render();
     },
     created({ notification, unreadCount }) {

@@ -22,8 +22,7 @@ interface Status {
 const REFRESH_MS = 2_000;
 const FEED_SIZE = 25;
 
-const dash = await startDashboard('admin');
-if (dash) operatorDashboard(dash);
+await startDashboard('admin', operatorDashboard);
 
 /** An operator's view: the cases that need a person, the server's live status, announcements, and the events this stream gets. */
 function operatorDashboard(d: Dashboard): void {

@@ -1,13 +1,12 @@
 import { OFFLINE_HINT, startDashboard, type Dashboard } from './dashboard.js';
 import { askToCancel } from './cancel-dialog.js';
-import { BOOKING_EVENTS, BookingStore, type Booking } from './bookings.js';
+import { BOOKING_EVENTS, BookingStore, syncedBookings, type Booking } from './bookings.js';
 import { byId, h, reconcileList } from './dom.js';
 import { bookingStatusLabel, capitalise, formatAgo, formatMoney, formatWhen, statusLabel } from './format.js';
 import { MoneyList, type MoneyItem } from './money-list.js';
 import { loadNames } from './names.js';
 
-const dash = await startDashboard('provider');
-if (dash) await providerDashboard(dash);
+await startDashboard('provider', providerDashboard);
 
 /** A provider's dashboard: answer requests, do the work, and watch the money arrive. */
 async function providerDashboard(d: Dashboard): Promise<void> {
@@ -132,9 +131,11 @@ async function providerDashboard(d: Dashboard): Promise<void> {
   d.onOfflineChange(renderBookings);
   d.on('payment.status_changed', (e) => payments.applyEvent(e, 'paymentId'));
   d.on('payout.status_changed', (e) => payouts.applyEvent(e, 'payoutId'));
-  await d.load(async () => store.replaceAll((await d.api.get<{ bookings: Booking[] }>('/api/bookings?limit=50')).bookings));
-  await d.load(async () => payments.replaceAll((await d.api.get<{ payments: MoneyItem[] }>('/api/payments?limit=50')).payments));
-  await d.load(async () => payouts.replaceAll((await d.api.get<{ payouts: MoneyItem[] }>('/api/payouts?limit=50')).payouts));
+  d.onSync((s) => {
+    store.replaceAll(syncedBookings(s));
+    payments.replaceAll(s.payments.items);
+    payouts.replaceAll(s.payouts?.items ?? []);
+  });
   window.setInterval(renderMoney, 60_000);
 }
 
