@@ -9,7 +9,6 @@ import { ChannelRegistry } from './realtime/channel-registry';
 import { startStreamSweep } from './realtime/stream-sweep';
 import { ClientModeTracker } from './realtime/client-modes';
 import { HeldPolls } from './realtime/held-polls';
-import { PollWindow } from './realtime/poll-window';
 import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
@@ -59,17 +58,14 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   const telemetry = new Telemetry(() => registry.counts());
   // It reads the log on its own timer, after commits: publishing pays nothing for it.
   const channels = startChannels({ config, knex: db.knex, registry, telemetry, logger });
-  // Filled by the relay's runs as they are dispatched, before the held polls they wake look.
-  const pollWindow = new PollWindow(db.knex, () => relay.dispatchedId);
   const relay = new OutboxRelay(
     db.knex,
-    (events, after) => {
+    (events) => {
       const reached = registry.dispatch(events);
       events.forEach((e, i) => {
         telemetry.recordFanout(e.occurredAt, reached[i]);
         if (e.type === 'notification.created') channels.dispatcher.noteNotification(e.id);
       });
-      pollWindow.extend(after, events);
       heldPolls.dispatch(events);
     },
     logger,
@@ -131,7 +127,6 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     tickets,
     registry,
     heldPolls,
-    pollWindow,
     relay,
     publisher,
     telemetry,

@@ -34,11 +34,8 @@ export class OutboxRelay {
 
   constructor(
     private readonly knex: Knex,
-    /**
-     * Receives consecutive committed events in id order, each exactly once, a run at a time: every
-     * event of the log with an id in (after, the run's last id].
-     */
-    private readonly deliver: (events: readonly EventRecord[], after: string) => void,
+    /** Receives consecutive committed events in id order, each exactly once, a run at a time. */
+    private readonly deliver: (events: readonly EventRecord[]) => void,
     private readonly logger: Logger,
     private readonly pollMs: number,
   ) {}
@@ -123,10 +120,9 @@ export class OutboxRelay {
 
   /** `events` follow the cursor with no gap, in id order. */
   private dispatch(events: readonly EventRecord[]): void {
-    const after = this.cursor;
     this.cursor = events[events.length - 1].id;
     try {
-      this.deliver(events, after);
+      this.deliver(events);
     } catch (err) {
       this.logger.error(
         { code: 'BROADCAST_FAILED', firstEventId: events[0].id, lastEventId: this.cursor, err },

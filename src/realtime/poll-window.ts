@@ -44,9 +44,8 @@ const FILL_SQL = `
  *   below the floor goes to the database, which answers it exactly (a reset if it was pruned).
  *   Pruning after a read can only remove events the window still holds: serving them skips nothing.
  *
- * The relay hands it each run it dispatches (`extend`), so a poll that a run wakes finds it held.
- * Reads happen only when a poll finds the relay ahead of `top` all the same (a run that came while
- * a read was filling, or before the first poll) and are shared by every poll waiting meanwhile; a server that nobody polls never reads nor holds anything. The window starts
+ * Reads happen only when a poll finds the relay ahead of `top` and are shared by every poll
+ * waiting meanwhile; a server that nobody polls never reads nor holds anything. The window starts
  * at the relay's position at the first poll, so cursors from before then are the database's.
  */
 export class PollWindow {
@@ -86,22 +85,6 @@ export class PollWindow {
       events.push(e);
     }
     return { events, lastEventId: this.top, hasMore: false };
-  }
-
-  /**
-   * A run the relay dispatched: every event of the log in (after, its last id]. When it continues
-   * the window exactly, and no read is filling it, it is held at once, so the polls it wakes answer
-   * from memory instead of the first of them reading it back.
-   */
-  extend(after: string, events: readonly EventRecord[]): void {
-    if (this.floor === null || this.filling || this.top !== after || !events.length) return;
-    this.events.push(...events);
-    this.top = events[events.length - 1].id;
-    const drop = this.events.length - this.capacity;
-    if (drop > 0) {
-      this.floor = this.events[drop - 1].id;
-      this.events = this.events.slice(drop);
-    }
   }
 
   private async fill(): Promise<void> {

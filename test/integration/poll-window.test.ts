@@ -50,25 +50,6 @@ describeDb('PollWindow: the recent log in memory for polls', () => {
     expect(await w.page(a1.id, ch('wa'), 1)).toEqual({ events: [all], lastEventId: last, hasMore: false });
   });
 
-  it('holds each run the relay dispatches, so the polls it wakes answer without reading the log', async () => {
-    const w = srv.running.deps.pollWindow;
-    const start = await srv.settledLastId();
-    await w.page(start, ch('ext'), 10);
-    const [mine] = await srv.publish(to('ext'));
-    const [other] = await srv.publish(to('ext-other'));
-    const last = await srv.settledLastId();
-    const reads: string[] = [];
-    const count = (q: { sql: string }) => reads.push(q.sql);
-    knex().on('query', count);
-    try {
-      expect(await w.page(start, ch('ext'), 10)).toEqual({ events: [mine], lastEventId: last, hasMore: false });
-      expect(ids(await w.page(start, ch('ext-other'), 10))).toEqual([other.id]);
-    } finally {
-      knex().off('query', count);
-    }
-    expect(reads).toEqual([]);
-  });
-
   it('never answers past what the relay has dispatched, nor a cursor ahead of it', async () => {
     const start = await srv.settledLastId();
     const w = window(10);
