@@ -14,7 +14,9 @@ interface Envelope {
 describeDb('GET /api/sync: the caller’s state and the cursor it is consistent with', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startTestServer({ POLL_INTERVAL_MS: '60000' });
+    // The delivery dispatcher records each notification's deliveries in the background, which
+    // would change a notification between the sync and the inbox read compared below.
+    srv = await startTestServer({ POLL_INTERVAL_MS: '60000', DISPATCH_POLL_MS: '60000' });
   });
   afterAll(() => srv.stop());
 
