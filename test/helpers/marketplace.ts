@@ -116,3 +116,23 @@ export async function expectBooksBalanced(m: Marketplace): Promise<void> {
   expect(summary.journal.mismatches).toEqual([]);
   expect(summary.balanced).toBe(true);
 }
+
+/**
+ * A signed card-dispute webhook (`charge.dispute.create` or `.resolve`) about the charge
+ * `reference` of `amount` cents, in Paystack's shape: the dispute's own `id`, the charge under
+ * `transaction`, `refund_amount` the whole charge unless `extra` says otherwise.
+ */
+export function postCardDispute(m: Marketplace, event: string, dispute: { id: number; reference: string; amount: number }, extra: object = {}) {
+  return m.paystack.postWebhook(event, {
+    id: dispute.id,
+    refund_amount: dispute.amount,
+    currency: 'ZAR',
+    status: event === 'charge.dispute.create' ? 'awaiting-merchant-feedback' : 'resolved',
+    resolution: null,
+    domain: 'test',
+    category: 'chargeback',
+    transaction: { id: 896467688, reference: dispute.reference, amount: dispute.amount, status: 'success' },
+    transaction_reference: null,
+    ...extra,
+  });
+}

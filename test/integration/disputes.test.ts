@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { expectBooksBalanced, postCardDispute, startMarketplace, type Marketplace } from '../helpers/marketplace';
 import { openStream, type TestStream } from '../helpers/sse-client';
 
 describeDb('card disputes freeze the payout', () => {
@@ -26,18 +26,7 @@ describeDb('card disputes freeze the payout', () => {
   }
 
   const dispute = (event: string, reference: string, extra: object = {}) =>
-    m.paystack.postWebhook(event, {
-      id: 358950 + n,
-      refund_amount: 250000,
-      currency: 'ZAR',
-      status: event === 'charge.dispute.create' ? 'awaiting-merchant-feedback' : 'resolved',
-      resolution: null,
-      domain: 'test',
-      category: 'chargeback',
-      transaction: { id: 896467688, reference, amount: 250000, status: 'success' },
-      transaction_reference: null,
-      ...extra,
-    });
+    postCardDispute(m, event, { id: 358950 + n, reference, amount: 250000 }, extra);
 
   it('freezes the payout, tells the client, the provider and admins, and releases it when the merchant wins', async () => {
     const c = await completed();

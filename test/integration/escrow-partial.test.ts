@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, PAYSTACK_TEST_KEY, startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { expectBooksBalanced, PAYSTACK_TEST_KEY, postCardDispute, startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
 
 /**
@@ -35,18 +35,7 @@ describeDb('escrow: partial refunds and partial disputes', () => {
   }
 
   const dispute = (event: string, reference: string, extra: object = {}) =>
-    m.paystack.postWebhook(event, {
-      id: 770000 + n,
-      refund_amount: 100_000,
-      currency: 'ZAR',
-      status: event === 'charge.dispute.create' ? 'awaiting-merchant-feedback' : 'resolved',
-      resolution: null,
-      domain: 'test',
-      category: 'chargeback',
-      transaction: { id: 900000 + n, reference, amount: 100_000, status: 'success' },
-      transaction_reference: null,
-      ...extra,
-    });
+    postCardDispute(m, event, { id: 770000 + n, reference, amount: 100_000 }, extra);
 
   /** A refund made outside our API, in Paystack's dashboard (here: the fake's own endpoint). */
   const dashboardRefund = (reference: string, amount: number) =>
