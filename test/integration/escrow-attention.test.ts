@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { type Actor, type ConfirmedBooking, expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
 
 const HOUR = 3_600_000;
 
@@ -138,15 +138,7 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
 
   it('cases that only time creates: a card dispute open too long, escrow held past the booking time with the work not done', async () => {
     const dispute = await paid('att-card');
-    const tx = m.paystack.transaction(dispute.reference)!;
-    await m.paystack.postWebhook('charge.dispute.create', {
-      id: 77_000 + Number(dispute.id),
-      status: 'awaiting-merchant-feedback',
-      refund_amount: tx.amount,
-      currency: 'ZAR',
-      transaction: { id: tx.id, reference: dispute.reference, amount: tx.amount, status: 'success' },
-      transaction_reference: null,
-    });
+    await postCardDispute(m, 'charge.dispute.create', { id: 77_000 + Number(dispute.id), reference: dispute.reference, amount: m.paystack.transaction(dispute.reference)!.amount });
     const stalled = await paid('att-stall');
     expect(await casesOf(dispute.id)).toEqual([]);
     expect(await casesOf(stalled.id)).toEqual([]);

@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { type Actor, type ConfirmedBooking, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
 import { up as openJournalBalances } from '../../migrations/20261207000002_open_journal_balances';
 
 const FEE_BPS = 500;
@@ -130,17 +130,7 @@ describeDb('escrow: the double-entry journal', () => {
   it('records a card dispute lost after the payout went out as a chargeback loss, and raises it', async () => {
     const c = await released('jr-chargeback', 40_000);
     await m.paystack.settleTransfer(c.payoutReference, 'success');
-    const tx = m.paystack.transaction(c.reference)!;
-    const dispute = (event: string, extra: object = {}) =>
-      m.paystack.postWebhook(event, {
-        id: 55_000 + Number(c.id),
-        currency: 'ZAR',
-        status: event === 'charge.dispute.create' ? 'awaiting-merchant-feedback' : 'resolved',
-        refund_amount: 40_000,
-        transaction: { id: tx.id, reference: c.reference, amount: 40_000, status: 'success' },
-        transaction_reference: null,
-        ...extra,
-      });
+    const dispute = (event: string, extra: object = {}) => postCardDispute(m, event, { id: 55_000 + Number(c.id), reference: c.reference, amount: 40_000 }, extra);
     await dispute('charge.dispute.create');
     await dispute('charge.dispute.resolve', { resolution: 'auto-accepted' });
     const payment = await paymentOf(c.reference);

@@ -1,5 +1,5 @@
 import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
 
 /** Every state in which money waits on Paystack has something that moves it. */
 describeDb('escrow: money that waits on Paystack is always moved', () => {
@@ -143,15 +143,7 @@ describeDb('escrow: money that waits on Paystack is always moved', () => {
   });
 
   async function openCardDispute(reference: string, id: string) {
-    const tx = m.paystack.transaction(reference)!;
-    await m.paystack.postWebhook('charge.dispute.create', {
-      id: 9100 + Number(id),
-      status: 'awaiting-merchant-feedback',
-      refund_amount: tx.amount,
-      currency: 'ZAR',
-      transaction: { id: tx.id, reference, amount: tx.amount, status: 'success' },
-      transaction_reference: null,
-    });
+    await postCardDispute(m, 'charge.dispute.create', { id: 9100 + Number(id), reference, amount: m.paystack.transaction(reference)!.amount });
   }
 
   it('refuses to cancel (and so to refund) while a card dispute is open', async () => {

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { type Actor, inAnHour, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
 import { maxPayoutSql, type LedgerSummary } from '../../src/payments/ledger';
 
@@ -106,17 +106,7 @@ describeDb('money ledger and payment/payout lists', () => {
     // I: a card dispute opens before the client confirms; the payout waits, then the customer wins.
     await checkout('I', cd, pa, 25_000);
     await charge('I');
-    const dispute = (event: string, extra: object = {}) =>
-      m.paystack.postWebhook(event, {
-        id: 4242,
-        currency: 'ZAR',
-        status: event === 'charge.dispute.create' ? 'awaiting-merchant-feedback' : 'resolved',
-        resolution: null,
-        category: 'chargeback',
-        transaction: { id: 1, reference: flows.I.reference, amount: 25_000, status: 'success' },
-        transaction_reference: null,
-        ...extra,
-      });
+    const dispute = (event: string, extra: object = {}) => postCardDispute(m, event, { id: 4242, reference: flows.I.reference, amount: 25_000 }, extra);
     expect((await dispute('charge.dispute.create')).status).toBe(200);
     expect(await release('I', cd, pa)).toEqual(expect.objectContaining({ status: 'PENDING', amount: 24_375 }));
     expect((await dispute('charge.dispute.resolve', { resolution: 'auto-accepted' })).status).toBe(200);
