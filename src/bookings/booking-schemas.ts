@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { UserId } from '../auth/principal';
+import { UserId, BookingStatus } from '../contract/vocabulary';
 import { RowId } from '../http/ids';
 import { EmptyBody } from '../http/validate';
-import { BookingStatus } from './booking-state';
 
 export const Currency = z.enum(['ZAR', 'NGN', 'GHS', 'KES', 'USD']);
 

@@ -3,7 +3,7 @@ import { cancelledBy } from './cancelled-by';
 import type { Principal } from '../auth/principal';
 import { bookingAudience, userChannel } from '../events/audience';
 import type { Emit, EventPublisher } from '../events/event-publisher';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { pageOf } from '../storage/paging';
 import { findUser } from '../users/user-repository';
 import { holdForClientDispute, lockPaymentByBooking } from '../payments/payment-repository';
@@ -24,7 +24,8 @@ import type { BookingView, CreateBookingRequest, ListBookingsQuery } from './boo
 import { bookingViewFor } from './booking-views';
 import { insertTimers } from './booking-timer-repository';
 import { timersOnAccept, timersOnRequest } from './booking-timers';
-import { autoReleaseAt, canViewBooking, decideBookingAction, earliestStart, type BookingAction, type BookingStatus } from './booking-state';
+import { autoReleaseAt, canViewBooking, decideBookingAction, earliestStart, type BookingAction } from './booking-state';
+import type { BookingStatus } from '../contract/vocabulary';
 
 const parties = (b: BookingRow) => ({ clientId: b.client_id, providerId: b.provider_id, bookingId: String(b.id) });
 

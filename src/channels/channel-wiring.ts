@@ -6,7 +6,7 @@ import type { Telemetry } from '../ops/telemetry';
 import type { ChannelSender } from './channel';
 import { Dispatcher } from './dispatcher';
 import { EmailChannel } from './email-channel';
-import type { DeliveryChannel } from './policies';
+import type { DeliveryChannel } from '../contract/vocabulary';
 import { receiptFacts } from './receipt-repository';
 import { PushChannel } from './push-channel';
 import { TextChannel } from './sms-channel';

@@ -1,9 +1,5 @@
 import { z } from 'zod';
-import { Role, UserId } from '../auth/principal';
-import { BookingStatus } from '../bookings/booking-state';
-import { PaymentStatus } from '../payments/payment-state';
-import { PayoutStatus } from '../payments/payout-state';
-import { DeliveryChannel } from '../channels/policies';
+import { Role, UserId, BookingStatus, PaymentStatus, PayoutStatus, DeliveryChannel } from './vocabulary';
 
 /*
  * What the routes answer and the events carry, as zod schemas: the OpenAPI and AsyncAPI documents

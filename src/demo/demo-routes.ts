@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../http/validate';
-import { AppError } from '../http/app-error';
-import { UserId } from '../auth/principal';
+import { AppError } from '../errors/app-error';
+import { UserId } from '../contract/vocabulary';
 import { findUser } from '../users/user-repository';
 import type { AppDeps } from '../app-deps';
 import { DEMO_USERS, findDemoUser, type DemoUser } from './demo-seed';

@@ -1,6 +1,6 @@
 import type { Db } from '../storage/db';
 import type { Logger } from '../logger';
-import type { Role } from '../auth/principal';
+import type { Role } from '../contract/vocabulary';
 import type { PaystackClient } from '../payments/paystack-client';
 import { findUser, setPayoutAccount, setServices, upsertUser } from '../users/user-repository';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { ErrorCode } from '../http/app-error';
+import type { ErrorCode } from '../errors/app-error';
 import { EmptyBody } from '../http/validate';
-import { UserId, Role } from '../auth/principal';
+import { UserId, Role, PaymentStatus, PayoutStatus } from '../contract/vocabulary';
 import { BookingAction } from '../bookings/booking-state';
 import { CreateBookingRequest, DisputeRequest, ListBookingsQuery, ReasonRequest } from '../bookings/booking-schemas';
 import { BroadcastRequest } from '../broadcasts/broadcast-schemas';
@@ -19,8 +19,6 @@ import { StreamQuery } from '../realtime/stream-open';
 import { ResetRequest, SessionRequest } from '../demo/demo-routes';
 import { PollResponse } from '../contract/events';
 import { AttentionItem, BookingView, ContactPreferencesView, Id, InboxNotificationView, NextCursor, NotificationView, PaymentItem, PayoutItem, Profile, SeenBookingView, SyncState } from '../contract/views';
-import { PaymentStatus } from '../payments/payment-state';
-import { PayoutStatus } from '../payments/payout-state';
 
 /*
  * Every HTTP route, described for the OpenAPI document: what it reads (the zod schemas that

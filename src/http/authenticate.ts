@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import { AppError } from './app-error';
+import { AppError } from '../errors/app-error';
 import type { TokenService } from '../auth/jwt';
 import type { Principal } from '../auth/principal';
 import type { UserClaims } from '../users/user-repository';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal';
 import { bookingAudience } from '../events/audience';
 import type { EventPublisher } from '../events/event-publisher';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { lockBooking } from '../bookings/booking-repository';
 import { recordAdminAction } from './attention-repository';
 import { movePayment, releaseEscrow } from './escrow';

@@ -1,7 +1,6 @@
 import type { Db } from '../storage/db';
-import type { PaymentStatus } from './payment-state';
+import type { PaymentStatus, BookingStatus } from '../contract/vocabulary';
 import type { BookingRow } from '../bookings/booking-repository';
-import type { BookingStatus } from '../bookings/booking-state';
 
 export interface PaymentRow {
   id: string;

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
 import type { EventPublisher } from '../events/event-publisher';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import type { Logger } from '../logger';
 import { findBookingView } from '../bookings/booking-repository';
 import { canViewBooking } from '../bookings/booking-state';

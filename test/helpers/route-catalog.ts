@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type express from 'express';
-import type { Role } from '../../src/auth/principal';
+import type { Role } from '../../src/contract/vocabulary';
 
 /*
  * Every HTTP route of ours, described from the outside: who may call it, what it names in its

@@ -5,7 +5,7 @@ import { Dispatcher } from '../../src/channels/dispatcher';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';
 import type { ChannelSender } from '../../src/channels/channel';
-import type { DeliveryChannel } from '../../src/channels/policies';
+import type { DeliveryChannel } from '../../src/contract/vocabulary';
 
 const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`;
 const AUTH_TOKEN = 'twilio_suite_token_0123456789abcdef';

@@ -10,7 +10,7 @@ import { EmailChannel } from '../../src/channels/email-channel';
 import { claimDue } from '../../src/channels/delivery-repository';
 import { receiptFacts } from '../../src/channels/receipt-repository';
 import type { ChannelSender } from '../../src/channels/channel';
-import type { DeliveryChannel } from '../../src/channels/policies';
+import type { DeliveryChannel } from '../../src/contract/vocabulary';
 
 describeDb('deliveries beyond the tab', () => {
   let m: Marketplace;
