@@ -39,3 +39,6 @@ export const ListBookingsQuery = z.strictObject({
 export type ListBookingsQuery = z.infer<typeof ListBookingsQuery>;
 
 export { BookingView } from '../contract/views';
+
+/** POST /api/bookings/:id/payment: the payer's email when the token carries none. */
+export const PaymentRequest = z.strictObject({ email: z.email().max(320).optional() });

@@ -8,7 +8,7 @@ import { pageOf } from '../storage/paging';
 import { findUser } from '../users/user-repository';
 import { holdForClientDispute, lockPaymentByBooking } from '../payments/payment-repository';
 import { movePayment, releaseEscrow } from '../payments/escrow';
-import type { PaymentFollowUps } from '../payments/payment-service';
+import type { BookingPayments, PaymentInit } from '../payments/payment-service';
 import {
   findBookingView,
   findEscrowDueBy,
@@ -47,7 +47,7 @@ export class BookingService {
   constructor(
     private readonly knex: Knex,
     private readonly publisher: EventPublisher,
-    private readonly payments: PaymentFollowUps,
+    private readonly payments: BookingPayments,
     private readonly rules: BookingRules,
   ) {}
 
@@ -80,6 +80,13 @@ export class BookingService {
       return view;
     });
     return result;
+  }
+
+  /** POST /api/bookings/:id/payment: only the booking's client pays, through payments' checkout. */
+  async checkout(p: Principal, id: string, email: string | undefined): Promise<PaymentInit> {
+    const view = await this.get(p, id);
+    if (view.clientId !== p.userId) throw new AppError('FORBIDDEN', 'Only the booking’s client can pay');
+    return this.payments.initialize(p, view, email);
   }
 
   async get(p: Principal, id: string): Promise<BookingView> {

@@ -32,8 +32,6 @@ export const BOOKING_RULES: Readonly<Record<BookingAction, Rule>> = {
   dispute: { from: ['CONFIRMED', 'IN_PROGRESS', 'COMPLETED'], by: ['client'], event: 'booking.disputed' },
 };
 
-/** Bookings that will not happen: money paid for one of these goes back to the client. */
-export const CALLED_OFF: readonly BookingStatus[] = ['REJECTED', 'CANCELLED', 'EXPIRED'];
 
 export type Decision =
   | { ok: true; to: BookingStatus; event?: string }

@@ -16,6 +16,9 @@ export const UserId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, 'i
 export const BookingStatus = z.enum(['PENDING', 'CONFIRMED', 'IN_PROGRESS', 'COMPLETED', 'REJECTED', 'CANCELLED', 'EXPIRED']);
 export type BookingStatus = z.infer<typeof BookingStatus>;
 
+/** A booking that will not happen: money paid for it goes back to the client. */
+export const CALLED_OFF: readonly BookingStatus[] = ['REJECTED', 'CANCELLED', 'EXPIRED'];
+
 export const PaymentStatus = z.enum(['PENDING', 'PAID', 'ESCROW', 'RELEASED', 'FAILED', 'FLAGGED', 'REFUND_PENDING', 'REFUNDED', 'EXPIRED']);
 export type PaymentStatus = z.infer<typeof PaymentStatus>;
 

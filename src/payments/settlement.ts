@@ -12,7 +12,7 @@ import { bookingAudience } from '../events/audience';
 import { canMovePayout } from './payout-state';
 import type { PayoutStatus } from '../contract/vocabulary';
 import type { VerifiedTransaction } from './paystack-client';
-import { CALLED_OFF } from '../bookings/booking-state';
+import { CALLED_OFF } from '../contract/vocabulary';
 
 export type SettleOutcome = 'processed' | 'no_change' | 'unknown_reference' | 'flagged';
 
