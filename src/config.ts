@@ -5,6 +5,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import proxyaddr from 'proxy-addr';
 import webpush from 'web-push';
+import { POLICIES } from './channels/policies';
 
 const isTimeZone = (zone: string): boolean => {
   try {
@@ -176,6 +177,24 @@ export const EnvSchema = z.object({
     .transform((s) => s.replace(/^whatsapp:/, ''))
     .pipe(z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number or a Messaging Service SID'))
     .optional(),
+  // Approved WhatsApp templates (Twilio Content API) as JSON, {"booking.created":"HX…","*":"HX…"}:
+  // each with {{1}} (the title) and {{2}} (the text); a type without one goes as free text.
+  TWILIO_WHATSAPP_TEMPLATES: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'a JSON object of notification type to Content SID' });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z
+        .record(z.string(), z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'a Content SID: HX followed by 32 hex digits'))
+        .refine((r) => Object.keys(r).every((type) => type === '*' || type in POLICIES), 'keys must be notification types with a policy (src/channels/policies.ts), or *'),
+    )
+    .default({}),
 });
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -174,7 +174,7 @@ export const OutboxMessageView = z.object({
   to: z.string().describe('The address it went to: an email address, an E.164 number, or the push subscription'),
   recipient: z.string().nullable().describe("The demo user's name, when the address is one of theirs"),
   at: Timestamp.describe('When the fake received it'),
-  title: z.string().describe("An email's subject, a push notification's title; empty for SMS and WhatsApp"),
+  title: z.string().describe("An email's subject, a push notification's title, a WhatsApp template's Content SID; empty for free text"),
   text: z.string().describe('What the person reads'),
   status: z.string().describe("For SMS and WhatsApp, the last status the fake reported back by its signed callback (`delivered`), and our answer's outcome; else `received`"),
 });

@@ -17,6 +17,9 @@ export const DEMO_TEXT_DELIVERED_MS = 1_000;
 export const DEMO_SMS_FROM = '+27875550100';
 export const DEMO_WHATSAPP_FROM = '+27875550101';
 
+/** The demo's one approved WhatsApp template, used for every type: WhatsApp takes only templates from a business that writes first. */
+export const DEMO_WHATSAPP_TEMPLATE = { sid: `HX${'d3e0'.repeat(8)}`, text: '{{1}}\n{{2}}\n\nOpen your Marketplace dashboard to answer.' } as const;
+
 export interface DemoChannels {
   /** The server's config with the fakes in place of the providers it was not given. */
   config: Config;
@@ -67,7 +70,9 @@ export async function startDemoChannels(config: Config, logger: Logger): Promise
         TWILIO_AUTH_TOKEN: twilio.authToken,
         TWILIO_SMS_FROM: DEMO_SMS_FROM,
         TWILIO_WHATSAPP_FROM: DEMO_WHATSAPP_FROM,
+        TWILIO_WHATSAPP_TEMPLATES: { '*': DEMO_WHATSAPP_TEMPLATE.sid },
       };
+      twilio.defineTemplate(DEMO_WHATSAPP_TEMPLATE.sid, DEMO_WHATSAPP_TEMPLATE.text);
       started.push(twilio);
     }
 
@@ -161,7 +166,7 @@ function fromText(m: ReceivedMessage) {
     channel: whatsapp ? ('whatsapp' as const) : ('sms' as const),
     to: number,
     recipient: nameByPhone.get(number) ?? null,
-    title: '',
+    title: m.contentSid ? `Template ${m.contentSid}` : '',
     text: m.body,
     status: 'queued',
   };

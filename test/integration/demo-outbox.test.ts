@@ -4,6 +4,7 @@ import { startTestServer, type TestServer } from '../helpers/test-server';
 import { inAnHour } from '../helpers/marketplace';
 import { waitUntil } from '../helpers/browser';
 import { findDemoUser } from '../../src/demo/demo-seed';
+import { DEMO_WHATSAPP_TEMPLATE } from '../../src/demo/demo-channels';
 import type { OutboxMessageView } from '../../src/contract/views';
 
 /*
@@ -59,6 +60,8 @@ describeDb('the demo outbox', () => {
       100,
     );
     expect(whatsapp.recipient).toBe('Sipho Dlamini');
+    // Started by us, so sent as the demo's approved template rather than free text.
+    expect(whatsapp.title).toBe(`Template ${DEMO_WHATSAPP_TEMPLATE.sid}`);
     expect(whatsapp.text).toMatch(/New booking request/);
     expect(whatsapp.text).toMatch(/Thandi Nkosi/);
     // Our webhook verified the fake's signature and recorded the outcome.
