@@ -22,6 +22,7 @@ import type { EscrowAdmin } from './payments/escrow-admin';
 import type { StatusFigures } from './ops/status-figures';
 import type { HeldPolls } from './realtime/held-polls';
 import type { Dispatcher } from './channels/dispatcher';
+import type { DemoOutbox } from './demo/demo-outbox';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -47,6 +48,8 @@ export interface AppDeps {
   notifications: NotificationService;
   /** Sends notifications beyond the tab (email, push, WhatsApp, SMS) and records each delivery. */
   dispatcher: Dispatcher;
+  /** Demo mode only: what the in-process fakes of email, SMS, WhatsApp and push received. */
+  demoOutbox?: DemoOutbox;
   reconciler: Reconciler | null;
   attention: AttentionQueue;
   escrowAdmin: EscrowAdmin;

@@ -38,7 +38,7 @@ export function startChannels(o: { config: Config; knex: Knex; registry: Channel
       : null;
   const statusCallback = new URL(TWILIO_WEBHOOK_PATH, baseUrl).href;
   for (const [channel, from] of [['whatsapp', config.TWILIO_WHATSAPP_FROM], ['sms', config.TWILIO_SMS_FROM]] as const) {
-    if (twilio && from) senders.set(channel, new TextChannel({ channel, client: twilio, from, statusCallback }));
+    if (twilio && from) senders.set(channel, new TextChannel({ channel, client: twilio, from, statusCallback, templates: channel === 'whatsapp' ? config.TWILIO_WHATSAPP_TEMPLATES : undefined }));
     else logger.info({ code: `${channel.toUpperCase()}_NOT_CONFIGURED` }, `TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_${channel.toUpperCase()}_FROM are not all set; ${channel} deliveries are recorded as skipped`);
   }
   const dispatcher = new Dispatcher(o.knex, senders, (userId) => o.registry.hasUser(userId), o.telemetry, logger, {

@@ -18,7 +18,7 @@ import { PollQuery } from '../realtime/poll';
 import { StreamQuery } from '../realtime/stream-open';
 import { ResetRequest, SessionRequest } from '../demo/demo-routes';
 import { PollResponse } from '../contract/events';
-import { AttentionItem, BookingView, ContactPreferencesView, Id, InboxNotificationView, NextCursor, NotificationView, PaymentItem, PayoutItem, Profile, SeenBookingView, SyncState } from '../contract/views';
+import { AttentionItem, BookingView, ContactPreferencesView, DemoOutboxView, Id, InboxNotificationView, NextCursor, NotificationView, PaymentItem, PayoutItem, Profile, SeenBookingView, SyncState } from '../contract/views';
 
 /*
  * Every HTTP route, described for the OpenAPI document: what it reads (the zod schemas that
@@ -396,9 +396,20 @@ export const OPERATIONS: readonly Operation[] = [
     answers: { 201: z.object({ token: z.string(), user: z.looseObject({ id: UserId, role: Role }), expiresInSeconds: z.number().int() }) },
   },
   {
+    method: 'get',
+    path: '/api/demo/outbox',
+    summary: 'Every email, SMS, WhatsApp and push the demo sent, as its in-process fakes received them, newest first (demo mode only)',
+    tag: 'demo',
+    auth: 'none',
+    demoOnly: true,
+    // Outside demo mode the route is not there.
+    errors: ['NOT_FOUND'],
+    answers: { 200: DemoOutboxView },
+  },
+  {
     method: 'post',
     path: '/api/demo/reset',
-    summary: "Start the demo over: every booking, payment, payout and notification goes, the users stay (demo mode only)",
+    summary: "Start the demo over: every booking, payment, payout, notification and outbox message goes, the users stay (demo mode only)",
     tag: 'demo',
     auth: 'none',
     demoOnly: true,

@@ -161,6 +161,7 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
   { method: 'GET', registered: '/api/settings', path: '/api/settings', auth: 'none', roles: [] },
   // src/demo
   { method: 'GET', registered: '/api/demo/users', path: '/api/demo/users', auth: 'none', roles: [], demoOnly: true },
+  { method: 'GET', registered: '/api/demo/outbox', path: '/api/demo/outbox', auth: 'none', roles: [], demoOnly: true },
   {
     method: 'POST',
     registered: '/api/demo/sessions',

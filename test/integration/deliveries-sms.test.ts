@@ -123,6 +123,9 @@ describeDb('SMS and WhatsApp through Twilio', () => {
         from: `whatsapp:${WHATSAPP_FROM}`,
         messagingServiceSid: null,
         body: expect.stringMatching(new RegExp(`^New booking request from Thandi ${n}: .*plumbing`)),
+        // No template configured: free text.
+        contentSid: null,
+        contentVariables: null,
         statusCallback: STATUS_CALLBACK,
       },
     ]);
