@@ -7,7 +7,7 @@ import type { TicketStore } from './auth/stream-tickets';
 import type { ChannelRegistry } from './realtime/channel-registry';
 import type { OutboxRelay } from './events/outbox-relay';
 import type { EventPublisher } from './events/event-publisher';
-import type { Telemetry } from './ops/telemetry';
+import type { Telemetry } from './metrics/telemetry';
 import type { UserClaims } from './users/user-repository';
 import type { PaystackClient } from './payments/paystack-client';
 import type { BookingService } from './bookings/booking-service';

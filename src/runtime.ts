@@ -12,7 +12,7 @@ import { HeldPolls } from './realtime/held-polls';
 import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
-import { Telemetry } from './ops/telemetry';
+import { Telemetry } from './metrics/telemetry';
 import { StatusFigures } from './ops/status-figures';
 import { createApp } from './app';
 import { writeLimit } from './http/rate-limits';

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { ChannelRegistry } from '../realtime/channel-registry';
-import type { Telemetry } from '../ops/telemetry';
+import type { Telemetry } from '../metrics/telemetry';
 import type { ChannelSender } from './channel';
 import { Dispatcher } from './dispatcher';
 import { EmailChannel } from './email-channel';
