@@ -30,6 +30,8 @@ function layerRule(folder) {
   // The wiring (app.ts, runtime.ts, server.ts) sits above every layer. AppDeps, the one bag of
   // services the routers take today, is the one exception while modules move to their own deps.
   group.push('../app', '../runtime', '../server');
+  // The fakes of the far ends are for tests, the bench and the demo, which starts them in-process.
+  if (folder !== 'demo') group.push('../../fakes/*');
   if (folder === 'contract' || folder === 'errors') group.push('../*');
   return ['error', { patterns: [{ group, message: `${folder}/ is below this folder's layer (eslint.config.mjs LAYERS)` }] }];
 }
@@ -50,6 +52,12 @@ export default tseslint.config(
   ...LAYERS.flat()
     .filter((f) => f !== 'client')
     .map((folder) => ({ files: [`src/${folder}/**/*.ts`], rules: { 'no-restricted-imports': layerRule(folder) } })),
+  {
+    // A fake speaks its provider's documented shapes and signs as the provider does, never by
+    // borrowing the server's code it is there to test.
+    files: ['fakes/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../src/*'], message: 'fakes/ imports nothing from src/' }] }] },
+  },
   {
     // The browser's code shares only the contract with the server.
     files: ['src/client/*.ts'],

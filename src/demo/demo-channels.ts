@@ -6,9 +6,9 @@ import type { Logger } from '../logger';
 import { DemoOutbox } from './demo-outbox';
 import { DEMO_USERS } from './demo-seed';
 import { giveDemoPhone, replaceDemoPushSubscription } from './demo-repository';
-import { FakePushService, type ReceivedPush } from './fake-push-service';
-import { FakeTwilio, type ReceivedMessage } from './fake-twilio';
-import { SmtpSink } from './smtp-sink';
+import { FakePushService, type ReceivedPush } from '../../fakes/fake-push-service';
+import { FakeTwilio, type ReceivedMessage } from '../../fakes/fake-twilio';
+import { SmtpSink } from '../../fakes/smtp-sink';
 
 /** How long the fake Twilio waits before it reports a text delivered: long enough to see it queued. */
 export const DEMO_TEXT_DELIVERED_MS = 1_000;

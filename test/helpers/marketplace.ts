@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { FakePaystack } from '../fakes/fake-paystack';
+import { FakePaystack } from '../../fakes/fake-paystack';
 import { startTestServer, type TestServer } from './test-server';
 import type { Role } from '../../src/contract/vocabulary';
 import { dedupeKey } from '../../src/payments/webhook-service';

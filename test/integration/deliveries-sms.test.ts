@@ -1,6 +1,6 @@
 import { describeDb } from '../helpers/test-db';
 import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { FakeTwilio } from '../fakes/fake-twilio';
+import { FakeTwilio } from '../../fakes/fake-twilio';
 import { Dispatcher } from '../../src/channels/dispatcher';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';

@@ -1,8 +1,8 @@
 import supertest from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { SmtpSink } from '../fakes/smtp-sink';
-import { FakePushService } from '../fakes/fake-push-service';
+import { SmtpSink } from '../../fakes/smtp-sink';
+import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';
 import { RecordingChannel } from '../fakes/recording-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';

@@ -1,7 +1,7 @@
 import { describeDb } from '../helpers/test-db';
 import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
 import { waitUntil } from '../helpers/browser';
-import { FakeTwilio } from '../fakes/fake-twilio';
+import { FakeTwilio } from '../../fakes/fake-twilio';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';
 import { SendRefused } from '../../src/channels/channel';
