@@ -13,7 +13,7 @@ import type { PollResponse } from '../contract/events';
 export type { PollResponse };
 import type { AppDeps } from '../app-deps';
 import type { Principal } from '../auth/principal';
-import { PollWindow } from './poll-window';
+import type { PollWindow } from './poll-window';
 import type { HeldPoll } from './held-polls';
 import { TypesParam } from './type-filter';
 
@@ -42,7 +42,7 @@ export class Poller {
   private readonly rateLimit: ReturnType<typeof pollLimit>;
 
   constructor(private readonly deps: AppDeps) {
-    this.recent = new PollWindow(deps.db.knex, () => deps.relay.dispatchedId);
+    this.recent = deps.pollWindow;
     this.rateLimit = pollLimit(deps.config.POLL_RATE_LIMIT_PER_MIN);
   }
 
