@@ -21,6 +21,7 @@ import type { AttentionQueue } from './payments/attention';
 import type { EscrowAdmin } from './payments/escrow-admin';
 import type { StatusFigures } from './ops/status-figures';
 import type { HeldPolls } from './realtime/held-polls';
+import type { PollWindow } from './realtime/poll-window';
 import type { Dispatcher } from './channels/dispatcher';
 import type { DemoOutbox } from './demo/demo-outbox';
 
@@ -36,6 +37,8 @@ export interface AppDeps {
   tickets: TicketStore;
   registry: ChannelRegistry;
   heldPolls: HeldPolls;
+  /** The recent log in memory, fed by the relay's runs, shared by every poll (realtime/poll-window.ts). */
+  pollWindow: PollWindow;
   relay: OutboxRelay;
   publisher: EventPublisher;
   telemetry: Telemetry;

@@ -9,6 +9,7 @@ import { ChannelRegistry } from './realtime/channel-registry';
 import { startStreamSweep } from './realtime/stream-sweep';
 import { ClientModeTracker } from './realtime/client-modes';
 import { HeldPolls } from './realtime/held-polls';
+import { PollWindow } from './realtime/poll-window';
 import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
@@ -65,18 +66,22 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   if (demoChannels) config = demoChannels.config;
   // It reads the log on its own timer, after commits: publishing pays nothing for it.
   const channels = startChannels({ config, knex: db.knex, registry, telemetry, logger });
+  // Holds each run before the held polls it wakes look: they answer from memory.
+  const pollWindow = new PollWindow(db.knex, () => relay.dispatchedId);
   const relay = new OutboxRelay(
     db.knex,
-    (events) => {
+    (events, after) => {
       const reached = registry.dispatch(events);
       events.forEach((e, i) => {
         telemetry.recordFanout(e.occurredAt, reached[i]);
         if (e.type === 'notification.created') channels.dispatcher.noteNotification(e.id);
       });
+      pollWindow.append(after, events);
       heldPolls.dispatch(events);
     },
     logger,
     config.RELAY_POLL_MS,
+    (through) => pollWindow.prunedThrough(through),
   );
   const notifications = new NotificationService(db.knex, config.MARKETPLACE_TIME_ZONE);
   const attention = new AttentionQueue(db.knex, attentionRules(config));
@@ -103,6 +108,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     retentionHours: config.EVENT_RETENTION_HOURS,
     intervalMs: config.PRUNE_INTERVAL_MS,
     logger,
+    prunedThrough: (through) => pollWindow.prunedThrough(through),
   });
 
   // Demo mode without a configured Paystack: from here on, config points at the in-process fake.
@@ -135,6 +141,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     tickets,
     registry,
     heldPolls,
+    pollWindow,
     relay,
     publisher,
     telemetry,

@@ -1,9 +1,30 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
-import { compareIds, logBounds, readEvents } from './event-log';
+import { compareIds, logBounds, toRecord, type EventRow } from './event-log';
 import type { EventRecord } from './event-types';
 
 const BATCH = 500;
+
+/** An event row, or (the LEFT JOIN's row when there are none) nulls with the bound. */
+type TailRow = { pruned_through: string } & (EventRow | { id: null });
+
+/*
+ * One statement: the next events after the cursor, and the retention bound read in the same
+ * snapshot, so that what the read misses because it was pruned is covered by the bound. The LEFT
+ * JOIN keeps the bound when there are no events. Prepared once per connection: it runs at least
+ * every RELAY_POLL_MS on every instance.
+ */
+/** The name the tail read is prepared under; it also tells it apart in knex's query events. */
+export const RELAY_TAIL_STATEMENT = 'relay_tail';
+
+const TAIL_SQL = `
+  SELECT s.pruned_through::text AS pruned_through, e.id, e.type, e.audience, e.payload, e.occurred_at
+  FROM event_log_state s
+  LEFT JOIN LATERAL (
+    SELECT id, type, audience, payload, occurred_at FROM events WHERE id > ? ORDER BY id LIMIT ?
+  ) e ON true
+  WHERE s.id = 1
+  ORDER BY e.id`;
 
 /** Up to this many user channels across a commit's events are dispatched in the committing tick. */
 export const FEW_USERS = 8;
@@ -34,10 +55,18 @@ export class OutboxRelay {
 
   constructor(
     private readonly knex: Knex,
-    /** Receives consecutive committed events in id order, each exactly once, a run at a time. */
-    private readonly deliver: (events: readonly EventRecord[]) => void,
+    /**
+     * Receives consecutive committed events in id order, each exactly once, a run at a time: every
+     * event of the log with an id in (after, the run's last id], but those already pruned.
+     */
+    private readonly deliver: (events: readonly EventRecord[], after: string) => void,
     private readonly logger: Logger,
     private readonly pollMs: number,
+    /**
+     * Told the retention bound (every id at or below it was pruned) that each read of the log saw
+     * in its own snapshot, before the events of that read are delivered.
+     */
+    private readonly prunedThrough: (through: string) => void = () => undefined,
   ) {}
 
   /** The last id handed to the registry: everything at or below it has been delivered live. */
@@ -107,7 +136,7 @@ export class OutboxRelay {
       let batch: EventRecord[];
       do {
         try {
-          batch = await readEvents(this.knex, { after: this.cursor, limit: BATCH });
+          batch = await this.readTail();
         } catch (err) {
           this.logger.error({ code: 'RELAY_READ_FAILED', err }, 'could not read the event log; will retry');
           return;
@@ -118,11 +147,21 @@ export class OutboxRelay {
     } while (this.again && !this.stopped);
   }
 
+  /** Up to BATCH events after the cursor; their retention bound goes to `prunedThrough` first. */
+  private async readTail(): Promise<EventRecord[]> {
+    const { rows } = (await this.knex.raw(TAIL_SQL, [this.cursor, BATCH]).options({ name: RELAY_TAIL_STATEMENT })) as { rows: TailRow[] };
+    const bound = rows[0]?.pruned_through;
+    if (bound === undefined) throw new Error('event_log_state is missing its row; migrations did not run');
+    this.prunedThrough(bound);
+    return rows.filter((r): r is TailRow & EventRow => r.id !== null).map(toRecord);
+  }
+
   /** `events` follow the cursor with no gap, in id order. */
   private dispatch(events: readonly EventRecord[]): void {
+    const after = this.cursor;
     this.cursor = events[events.length - 1].id;
     try {
-      this.deliver(events);
+      this.deliver(events, after);
     } catch (err) {
       this.logger.error(
         { code: 'BROADCAST_FAILED', firstEventId: events[0].id, lastEventId: this.cursor, err },

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
-import { pruneEvents } from './event-log';
+import { logBounds, pruneEvents } from './event-log';
 import { pruneIdempotencyKeys } from '../http/idempotency';
 import type { TicketStore } from '../auth/stream-tickets';
 
@@ -11,10 +11,17 @@ export function startRetention(o: {
   retentionHours: number;
   intervalMs: number;
   logger: Logger;
+  /**
+   * Told the log's retention bound after events were pruned here, so that what serves cursors
+   * from memory (the poll window) resets the pruned ones at once rather than at the relay's next read.
+   */
+  prunedThrough?: (through: string) => void;
 }): { stop(): void; runOnce(): Promise<void> } {
   const runOnce = async () => {
     try {
       const events = await pruneEvents(o.knex, new Date(Date.now() - o.retentionHours * 3_600_000));
+      // Read after the prune committed: at or above what it pruned.
+      if (events && o.prunedThrough) o.prunedThrough((await logBounds(o.knex)).prunedThrough);
       const tickets = await o.tickets.pruneExpired();
       const idempotencyKeys = await pruneIdempotencyKeys(o.knex);
       if (events || tickets || idempotencyKeys) o.logger.info({ events, tickets, idempotencyKeys }, 'pruned expired rows');

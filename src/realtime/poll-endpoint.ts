@@ -6,7 +6,7 @@ import { handOverTo } from '../http/handed-over';
 import { carriesBody } from '../http/require-json';
 import { logServed, requestId } from '../http/request-logging';
 import type { AppDeps } from '../app-deps';
-import { POLL_PATH, pollerOf } from './poll';
+import { POLL_PATH, pollerOf, type PollSink } from './poll';
 
 /**
  * Answers `GET /api/events` before Express. Polling is most of a server's requests (every phone,
@@ -14,6 +14,11 @@ import { POLL_PATH, pollerOf } from './poll';
  * per-request child logger serve none of it: answered here, a poll at 2,000/s costs 176-226 us
  * of CPU instead of 425-453 (docs/scaling.md §2). It keeps what a poll's answer carries in
  * Express: helmet's headers, CORS, the request id, the request's line and its duration metric.
+ *
+ * Those headers are set when the answer is sent, not when the request comes: a long poll is held
+ * for up to POLL_MAX_WAIT_S with nothing to send, and a response's header table is ~1.5 KB of
+ * heap to keep for it. Everything an answer needs is in the request, the response and the start
+ * time, so one sink serves every poll, and a held poll keeps no closure of this endpoint's.
  *
  * A poll that fails is handed to the Express app with its error (see handed-over.ts), so that
  * errors are logged, counted and answered in one place. Every other request, and a poll that
@@ -24,24 +29,42 @@ export function withPollEndpoint(deps: AppDeps, next: RequestListener): RequestL
   const securityHeaders = helmet();
   const poller = pollerOf(deps);
   const { telemetry, logger } = deps;
+  const labels = { method: 'GET', route: POLL_PATH, status: '200' };
+  const sink: PollSink = {
+    decorate(req, res) {
+      req.id = requestId(req, res);
+      inline(securityHeaders, req, res);
+      inline(cors, req, res);
+    },
+    finished(req, res, startedAt) {
+      // A long poll whose client left while it was held was never answered: nothing to count.
+      if (!res.writableEnded) return;
+      const ms = performance.now() - startedAt;
+      telemetry.httpDuration.observe(labels, ms / 1_000);
+      logServed(logger, req, res, Date.now() - ms);
+    },
+    failed(req, res, err) {
+      handOverTo(next, req, res)(err);
+    },
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     if (req.method !== 'GET' || (q === -1 ? url : url.slice(0, q)) !== POLL_PATH || carriesBody(req)) return next(req, res);
-    const startedAt = Date.now();
-    const timer = telemetry.httpDuration.startTimer();
-    req.id = requestId(req, res);
-    const failed = handOverTo(next, req, res);
-    securityHeaders(req, res, (err?: unknown) => {
-      if (err) return failed(err);
-      cors(req, res, () => {
-        poller.serve(req, res, querystring.parse(q === -1 ? '' : url.slice(q + 1))).then(() => {
-          // A long poll whose client left while it was held was never answered: nothing to count.
-          if (!res.writableEnded) return;
-          timer({ method: 'GET', route: POLL_PATH, status: '200' });
-          logServed(logger, req, res, startedAt);
-        }, failed);
-      });
-    });
+    void poller.serve(req, res, querystring.parse(q === -1 ? '' : url.slice(q + 1)), sink, performance.now());
   };
+}
+
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/**
+ * Runs a middleware that only sets headers and goes on at once (helmet; cors with fixed origins,
+ * on a GET). Headers are set just before the answer is sent, so one that went on later, or
+ * failed, would be a bug here: it throws, and the poll fails instead of answering without them.
+ */
+function inline(middleware: Middleware, req: IncomingMessage, res: ServerResponse): void {
+  let went: { err: unknown } | undefined;
+  middleware(req, res, (err?: unknown) => (went = { err }));
+  if (!went) throw new Error('a header middleware did not go on at once');
+  if (went.err !== undefined) throw went.err;
 }

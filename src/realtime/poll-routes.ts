@@ -7,13 +7,16 @@ import { POLL_PATH, pollerOf } from './poll';
  * GET /api/events inside Express. The server normally answers polls before Express
  * (poll-endpoint.ts) and only hands over the ones that failed, to be answered here; a request that
  * reaches Express another way (the app mounted elsewhere, a path variant, a body) is served in full.
+ * Express's middleware has set the answer's headers, logs it and counts it.
  */
 export function pollRoutes(deps: AppDeps): Router {
   const router = Router();
   router.get(POLL_PATH, async (req, res) => {
     const err = takeHandedOver(req);
     if (err !== undefined) throw err;
-    await pollerOf(deps).serve(req, res, req.query);
+    await new Promise<void>((resolve, reject) => {
+      void pollerOf(deps).serve(req, res, req.query, { decorate: () => undefined, finished: () => resolve(), failed: (_q, _s, e) => reject(e) }, performance.now());
+    });
   });
   return router;
 }

@@ -32,26 +32,41 @@ const FILL_SQL = `
 
 /**
  * The recent log, every audience, for polls: a poll whose cursor falls inside is answered from
- * memory, so 500 users polling cost one shared read per new event rather than reads per request.
+ * memory, so 500 users polling cost no read per request, and a long poll woken by an event answers
+ * with it from here rather than reading it back.
  *
- * Invariant: `events` holds every event of the log with an id in (floor, top], in order. It holds
- * because:
- * - `top` only ever becomes a value of the relay's dispatchedId, and appends are serialized
- *   (event-log.ts), so at or below it nothing can still commit: a later read of (top, D] sees
- *   all that will ever exist there.
- * - what a read misses was pruned, and pruning raises pruned_through in the same transaction as
- *   the delete; the read sees that bound in its own snapshot, and the floor rises to it. A cursor
- *   below the floor goes to the database, which answers it exactly (a reset if it was pruned).
- *   Pruning after a read can only remove events the window still holds: serving them skips nothing.
+ * Invariant: `events` holds every event of the log with an id in (floor, top], in order, and the
+ * floor is at or above every retention bound this instance has heard of. It holds because:
+ * - the relay hands over each run it dispatches (`append`): every event of the log in (after,
+ *   its last id], as the relay dispatches in id order with no gap (outbox-relay.ts). A run that
+ *   starts exactly at `top` continues the window; any other (one that came during a read, or
+ *   before the first poll) is left out, `top` falls behind the relay, and the next poll reads.
+ * - reads (`fill`) are of (top, D] with D the relay's dispatchedId: appends are serialized
+ *   (event-log.ts), so at or below D nothing can still commit, and the read sees all that will
+ *   ever exist there.
+ * - what a read or a run misses was pruned, and pruning raises pruned_through in the same
+ *   transaction as the delete; the bound is read in the same statement as the events (the relay's
+ *   reads and `fill`), so it covers what they miss, and the floor rises to it (`prunedThrough`).
  *
- * Reads happen only when a poll finds the relay ahead of `top` and are shared by every poll
- * waiting meanwhile; a server that nobody polls never reads nor holds anything. The window starts
- * at the relay's position at the first poll, so cursors from before then are the database's.
+ * `top` only ever becomes a value of the relay's dispatchedId. The floor also rises to what
+ * retention here prunes (told at once), and to what another instance prunes at the relay's next
+ * read of the log: within RELAY_POLL_MS, and no later than the first event another instance
+ * commits after the prune. A cursor below the floor goes to the database, which answers it
+ * exactly: a reset if it was pruned. A cursor pruned elsewhere a moment ago but still above the
+ * floor gets the events after it, which the window holds: nothing is skipped; the reset comes a
+ * read later.
+ *
+ * A server that nobody polls neither reads nor holds anything: the window starts at the relay's
+ * position at the first poll, so cursors from before then are the database's.
  */
 export class PollWindow {
+  /** The window is events[head..]: dropping the oldest moves `head`, and the array is cut only now and then. */
   private events: EventRecord[] = [];
+  private head = 0;
   private floor: string | null = null;
   private top = '';
+  /** The highest retention bound heard of, also before the first poll. */
+  private pruned = '0';
   private filling: Promise<void> | null = null;
 
   constructor(
@@ -62,6 +77,24 @@ export class PollWindow {
   ) {}
 
   /**
+   * A run the relay dispatched: every event of the log in (after, its last id], in id order. Held
+   * at once when it continues the window and no read is under way (whose result would land after it).
+   */
+  append(after: string, events: readonly EventRecord[]): void {
+    if (this.floor === null || this.filling || this.top !== after || events.length === 0) return;
+    for (const e of events) this.events.push(e);
+    this.top = events[events.length - 1].id;
+    this.trim();
+  }
+
+  /** Everything at or below `through` was pruned from the log: cursors there are the database's (a reset). */
+  prunedThrough(through: string): void {
+    if (compareIds(through, this.pruned) <= 0) return;
+    this.pruned = through;
+    if (this.floor !== null) this.trim();
+  }
+
+  /**
    * The page after `after` for these channels, through the newest dispatched event; undefined
    * when the cursor is outside the window (below it, or ahead of this instance's relay: another
    * instance committed what this one has not heard of yet, or a cursor that is not ours).
@@ -70,7 +103,10 @@ export class PollWindow {
   async page(after: string, channels: readonly ChannelName[], limit: number, types?: TypeFilter): Promise<WindowPage | undefined> {
     const target = this.dispatchedId();
     if (compareIds(after, target) > 0) return undefined;
-    if (this.floor === null) this.floor = this.top = target;
+    if (this.floor === null) {
+      this.floor = this.top = target;
+      this.trim();
+    }
     while (compareIds(this.top, target) < 0) {
       this.filling ??= this.fill().finally(() => (this.filling = null));
       await this.filling;
@@ -100,23 +136,35 @@ export class PollWindow {
     if (fresh.length === this.capacity) {
       // The read may have stopped short of `from`: what it returned is complete only from its first id.
       this.events = fresh;
+      this.head = 0;
       this.floor = fresh[0].id;
     } else {
-      this.events.push(...fresh);
+      for (const e of fresh) this.events.push(e);
     }
     this.top = to;
-    if (compareIds(pruned, this.floor!) > 0) this.floor = pruned;
-    let drop = this.firstAfter(this.floor!);
-    if (this.events.length - drop > this.capacity) {
-      drop = this.events.length - this.capacity;
-      this.floor = this.events[drop - 1].id;
+    if (compareIds(pruned, this.pruned) > 0) this.pruned = pruned;
+    this.trim();
+  }
+
+  /** Raises the floor to the known retention bound, then drops the oldest events beyond capacity. */
+  private trim(): void {
+    if (compareIds(this.pruned, this.floor!) > 0) this.floor = this.pruned;
+    let head = this.firstAfter(this.floor!);
+    if (this.events.length - head > this.capacity) {
+      head = this.events.length - this.capacity;
+      this.floor = this.events[head - 1].id;
     }
-    if (drop > 0) this.events = this.events.slice(drop);
+    this.head = head;
+    // Cut once the dropped part is as large as the window: a copy per `capacity` events, not per run.
+    if (head > 0 && (head >= this.capacity || head === this.events.length)) {
+      this.events = this.events.slice(head);
+      this.head = 0;
+    }
   }
 
   /** Index of the first held event with an id above `id`. */
   private firstAfter(id: string): number {
-    let lo = 0;
+    let lo = this.head;
     let hi = this.events.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;

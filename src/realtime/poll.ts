@@ -7,14 +7,15 @@ import { parseInput } from '../http/validate';
 import { AppError } from '../errors/app-error';
 import { checkCursor, compareIds, EVENT_ID_PATTERN, logBounds, readEvents } from '../events/event-log';
 import { channelsFor } from '../events/audience';
-import { toEnvelope } from '../events/event-types';
+import { toEnvelope, type ChannelName } from '../events/event-types';
 import type { PollResponse } from '../contract/events';
 
-export type { PollResponse };
+export type { PollResponse, PollSink };
 import type { AppDeps } from '../app-deps';
 import type { Principal } from '../auth/principal';
-import { PollWindow } from './poll-window';
-import type { HeldPoll } from './held-polls';
+import type { PollWindow } from './poll-window';
+import { PollDeadlines } from './poll-deadlines';
+import { WaitingPoll, type PollHolder, type PollSink } from './poll-wait';
 import { TypesParam } from './type-filter';
 
 export const POLL_PATH = '/api/events';
@@ -30,101 +31,106 @@ export const PollQuery = z.strictObject({
   types: TypesParam.optional(),
 });
 type PollQuery = z.infer<typeof PollQuery>;
-type Channels = ReturnType<typeof channelsFor>;
+type Channels = readonly ChannelName[];
 
 /**
  * GET /api/events: the stream's events, ids and envelopes, for clients that cannot hold a stream.
  * Written on plain node:http objects: the server answers polls before Express (poll-endpoint.ts),
- * and the Express route answers the rest with this same code.
+ * and the Express route answers the rest with this same code; each way in gives its sink.
  */
-export class Poller {
+export class Poller implements PollHolder {
   private readonly recent: PollWindow;
   private readonly rateLimit: ReturnType<typeof pollLimit>;
+  private readonly deadlines = new PollDeadlines();
 
   constructor(private readonly deps: AppDeps) {
-    this.recent = new PollWindow(deps.db.knex, () => deps.relay.dispatchedId);
+    this.recent = deps.pollWindow;
     this.rateLimit = pollLimit(deps.config.POLL_RATE_LIMIT_PER_MIN);
   }
 
   /**
-   * Answers one poll with 200, or throws (an AppError, or what the database threw) before answering.
-   * A long poll (`wait`) that finds nothing is held until an event for it is dispatched, the wait
-   * runs out, or the server shuts down; a client that leaves meanwhile gets nothing.
+   * Answers one poll with 200, or tells the sink it failed (an AppError, or what the database
+   * threw) before answering. A long poll (`wait`) that finds nothing is held until an event for
+   * it is dispatched, the wait runs out, or the server shuts down; a client that leaves meanwhile
+   * gets nothing. Resolves once the poll is answered, failed or held.
    */
-  async serve(req: IncomingMessage, res: ServerResponse, rawQuery: unknown): Promise<void> {
-    const principal = await authenticateRequest(this.deps, req);
-    await this.limited(req, res, principal);
-    const q = parseInput(PollQuery, rawQuery);
-    this.deps.telemetry.pollRequests.inc();
-    const channels = channelsFor(principal);
-    let body: PollResponse | undefined = await this.answer(channels, q);
-    // Without `after` there is nothing to wait after: the answer is the starting cursor.
-    if (q.wait > 0 && q.after !== undefined && body.events.length === 0 && !body.reset && !this.deps.lifecycle.draining) {
-      body = await this.hold(res, principal, channels, q, body.lastEventId);
-    }
-    if (body) sendJson(res, body);
-  }
-
-  /**
-   * Holds a poll that found nothing after `cursor`. Nothing dispatched after the first answer
-   * can be missed: the poll joins the index synchronously once that answer is in, and if the
-   * relay moved past `cursor` before then (it dispatches while we read), it looks again at once. Each
-   * look reads the poll window (memory; one shared read when the relay moved), and wakes that
-   * overlap coalesce into one more look.
-   */
-  private hold(res: ServerResponse, principal: Principal, channels: Channels, q: PollQuery, cursor: string): Promise<PollResponse | undefined> {
-    const { config, heldPolls, relay } = this.deps;
-    return new Promise((resolve, reject) => {
-      let looking = false;
-      let again = false;
-      let final = false;
-      let done = false;
-      const finish = (body: PollResponse | undefined, err?: unknown) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        res.removeListener('close', gone);
-        heldPolls.leave(poll);
-        if (err !== undefined) reject(err);
-        else resolve(body);
-      };
-      const look = () => {
-        if (looking) {
-          again = true;
-          return;
-        }
-        looking = true;
-        again = false;
-        this.answer(channels, { ...q, after: cursor }).then((body) => {
-          looking = false;
-          if (done) return;
-          if (final || body.events.length > 0 || body.reset) return finish(body);
-          // Nothing for this poll up to here: later looks start from it.
-          cursor = body.lastEventId;
-          if (again) look();
-        }, (err: unknown) => finish(undefined, err));
-      };
-      const poll: HeldPoll = {
-        userId: principal.userId,
-        channels,
-        types: q.types,
-        wake: look,
-        release: () => {
-          final = true;
-          look();
-        },
-      };
-      // The client may have left while the first answer was read: its 'close' has passed.
-      if (!res.socket || res.socket.destroyed) return resolve(undefined);
-      if (!heldPolls.hold(poll, config.LONG_POLLS_PER_USER_MAX)) {
-        reject(new AppError('TOO_MANY_POLLS', `At most ${config.LONG_POLLS_PER_USER_MAX} waiting polls per user`));
+  async serve(req: IncomingMessage, res: ServerResponse, rawQuery: unknown, sink: PollSink, startedAt: number): Promise<void> {
+    // The rate limiter's headers, set on the answer or the failure: a held poll keeps two pairs,
+    // not a response's header table.
+    const headers: string[] = [];
+    try {
+      const principal = await authenticateRequest(this.deps, req);
+      await this.limited(req, principal, headers);
+      const q = parseInput(PollQuery, rawQuery);
+      this.deps.telemetry.pollRequests.inc();
+      const channels = channelsFor(principal);
+      const body = await this.answer(channels, q);
+      // Without `after` there is nothing to wait after: the answer is the starting cursor.
+      if (q.wait > 0 && q.after !== undefined && body.events.length === 0 && !body.reset && !this.deps.lifecycle.draining) {
+        this.hold(req, res, sink, startedAt, headers, principal, channels, q, body.lastEventId);
         return;
       }
-      const gone = () => finish(undefined);
-      res.on('close', gone);
-      const timer = setTimeout(poll.release, Math.min(q.wait, config.POLL_MAX_WAIT_S) * 1_000);
-      if (compareIds(relay.dispatchedId, cursor) > 0) look();
-    });
+      this.send(req, res, sink, startedAt, headers, body);
+    } catch (err) {
+      setPairs(res, headers);
+      sink.failed(req, res, err);
+    }
+  }
+
+  /** Holds a poll that found nothing after `cursor` (poll-wait.ts). */
+  private hold(
+    req: IncomingMessage,
+    res: ServerResponse,
+    sink: PollSink,
+    startedAt: number,
+    headers: string[],
+    principal: Principal,
+    channels: Channels,
+    q: PollQuery,
+    cursor: string,
+  ): void {
+    const { config, heldPolls, relay } = this.deps;
+    // The client may have left while the first answer was read: its 'close' has passed.
+    if (!res.socket || res.socket.destroyed) return sink.finished(req, res, startedAt);
+    // One flat string: the limiter builds its values by concatenation, and the pieces of those
+    // (~0.7 KB a poll, in heap snapshots) would otherwise stay with the poll for as long as it waits.
+    const kept = headers.join('\n');
+    const poll = new WaitingPoll(this, principal.userId, channels, q.types, q.limit, req, res, sink, startedAt, kept, cursor);
+    if (!heldPolls.hold(poll, config.LONG_POLLS_PER_USER_MAX)) {
+      throw new AppError('TOO_MANY_POLLS', `At most ${config.LONG_POLLS_PER_USER_MAX} waiting polls per user`);
+    }
+    // Held for long: what only the first answer needed goes, so the request does not keep it.
+    (req as Request).principal = undefined;
+    poll.listen();
+    this.deadlines.add(poll, Math.min(q.wait, config.POLL_MAX_WAIT_S) * 1_000);
+    if (compareIds(relay.dispatchedId, cursor) > 0) poll.wake();
+  }
+
+  look(poll: WaitingPoll, cursor: string): Promise<PollResponse> {
+    return this.answer(poll.channels, { after: cursor, limit: poll.limit, wait: 0, types: poll.types });
+  }
+
+  settle(poll: WaitingPoll, body: PollResponse | undefined, err: unknown): void {
+    this.deps.heldPolls.leave(poll);
+    this.deadlines.remove(poll);
+    const { req, res, sink, startedAt } = poll;
+    const headers = poll.headers === '' ? [] : poll.headers.split('\n');
+    if (err !== undefined) {
+      setPairs(res, headers);
+      sink.failed(req, res, err);
+    } else if (body) this.send(req, res, sink, startedAt, headers, body);
+    else sink.finished(req, res, startedAt);
+  }
+
+  private send(req: IncomingMessage, res: ServerResponse, sink: PollSink, startedAt: number, headers: readonly string[], body: PollResponse): void {
+    setPairs(res, headers);
+    try {
+      sink.decorate(req, res);
+    } catch (err) {
+      return sink.failed(req, res, err);
+    }
+    sendJson(res, body);
+    sink.finished(req, res, startedAt);
   }
 
   private async answer(channels: Channels, q: PollQuery): Promise<PollResponse> {
@@ -153,24 +159,34 @@ export class Poller {
 
   /**
    * express-rate-limit's middleware, keyed by user, on node:http's request. Of the response it
-   * uses what this view gives (our handler answers nothing itself); of Express, only
-   * `res.append` for its draft-8 headers, which is node's appendHeader. A view rather than a
-   * method added to `res`: a poll that fails goes on to Express, whose own `append` it would hide.
+   * uses what this view gives (our handler answers nothing itself): its headers (draft-8's, or
+   * Retry-After) go to `headers` as name/value pairs, for the answer or the failure to carry.
+   * A view rather than methods added to `res`: a poll that fails goes on to Express, whose own
+   * `append` it would hide.
    */
-  private limited(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+  private limited(req: IncomingMessage, principal: Principal, headers: string[]): Promise<void> {
     const r = req as Request;
     r.principal = principal;
     const view = {
-      get headersSent() {
-        return res.headersSent;
-      },
-      setHeader: (name: string, value: string) => res.setHeader(name, value),
-      append: (name: string, value: string) => res.appendHeader(name, value),
+      headersSent: false,
+      setHeader: (name: string, value: string) => headers.push(name, String(value)),
+      append: (name: string, value: string) => headers.push(name, String(value)),
     };
     return new Promise((resolve, reject) => {
-      void this.rateLimit(r, view as unknown as Response, (err?: unknown) => (err === undefined ? resolve() : reject(err)));
+      void this.rateLimit(r, view as unknown as Response, (err?: unknown) => {
+        // Its count for the request, which nothing here reads: a held poll need not keep it.
+        (r as { rateLimit?: unknown }).rateLimit = undefined;
+        if (err === undefined) resolve();
+        else reject(err);
+      });
     });
   }
+}
+
+/** Sets name/value pairs; a name given twice is sent twice, as `append` would. */
+function setPairs(res: ServerResponse, pairs: readonly string[]): void {
+  if (res.headersSent) return;
+  for (let i = 0; i < pairs.length; i += 2) res.appendHeader(pairs[i], pairs[i + 1]);
 }
 
 /** What Express's res.json sends (same headers), without Express. */

@@ -2,6 +2,7 @@ import { describeDb } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { PollWindow } from '../../src/realtime/poll-window';
 import { appendEvents, pruneEvents } from '../../src/events/event-log';
+import { startRetention } from '../../src/events/retention';
 import { channelsFor } from '../../src/events/audience';
 import type { ChannelName } from '../../src/events/event-types';
 
@@ -48,6 +49,87 @@ describeDb('PollWindow: the recent log in memory for polls', () => {
     // Paging: the cursor of a full page is its last event, and the next page continues there.
     expect(await w.page(start, ch('wa'), 1)).toEqual({ events: [a1], lastEventId: a1.id, hasMore: true });
     expect(await w.page(a1.id, ch('wa'), 1)).toEqual({ events: [all], lastEventId: last, hasMore: false });
+  });
+
+  /** What `fn` sends to the database meanwhile. */
+  const queriesDuring = async <T>(fn: () => Promise<T>): Promise<{ result: T; sql: string[] }> => {
+    const sql: string[] = [];
+    const count = (q: { sql: string }) => sql.push(q.sql);
+    knex().on('query', count);
+    try {
+      return { result: await fn(), sql };
+    } finally {
+      knex().off('query', count);
+    }
+  };
+
+  it('holds each run the relay dispatches, so the polls it wakes answer without reading the log', async () => {
+    const w = srv.running.deps.pollWindow;
+    const start = await srv.settledLastId();
+    await w.page(start, ch('ext'), 10);
+    const [mine] = await srv.publish(to('ext'));
+    const [other] = await srv.publish(to('ext-other'));
+    // Committed elsewhere: this one comes through the relay's read of the log, not its own commit.
+    const [elsewhere] = await knex().transaction((trx) => appendEvents(trx, [to('ext')]));
+    const last = await srv.settledLastId();
+    expect(last).toBe(elsewhere.id);
+    const { result, sql } = await queriesDuring(async () => [await w.page(start, ch('ext'), 10), await w.page(start, ch('ext-other'), 10)]);
+    expect(result[0]).toEqual({ events: [mine, elsewhere], lastEventId: last, hasMore: false });
+    expect(ids(result[1])).toEqual([other.id]);
+    expect(sql).toEqual([]);
+  });
+
+  it('leaves out a run that does not continue it, and reads the log instead', async () => {
+    const start = await srv.settledLastId();
+    const w = window(10);
+    await w.page(start, ch('gapped'), 10);
+    const [e1] = await srv.publish(to('gapped'));
+    const [e2] = await srv.publish(to('gapped'));
+    await srv.settledLastId();
+    // Handed (e1, e2] while it ends at `start`: holding it would skip e1.
+    w.append(e1.id, [e2]);
+    expect(ids(await w.page(start, ch('gapped'), 10))).toEqual([e1.id, e2.id]);
+  });
+
+  it('rises above what another instance pruned at the relay’s next read, without a read of its own', async () => {
+    const w = srv.running.deps.pollWindow;
+    const start = await srv.settledLastId();
+    await w.page(start, ch('far'), 10);
+    const [old] = await srv.publish(to('far'));
+    await srv.settledLastId();
+    expect(ids(await w.page(start, ch('far'), 10))).toEqual([old.id]);
+    await pruneEvents(knex(), new Date(Date.now() + 60_000));
+    // Nothing committed since: the relay's read (its fallback poll) brings only the bound.
+    await srv.running.deps.relay.settle();
+    const { result, sql } = await queriesDuring(() => w.page(start, ch('far'), 10));
+    expect(result).toBeUndefined();
+    expect(sql).toEqual([]);
+    expect(await w.page(old.id, ch('far'), 10)).toEqual({ events: [], lastEventId: old.id, hasMore: false });
+  });
+
+  it('rises at once above what retention here pruned, before the relay reads again', async () => {
+    const w = window(10);
+    const start = await srv.settledLastId();
+    await w.page(start, ch('near'), 10);
+    const [old] = await srv.publish(to('near'));
+    await srv.settledLastId();
+    w.append(start, [old]);
+    const retention = startRetention({
+      knex: knex(),
+      tickets: srv.running.deps.tickets,
+      // Everything up to a minute from now is past retention.
+      retentionHours: -1 / 60,
+      intervalMs: 3_600_000,
+      logger: srv.running.deps.logger,
+      prunedThrough: (through) => w.prunedThrough(through),
+    });
+    try {
+      await retention.runOnce();
+    } finally {
+      retention.stop();
+    }
+    expect(await w.page(start, ch('near'), 10)).toBeUndefined();
+    expect(ids(await w.page(old.id, ch('near'), 10))).toEqual([]);
   });
 
   it('never answers past what the relay has dispatched, nor a cursor ahead of it', async () => {
