@@ -12,7 +12,9 @@ import { HeldPolls } from './realtime/held-polls';
 import { PollWindow } from './realtime/poll-window';
 import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
-import { startRetention } from './events/retention';
+import { eventRetention } from './events/retention';
+import { startPruning } from './storage/pruning';
+import { pruneIdempotencyKeys } from './http/idempotency';
 import { Telemetry } from './metrics/telemetry';
 import { StatusFigures } from './ops/status-figures';
 import { createApp } from './app';
@@ -102,13 +104,18 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   const statusFigures = new StatusFigures(db.knex, logger);
   await statusFigures.refresh();
   const tickets = createTicketStore(db.knex, config.TICKET_TTL_MS);
-  const retention = startRetention({
-    knex: db.knex,
-    tickets,
-    retentionHours: config.EVENT_RETENTION_HOURS,
+  const retention = startPruning({
+    jobs: {
+      events: eventRetention({
+        knex: db.knex,
+        retentionHours: config.EVENT_RETENTION_HOURS,
+        prunedThrough: (through) => pollWindow.prunedThrough(through),
+      }),
+      tickets: () => tickets.pruneExpired(),
+      idempotencyKeys: () => pruneIdempotencyKeys(db.knex),
+    },
     intervalMs: config.PRUNE_INTERVAL_MS,
     logger,
-    prunedThrough: (through) => pollWindow.prunedThrough(through),
   });
 
   // Demo mode without a configured Paystack: from here on, config points at the in-process fake.

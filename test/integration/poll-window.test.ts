@@ -2,7 +2,7 @@ import { describeDb } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { PollWindow } from '../../src/realtime/poll-window';
 import { appendEvents, pruneEvents } from '../../src/events/event-log';
-import { startRetention } from '../../src/events/retention';
+import { eventRetention } from '../../src/events/retention';
 import { channelsFor } from '../../src/events/audience';
 import type { ChannelName } from '../../src/events/event-types';
 
@@ -114,20 +114,8 @@ describeDb('PollWindow: the recent log in memory for polls', () => {
     const [old] = await srv.publish(to('near'));
     await srv.settledLastId();
     w.append(start, [old]);
-    const retention = startRetention({
-      knex: knex(),
-      tickets: srv.running.deps.tickets,
-      // Everything up to a minute from now is past retention.
-      retentionHours: -1 / 60,
-      intervalMs: 3_600_000,
-      logger: srv.running.deps.logger,
-      prunedThrough: (through) => w.prunedThrough(through),
-    });
-    try {
-      await retention.runOnce();
-    } finally {
-      retention.stop();
-    }
+    // Everything up to a minute from now is past retention.
+    await eventRetention({ knex: knex(), retentionHours: -1 / 60, prunedThrough: (through) => w.prunedThrough(through) })();
     expect(await w.page(start, ch('near'), 10)).toBeUndefined();
     expect(ids(await w.page(old.id, ch('near'), 10))).toEqual([]);
   });
