@@ -40,7 +40,7 @@ export const tokenPolicyOf = (c: { JWT_ISSUER?: string; JWT_AUDIENCE?: string; J
 /** HS256 only; the algorithm is pinned so a token cannot choose how it is checked. */
 export function createTokenService(secret: string, policy: TokenPolicy = DEFAULT_TOKEN_POLICY): TokenService {
   // A KeyObject, not the string: jsonwebtoken first tries to parse a string as a PEM key, which
-  // costs ~15x per verify (shared/stack-notes.md §8).
+  // makes every verify many times dearer.
   const key: KeyObject = crypto.createSecretKey(Buffer.from(secret, 'utf8'));
   // Keyed by the whole token, signature included: a hit is the very token that passed, and only
   // what can change for it since (the clock passing `exp`) needs checking again.

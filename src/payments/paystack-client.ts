@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Logger } from '../logger';
 
 /*
- * The one place the app talks to Paystack (../shared/paystack.md §4). Every response is
+ * The one place the app talks to Paystack. Every response is
  * `{ status, message, data }`; only the parts of `data` we use are validated, leniently
  * (loose objects, amounts that may arrive as strings), and handed back in camelCase.
  */

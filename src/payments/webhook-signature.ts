@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 
 /*
  * Paystack signs each webhook with HMAC-SHA512 of the request body, keyed with the secret API
- * key of the mode that sent it, as lowercase hex in `x-paystack-signature`
- * (../shared/paystack.md §1). Always hash the raw bytes as received: re-serialised JSON can differ.
+ * key of the mode that sent it, as lowercase hex in `x-paystack-signature`. Always hash the raw
+ * bytes as received: re-serialised JSON can differ.
  */
 
 const HEX_SHA512 = /^[0-9a-f]{128}$/i;

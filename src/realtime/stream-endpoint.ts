@@ -9,9 +9,9 @@ export const STREAM_PATH = '/api/events/stream';
 
 /**
  * Serves `GET /api/events/stream` before Express. A stream lives for hours, and everything the
- * middleware chain attaches to a request stays alive with it: measured with 2,000 streams, Express
- * routing cost ~4.5 KB per stream, pino-http's per-request child loggers ~1.5 KB and helmet's
- * headers ~2.5 KB. None of it serves an open stream.
+ * middleware chain attaches to a request stays alive with it: Express's routing state, pino-http's
+ * per-request child logger and helmet's headers, together more than the stream itself holds
+ * (docs/performance.md, "Why the code is shaped so"). None of it serves an open stream.
  *
  * A request that fails before its stream opens is handed to the Express app with its error, so
  * that errors are still logged, counted (the failed-authentication limit) and answered in one

@@ -43,8 +43,8 @@ function currentTick(): number {
  * One open stream, written straight to its response with frames from better-sse's EventBuffer
  * (sse-frames.ts). It holds no better-sse Session: a Session brings an EventEmitter, its own
  * EventBuffer, a dozen bound closures and a keep-alive timer per stream, and each channel it
- * joins adds a `once` listener; measured at 2,000 streams that was most of our heap per stream
- * above a raw node:http server's. Heartbeats and token expiry are one sweep for all streams
+ * joins adds a `once` listener, which together were most of our heap per stream above a raw
+ * node:http server's (docs/performance.md). Heartbeats and token expiry are one sweep for all streams
  * (stream-sweep.ts), not two timers per stream.
  *
  * It starts out buffering: live events that arrive while its replay is being read are held, then

@@ -18,9 +18,10 @@ interface Pending {
  * After a restart every client reconnects at once, each a first sight of its user. They are
  * written as multi-row upserts, one at a time: the first sights of one turn of the event loop go
  * out together, and those that arrive while a statement is in flight go out together after it.
- * Reconnects spread over time arrive one per turn, so without the second rule each was its own
- * round trip: 2,000 new users connecting cost 433-597 us of server CPU each, against 285-323 with
- * it (the bench, four A/B pairs). A request waits for the statement that carries its user.
+ * Reconnects spread over time arrive one per turn, so without the second rule each would be its
+ * own round trip, which costs a reconnect storm more server CPU per user than the batches do
+ * (docs/performance.md, "Why the code is shaped so"). A request waits for the statement that
+ * carries its user.
  */
 export function createUserSync(db: Db): (c: UserClaims) => Promise<void> {
   const written = new Map<string, string>();
