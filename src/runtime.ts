@@ -35,6 +35,7 @@ import { startDemoPaystack, type DemoPaystack } from './demo/demo-paystack';
 import { seedDemoUsers } from './demo/demo-seed';
 import { guardDemoHost } from './demo/demo-host';
 import { startChannels } from './channels/channel-wiring';
+import { StreamPresence } from './realtime/stream-presence';
 
 export interface RunningServer {
   url: string;
@@ -54,6 +55,10 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   await db.migrate();
 
   const registry = new ChannelRegistry();
+  // Which users stream here, for every instance's dispatcher (src/realtime/stream-presence.ts).
+  const presence = new StreamPresence(db.knex, config.INSTANCE_ID, (userId) => registry.hasUser(userId), logger);
+  registry.onUserChange = (userId) => presence.changed(userId);
+  await presence.start();
   const heldPolls = new HeldPolls();
   const telemetry = new Telemetry(() => registry.counts());
   // It reads the log on its own timer, after commits: publishing pays nothing for it.
@@ -227,6 +232,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       await closed;
       clearInterval(sweep);
       clearTimeout(force);
+      await presence.stop().catch((err) => logger.warn({ code: 'PRESENCE_WRITE_FAILED', err }, 'stream presence not removed; it lapses with the heartbeat'));
       // Settling that cannot finish in time stays recorded, for the next start or another instance.
       await deps.webhooks.stop(Math.min(1_000, config.SHUTDOWN_TIMEOUT_MS / 4));
       // Its kept-alive connections to Paystack, once the last request using it has finished.
