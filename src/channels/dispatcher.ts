@@ -220,7 +220,9 @@ export class Dispatcher {
       Array.from({ length: Math.min(concurrency, toSend.length) }, async () => {
         while (next < toSend.length) {
           const d = toSend[next++];
-          pending.push({ d, s: { id: d.id, outcome: await this.send(d, now), at: this.clock() } });
+          const outcome = await this.send(d, now);
+          // Only now: a flush meanwhile replaced the array.
+          pending.push({ d, s: { id: d.id, outcome, at: this.clock() } });
           if (pending.length >= concurrency) await flush();
         }
       }),
