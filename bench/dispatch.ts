@@ -83,7 +83,10 @@ export interface DispatchSide {
     postRtt: Latency;
     receive: Latency;
     receivedAll: boolean;
+    /** Server CPU from the first publish until every delivery settled (on) or the same pause (off). */
     cpuPerEventUs: number | null;
+    /** PostgreSQL transactions committed in this database over that span, per event (PostgreSQL only). */
+    commitsPerEvent: number | null;
   };
   /** Dispatcher on only. */
   deliveries: null | {
@@ -121,12 +124,22 @@ export interface Backlog {
   latency: { before: Latency; outage: Latency; drain: Latency; after: Latency };
 }
 
+interface SideSummary {
+  postP50Ms: number | null;
+  postP99Ms: number | null;
+  receiveP50Ms: number | null;
+  receiveP99Ms: number | null;
+  publishPerSec: number | null;
+  cpuPerEventUs: number | null;
+  commitsPerEvent: number | null;
+}
+
 export interface DispatchResult {
   options: DispatchOptions;
   sides: DispatchSide[];
   summary: {
-    off: { postP50Ms: number | null; postP99Ms: number | null; receiveP50Ms: number | null; receiveP99Ms: number | null; publishPerSec: number | null };
-    on: { postP50Ms: number | null; postP99Ms: number | null; receiveP50Ms: number | null; receiveP99Ms: number | null; publishPerSec: number | null };
+    off: SideSummary;
+    on: SideSummary;
     postP50Ratio: number | null;
     receiveP50Ratio: number | null;
   };
@@ -161,6 +174,8 @@ export async function runDispatch(o: DispatchOptions, deps: DispatchDeps): Promi
       receiveP50Ms: pick(on, (s) => s.sustained.receive.p50Ms),
       receiveP99Ms: pick(on, (s) => s.sustained.receive.p99Ms),
       publishPerSec: pick(on, (s) => s.sustained.publishPerSec),
+      cpuPerEventUs: pick(on, (s) => s.sustained.cpuPerEventUs),
+      commitsPerEvent: pick(on, (s) => s.sustained.commitsPerEvent),
     });
     const off = side(false);
     const onS = side(true);
@@ -301,6 +316,10 @@ async function runSide(
     let next = 0;
     let accepted = 0;
     let toAway = 0;
+    const commits = async () => (pg ? Number((await pg.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit) : null);
+    // PostgreSQL publishes a backend's counts at most once a second.
+    await sleep(1_100);
+    const c0 = await commits();
     const m0 = await readMetrics(server.url);
     const t0 = nowMs();
     await Promise.all(
@@ -324,14 +343,16 @@ async function runSide(
     const settledAtPublishEnd = (await sendsOf()) - settledBefore;
     const postRtt = lat(rtts.splice(0));
     const got = await awaitPhase('sus', 30_000);
-    const m1 = await readMetrics(server.url);
     const receive = await phaseLatency('sus');
+    // Every announcement makes one push delivery: sent (away) or skipped (a live stream).
+    const done = on ? await waitSettled(server.url, settledBefore + accepted, 120_000) : null;
+    const m1 = await readMetrics(server.url);
+    await sleep(1_100);
+    const c1 = await commits();
 
     let deliveries: DispatchSide['deliveries'] = null;
     if (on) {
-      // Every announcement makes one push delivery: sent (away) or skipped (a live stream).
       const expected = accepted;
-      const done = await waitSettled(server.url, settledBefore + expected, 120_000);
       const catchUpMs = done === null ? null : done - t1;
       const status = JSON.parse((await getText(`${server.url}/api/status`)).body);
       const byOutcome: Record<string, number> = status.deliveries.byChannel.push ?? {};
@@ -439,6 +460,7 @@ async function runSide(
         receive,
         receivedAll: got.reached,
         cpuPerEventUs: accepted ? ((m1.cpuSeconds - m0.cpuSeconds) * 1e6) / accepted : null,
+        commitsPerEvent: c0 !== null && c1 !== null && accepted ? (c1 - c0) / accepted : null,
       },
       deliveries,
       backlog,
@@ -486,9 +508,12 @@ export function dispatchReport(r: DispatchResult): string[] {
     ['POST /api/broadcasts p99', 'ms', s.off.postP99Ms, s.on.postP99Ms, 2],
     ['publish->receive at the stream p50', 'ms', s.off.receiveP50Ms, s.on.receiveP50Ms, 2],
     ['publish->receive at the stream p99', 'ms', s.off.receiveP99Ms, s.on.receiveP99Ms, 2],
+    ['server CPU per event (until all settled)', 'us', s.off.cpuPerEventUs, s.on.cpuPerEventUs, 0],
+    ['PostgreSQL commits per event', 'commits', s.off.commitsPerEvent, s.on.commitsPerEvent, 2],
   ];
   const w = Math.max(...rows.map((x) => x[0].length));
   out.push(`${'metric'.padEnd(w)} | unit     |    off |     on | on/off`);
+  out.push(`${'-'.repeat(w)}-|----------|--------|--------|-------`);
   for (const [name, unit, a, b, d] of rows) {
     out.push(`${name.padEnd(w)} | ${unit.padEnd(8)} | ${fmt(a, d).padStart(6)} | ${fmt(b, d).padStart(6)} | ${a && b !== null ? (b / a).toFixed(2) : 'n/a'}`);
   }
@@ -501,7 +526,7 @@ export function dispatchReport(r: DispatchResult): string[] {
     let line =
       `  ${side.dispatcher ? 'on ' : 'off'}: ${su.accepted} accepted (${su.toAway} to away users) in ${su.publishSeconds.toFixed(2)} s, ` +
       `POST p50/p99 ${fmt(su.postRtt.p50Ms, 2)}/${fmt(su.postRtt.p99Ms, 2)} ms, receive p50/p99 ${fmt(su.receive.p50Ms, 2)}/${fmt(su.receive.p99Ms, 2)} ms, ` +
-      `server CPU ${fmt(su.cpuPerEventUs, 0)} us/event${su.receivedAll ? '' : ', NOT ALL RECEIVED'}`;
+      `server CPU ${fmt(su.cpuPerEventUs, 0)} us/event, ${fmt(su.commitsPerEvent, 2)} PostgreSQL commits/event${su.receivedAll ? '' : ', NOT ALL RECEIVED'}`;
     const d = side.deliveries;
     if (d) {
       line +=
