@@ -1,7 +1,7 @@
 /**
  * The `api` phase of `npm run bench` (`--only api`): request-shaped load on our server. Its own
  * server (src/server.ts) on its own fresh database, with POLL_RATE_LIMIT_PER_MIN raised out of the
- * way and the fake Paystack (src/demo/fake-paystack.ts) running in the driver. Both polling steps
+ * way and the fake Paystack (fakes/fake-paystack.ts) running in the driver. Both polling steps
  * then run again, same code and parameters, against bench/baseline-server.ts (raw node:http, the
  * events in an array): a lower bound for polling on this machine, measured in the same run.
  *
@@ -32,8 +32,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import jwt from 'jsonwebtoken';
-import { FakePaystack } from '../src/demo/fake-paystack';
-import { signPaystackBody } from '../src/payments/webhook-signature';
+import { FakePaystack, signPaystackBody } from '../fakes/fake-paystack';
 import { nowMs } from './protocol';
 import { assertNotAborting, freePort, isAborting, onCleanup, sleep, startServerProcess, ROOT, type ServerProc } from './procs';
 import { readMetrics, requestJson } from './http';

@@ -11,9 +11,9 @@
  *   configured, so the dispatcher runs as in production, and are expected to receive nothing);
  * - `counts` -> what each took, refused, and how many notifications arrived more than once.
  */
-import { FakePushService } from '../test/fakes/fake-push-service';
-import { FakeTwilio } from '../test/fakes/fake-twilio';
-import { SmtpSink } from '../test/fakes/smtp-sink';
+import { FakePushService } from '../fakes/fake-push-service';
+import { FakeTwilio } from '../fakes/fake-twilio';
+import { SmtpSink } from '../fakes/smtp-sink';
 import type { RpcReply, RpcRequest } from './protocol';
 
 export interface FakeUrls {

@@ -30,7 +30,7 @@ import jwt from 'jsonwebtoken';
 import webpush from 'web-push';
 import { Client } from 'pg';
 import { nowMs, type ConnectResult, type PhaseReport } from './protocol';
-import { freePort, isAborting, sleep, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type ServerProc } from './procs';
+import { freePort, isAborting, sleep, startLoadClient, startServerProcess, ROOT, type LoadClientProc } from './procs';
 import { getText, postJson, readMetrics, requestJson } from './http';
 import { fmt, median, rng, summarize } from './report';
 import type { FakeCounts, FakeUrls } from './channel-fakes';
@@ -276,7 +276,7 @@ async function runSide(
         if (++publishErrors === 1) progress(`${tag} publish answered ${r.status}: ${r.body.slice(0, 200)}`);
       } catch (err) {
         const why = server.exitReport();
-        if (why) throw new Error(why);
+        if (why) throw new Error(why, { cause: err });
         if (++publishErrors === 1) progress(`${tag} publish failed: ${(err as Error).message}`);
       }
       return false;
@@ -398,7 +398,7 @@ async function runSide(
           const p = publish(awayUsers[i % awayUsers.length].id, JSON.stringify({ p: 'outage-away', s: i, t: nowMs(), u: -1 })).then((ok) => {
             inFlight--;
             if (ok) published++;
-            waits.splice(waits.indexOf(p), 1);
+            void waits.splice(waits.indexOf(p), 1);
           });
           waits.push(p);
         }

@@ -7,7 +7,7 @@ import type { TicketStore } from './auth/stream-tickets';
 import type { ChannelRegistry } from './realtime/channel-registry';
 import type { OutboxRelay } from './events/outbox-relay';
 import type { EventPublisher } from './events/event-publisher';
-import type { Telemetry } from './ops/telemetry';
+import type { Telemetry } from './metrics/telemetry';
 import type { UserClaims } from './users/user-repository';
 import type { PaystackClient } from './payments/paystack-client';
 import type { BookingService } from './bookings/booking-service';
@@ -22,6 +22,7 @@ import type { EscrowAdmin } from './payments/escrow-admin';
 import type { StatusFigures } from './ops/status-figures';
 import type { HeldPolls } from './realtime/held-polls';
 import type { Dispatcher } from './channels/dispatcher';
+import type { DemoOutbox } from './demo/demo-outbox';
 
 /** Everything the HTTP layer needs, injected so tests build the real app on a real database. */
 export interface AppDeps {
@@ -47,6 +48,8 @@ export interface AppDeps {
   notifications: NotificationService;
   /** Sends notifications beyond the tab (email, push, WhatsApp, SMS) and records each delivery. */
   dispatcher: Dispatcher;
+  /** Demo mode only: what the in-process fakes of email, SMS, WhatsApp and push received. */
+  demoOutbox?: DemoOutbox;
   reconciler: Reconciler | null;
   attention: AttentionQueue;
   escrowAdmin: EscrowAdmin;

@@ -16,6 +16,7 @@ import { healthRoutes } from './ops/health-routes';
 import { settingsRoutes } from './ops/settings-routes';
 import { PUBLIC_DIR } from './package-root';
 import { userRoutes } from './users/user-routes';
+import { payoutAccountRoutes } from './payments/payout-account-routes';
 import { bookingRoutes } from './bookings/booking-routes';
 import { paymentRoutes, webhookRoutes } from './payments/payment-routes';
 import { twilioWebhookRoutes } from './channels/twilio-webhook-routes';
@@ -41,7 +42,7 @@ export function createApp(deps: AppDeps): express.Express {
   // req.ip (the rate limits' key) is the client's only when the proxies in front are named here.
   if (deps.config.TRUST_PROXY !== undefined) app.set('trust proxy', deps.config.TRUST_PROXY);
   app.use(requestLogger(deps.logger));
-  app.use(requestMetrics(deps.telemetry));
+  app.use(requestMetrics(deps.telemetry.httpDuration));
   // Defaults are strict (CSP 'self' only: the pages load no inline script and nothing external).
   app.use(helmet());
   app.use(demoHostCheck(deps.config.demoMode));
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(clientModeRoutes(deps));
   app.use(broadcastRoutes(deps));
   app.use(userRoutes(deps));
+  app.use(payoutAccountRoutes(deps));
   app.use(paymentRoutes(deps));
   app.use(moneyRoutes(deps));
   app.use(attentionRoutes({ ...deps, knex: deps.db.knex }));

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import proxyaddr from 'proxy-addr';
 import webpush from 'web-push';
+import { POLICIES } from './channels/policies';
 
 const isTimeZone = (zone: string): boolean => {
   try {
@@ -134,10 +135,10 @@ export const EnvSchema = z.object({
   // `pretty`: one readable line per entry (pino-pretty); unset: pretty in demo mode, JSON otherwise.
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   // Reaching people who are not looking (src/channels/).
-  // Seconds a notification stays unread, with no live stream, before it goes by push.
-  ESCALATE_PUSH_AFTER_S: intFromEnv(120, 0, 7 * 86_400),
-  // Seconds a notification stays unread before it goes by WhatsApp or SMS.
-  ESCALATE_SMS_AFTER_S: intFromEnv(600, 0, 7 * 86_400),
+  // Seconds a notification stays unread, with no live stream, before it goes by push (unset: ESCALATION_DEFAULTS, or DEMO_ESCALATION_DEFAULTS in demo mode).
+  ESCALATE_PUSH_AFTER_S: z.coerce.number().int().min(0).max(7 * 86_400).optional(),
+  // Seconds a notification stays unread before it goes by WhatsApp or SMS (unset: as above).
+  ESCALATE_SMS_AFTER_S: z.coerce.number().int().min(0).max(7 * 86_400).optional(),
   // How often the delivery dispatcher looks for new notifications and due deliveries (a commit also wakes it).
   DISPATCH_POLL_MS: intFromEnv(1_000, 10, 60_000),
   // Attempts at one delivery the provider refused for a passing reason, waiting twice as long each time:
@@ -181,12 +182,32 @@ export const EnvSchema = z.object({
     .transform((s) => s.replace(/^whatsapp:/, ''))
     .pipe(z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number or a Messaging Service SID'))
     .optional(),
+  // Approved WhatsApp templates (Twilio Content API) as JSON, {"booking.created":"HX…","*":"HX…"}:
+  // each with {{1}} (the title) and {{2}} (the text); a type without one goes as free text.
+  TWILIO_WHATSAPP_TEMPLATES: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'a JSON object of notification type to Content SID' });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z
+        .record(z.string(), z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'a Content SID: HX followed by 32 hex digits'))
+        .refine((r) => Object.keys(r).every((type) => type === '*' || type in POLICIES), 'keys must be notification types with a policy (src/channels/policies.ts), or *'),
+    )
+    .default({}),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
 export type Config = Readonly<
-  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID' | 'DEMO_MODE' | 'PAYSTACK_BASE_URL' | 'VAPID_PUBLIC_KEY' | 'VAPID_PRIVATE_KEY'> & {
+  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID' | 'DEMO_MODE' | 'PAYSTACK_BASE_URL' | 'VAPID_PUBLIC_KEY' | 'VAPID_PRIVATE_KEY' | 'ESCALATE_PUSH_AFTER_S' | 'ESCALATE_SMS_AFTER_S'> & {
     JWT_SECRET: string;
+    ESCALATE_PUSH_AFTER_S: number;
+    ESCALATE_SMS_AFTER_S: number;
     PAYSTACK_BASE_URL: string;
     /** True when PAYSTACK_BASE_URL came from the environment rather than the default. */
     paystackBaseUrlSet: boolean;
@@ -201,6 +222,10 @@ export type Config = Readonly<
 >;
 
 export const DEFAULT_PAYSTACK_BASE_URL = 'https://api.paystack.co';
+
+/** Escalation delays when unset: minutes in earnest, seconds in the demo (where a newcomer watches them happen). */
+export const ESCALATION_DEFAULTS = { pushAfterS: 120, textAfterS: 600 } as const;
+export const DEMO_ESCALATION_DEFAULTS = { pushAfterS: 10, textAfterS: 30 } as const;
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
@@ -243,9 +268,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : e.NODE_ENV === 'production'
         ? null
         : readOrCreateVapidKeys(e.DATA_DIR);
+  const escalation = demoMode ? DEMO_ESCALATION_DEFAULTS : ESCALATION_DEFAULTS;
   return Object.freeze({
     ...e,
     JWT_SECRET: jwtSecret,
+    ESCALATE_PUSH_AFTER_S: e.ESCALATE_PUSH_AFTER_S ?? escalation.pushAfterS,
+    ESCALATE_SMS_AFTER_S: e.ESCALATE_SMS_AFTER_S ?? escalation.textAfterS,
     // Random, not the PID: it is shown on the open /api/status.
     INSTANCE_ID: e.INSTANCE_ID ?? crypto.randomBytes(6).toString('hex'),
     jwtSecretGenerated: !e.JWT_SECRET,

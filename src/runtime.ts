@@ -12,7 +12,7 @@ import { HeldPolls } from './realtime/held-polls';
 import { OutboxRelay } from './events/outbox-relay';
 import { EventPublisher } from './events/event-publisher';
 import { startRetention } from './events/retention';
-import { Telemetry } from './ops/telemetry';
+import { Telemetry } from './metrics/telemetry';
 import { StatusFigures } from './ops/status-figures';
 import { createApp } from './app';
 import { writeLimit } from './http/rate-limits';
@@ -36,6 +36,7 @@ import { seedDemoUsers } from './demo/demo-seed';
 import { guardDemoHost } from './demo/demo-host';
 import { startChannels } from './channels/channel-wiring';
 import { StreamPresence } from './realtime/stream-presence';
+import type { DemoChannels } from './demo/demo-channels';
 
 export interface RunningServer {
   url: string;
@@ -45,6 +46,8 @@ export interface RunningServer {
   listener: CommitListener | null;
   /** Demo mode's in-process fake Paystack, when it runs one. */
   demoPaystack: DemoPaystack | null;
+  /** Demo mode's in-process fake email, SMS/WhatsApp and push services, and the outbox of what they received. */
+  demoChannels: DemoChannels | null;
   /** Stop taking streams, end open ones, finish in-flight requests, close the database. */
   shutdown(): Promise<void>;
 }
@@ -61,6 +64,10 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   await presence.start();
   const heldPolls = new HeldPolls();
   const telemetry = new Telemetry(() => registry.counts());
+  // Demo mode: from here on, config points at the in-process fakes of the channels it was not
+  // given. Loaded only then, so a server outside demo mode never loads the fakes' libraries.
+  const demoChannels = config.demoMode ? await (await import('./demo/demo-channels')).startDemoChannels(config, logger) : null;
+  if (demoChannels) config = demoChannels.config;
   // It reads the log on its own timer, after commits: publishing pays nothing for it.
   const channels = startChannels({ config, knex: db.knex, registry, telemetry, logger });
   const relay = new OutboxRelay(
@@ -123,6 +130,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
 
   const deps: AppDeps = {
     dispatcher: channels.dispatcher,
+    demoOutbox: demoChannels?.outbox,
     config,
     logger,
     db,
@@ -176,6 +184,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
     logger,
   );
   if (config.demoMode) await seedDemoUsers(db.knex, paystack, logger);
+  await demoChannels?.seed(db.knex);
   const app = createApp(deps);
   const server = http.createServer(guardDemoHost(config.demoMode, app, withPollEndpoint(deps, withStreamEndpoint(deps, app))));
   const streamSweep = startStreamSweep(registry, config.HEARTBEAT_MS);
@@ -200,6 +209,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   });
   const port = (server.address() as AddressInfo).port;
   demoPaystack?.webhooksTo(`http://127.0.0.1:${port}/api/webhooks/paystack`);
+  demoChannels?.callbacksTo(`http://127.0.0.1:${port}`);
   // Deliveries recorded before a crash or restart are settled now, then by the periodic sweep.
   deps.webhooks.start();
 
@@ -213,6 +223,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       bookingClock.stop();
       relay.stop();
       await channels.stop();
+      await demoChannels?.stop();
       await listener?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Streams end now so their clients reconnect to another instance; in-flight requests finish.
@@ -241,5 +252,5 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       await db.close();
     })());
 
-  return { url: `http://127.0.0.1:${port}`, port, deps, server, listener, demoPaystack, shutdown };
+  return { url: `http://127.0.0.1:${port}`, port, deps, server, listener, demoPaystack, demoChannels, shutdown };
 }

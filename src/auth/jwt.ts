@@ -1,8 +1,9 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
-import { AppError } from '../http/app-error';
-import { TokenClaims, type Principal, type Role } from './principal';
+import { AppError } from '../errors/app-error';
+import { TokenClaims, type Principal } from './principal';
+import type { Role } from '../contract/vocabulary';
 import { isUnstorable } from '../storage/storable-text';
 
 export interface TokenService {

@@ -1,10 +1,5 @@
 import { z } from 'zod';
-
-export const Role = z.enum(['client', 'provider', 'admin']);
-export type Role = z.infer<typeof Role>;
-
-// Ids are opaque strings from the identity provider; bounded so they are safe in channel names and logs.
-export const UserId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, 'invalid user id');
+import { Role, UserId } from '../contract/vocabulary';
 
 /** The claims we accept in a JWT; anything else in the token is ignored. */
 export const TokenClaims = z.object({

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import type { Db } from '../storage/db';
-import { AppError } from '../http/app-error';
-import { Role, type Principal } from './principal';
+import { AppError } from '../errors/app-error';
+import { type Principal } from './principal';
+import { Role } from '../contract/vocabulary';
 
 /**
  * Single-use stream tickets: EventSource cannot send an Authorization header, and a JWT in a URL

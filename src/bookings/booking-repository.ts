@@ -1,5 +1,5 @@
 import type { Db } from '../storage/db';
-import type { BookingStatus } from './booking-state';
+import type { BookingStatus } from '../contract/vocabulary';
 import type { BookingView } from './booking-schemas';
 
 export interface BookingRow {

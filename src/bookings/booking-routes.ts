@@ -3,7 +3,7 @@ import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
-import { CreateBookingRequest, DisputeRequest, EmptyRequest, ListBookingsQuery, ReasonRequest } from './booking-schemas';
+import { CreateBookingRequest, DisputeRequest, EmptyRequest, ListBookingsQuery, PaymentRequest, ReasonRequest } from './booking-schemas';
 import { BookingAction } from './booking-state';
 import { bookingViewFor } from './booking-views';
 import type { AppDeps } from '../app-deps';
@@ -28,6 +28,12 @@ export function bookingRoutes(deps: AppDeps): Router {
   router.get('/api/bookings/:id', auth, async (req, res) => {
     const p = principalOf(req);
     res.json(bookingViewFor(await deps.bookings.get(p, pathId(req.params.id, 'Booking')), p));
+  });
+
+  router.post('/api/bookings/:id/payment', auth, once, async (req, res) => {
+    const id = pathId(req.params.id, 'Booking');
+    const body = parseInput(PaymentRequest, req.body ?? {});
+    res.json(await deps.bookings.checkout(principalOf(req), id, body.email));
   });
 
   router.post('/api/bookings/:id/:action', auth, (req, _res, next) => next(BookingAction.safeParse(req.params.action).success ? undefined : 'route'), once, async (req, res) => {

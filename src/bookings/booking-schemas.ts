@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { UserId } from '../auth/principal';
+import { UserId, BookingStatus } from '../contract/vocabulary';
 import { RowId } from '../http/ids';
 import { EmptyBody } from '../http/validate';
-import { BookingStatus } from './booking-state';
 
 export const Currency = z.enum(['ZAR', 'NGN', 'GHS', 'KES', 'USD']);
 
@@ -40,3 +39,6 @@ export const ListBookingsQuery = z.strictObject({
 export type ListBookingsQuery = z.infer<typeof ListBookingsQuery>;
 
 export { BookingView } from '../contract/views';
+
+/** POST /api/bookings/:id/payment: the payer's email when the token carries none. */
+export const PaymentRequest = z.strictObject({ email: z.email().max(320).optional() });

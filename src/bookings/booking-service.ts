@@ -3,12 +3,12 @@ import { cancelledBy } from './cancelled-by';
 import type { Principal } from '../auth/principal';
 import { bookingAudience, userChannel } from '../events/audience';
 import type { Emit, EventPublisher } from '../events/event-publisher';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { pageOf } from '../storage/paging';
 import { findUser } from '../users/user-repository';
 import { holdForClientDispute, lockPaymentByBooking } from '../payments/payment-repository';
 import { movePayment, releaseEscrow } from '../payments/escrow';
-import type { PaymentFollowUps } from '../payments/payment-service';
+import type { BookingPayments, PaymentInit } from '../payments/payment-service';
 import {
   findBookingView,
   findEscrowDueBy,
@@ -24,7 +24,8 @@ import type { BookingView, CreateBookingRequest, ListBookingsQuery } from './boo
 import { bookingViewFor } from './booking-views';
 import { insertTimers } from './booking-timer-repository';
 import { timersOnAccept, timersOnRequest } from './booking-timers';
-import { autoReleaseAt, canViewBooking, decideBookingAction, earliestStart, type BookingAction, type BookingStatus } from './booking-state';
+import { autoReleaseAt, canViewBooking, decideBookingAction, earliestStart, type BookingAction } from './booking-state';
+import type { BookingStatus } from '../contract/vocabulary';
 
 const parties = (b: BookingRow) => ({ clientId: b.client_id, providerId: b.provider_id, bookingId: String(b.id) });
 
@@ -46,7 +47,7 @@ export class BookingService {
   constructor(
     private readonly knex: Knex,
     private readonly publisher: EventPublisher,
-    private readonly payments: PaymentFollowUps,
+    private readonly payments: BookingPayments,
     private readonly rules: BookingRules,
   ) {}
 
@@ -79,6 +80,13 @@ export class BookingService {
       return view;
     });
     return result;
+  }
+
+  /** POST /api/bookings/:id/payment: only the booking's client pays, through payments' checkout. */
+  async checkout(p: Principal, id: string, email: string | undefined): Promise<PaymentInit> {
+    const view = await this.get(p, id);
+    if (view.clientId !== p.userId) throw new AppError('FORBIDDEN', 'Only the booking’s client can pay');
+    return this.payments.initialize(p, view, email);
   }
 
   async get(p: Principal, id: string): Promise<BookingView> {

@@ -1,10 +1,7 @@
 import { z } from 'zod';
+import { BookingStatus } from '../contract/vocabulary';
 
 // EXPIRED: a PENDING request nobody answered in time (BOOKING_REQUEST_TTL_HOURS); terminal, and
-// reached only by the booking clock (booking-timers.ts), never by an action.
-export const BookingStatus = z.enum(['PENDING', 'CONFIRMED', 'IN_PROGRESS', 'COMPLETED', 'REJECTED', 'CANCELLED', 'EXPIRED']);
-export type BookingStatus = z.infer<typeof BookingStatus>;
-
 export const BookingAction = z.enum(['accept', 'reject', 'start', 'complete', 'cancel', 'confirm-completion', 'dispute']);
 export type BookingAction = z.infer<typeof BookingAction>;
 
@@ -35,8 +32,6 @@ export const BOOKING_RULES: Readonly<Record<BookingAction, Rule>> = {
   dispute: { from: ['CONFIRMED', 'IN_PROGRESS', 'COMPLETED'], by: ['client'], event: 'booking.disputed' },
 };
 
-/** Bookings that will not happen: money paid for one of these goes back to the client. */
-export const CALLED_OFF: readonly BookingStatus[] = ['REJECTED', 'CANCELLED', 'EXPIRED'];
 
 export type Decision =
   | { ok: true; to: BookingStatus; event?: string }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { BookingStatus } from './booking-state';
+import type { BookingStatus } from '../contract/vocabulary';
 
 /**
  * What time does to a booking, as plain rules: which timers a booking gets, when each falls due,

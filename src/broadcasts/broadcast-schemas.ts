@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Role, UserId } from '../auth/principal';
+import { Role, UserId } from '../contract/vocabulary';
 
 const Text = { title: z.string().trim().min(1).max(200), body: z.string().trim().min(1).max(4000) };
 

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { ALL, roleChannel, userChannel } from '../events/audience';
 import type { EventPublisher } from '../events/event-publisher';
 import type { ChannelName } from '../events/event-types';

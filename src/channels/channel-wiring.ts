@@ -2,11 +2,11 @@ import type { Knex } from 'knex';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { ChannelRegistry } from '../realtime/channel-registry';
-import type { Telemetry } from '../ops/telemetry';
+import type { Telemetry } from '../metrics/telemetry';
 import type { ChannelSender } from './channel';
 import { Dispatcher } from './dispatcher';
 import { EmailChannel } from './email-channel';
-import type { DeliveryChannel } from './policies';
+import type { DeliveryChannel } from '../contract/vocabulary';
 import { receiptFacts } from './receipt-repository';
 import { PushChannel } from './push-channel';
 import { TextChannel } from './sms-channel';
@@ -38,7 +38,7 @@ export function startChannels(o: { config: Config; knex: Knex; registry: Channel
       : null;
   const statusCallback = new URL(TWILIO_WEBHOOK_PATH, baseUrl).href;
   for (const [channel, from] of [['whatsapp', config.TWILIO_WHATSAPP_FROM], ['sms', config.TWILIO_SMS_FROM]] as const) {
-    if (twilio && from) senders.set(channel, new TextChannel({ channel, client: twilio, from, statusCallback }));
+    if (twilio && from) senders.set(channel, new TextChannel({ channel, client: twilio, from, statusCallback, templates: channel === 'whatsapp' ? config.TWILIO_WHATSAPP_TEMPLATES : undefined }));
     else logger.info({ code: `${channel.toUpperCase()}_NOT_CONFIGURED` }, `TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_${channel.toUpperCase()}_FROM are not all set; ${channel} deliveries are recorded as skipped`);
   }
   const dispatcher = new Dispatcher(o.knex, senders, (userId) => o.registry.hasUser(userId), o.telemetry, logger, {

@@ -1,4 +1,4 @@
-import type { DeliveryChannel } from './policies';
+import type { DeliveryChannel } from '../contract/vocabulary';
 
 /** What a channel sends: the notification as its recipient reads it, and where it goes. */
 export interface OutgoingMessage {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ContactPreferencesView } from '../contract/views';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { EventType } from '../events/event-types';
-import { DeliveryChannel } from './policies';
+import { DeliveryChannel } from '../contract/vocabulary';
 import { DEFAULT_TIME_ZONE, isTimeZone } from './quiet-hours';
 
 /** A phone number in E.164; South African numbers written without +27 (082 555 1234) are taken as such. */

@@ -1,5 +1,6 @@
 import type { ContactRow, NewDelivery } from './delivery-repository';
-import { stepsFor, type DeliveryChannel, type EscalationDelays } from './policies';
+import { stepsFor, type EscalationDelays } from './policies';
+import type { DeliveryChannel } from '../contract/vocabulary';
 import { afterQuietHours, DEFAULT_TIME_ZONE, type QuietHours } from './quiet-hours';
 
 /** A personal notification as the dispatcher reads it from its `notification.created` event. */

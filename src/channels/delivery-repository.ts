@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { DeliveryView } from '../contract/views';
 import type { Db } from '../storage/db';
-import type { DeliveryChannel } from './policies';
+import type { DeliveryChannel } from '../contract/vocabulary';
 
 export const DISPATCH_CURSOR = 'deliveries';
 

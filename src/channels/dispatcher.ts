@@ -17,7 +17,8 @@ import {
   type Settlement,
 } from './delivery-repository';
 import { planDeliveries, type PlannedNotification } from './delivery-plan';
-import { cancelledByReading, type DeliveryChannel, type EscalationDelays } from './policies';
+import { cancelledByReading, type EscalationDelays } from './policies';
+import type { DeliveryChannel } from '../contract/vocabulary';
 
 export interface DispatcherOptions {
   delays: EscalationDelays;

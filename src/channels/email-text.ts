@@ -1,4 +1,4 @@
-import { formatMoney } from '../notifications/money';
+import { formatMoney } from '../contract/money';
 import type { OutgoingMessage } from './channel';
 import type { ReceiptFacts } from './receipt-repository';
 

@@ -1,9 +1,7 @@
 import { z } from 'zod';
+import { DeliveryChannel } from '../contract/vocabulary';
 
 /** The channels beyond the tab. In-app (the inbox, the stream, the poll) always happens first. */
-export const DeliveryChannel = z.enum(['email', 'push', 'whatsapp', 'sms']);
-export type DeliveryChannel = z.infer<typeof DeliveryChannel>;
-
 /**
  * How a type reaches someone who is not looking:
  * - `push: 'unseen'`: by push once unread for ESCALATE_PUSH_AFTER_S with no live stream open;

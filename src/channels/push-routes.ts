@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import type { AppDeps } from '../app-deps';
 import { pushEndpointProblem } from './push-endpoint';
 import { deletePushSubscription, savePushSubscription } from './push-repository';

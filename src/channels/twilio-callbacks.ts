@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { recordProviderOutcome, type ProviderOutcome } from './delivery-repository';
 import { verifyTwilioSignature, type FormParams } from './twilio-signature';
 

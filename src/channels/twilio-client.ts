@@ -8,14 +8,23 @@ export interface TwilioClientOptions {
   timeoutMs: number;
 }
 
-/** One message to send: `to` and `from` as Twilio takes them (`+27…`, or `whatsapp:+27…`). */
-export interface TwilioMessage {
+/** An approved template (Twilio's Content API): its SID (`HX…`) and the values of its placeholders. */
+export interface TwilioContent {
+  sid: string;
+  variables: Record<string, string>;
+}
+
+/**
+ * One message to send: `to` and `from` as Twilio takes them (`+27…`, or `whatsapp:+27…`), and
+ * either free text or a template. WhatsApp takes free text only within 24 hours of the person's
+ * last message to us; anything we start ourselves outside that window must be a template.
+ */
+export type TwilioMessage = {
   to: string;
   /** A phone number, or a Messaging Service SID (`MG…`) sent as MessagingServiceSid. */
   from: string;
-  body: string;
   statusCallback: string;
-}
+} & ({ body: string; content?: undefined } | { content: TwilioContent; body?: undefined });
 
 /** The fields of Twilio's Message resource this server reads. */
 export const TwilioMessageResource = z.looseObject({ sid: z.string().min(1), status: z.string() });
@@ -52,7 +61,11 @@ export class TwilioClient {
 
   /** Resolves with the message resource Twilio created; throws TwilioHttpError on a non-2xx answer. */
   async createMessage(m: TwilioMessage): Promise<z.infer<typeof TwilioMessageResource>> {
-    const form = new URLSearchParams({ To: m.to, Body: m.body, StatusCallback: m.statusCallback });
+    const form = new URLSearchParams({ To: m.to, StatusCallback: m.statusCallback });
+    if (m.content) {
+      form.set('ContentSid', m.content.sid);
+      form.set('ContentVariables', JSON.stringify(m.content.variables));
+    } else form.set('Body', m.body);
     if (/^MG[0-9a-fA-F]{32}$/.test(m.from)) form.set('MessagingServiceSid', m.from);
     else form.set('From', m.from);
     const res = await request(this.url, {

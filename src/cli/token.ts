@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig, ConfigError } from '../config';
 import { createTokenService, tokenPolicyOf } from '../auth/jwt';
-import { Role, UserId } from '../auth/principal';
+import { Role, UserId } from '../contract/vocabulary';
 
 const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 

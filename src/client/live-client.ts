@@ -1,9 +1,10 @@
 import { Api } from './api.js';
-import { isAfter, isEventId } from './event-ids.js';
+import { isEventId } from './event-ids.js';
 import { ModeReporter } from './mode-reporter.js';
 import { randomId, readStored, writeStored } from './browser-storage.js';
 import { StreamEngine } from './stream-engine.js';
 import { canShareAcrossTabs, TabGroup, type GroupMessage } from './tab-group.js';
+import { TabFollower } from './tab-follower.js';
 import type { ConnectionState, EventEnvelope } from './types.js';
 
 export type { ConnectionState, EventEnvelope } from './types.js';
@@ -57,9 +58,10 @@ const HIDDEN_RECONNECT_MS = 15_000;
 
 /**
  * A tab's view of the user's events. The leader tab runs the StreamEngine and hands every event,
- * its state and its cursor to the others over the TabGroup; a follower delivers what it is handed,
- * keeping its own cursor, so when it takes over it resumes from the last id it has seen itself.
- * Each tab dedupes by its cursor: nothing reaches a page twice, whoever sent it.
+ * its state and its cursor to the others over the TabGroup; a follower (TabFollower) delivers what
+ * it is handed, keeping its own cursor, and reads from the log itself what it was not there to be
+ * handed; when it takes over it resumes from the last id it has seen itself. Each tab dedupes by
+ * its cursor: nothing reaches a page twice, whoever sent it.
  */
 class BrowserLiveClient implements LiveClient {
   private currentState: ConnectionState = 'connecting';
@@ -67,6 +69,8 @@ class BrowserLiveClient implements LiveClient {
   private leading = false;
   private started = false;
   private engine: StreamEngine | null = null;
+  /** While this tab follows: its cursor is the follower's. */
+  private follower: TabFollower | null = null;
   private group: TabGroup | null = null;
   private reporter: ModeReporter | null = null;
   private hiddenAt: number | null = null;
@@ -88,7 +92,7 @@ class BrowserLiveClient implements LiveClient {
     return this.currentState;
   }
   get lastEventId(): string | null {
-    return this.cursor;
+    return this.follower ? this.follower.cursor : this.cursor;
   }
   get isLeader(): boolean {
     return this.leading;
@@ -101,6 +105,7 @@ class BrowserLiveClient implements LiveClient {
     for (const [name, fn] of this.windowListeners) addEventListener(name, fn);
     document.addEventListener('visibilitychange', this.onVisibility);
     if (this.o.shareAcrossTabs !== false && canShareAcrossTabs()) {
+      this.follower = new TabFollower(this.api, { event: (e) => this.emit(e), reset: () => this.emitReset() }, this.cursor);
       this.group = new TabGroup(this.key, () => this.lead(), (m) => this.onGroupMessage(m));
       this.group.post({ k: 'hello', types: [...this.types] });
       this.group.join();
@@ -112,6 +117,7 @@ class BrowserLiveClient implements LiveClient {
   stop(): void {
     if (!this.started) return;
     this.started = false;
+    this.unfollow();
     for (const [name, fn] of this.windowListeners) removeEventListener(name, fn);
     document.removeEventListener('visibilitychange', this.onVisibility);
     this.engine?.stop();
@@ -152,6 +158,7 @@ class BrowserLiveClient implements LiveClient {
 
   private lead(): void {
     if (!this.started) return;
+    this.unfollow();
     this.leading = true;
     const stored = readStored(`${this.key}:lastEventId`);
     // Our own cursor first: an id the old leader stored but never handed us must be fetched again.
@@ -168,13 +175,15 @@ class BrowserLiveClient implements LiveClient {
       },
       {
         event: (e) => {
+          const prev = this.cursor;
           this.remember(e.id);
-          this.group?.post({ k: 'event', e });
+          this.group?.post({ k: 'event', prev, e });
           this.emit(e);
         },
         cursor: (id) => {
+          const prev = this.cursor;
           this.remember(id);
-          this.group?.post({ k: 'cursor', lastEventId: id });
+          this.group?.post({ k: 'cursor', prev, lastEventId: id });
         },
         state: (s, reason) => {
           this.group?.post({ k: 'sync', state: s, reason, lastEventId: this.cursor });
@@ -221,23 +230,23 @@ class BrowserLiveClient implements LiveClient {
       case 'leader':
         return this.group?.post({ k: 'hello', types: [...this.types] });
       case 'sync':
-        // Sent after every event it covers, so taking its cursor skips nothing we were sent.
-        if (isEventId(m.lastEventId) && isAfter(m.lastEventId, this.cursor)) this.cursor = m.lastEventId;
+        this.follower?.take(m);
         return this.setState(m.state, m.reason);
       case 'event':
-        if (!isEventId(m.e?.id) || !isAfter(m.e.id, this.cursor)) return;
-        this.cursor = m.e.id;
-        return this.emit(m.e);
       case 'cursor':
-        if (isEventId(m.lastEventId) && isAfter(m.lastEventId, this.cursor)) this.cursor = m.lastEventId;
-        return;
       case 'reset':
-        if (!isEventId(m.lastEventId)) return;
-        this.cursor = m.lastEventId;
-        return this.emitReset();
+        return this.follower?.take(m);
       default:
         return;
     }
+  }
+
+  /** Stops following (to lead, or to stop): the follower's cursor is this tab's from now on. */
+  private unfollow(): void {
+    if (!this.follower) return;
+    this.follower.stop();
+    this.cursor = this.follower.cursor;
+    this.follower = null;
   }
 
   private remember(id: string): void {

@@ -10,8 +10,9 @@ export type GroupMessage =
   | { k: 'leader' }
   /** The leader's state and cursor: on every change and in answer to hello. */
   | { k: 'sync'; state: ConnectionState; reason: string; lastEventId: string | null }
-  | { k: 'event'; e: EventEnvelope }
-  | { k: 'cursor'; lastEventId: string }
+  /** `prev`: the leader's cursor before this event or move, so a follower can tell it has a gap (tab-follower.ts). */
+  | { k: 'event'; prev: string | null; e: EventEnvelope }
+  | { k: 'cursor'; prev: string | null; lastEventId: string }
   | { k: 'reset'; lastEventId: string };
 
 export function canShareAcrossTabs(): boolean {

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { BookingStatus } from '../bookings/booking-state';
-import { PaymentStatus } from '../payments/payment-state';
-import { PayoutStatus } from '../payments/payout-state';
+import { BookingStatus, PaymentStatus, PayoutStatus } from './vocabulary';
 import type { ControlEventName, EventTypeName } from './event-names';
 import { AttentionItem, Cents, ClientBookingView, Id, NotificationView } from './views';
 

@@ -1,9 +1,5 @@
 import { z } from 'zod';
-import { Role, UserId } from '../auth/principal';
-import { BookingStatus } from '../bookings/booking-state';
-import { PaymentStatus } from '../payments/payment-state';
-import { PayoutStatus } from '../payments/payout-state';
-import { DeliveryChannel } from '../channels/policies';
+import { Role, UserId, BookingStatus, PaymentStatus, PayoutStatus, DeliveryChannel } from './vocabulary';
 
 /*
  * What the routes answer and the events carry, as zod schemas: the OpenAPI and AsyncAPI documents
@@ -166,3 +162,26 @@ export const SyncState = z.object({
   notifications: z.object({ unread: z.array(InboxNotificationView), unreadCount: z.number().int(), nextCursor: NextCursor }),
 });
 export type SyncState = z.infer<typeof SyncState>;
+
+/** One message the demo's fake far ends received (demo mode only): what a person would have got. */
+export const OutboxMessageView = z.object({
+  id: Id.describe('Grows with each message; newest first in the list'),
+  channel: DeliveryChannel,
+  to: z.string().describe('The address it went to: an email address, an E.164 number, or the push subscription'),
+  recipient: z.string().nullable().describe("The demo user's name, when the address is one of theirs"),
+  at: Timestamp.describe('When the fake received it'),
+  title: z.string().describe("An email's subject, a push notification's title, a WhatsApp template's Content SID; empty for free text"),
+  text: z.string().describe('What the person reads'),
+  status: z.string().describe("For SMS and WhatsApp, the last status the fake reported back by its signed callback (`delivered`), and our answer's outcome; else `received`"),
+});
+export type OutboxMessageView = z.infer<typeof OutboxMessageView>;
+
+/** GET /api/demo/outbox: every message the demo sent beyond the app, newest first, and the delays it escalates after. */
+export const DemoOutboxView = z.object({
+  messages: z.array(OutboxMessageView),
+  escalation: z.object({
+    pushAfterS: z.number().int().describe('An unread notification goes by push after this long, when its recipient has no live stream'),
+    textAfterS: z.number().int().describe('An unread notification goes by WhatsApp (or SMS) after this long'),
+  }),
+});
+export type DemoOutboxView = z.infer<typeof DemoOutboxView>;

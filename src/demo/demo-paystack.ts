@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { FakePaystack } from './fake-paystack';
+import { FakePaystack } from '../../fakes/fake-paystack';
 import { DEMO_USERS } from './demo-seed';
 
 /** Long enough to watch a payout sit in PROCESSING on the dashboard, short enough not to bore. */

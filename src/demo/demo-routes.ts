@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../http/validate';
-import { AppError } from '../http/app-error';
-import { UserId } from '../auth/principal';
+import { AppError } from '../errors/app-error';
+import { UserId } from '../contract/vocabulary';
 import { findUser } from '../users/user-repository';
 import type { AppDeps } from '../app-deps';
+import type { DemoOutboxView } from '../contract/views';
 import { DEMO_USERS, findDemoUser, type DemoUser } from './demo-seed';
 import { wipeDemoData } from './demo-repository';
 
@@ -27,8 +28,8 @@ const publicView = (u: DemoUser) => ({
 });
 
 /**
- * GET /api/demo/users, POST /api/demo/sessions {userId} → {token, user} and POST /api/demo/reset
- * {confirm: "reset"}: anyone who can reach
+ * GET /api/demo/users, POST /api/demo/sessions {userId} → {token, user}, GET /api/demo/outbox and
+ * POST /api/demo/reset {confirm: "reset"}: anyone who can reach
  * the server may act as a seeded user, which is the point of a demo and why these routes exist only
  * in demo mode and never with NODE_ENV=production (config refuses that combination too). Only the
  * seeded users can be had this way; tokens are minted here, so the browser never sees the secret.
@@ -55,10 +56,22 @@ export function demoRoutes(deps: AppDeps): Router {
     res.set('Cache-Control', 'no-store').status(201).json({ token, user: publicView(user), expiresInSeconds: DEMO_TOKEN_TTL_SECONDS });
   });
 
+  // What the in-process fakes of email, SMS, WhatsApp and push received, newest first: the page
+  // public/outbox.html polls it. 404 when this server runs none (every provider configured).
+  router.get('/api/demo/outbox', (_req, res) => {
+    if (!deps.demoOutbox) throw new AppError('NOT_FOUND', 'This demo runs no fake channels');
+    const view: DemoOutboxView = {
+      messages: deps.demoOutbox.list(),
+      escalation: { pushAfterS: deps.config.ESCALATE_PUSH_AFTER_S, textAfterS: deps.config.ESCALATE_SMS_AFTER_S },
+    };
+    res.set('Cache-Control', 'no-store').json(view);
+  });
+
   // Starts the demo over: every booking, payment, payout and notification goes; the users stay.
   router.post('/api/demo/reset', async (req, res) => {
     parseInput(ResetRequest, req.body ?? {});
     await wipeDemoData(deps.db.knex);
+    deps.demoOutbox?.clear();
     deps.logger.info({ code: 'DEMO_RESET' }, 'demo mode: demo data wiped');
     res.set('Cache-Control', 'no-store').json({ reset: true });
   });

@@ -1,6 +1,6 @@
 import type { Db } from '../storage/db';
 import type { Logger } from '../logger';
-import type { Role } from '../auth/principal';
+import type { Role } from '../contract/vocabulary';
 import type { PaystackClient } from '../payments/paystack-client';
 import { findUser, setPayoutAccount, setServices, upsertUser } from '../users/user-repository';
 
@@ -9,6 +9,11 @@ export interface DemoUser {
   role: Role;
   name: string;
   email: string;
+  /**
+   * A South African mobile number (E.164) for texts. Written only while the demo's own fake Twilio
+   * takes them (src/demo/demo-channels.ts): a number that looks real must never reach a real one.
+   */
+  phone: string;
   /** One line for the home page. */
   blurb: string;
   /** The dashboard this user opens. */
@@ -25,6 +30,7 @@ export const DEMO_USERS: readonly DemoUser[] = Object.freeze([
     role: 'client',
     name: 'Thandi Nkosi',
     email: 'thandi@demo.example.co.za',
+    phone: '+27825550101',
     blurb: 'A client in Johannesburg who needs a plumber',
     page: '/client.html',
     pairedWith: { providerId: 'demo-provider-sipho', service: 'plumbing' },
@@ -34,6 +40,7 @@ export const DEMO_USERS: readonly DemoUser[] = Object.freeze([
     role: 'provider',
     name: 'Sipho Dlamini',
     email: 'sipho@demo.example.co.za',
+    phone: '+27825550102',
     blurb: 'Plumber and electrician, paid into Capitec',
     page: '/provider.html',
     services: ['plumbing', 'electrical'],
@@ -44,6 +51,7 @@ export const DEMO_USERS: readonly DemoUser[] = Object.freeze([
     role: 'provider',
     name: 'Lerato Mokoena',
     email: 'lerato@demo.example.co.za',
+    phone: '+27835550103',
     blurb: 'Cleaning and gardening, paid into FNB',
     page: '/provider.html',
     services: ['cleaning', 'gardening'],
@@ -54,6 +62,7 @@ export const DEMO_USERS: readonly DemoUser[] = Object.freeze([
     role: 'admin',
     name: 'Operations',
     email: 'ops@demo.example.co.za',
+    phone: '+27845550104',
     blurb: 'An operator: live status and announcements',
     page: '/operator.html',
   },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERROR_STATUS, type ErrorCode } from '../http/app-error';
+import { ERROR_STATUS, type ErrorCode } from '../errors/app-error';
 import { componentSchemas, jsonSchemaOf, type JsonSchema } from './json-schema';
 import { NAMED_SCHEMAS, OPERATIONS, type Auth, type Operation, type RawAnswer } from './operations';
 

@@ -1,26 +1,24 @@
 import { z } from 'zod';
-import type { ErrorCode } from '../http/app-error';
+import type { ErrorCode } from '../errors/app-error';
 import { EmptyBody } from '../http/validate';
-import { UserId, Role } from '../auth/principal';
+import { UserId, Role, PaymentStatus, PayoutStatus } from '../contract/vocabulary';
 import { BookingAction } from '../bookings/booking-state';
-import { CreateBookingRequest, DisputeRequest, ListBookingsQuery, ReasonRequest } from '../bookings/booking-schemas';
+import { CreateBookingRequest, DisputeRequest, ListBookingsQuery, PaymentRequest, ReasonRequest } from '../bookings/booking-schemas';
 import { BroadcastRequest } from '../broadcasts/broadcast-schemas';
 import { InboxQuery } from '../notifications/notification-routes';
 import { ContactPreferencesInput } from '../channels/contact-preferences';
 import { PushSubscriptionInput, Unsubscribe } from '../channels/push-routes';
 import { TwilioStatusCallback } from '../channels/twilio-callbacks';
-import { PaymentRequest } from '../payments/payment-routes';
 import { ListPaymentsQuery, ListPayoutsQuery } from '../payments/ledger';
 import { AdminAction, AdminActionRequest } from '../payments/escrow-admin';
-import { PayoutAccountRequest, ProvidersQuery, ServicesRequest } from '../users/user-routes';
+import { ProvidersQuery, ServicesRequest } from '../users/user-routes';
+import { PayoutAccountRequest } from '../payments/payout-account-routes';
 import { ModeReport } from '../realtime/client-mode-routes';
 import { PollQuery } from '../realtime/poll';
 import { StreamQuery } from '../realtime/stream-open';
 import { ResetRequest, SessionRequest } from '../demo/demo-routes';
 import { PollResponse } from '../contract/events';
-import { AttentionItem, BookingView, ContactPreferencesView, Id, InboxNotificationView, NextCursor, NotificationView, PaymentItem, PayoutItem, Profile, SeenBookingView, SyncState } from '../contract/views';
-import { PaymentStatus } from '../payments/payment-state';
-import { PayoutStatus } from '../payments/payout-state';
+import { AttentionItem, BookingView, ContactPreferencesView, DemoOutboxView, Id, InboxNotificationView, NextCursor, NotificationView, PaymentItem, PayoutItem, Profile, SeenBookingView, SyncState } from '../contract/views';
 
 /*
  * Every HTTP route, described for the OpenAPI document: what it reads (the zod schemas that
@@ -398,9 +396,20 @@ export const OPERATIONS: readonly Operation[] = [
     answers: { 201: z.object({ token: z.string(), user: z.looseObject({ id: UserId, role: Role }), expiresInSeconds: z.number().int() }) },
   },
   {
+    method: 'get',
+    path: '/api/demo/outbox',
+    summary: 'Every email, SMS, WhatsApp and push the demo sent, as its in-process fakes received them, newest first (demo mode only)',
+    tag: 'demo',
+    auth: 'none',
+    demoOnly: true,
+    // Outside demo mode the route is not there.
+    errors: ['NOT_FOUND'],
+    answers: { 200: DemoOutboxView },
+  },
+  {
     method: 'post',
     path: '/api/demo/reset',
-    summary: "Start the demo over: every booking, payment, payout and notification goes, the users stay (demo mode only)",
+    summary: "Start the demo over: every booking, payment, payout, notification and outbox message goes, the users stay (demo mode only)",
     tag: 'demo',
     auth: 'none',
     demoOnly: true,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Role, UserId } from '../auth/principal';
+import { Role, UserId } from '../contract/vocabulary';
 import type { EventEnvelope } from '../contract/events';
 
 /** A channel an event is addressed to: one user, everyone of a role, or everyone. */

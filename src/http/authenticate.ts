@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import { AppError } from './app-error';
+import { AppError } from '../errors/app-error';
 import type { TokenService } from '../auth/jwt';
 import type { Principal } from '../auth/principal';
-import type { UserClaims } from '../users/user-repository';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -24,7 +23,7 @@ export function bearerToken(req: Pick<IncomingMessage, 'headers'>): string | und
 export interface AuthDeps {
   tokens: TokenService;
   /** Keeps the users table in step with the claims of whoever calls. */
-  syncUser: (c: UserClaims) => Promise<void>;
+  syncUser: (caller: Principal) => Promise<void>;
   /** The per-user write limit (rate-limits.ts writeLimit), run after authentication; null when off. */
   writeLimit?: RequestHandler | null;
 }

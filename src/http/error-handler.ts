@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, type ErrorCode } from './app-error';
+import { AppError, type ErrorCode } from '../errors/app-error';
 import { isDatabaseUnavailable } from '../storage/db-errors';
 
 export interface ErrorBody {

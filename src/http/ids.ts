@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from './app-error';
+import { AppError } from '../errors/app-error';
 
 /** Our row ids: positive decimal bigints, as strings. */
 export const RowId = z.string().regex(/^[1-9]\d{0,17}$/, 'must be an id');

@@ -1,6 +1,6 @@
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import type { ErrorRequestHandler, NextFunction, RequestHandler } from 'express';
-import { AppError, type ErrorCode } from './app-error';
+import { AppError, type ErrorCode } from '../errors/app-error';
 
 const refuse: RequestHandler = (_req, _res, next) => next(new AppError('RATE_LIMITED', 'Too many requests; slow down'));
 

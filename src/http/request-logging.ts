@@ -3,7 +3,7 @@ import { pinoHttp } from 'pino-http';
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { redactUrl, type Logger } from '../logger';
-import type { Telemetry } from '../ops/telemetry';
+import type { Histogram } from 'prom-client';
 
 /** The request's id: the caller's X-Request-Id when it is a sane one, else a new one; echoed back. */
 export function requestId(req: IncomingMessage, res: ServerResponse): string {
@@ -61,9 +61,9 @@ export function requestLogger(logger: Logger): RequestHandler {
 }
 
 /** Request durations by matched route (never the raw URL: ids would explode the label set). */
-export function requestMetrics(telemetry: Telemetry): RequestHandler {
+export function requestMetrics(httpDuration: Histogram<'method' | 'route' | 'status'>): RequestHandler {
   return (req, res, next) => {
-    const end = telemetry.httpDuration.startTimer();
+    const end = httpDuration.startTimer();
     res.once('close', () => {
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       end({ method: req.method, route, status: String(res.statusCode) });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from './app-error';
+import { AppError } from '../errors/app-error';
 import { isUnstorable } from '../storage/storable-text';
 
 /** A request that carries no fields: no body, or `{}`. */

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
 import { userChannel } from '../events/audience';
 import type { ChannelName, NewEvent } from '../events/event-types';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { pageOf } from '../storage/paging';
 import type { Db } from '../storage/db';
 import {

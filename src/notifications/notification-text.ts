@@ -1,4 +1,4 @@
-import { formatMoney } from './money';
+import { formatMoney } from '../contract/money';
 
 /** Who reads: one of the booking's parties, or the operators (`role:admin`). */
 export type Side = 'client' | 'provider' | 'admin';

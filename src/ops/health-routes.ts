@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import type { AppDeps } from '../app-deps';
 import { metricsGuard } from './metrics-token';
 

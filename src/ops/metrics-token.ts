@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { bearerToken } from '../http/authenticate';
 
 const digest = (s: string) => crypto.createHash('sha256').update(s).digest();

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { idempotent } from '../http/idempotency';
 import { pathId } from '../http/ids';
 import { parseInput } from '../http/validate';

@@ -2,11 +2,10 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal';
 import { bookingAudience } from '../events/audience';
 import type { EventPublisher } from '../events/event-publisher';
-import { AppError } from '../http/app-error';
-import { lockBooking } from '../bookings/booking-repository';
+import { AppError } from '../errors/app-error';
 import { recordAdminAction } from './attention-repository';
 import { movePayment, releaseEscrow } from './escrow';
-import { clearRefundFailure, lockPaymentByBooking, setVerifiedAmount } from './payment-repository';
+import { clearRefundFailure, lockPaymentBooking, lockPaymentByBooking, setVerifiedAmount } from './payment-repository';
 import type { PaymentFollowUps } from './payment-service';
 import { amountsOf, heldAmount } from './payment-amounts';
 
@@ -51,7 +50,7 @@ export class EscrowAdmin {
       throw new AppError('VALIDATION_FAILED', 'Request is invalid', [{ path: 'amount', code: 'custom', message: 'only a refund takes an amount' }]);
     }
     const { result } = await this.publisher.transaction(async (trx, emit) => {
-      const booking = await lockBooking(trx, bookingId);
+      const booking = await lockPaymentBooking(trx, bookingId);
       if (!booking) throw new AppError('NOT_FOUND', 'Booking not found');
       const payment = await lockPaymentByBooking(trx, bookingId);
       const refuse = (why: string) =>

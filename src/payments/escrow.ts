@@ -1,14 +1,14 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Emit } from '../events/event-publisher';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { setPaymentStatus, type PaymentExtra, type PaymentRow } from './payment-repository';
-import { canMovePayment, type PaymentStatus } from './payment-state';
+import { canMovePayment } from './payment-state';
+import type { PaymentStatus, PayoutStatus } from '../contract/vocabulary';
 import { insertPayout, type PayoutRow } from './payout-repository';
 import { paymentEntries, payoutEntries, post } from './journal';
 import { amountsOf, heldAmount, owedAmount } from './payment-amounts';
-import type { PayoutStatus } from './payout-state';
 
 type Parties = { clientId: string; providerId: string };
 

@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import type { PaymentStatus } from './payment-state';
-import type { PayoutStatus } from './payout-state';
+import type { PaymentStatus, PayoutStatus } from '../contract/vocabulary';
 import { insertJournalEntries } from './journal-repository';
 
 /*

@@ -1,9 +1,8 @@
 import { bookingAudience, userChannel } from '../events/audience';
 import type { Emit } from '../events/event-publisher';
 import type { PaymentRow } from './payment-repository';
-import type { PaymentStatus } from './payment-state';
+import type { PaymentStatus, PayoutStatus } from '../contract/vocabulary';
 import type { PayoutRow } from './payout-repository';
-import type { PayoutStatus } from './payout-state';
 
 /** `payment.status_changed`, to the client and the provider of the booking. */
 export function emitPaymentStatus(

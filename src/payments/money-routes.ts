@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { authenticate, principalOf } from '../http/authenticate';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { parseInput } from '../http/validate';
 import type { AppDeps } from '../app-deps';
 import { ledgerSummary, listPayments, listPayouts, ListPaymentsQuery, ListPayoutsQuery } from './ledger';

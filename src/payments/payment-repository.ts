@@ -1,7 +1,5 @@
 import type { Db } from '../storage/db';
-import type { PaymentStatus } from './payment-state';
-import type { BookingRow } from '../bookings/booking-repository';
-import type { BookingStatus } from '../bookings/booking-state';
+import type { PaymentStatus, BookingStatus } from '../contract/vocabulary';
 
 export interface PaymentRow {
   id: string;
@@ -49,7 +47,20 @@ export async function lockPaymentByBooking(db: Db, bookingId: string): Promise<P
 }
 
 /** The booking side of a payment, as the settlement of a Paystack notice needs it. */
-export type PaymentBooking = Pick<BookingRow, 'id' | 'client_id' | 'provider_id' | 'status'>;
+export interface PaymentBooking {
+  id: string;
+  client_id: string;
+  provider_id: string;
+  status: BookingStatus;
+}
+
+/**
+ * The booking of an operator's escrow action, locked: booking first, as every booking move takes
+ * its locks, then the payment (lockPaymentByBooking).
+ */
+export async function lockPaymentBooking(db: Db, bookingId: string): Promise<PaymentBooking | undefined> {
+  return db<PaymentBooking>('bookings').select('id', 'client_id', 'provider_id', 'status').where({ id: bookingId }).forUpdate().first();
+}
 
 /**
  * Locks the payment with this reference and its booking, in one statement. Booking first, then

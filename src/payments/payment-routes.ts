@@ -1,12 +1,9 @@
 import express, { Router } from 'express';
-import { z } from 'zod';
 import { authenticate, principalOf } from '../http/authenticate';
 import { EmptyBody, parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
 import type { AppDeps } from '../app-deps';
-
-export const PaymentRequest = z.strictObject({ email: z.email().max(320).optional() });
 
 /** Paystack webhooks need the raw bytes for the signature, so this router is mounted before the JSON parser. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
@@ -23,11 +20,6 @@ export function webhookRoutes(deps: AppDeps): Router {
 
 export function paymentRoutes(deps: AppDeps): Router {
   const router = Router();
-  router.post('/api/bookings/:id/payment', authenticate(deps), idempotent(deps.db.knex), async (req, res) => {
-    const id = pathId(req.params.id, 'Booking');
-    const body = parseInput(PaymentRequest, req.body ?? {});
-    res.json(await deps.payments.initialize(principalOf(req), id, body.email));
-  });
   router.post('/api/payouts/:id/retry', authenticate(deps), idempotent(deps.db.knex), async (req, res) => {
     const id = pathId(req.params.id, 'Payout');
     // Bodiless, and said so: a body with fields is a client's mistake, not something to ignore.

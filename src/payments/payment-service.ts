@@ -2,10 +2,9 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
 import type { EventPublisher } from '../events/event-publisher';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import type { Logger } from '../logger';
-import { findBookingView } from '../bookings/booking-repository';
-import { canViewBooking } from '../bookings/booking-state';
+import type { BookingView } from '../contract/views';
 import { findUser } from '../users/user-repository';
 import { emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { journalPayoutMove, newPayoutReference } from './escrow';
@@ -22,6 +21,14 @@ export interface PaymentFollowUps {
   requestRefund(paymentId: string): Promise<boolean>;
 }
 
+/** What a booking asks of payments: its checkout, and the Paystack calls after its moves. */
+export interface BookingPayments extends PaymentFollowUps {
+  initialize(p: Principal, booking: BookingToPay, email: string | undefined): Promise<PaymentInit>;
+}
+
+/** The booking being paid for, as bookings read it for its client (booking-service.ts `checkout`). */
+export type BookingToPay = Pick<BookingView, 'id' | 'clientId' | 'providerId' | 'status' | 'amount' | 'currency'>;
+
 export interface PaymentInit {
   reference: string;
   authorizationUrl: string;
@@ -32,7 +39,7 @@ export interface PaymentInit {
  * Money in and out through Paystack. Every method calls Paystack first and writes afterwards,
  * each write a short transaction of its own.
  */
-export class PaymentService implements PaymentFollowUps {
+export class PaymentService implements BookingPayments {
   constructor(
     private readonly knex: Knex,
     private readonly publisher: EventPublisher,
@@ -45,11 +52,9 @@ export class PaymentService implements PaymentFollowUps {
     return this.paystack;
   }
 
-  /** POST /api/bookings/:id/payment: the client's checkout; a second call returns the same pending payment. */
-  async initialize(p: Principal, bookingId: string, email: string | undefined): Promise<PaymentInit> {
-    const booking = await findBookingView(this.knex, bookingId);
-    if (!booking || !canViewBooking(booking, p)) throw new AppError('NOT_FOUND', 'Booking not found');
-    if (booking.clientId !== p.userId) throw new AppError('FORBIDDEN', 'Only the booking’s client can pay');
+  /** The client's checkout for its booking; a second call returns the same pending payment. */
+  async initialize(p: Principal, booking: BookingToPay, email: string | undefined): Promise<PaymentInit> {
+    const bookingId = booking.id;
     const existing = await findPaymentByBooking(this.knex, bookingId);
     // A checkout that expired or failed no longer counts: the client starts a new one.
     if (existing && existing.status !== 'EXPIRED' && existing.status !== 'FAILED') {

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-
-export const PaymentStatus = z.enum(['PENDING', 'PAID', 'ESCROW', 'RELEASED', 'FAILED', 'FLAGGED', 'REFUND_PENDING', 'REFUNDED', 'EXPIRED']);
-export type PaymentStatus = z.infer<typeof PaymentStatus>;
+import { PaymentStatus } from '../contract/vocabulary';
 
 /**
  * Moves a payment may make. Monotonic: a late or repeated webhook can never move money backwards

@@ -1,5 +1,5 @@
 import type { Db } from '../storage/db';
-import type { PayoutStatus } from './payout-state';
+import type { PayoutStatus } from '../contract/vocabulary';
 
 export interface PayoutRow {
   id: string;

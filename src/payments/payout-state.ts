@@ -1,7 +1,5 @@
 import { z } from 'zod';
-
-export const PayoutStatus = z.enum(['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'REVERSED']);
-export type PayoutStatus = z.infer<typeof PayoutStatus>;
+import { PayoutStatus } from '../contract/vocabulary';
 
 /**
  * PENDING may jump straight to a final state: Paystack's webhook can arrive before our own

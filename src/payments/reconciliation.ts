@@ -6,7 +6,8 @@ import type { PaymentService } from './payment-service';
 import { PaystackError, processedRefundTotal, type PaystackClient, type VerifiedTransaction } from './paystack-client';
 import { CHARGE_ENDED_UNPAID, expireCheckout, recordRefundFailure, settleCharge, settleRefund, settleTransfer } from './settlement';
 import { AWAITING_PAYSTACK } from './payment-state';
-import { PAYOUT_AWAITING_PAYSTACK, type PayoutStatus } from './payout-state';
+import { PAYOUT_AWAITING_PAYSTACK } from './payout-state';
+import type { PayoutStatus } from '../contract/vocabulary';
 
 const BATCH = 50;
 /** Paystack calls in flight at once during a run: enough to drain a backlog, few enough to be polite. */

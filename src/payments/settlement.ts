@@ -9,9 +9,10 @@ import { lockPaymentWithBooking, markChargeback, setPaymentStatus, setReturnedAm
 import { canMovePayment } from './payment-state';
 import { lockPayoutByReference, setPayoutAmount, setPayoutStatus, type PayoutRow } from './payout-repository';
 import { bookingAudience } from '../events/audience';
-import { canMovePayout, type PayoutStatus } from './payout-state';
+import { canMovePayout } from './payout-state';
+import type { PayoutStatus } from '../contract/vocabulary';
 import type { VerifiedTransaction } from './paystack-client';
-import { CALLED_OFF } from '../bookings/booking-state';
+import { CALLED_OFF } from '../contract/vocabulary';
 
 export type SettleOutcome = 'processed' | 'no_change' | 'unknown_reference' | 'flagged';
 

@@ -8,11 +8,6 @@ import crypto from 'node:crypto';
 
 const HEX_SHA512 = /^[0-9a-f]{128}$/i;
 
-/** The hex HMAC-SHA512 Paystack puts in `x-paystack-signature` for this body. */
-export function signPaystackBody(rawBody: Buffer | string, secret: string): string {
-  return crypto.createHmac('sha512', secret).update(rawBody).digest('hex');
-}
-
 /**
  * Whether `header` is Paystack's signature of exactly these bytes. Constant-time; false (never a
  * throw) for a missing, empty, odd-length, non-hex or otherwise malformed header.

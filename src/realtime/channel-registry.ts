@@ -1,4 +1,4 @@
-import { Role } from '../auth/principal';
+import { Role } from '../contract/vocabulary';
 import type { EventRecord } from '../events/event-types';
 import type { StreamSubscriber } from './stream-subscriber';
 

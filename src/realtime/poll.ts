@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { authenticateRequest } from '../http/authenticate';
 import { pollLimit } from '../http/rate-limits';
 import { parseInput } from '../http/validate';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { checkCursor, compareIds, EVENT_ID_PATTERN, logBounds, readEvents } from '../events/event-log';
 import { channelsFor } from '../events/audience';
 import { toEnvelope } from '../events/event-types';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { bearerToken } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import type { Principal } from '../auth/principal';

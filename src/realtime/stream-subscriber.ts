@@ -4,7 +4,7 @@ import type { Principal } from '../auth/principal';
 import { compareIds } from '../events/event-log';
 import type { ChannelName, EventRecord } from '../events/event-types';
 import { channelsFor, isAddressedTo } from '../events/audience';
-import type { Telemetry } from '../ops/telemetry';
+import type { Telemetry } from '../metrics/telemetry';
 import type { Logger } from '../logger';
 import { passes, type TypeFilter } from './type-filter';
 import { controlFrame, eventFrame, eventFrames, HEARTBEAT_FRAME, STREAM_HEADERS } from './sse-frames';

@@ -6,7 +6,7 @@ import type { NotificationView } from '../notifications/notification-repository'
 import { listBookingViews } from '../bookings/booking-repository';
 import { bookingViewFor, type ClientBookingView } from '../bookings/booking-views';
 import type { BookingView } from '../bookings/booking-schemas';
-import type { BookingStatus } from '../bookings/booking-state';
+import type { BookingStatus } from '../contract/vocabulary';
 import { listPayments, listPayouts, type PaymentItem, type PayoutItem } from '../payments/ledger';
 import { findUser } from '../users/user-repository';
 import { profile } from '../users/user-routes';

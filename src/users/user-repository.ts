@@ -1,5 +1,5 @@
 import type { Db } from '../storage/db';
-import type { Role } from '../auth/principal';
+import type { Role } from '../contract/vocabulary';
 
 export interface UserRow {
   id: string;

@@ -3,11 +3,10 @@ import { z } from 'zod';
 import type { Profile } from '../contract/views';
 import { authenticate, principalOf } from '../http/authenticate';
 import { parseInput } from '../http/validate';
-import { AppError } from '../http/app-error';
+import { AppError } from '../errors/app-error';
 import { pageOf } from '../storage/paging';
-import { UserId } from '../auth/principal';
-import { findUser, listProviders, setPayoutAccount, setServices, type UserRow } from './user-repository';
-import { PaystackError } from '../payments/paystack-client';
+import { UserId } from '../contract/vocabulary';
+import { findUser, listProviders, setServices, type UserRow } from './user-repository';
 import type { AppDeps } from '../app-deps';
 
 export const ProvidersQuery = z.strictObject({
@@ -17,12 +16,6 @@ export const ProvidersQuery = z.strictObject({
 });
 
 export const ServicesRequest = z.strictObject({ services: z.array(z.string().trim().min(1).max(100)).max(50) });
-
-export const PayoutAccountRequest = z.strictObject({
-  accountName: z.string().trim().min(1).max(200),
-  accountNumber: z.string().regex(/^\d{6,20}$/, 'digits only'),
-  bankCode: z.string().regex(/^\d{3,10}$/, 'a Paystack bank code'),
-});
 
 /** The caller's profile as GET /api/me (and GET /api/sync) show it. */
 export function profile(u: UserRow): Profile {
@@ -66,34 +59,6 @@ export function userRoutes(deps: AppDeps): Router {
     const rows = await listProviders(db, { service: q.service, after: q.cursor, limit: q.limit + 1 });
     const { items, nextCursor } = pageOf(rows, q.limit);
     res.json({ providers: items.map((u) => ({ id: u.id, name: u.name, services: u.services })), nextCursor });
-  });
-
-  router.put('/api/me/payout-account', auth, async (req, res) => {
-    const p = principalOf(req);
-    if (p.role !== 'provider') throw new AppError('FORBIDDEN', 'Only providers have payout accounts');
-    const body = parseInput(PayoutAccountRequest, req.body);
-    if (!deps.paystack) throw new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'Payments are not configured');
-    let recipientCode: string;
-    try {
-      ({ recipientCode } = await deps.paystack.createTransferRecipient({
-        name: body.accountName,
-        accountNumber: body.accountNumber,
-        bankCode: body.bankCode,
-        currency: 'ZAR',
-      }));
-    } catch (err) {
-      if (err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED') {
-        throw new AppError('PAYOUT_ACCOUNT_REJECTED', 'Paystack did not accept this bank account', { provider: err.message });
-      }
-      throw new AppError('PAYMENT_PROVIDER_UNAVAILABLE', 'Could not reach the payment provider; try again');
-    }
-    await setPayoutAccount(db, p.userId, {
-      recipientCode,
-      accountName: body.accountName,
-      bankCode: body.bankCode,
-      last4: body.accountNumber.slice(-4),
-    });
-    res.json(profile((await findUser(db, p.userId))!));
   });
 
   return router;

@@ -74,6 +74,70 @@ describeBrowser('dashboards load from /api/sync', () => {
     expect([...clientPage.errors, ...providerPage.errors]).toEqual([]);
   }, 60_000);
 
+  it('a second tab whose sync the leader tab has passed by the time it joins still shows what happened in between', async () => {
+    const client = market.user('sync-c3', 'client', { name: 'Two Tabs' });
+    const provider = market.user('sync-p3', 'provider');
+    await provider.get('/api/me').expect(200);
+    const booked = await client.post('/api/bookings', { providerId: provider.sub, service: 'painting', scheduledFor: inAnHour(), amount: 40_000 }).expect(201);
+    const booking = (p: Awaited<ReturnType<typeof newPage>>, status: string) => p.locator(`.booking[data-booking-id="${booked.body.id}"][data-status="${status}"]`);
+
+    const first = await newPage(context);
+    await first.goto(`${market.srv.url}/client.html#token=${client.token}`);
+    await booking(first, 'PENDING').waitFor();
+    await first.locator('#connection[data-state="live"]').waitFor();
+
+    // The second tab's state is read before the acceptance, but reaches the page only after the
+    // first tab, the leader, has applied it.
+    const second = await newPage(context);
+    let answerSync!: () => void;
+    const syncMayAnswer = new Promise<void>((r) => (answerSync = r));
+    let syncRead!: () => void;
+    const syncWasRead = new Promise<void>((r) => (syncRead = r));
+    await second.route('**/api/sync', async (route) => {
+      const response = await route.fetch();
+      syncRead();
+      await syncMayAnswer;
+      await route.fulfill({ response });
+    });
+    await second.goto(`${market.srv.url}/client.html#token=${client.token}`);
+    await syncWasRead;
+    await provider.post(`/api/bookings/${booked.body.id}/accept`).expect(200);
+    await booking(first, 'CONFIRMED').waitFor();
+    answerSync();
+
+    await booking(second, 'CONFIRMED').waitFor();
+    await second.locator('#connection[data-state="live"]').waitFor();
+    // One stream for both tabs: the second one follows.
+    expect([...market.srv.running.deps.registry.all()].filter((x) => x.isOpen && x.principal.userId === client.sub)).toHaveLength(1);
+    expect(await second.locator('.booking').count()).toBe(1);
+    expect([...first.errors, ...second.errors]).toEqual([]);
+  }, 60_000);
+
+  it('says so, in the indicator and on the page, when the token expires and no new one is accepted', async () => {
+    const sub = 'sync-c4';
+    market.user(sub, 'client', { name: 'Short Session' });
+    // Long enough to load the page on a busy machine; the page has no way to get another.
+    const token = market.srv.running.deps.tokens.sign({ sub, role: 'client', name: 'Short Session' }, 6);
+    const page = await newPage(context);
+    await page.goto(`${market.srv.url}/client.html#token=${token}`);
+    await page.locator('#connection[data-state="live"]').waitFor();
+    await expect(page.locator('#signed-out').count()).resolves.toBe(0);
+
+    await page.locator('#connection[data-state="signed-out"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('#connection .connection-label').textContent()).toBe('Signed out');
+    const notice = page.locator('#signed-out[role="alert"]');
+    await notice.waitFor();
+    expect(await notice.textContent()).toMatch(/signed out.*session has expired/is);
+    expect(await notice.locator('a[href="/"]').count()).toBe(1);
+    // The page still shows what it had, and stops asking with a token the server refuses.
+    await page.locator('#bookings-empty').waitFor();
+    const asked: string[] = [];
+    page.on('request', (r) => r.url().includes('/api/events') && asked.push(r.url()));
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(asked).toEqual([]);
+    expect(await page.locator('#connection').getAttribute('data-state')).toBe('signed-out');
+  }, 60_000);
+
   it('a reset makes the page sync again and show what it could not be sent', async () => {
     const client = market.user('sync-c2', 'client', { name: 'Reset Client' });
     const provider = market.user('sync-p2', 'provider');

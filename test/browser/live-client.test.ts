@@ -41,12 +41,12 @@ describeBrowser('browser live client', () => {
   });
 
   /** Loads the module on a page of the server's origin and starts a client that records everything. */
-  async function openClient(page: Page, userKey: string, tokens: string[], options: ClientOptions = {}, at = srv.url): Promise<void> {
+  async function openClient(page: Page, userKey: string, tokens: string[], options: ClientOptions = {}, at = srv.url, after?: string): Promise<void> {
     await page.goto(`${at}/healthz`);
     // A string, not a function: ts-jest would compile import() in a function into require().
     await page.evaluate(`import('/lib/client/live-client.js').then((m) => { window.__module = m; })`);
     await page.evaluate(
-      ({ userKey, tokens, options }) => {
+      ({ userKey, tokens, options, after }) => {
         const w = window as any;
         const live = { events: [], states: [], resets: 0, tokenCalls: 0 } as PageLive & { client?: unknown };
         w.__tokens = tokens;
@@ -61,9 +61,9 @@ describeBrowser('browser live client', () => {
         client.onReset(() => live.resets++);
         live.client = client;
         w.__live = live;
-        client.start();
+        client.start(after);
       },
-      { userKey, tokens, options },
+      { userKey, tokens, options, after },
     );
   }
 
@@ -265,6 +265,76 @@ describeBrowser('browser live client', () => {
     for (const p of rest) await waitForState(p, 'live');
     expect(streamsOf('cy')).toBe(1);
     for (const p of rest) expect(p.errors).toEqual([]);
+  });
+
+  it('a tab that joins after the leader has passed its sync cursor gets the events in between, once each, in order', async () => {
+    const token = srv.token('jo', 'client');
+    const leader = await newPage(context);
+    await openClient(leader, 'jo', [token]);
+    await waitForState(leader, 'live');
+    await publish('jo', 0);
+    await waitForNs(leader, [0]);
+
+    // The new tab's state is read (GET /api/sync) here; then 1 and 2 happen, and the leader applies
+    // them, before the tab's client starts after that cursor.
+    const synced = await srv.settledLastId();
+    await publish('jo', 1);
+    await publish('someone-else', 99);
+    await publish('jo', 2);
+    await waitForNs(leader, [0, 1, 2]);
+
+    // The tab's own look at the log for that gap is slow: 3 reaches it from the leader first.
+    const tab = await newPage(context);
+    let releaseGap!: () => void;
+    const gapReleased = new Promise<void>((r) => (releaseGap = r));
+    let gapAsked!: (url: string) => void;
+    const gapIsAsked = new Promise<string>((r) => (gapAsked = r));
+    await tab.route('**/api/events?after=*', async (r) => {
+      gapAsked(r.request().url());
+      await gapReleased;
+      await r.continue();
+    });
+    await openClient(tab, 'jo', [token], {}, srv.url, synced);
+    const asked = await Promise.race([gapIsAsked, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]);
+    await publish('jo', 3);
+    await waitForNs(leader, [0, 1, 2, 3]);
+    await waitUntil('3 shared with the tab', async () => (await live(tab)).lastEventId !== synced || asked !== null);
+    await new Promise((r) => setTimeout(r, 200));
+    // Held back until the gap is filled, so the page sees them in order.
+    expect(await ns(tab)).toEqual([]);
+    expect(asked && new URL(asked).searchParams.get('after')).toBe(synced);
+    releaseGap();
+    await waitForNs(tab, [1, 2, 3]);
+    await publish('jo', 4);
+    await waitForNs(tab, [1, 2, 3, 4]);
+    await waitForNs(leader, [0, 1, 2, 3, 4]);
+    const t = await live(tab);
+    expect(t.isLeader).toBe(false);
+    expect(t.state).toBe('live');
+    expect(t.resets).toBe(0);
+    expect(new Set(t.events.map((e) => e.id)).size).toBe(4);
+    expect(streamsOf('jo')).toBe(1);
+    expect([...leader.errors, ...tab.errors]).toEqual([]);
+  });
+
+  it('a tab whose sync cursor is ahead of the leader reads nothing from the log, and gets what comes after', async () => {
+    const token = srv.token('kim', 'client');
+    const leader = await newPage(context);
+    await openClient(leader, 'kim', [token]);
+    await waitForState(leader, 'live');
+    await publish('kim', 1);
+    await waitForNs(leader, [1]);
+    const tab = await newPage(context);
+    const polls: string[] = [];
+    tab.on('request', (r) => r.url().includes('/api/events?') && polls.push(r.url()));
+    // Its state already covers 1 and everything up to the log's end.
+    await openClient(tab, 'kim', [token], {}, srv.url, await srv.settledLastId());
+    await waitForState(tab, 'live');
+    await publish('kim', 2);
+    await waitForNs(tab, [2]);
+    await waitForNs(leader, [1, 2]);
+    expect(polls).toEqual([]);
+    expect(tab.errors).toEqual([]);
   });
 
   it('retries at once, not after its backoff, when the page comes back to the foreground', async () => {

@@ -1,5 +1,5 @@
 import type { ChannelSender, OutgoingMessage } from '../../src/channels/channel';
-import type { DeliveryChannel } from '../../src/channels/policies';
+import type { DeliveryChannel } from '../../src/contract/vocabulary';
 
 /**
  * The far end of a channel whose provider is not in these tests: it accepts every message and

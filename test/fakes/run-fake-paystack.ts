@@ -10,7 +10,7 @@
  * Env: PORT (4010), HOST (127.0.0.1), PUBLIC_URL (http://localhost:PORT),
  * PAYSTACK_SECRET_KEY (sk_test_local_fake_paystack_key), WEBHOOK_URL.
  */
-import { DEFAULT_FAKE_SECRET, FakePaystack } from './fake-paystack';
+import { DEFAULT_FAKE_SECRET, FakePaystack } from '../../fakes/fake-paystack';
 
 async function main(): Promise<void> {
   const port = Number(process.env.PORT || 4010);

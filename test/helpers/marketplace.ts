@@ -1,7 +1,7 @@
 import request from 'supertest';
-import { FakePaystack } from '../fakes/fake-paystack';
+import { FakePaystack } from '../../fakes/fake-paystack';
 import { startTestServer, type TestServer } from './test-server';
-import type { Role } from '../../src/auth/principal';
+import type { Role } from '../../src/contract/vocabulary';
 import { dedupeKey } from '../../src/payments/webhook-service';
 
 export const PAYSTACK_TEST_KEY = 'sk_test_marketplace_suite_key_0123456789';

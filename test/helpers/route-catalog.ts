@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type express from 'express';
-import type { Role } from '../../src/auth/principal';
+import type { Role } from '../../src/contract/vocabulary';
 
 /*
  * Every HTTP route of ours, described from the outside: who may call it, what it names in its
@@ -161,6 +161,7 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
   { method: 'GET', registered: '/api/settings', path: '/api/settings', auth: 'none', roles: [] },
   // src/demo
   { method: 'GET', registered: '/api/demo/users', path: '/api/demo/users', auth: 'none', roles: [], demoOnly: true },
+  { method: 'GET', registered: '/api/demo/outbox', path: '/api/demo/outbox', auth: 'none', roles: [], demoOnly: true },
   {
     method: 'POST',
     registered: '/api/demo/sessions',

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startServer, type RunningServer } from '../../src/runtime';
-import type { Role } from '../../src/auth/principal';
+import type { Role } from '../../src/contract/vocabulary';
 import type { NewEvent, EventRecord } from '../../src/events/event-types';
 import { createTestDatabase, type TestDatabase } from './test-db';
 

@@ -1,6 +1,6 @@
 import { describeDb } from '../helpers/test-db';
 import { startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { FakePushService } from '../fakes/fake-push-service';
+import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
 

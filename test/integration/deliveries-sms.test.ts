@@ -1,11 +1,11 @@
 import { describeDb } from '../helpers/test-db';
 import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { FakeTwilio } from '../fakes/fake-twilio';
+import { FakeTwilio } from '../../fakes/fake-twilio';
 import { Dispatcher } from '../../src/channels/dispatcher';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';
 import type { ChannelSender } from '../../src/channels/channel';
-import type { DeliveryChannel } from '../../src/channels/policies';
+import type { DeliveryChannel } from '../../src/contract/vocabulary';
 
 const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`;
 const AUTH_TOKEN = 'twilio_suite_token_0123456789abcdef';
@@ -123,6 +123,9 @@ describeDb('SMS and WhatsApp through Twilio', () => {
         from: `whatsapp:${WHATSAPP_FROM}`,
         messagingServiceSid: null,
         body: expect.stringMatching(new RegExp(`^New booking request from Thandi ${n}: .*plumbing`)),
+        // No template configured: free text.
+        contentSid: null,
+        contentVariables: null,
         statusCallback: STATUS_CALLBACK,
       },
     ]);

@@ -1,8 +1,8 @@
 import supertest from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { SmtpSink } from '../fakes/smtp-sink';
-import { FakePushService } from '../fakes/fake-push-service';
+import { SmtpSink } from '../../fakes/smtp-sink';
+import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';
 import { RecordingChannel } from '../fakes/recording-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
@@ -10,7 +10,7 @@ import { EmailChannel } from '../../src/channels/email-channel';
 import { claimDue } from '../../src/channels/delivery-repository';
 import { receiptFacts } from '../../src/channels/receipt-repository';
 import type { ChannelSender } from '../../src/channels/channel';
-import type { DeliveryChannel } from '../../src/channels/policies';
+import type { DeliveryChannel } from '../../src/contract/vocabulary';
 
 describeDb('deliveries beyond the tab', () => {
   let m: Marketplace;

@@ -12,7 +12,7 @@ import { fingerprint, send, uniqueKey } from '../helpers/hostile-harness';
 import { ROUTE_CATALOG } from '../helpers/route-catalog';
 import { openStream, sleep } from '../helpers/sse-client';
 import { spawnServer, killServer, withTimeout } from '../helpers/server-process';
-import { signPaystackBody } from '../../src/payments/webhook-signature';
+import { signPaystackBody } from '../../fakes/fake-paystack';
 
 /*
  * Abuse and exposure, probed as an attacker would: tokens that live forever or were issued for

@@ -21,7 +21,7 @@ import {
   type World,
 } from '../helpers/hostile-harness';
 import type { Actor } from '../helpers/marketplace';
-import type { Role } from '../../src/auth/principal';
+import type { Role } from '../../src/contract/vocabulary';
 
 /*
  * Property: every authenticated route refuses every token it should (none, garbage, unsigned,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import crypto from 'node:crypto';
 import { describeDb } from '../helpers/test-db';
 import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace, type ConfirmedBooking } from '../helpers/marketplace';
-import { signPaystackBody } from '../../src/payments/webhook-signature';
+import { signPaystackBody } from '../../fakes/fake-paystack';
 import { assertRefusal, badLogLines, expectCode, fingerprint, send, Tally, type Expected, type Fingerprint, type RawRequest } from '../helpers/hostile-harness';
 
 /*

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { describeDb, TEST_DB } from '../helpers/test-db';
 import { inAnHour, PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { signPaystackBody } from '../../src/payments/webhook-signature';
+import { signPaystackBody } from '../../fakes/fake-paystack';
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;

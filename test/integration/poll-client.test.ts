@@ -217,3 +217,47 @@ describeDb('createPollClient across a server restart (a real server process, kil
     expect(r.states.map(([s]) => s)).toEqual(['connecting', 'live', 'retrying', 'live']);
   }, 120_000);
 });
+
+describeDb('createPollClient when idle: the server’s wait sets the pace', () => {
+  let srv: TestServer;
+  let client: PollClient | undefined;
+  const asked: URL[] = [];
+  let fetchBefore: typeof fetch;
+  beforeAll(async () => {
+    // A short hold, so a few whole cycles fit in the test; the client asks for its usual 25 s.
+    srv = await startTestServer({ POLL_MAX_WAIT_S: '2' });
+    fetchBefore = globalThis.fetch;
+    const checked = globalThis.fetch;
+    globalThis.fetch = (input, init) => {
+      const url = new URL(String(input));
+      if (url.origin === srv.url && (url.pathname === '/api/events' || url.pathname === '/api/sync')) asked.push(url);
+      return checked(input, init);
+    };
+  });
+  afterAll(async () => {
+    client?.stop();
+    globalThis.fetch = fetchBefore;
+    await srv.stop();
+  });
+
+  // Issue 19's figure for idle phones is at most 60 / POLL_MAX_WAIT_S + 1 requests a minute; the
+  // rate itself is measured in `npm run bench` (bench/longpoll.ts). Here: what the client asks,
+  // and that it never asks more often than the server's holds allow (slowness only lowers the count).
+  it('asks the full wait every time, one request per hold, no sync, and still hears the next event', async () => {
+    const r = recorded((client = createPollClient({ baseUrl: srv.url, getToken: () => srv.token('ivo', 'client'), backoff: { initialMs: 50, maxMs: 200 } })));
+    client.start();
+    await until(() => r.syncs.length === 1 && srv.running.deps.heldPolls.counts().held === 1, 5_000, 'the first held poll');
+    const from = asked.length;
+    const idleMs = 6_000;
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    const idle = asked.slice(from);
+    process.stderr.write(`idle poll client: ${idle.length} requests in ${idleMs / 1000} s with POLL_MAX_WAIT_S=2 (${((idle.length * 60_000) / idleMs).toFixed(1)} a minute; bound ${60 / 2 + 1})\n`);
+    expect(idle.map((u) => u.pathname)).toEqual(idle.map(() => '/api/events'));
+    expect(idle.map((u) => u.searchParams.get('wait'))).toEqual(idle.map(() => '25'));
+    expect(idle.length).toBeLessThanOrEqual(idleMs / 2_000 + 1);
+    const published = (await srv.publish({ type: 'booking.created', audience: ['user:ivo'], payload: sampleData('booking.created') }))[0].id;
+    await until(() => r.events.length === 1, 5_000, 'the event after idling');
+    expect(r.ids()).toEqual([published]);
+    expect(r.syncs).toHaveLength(1);
+  });
+});

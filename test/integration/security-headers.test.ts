@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describeDb } from '../helpers/test-db';
 import { startMarketplace, PAYSTACK_TEST_KEY, type Marketplace } from '../helpers/marketplace';
 import { startTestServer, type TestServer } from '../helpers/test-server';
-import { signPaystackBody } from '../../src/payments/webhook-signature';
+import { signPaystackBody } from '../../fakes/fake-paystack';
 import { ROUTE_CATALOG, validOf } from '../helpers/route-catalog';
 import { allowedActors, buildWorld, send, Tally, targetId, type RawRequest, type RawResponse, type World } from '../helpers/hostile-harness';
 

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { signPaystackBody } from '../../src/payments/webhook-signature';
+import { signPaystackBody } from '../../fakes/fake-paystack';
 
 /**
  * Round trips are most of what a publish and a webhook cost (each holds the append lock or waits

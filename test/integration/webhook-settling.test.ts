@@ -1,6 +1,6 @@
 import { describeDb } from '../helpers/test-db';
 import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { signPaystackBody } from '../../src/payments/webhook-signature';
+import { signPaystackBody } from '../../fakes/fake-paystack';
 import { WebhookService } from '../../src/payments/webhook-service';
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

@@ -1,5 +1,6 @@
-import { BOOKING_RULES, BookingAction, BookingStatus, CALLED_OFF, decideBookingAction, canViewBooking } from '../../src/bookings/booking-state';
-import { canMovePayment, PaymentStatus } from '../../src/payments/payment-state';
+import { BOOKING_RULES, BookingAction, decideBookingAction, canViewBooking } from '../../src/bookings/booking-state';
+import { BookingStatus, CALLED_OFF, PaymentStatus } from '../../src/contract/vocabulary';
+import { canMovePayment } from '../../src/payments/payment-state';
 import { canMovePayout } from '../../src/payments/payout-state';
 import { payoutAmount } from '../../src/payments/escrow';
 

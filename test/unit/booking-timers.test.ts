@@ -1,5 +1,5 @@
 import { GOING_AHEAD, requestExpiresAt, timerOutcome, timersOnAccept, timersOnRequest } from '../../src/bookings/booking-timers';
-import { BookingStatus } from '../../src/bookings/booking-state';
+import { BookingStatus } from '../../src/contract/vocabulary';
 
 const HOUR = 3_600_000;
 const t0 = Date.parse('2026-12-07T08:00:00Z');

@@ -1,4 +1,5 @@
-import { POLICIES, stepsFor, type DeliveryChannel } from '../../src/channels/policies';
+import { POLICIES, stepsFor } from '../../src/channels/policies';
+import type { DeliveryChannel } from '../../src/contract/vocabulary';
 import { afterQuietHours } from '../../src/channels/quiet-hours';
 import { planDeliveries } from '../../src/channels/delivery-plan';
 import type { ContactRow } from '../../src/channels/delivery-repository';

@@ -1,5 +1,6 @@
-import { canMovePayment, PaymentStatus } from '../../src/payments/payment-state';
-import { canMovePayout, PayoutStatus } from '../../src/payments/payout-state';
+import { canMovePayment } from '../../src/payments/payment-state';
+import { PaymentStatus, PayoutStatus } from '../../src/contract/vocabulary';
+import { canMovePayout } from '../../src/payments/payout-state';
 import { chargebackLossEntry, partialChargebackEntry, paymentEntries, payoutEntries, refundPaidEntries, type EntryDraft } from '../../src/payments/journal';
 import { payoutAmount } from '../../src/payments/escrow';
 import { heldAmount, owedAmount } from '../../src/payments/payment-amounts';

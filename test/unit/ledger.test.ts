@@ -8,7 +8,7 @@ import {
   type LedgerFacts,
   type Offenders,
 } from '../../src/payments/ledger';
-import { PaymentStatus } from '../../src/payments/payment-state';
+import { PaymentStatus } from '../../src/contract/vocabulary';
 
 const none = (): Offenders => ({ count: 0, paymentIds: [], payoutIds: [] });
 

@@ -1,4 +1,4 @@
-import { formatMoney } from '../../src/notifications/money';
+import { formatMoney } from '../../src/contract/money';
 import { notificationText } from '../../src/notifications/notification-text';
 
 describe('formatMoney', () => {

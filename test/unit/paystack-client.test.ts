@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { FakePaystack } from '../fakes/fake-paystack';
+import { FakePaystack, signPaystackBody } from '../../fakes/fake-paystack';
 import { createPaystackClient, PaystackError, type PaystackClient } from '../../src/payments/paystack-client';
-import { isValidPaystackSignature, signPaystackBody } from '../../src/payments/webhook-signature';
+import { isValidPaystackSignature } from '../../src/payments/webhook-signature';
 
 const KEY = 'sk_test_unit_suite_key_0123456789abcdef';
 const WRONG_KEY = 'sk_test_not_the_right_key_987654321';

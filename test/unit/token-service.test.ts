@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { createTokenService } from '../../src/auth/jwt';
-import { AppError } from '../../src/http/app-error';
+import { AppError } from '../../src/errors/app-error';
 
 const SECRET = 'unit-test-secret-0123456789abcdef';
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);

@@ -1,24 +1,9 @@
-import type { SyncState } from '../../contract/views.js';
+import type { BookingView, ClientBookingView, SyncState } from '../../contract/views.js';
+import type { EventTypeName } from '../../contract/event-names.js';
 import type { EventEnvelope } from '../types.js';
 
-/** As the API sends it (src/bookings/booking-schemas.ts BookingView). */
-export interface Booking {
-  id: string;
-  clientId: string;
-  providerId: string;
-  service: string;
-  scheduledFor: string;
-  amount: number;
-  currency: string;
-  notes: string | null;
-  status: string;
-  reason: string | null;
-  payment: { id: string; reference: string; status: string; amount: number } | null;
-  /** Absent from a client's view. */
-  payout?: { id: string; status: string; amount: number; reason?: string } | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A booking as the API sends it: the client's view, and the payout where the caller may see it. */
+export type Booking = ClientBookingView & { payout?: BookingView['payout'] };
 
 /**
  * A dashboard's bookings, kept current from events: `booking.*` carry the whole booking, and the
@@ -67,7 +52,7 @@ export class BookingStore {
   }
 }
 
-export const BOOKING_EVENTS = [
+export const BOOKING_EVENTS: readonly EventTypeName[] = [
   'booking.created',
   'booking.accepted',
   'booking.rejected',

@@ -5,6 +5,7 @@ import type { EventEnvelope } from '../types.js';
 import { ApiError, createApi, type Api } from './api.js';
 import { byId, h } from './dom.js';
 import { showConnectionState } from './indicator.js';
+import { showSignedOut } from './signed-out-notice.js';
 import { setTimeZone } from './format.js';
 import { createNotificationPanel, type NotificationView } from './notification-panel.js';
 import { DASHBOARD_OF, openSession, type Me, type Role } from './session.js';
@@ -100,6 +101,8 @@ export async function startDashboard(role: Role, setUp: (d: Dashboard) => Promis
   indicator.after(checkNow);
   showConnectionState(indicator, live.state, undefined, checkNow);
   live.onState((state, reason) => showConnectionState(indicator, state, reason, checkNow));
+  let signedOut: HTMLElement | null = null;
+  live.onState((state) => (signedOut = showSignedOut(main, state, signedOut)));
 
   // Events wait while a sync or loader runs; a synced state covers every event up to its cursor.
   let holds = 0;

@@ -24,6 +24,8 @@ export function createDemoGuide(providerName: () => string): { el: HTMLElement; 
         h('li', { 'data-step': i + 1, 'aria-current': i + 1 === current ? 'step' : null, class: i + 1 < current ? 'done' : null }, text),
       ),
       ...(current === 6 ? [h('li', { class: 'guide-end', 'data-step': 6, 'aria-current': 'step' }, `Released: watch the payout reach ${who} on the provider's page`)] : []),
+      // Beside the steps, not one of them: where the emails, pushes and texts the story sends show up.
+      h('li', { class: 'guide-link' }, h('a', { href: '/outbox.html', target: '_blank', rel: 'noopener' }, 'Outbox: emails, push, WhatsApp')),
     );
   };
   return { el, follow };

@@ -1,5 +1,5 @@
 // The same format as the server's notifications: one function for both.
-export { formatMoney } from '../money.js';
+export { formatMoney } from '../../contract/money.js';
 
 /**
  * Times are said in the marketplace's zone (GET /api/settings, set once at start), as the server's

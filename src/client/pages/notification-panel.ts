@@ -1,17 +1,9 @@
+import type { NotificationView } from '../../contract/views.js';
 import type { Api } from './api.js';
 import { h, reconcileList } from './dom.js';
 import { formatAgo, formatWhen } from './format.js';
 
-export interface NotificationView {
-  id: string;
-  type: string;
-  title: string;
-  body: string;
-  data: unknown;
-  createdAt: string;
-  readAt: string | null;
-  silent: boolean;
-}
+export type { NotificationView };
 
 interface Elements {
   toggle: HTMLButtonElement;

@@ -1,17 +1,10 @@
+import type { Profile } from '../../contract/views.js';
 import { ApiError, readJson } from './api.js';
 
-export type Role = 'client' | 'provider' | 'admin';
+export type Role = Profile['role'];
 
-export interface Me {
-  id: string;
-  role: Role;
-  name: string | null;
-  email: string | null;
-  services: string[];
-  /** Providers only. */
-  payoutAccount?: { status: 'active' | 'missing'; accountName?: string; bankCode?: string; accountNumberLast4?: string };
-  unreadCount: number;
-}
+/** GET /api/me's answer: the profile and the unread count (src/docs/operations.ts). */
+export type Me = Profile & { unreadCount: number };
 
 export interface Session {
   me: Me;

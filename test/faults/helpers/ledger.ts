@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { channelsFor, isAddressedTo } from '../../../src/events/audience';
-import type { Role } from '../../../src/auth/principal';
+import type { Role } from '../../../src/contract/vocabulary';
 import type { Delivery, ResumingClient } from './resuming-client';
 
 export interface LoggedEvent {

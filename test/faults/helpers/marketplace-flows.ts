@@ -1,4 +1,4 @@
-import type { FakePaystack, WebhookResponse } from '../../fakes/fake-paystack';
+import type { FakePaystack, WebhookResponse } from '../../../fakes/fake-paystack';
 import { api, inAnHour, pick, sleep, type Reply } from './http';
 import type { Actor } from './traffic';
 

@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { dedupeKey } from '../../../src/payments/webhook-service';
-import type { WebhookResponse } from '../../fakes/fake-paystack';
+import type { WebhookResponse } from '../../../fakes/fake-paystack';
 
 /**
  * The server answers a webhook before it settles it. For the fake Paystack's `afterWebhook`: waits

@@ -1,7 +1,15 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { signPaystackBody } from '../payments/webhook-signature';
+
+/**
+ * The hex HMAC-SHA512 of the body, keyed with the secret key, that Paystack puts in
+ * `x-paystack-signature`. Computed here, apart from the server's check, so that the fake signs as
+ * Paystack documents it rather than as our verifier expects it.
+ */
+export function signPaystackBody(rawBody: Buffer | string, secret: string): string {
+  return crypto.createHmac('sha512', secret).update(rawBody).digest('hex');
+}
 
 /*
  * A local stand-in for api.paystack.co: the six calls the app makes, with Paystack's request

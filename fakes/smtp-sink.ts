@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 export class SmtpSink {
   readonly messages: ParsedMail[] = [];
   private readonly refusals: number[] = [];
+  private readonly listeners: Array<(mail: ParsedMail) => void> = [];
   private readonly server: SMTPServer;
 
   constructor() {
@@ -29,6 +30,7 @@ export class SmtpSink {
             }
             this.messages.push(mail);
             callback();
+            for (const l of this.listeners) l(mail);
           })
           .catch(callback);
       },
@@ -39,6 +41,11 @@ export class SmtpSink {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     const { port } = this.server.server.address() as AddressInfo;
     return `smtp://127.0.0.1:${port}`;
+  }
+
+  /** Called with each message the sink accepts, parsed. */
+  onMail(listener: (mail: ParsedMail) => void): void {
+    this.listeners.push(listener);
   }
 
   refuseNext(...codes: number[]): void {

@@ -27,6 +27,7 @@ export class FakePushService {
   readonly received: ReceivedPush[] = [];
   readonly refused: Array<{ subscriptionId: string; reason: string }> = [];
   private readonly subs = new Map<string, FakeSubscription>();
+  private readonly listeners: Array<(p: ReceivedPush) => void> = [];
   private readonly server = http.createServer((req, res) => void this.handle(req, res));
   private base = '';
   private n = 0;
@@ -51,6 +52,11 @@ export class FakePushService {
   /** From now on, answer pushes to this endpoint with `status` (410: the user unsubscribed). */
   answer(endpoint: string, status: number): void {
     this.subs.get(endpoint.split('/').pop()!)!.status = status;
+  }
+
+  /** Called with each push the service takes (decrypted), after it has answered 201. */
+  onPush(listener: (p: ReceivedPush) => void): void {
+    this.listeners.push(listener);
   }
 
   to(endpoint: string): ReceivedPush[] {
@@ -78,8 +84,10 @@ export class FakePushService {
     } catch (err) {
       return refuse(400, `could not decrypt: ${(err as Error).message}`);
     }
-    this.received.push({ subscriptionId: sub.id, payload, headers: req.headers });
+    const push: ReceivedPush = { subscriptionId: sub.id, payload, headers: req.headers };
+    this.received.push(push);
     res.writeHead(201, { Location: `${this.base}/message/${this.received.length}` }).end();
+    for (const l of this.listeners) l(push);
   }
 
   stop(): Promise<void> {

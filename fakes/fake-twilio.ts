@@ -7,7 +7,11 @@ export interface ReceivedMessage {
   to: string;
   from: string | null;
   messagingServiceSid: string | null;
+  /** The text sent, or for a template the template's text with its variables put in. */
   body: string;
+  /** A template's SID and variables (Content API), when the message was one. */
+  contentSid: string | null;
+  contentVariables: Record<string, string> | null;
   statusCallback: string | null;
 }
 
@@ -23,6 +27,9 @@ export class FakeTwilio {
   unauthorized = 0;
   private readonly server = http.createServer((req, res) => void this.handle(req, res));
   private refusals: Array<{ status: number; code: number; message: string }> = [];
+  private readonly listeners: Array<(m: ReceivedMessage) => void> = [];
+  /** Approved templates by Content SID, as the account's Content Template Builder holds them. */
+  private readonly templates = new Map<string, string>();
   private n = 0;
 
   constructor(
@@ -43,6 +50,16 @@ export class FakeTwilio {
   /** The next send is answered with this status and Twilio error code instead of being taken. */
   refuseNext(status: number, code: number, message = 'refused by the fake'): void {
     this.refusals.push({ status, code, message });
+  }
+
+  /** An approved template of this account: `text` with `{{1}}`, `{{2}}`… placeholders. */
+  defineTemplate(sid: string, text: string): void {
+    this.templates.set(sid, text);
+  }
+
+  /** Called with each message the fake takes, after it has answered 201. */
+  onMessage(listener: (m: ReceivedMessage) => void): void {
+    this.listeners.push(listener);
   }
 
   to(address: string): ReceivedMessage[] {
@@ -108,15 +125,28 @@ export class FakeTwilio {
     const to = form.get('To');
     const from = form.get('From');
     const service = form.get('MessagingServiceSid');
-    const body = form.get('Body');
+    const contentSid = form.get('ContentSid');
+    const rawVariables = form.get('ContentVariables');
     if (!to) return error(400, 21604, "A 'To' phone number is required.");
     if (!from && !service) return error(400, 21603, "A 'From' phone number is required.");
+    if (rawVariables !== null && !contentSid) return error(400, 21654, 'A ContentSid must be specified if ContentVariables are provided in the request.');
+    let contentVariables: Record<string, string> | null = null;
+    if (contentSid) {
+      const template = this.templates.get(contentSid);
+      if (!/^HX[0-9a-fA-F]{32}$/.test(contentSid) || template === undefined) return error(400, 21655, 'The ContentSid is Invalid');
+      contentVariables = parseVariables(rawVariables);
+      if (!contentVariables) return error(400, 21656, 'The ContentVariables Parameter is invalid');
+      const missing = [...template.matchAll(/\{\{(\w+)\}\}/g)].some(([, k]) => contentVariables![k] === undefined);
+      if (missing) return error(400, 21656, 'The ContentVariables Parameter is invalid');
+    }
+    const body = contentSid ? this.templates.get(contentSid)!.replace(/\{\{(\w+)\}\}/g, (_, k: string) => contentVariables![k]) : form.get('Body');
     if (!body) return error(400, 21602, 'Message body is required.');
     if (!/^(whatsapp:)?\+[1-9]\d{6,14}$/.test(to)) return error(400, 21211, `The 'To' number ${to} is not a valid phone number.`);
     const refusal = this.refusals.shift();
     if (refusal) return error(refusal.status, refusal.code, refusal.message);
     const sid = `SM${crypto.createHash('md5').update(`${++this.n}:${to}:${Date.now()}`).digest('hex')}`;
-    this.messages.push({ sid, to, from, messagingServiceSid: service, body, statusCallback: form.get('StatusCallback') });
+    const message: ReceivedMessage = { sid, to, from, messagingServiceSid: service, body, contentSid, contentVariables, statusCallback: form.get('StatusCallback') };
+    this.messages.push(message);
     const now = new Date().toUTCString();
     answer(201, {
       sid,
@@ -139,5 +169,22 @@ export class FakeTwilio {
       to,
       uri: `/2010-04-01/Accounts/${this.accountSid}/Messages/${sid}.json`,
     });
+    for (const l of this.listeners) l(message);
   }
+}
+
+/** ContentVariables as Twilio takes them: a JSON object of placeholder to non-empty text, keys of up to 16 characters without spaces. */
+function parseVariables(raw: string | null): Record<string, string> | null {
+  if (raw === null) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length > 100) return null;
+  const valid = entries.every(([k, x]) => /^[^\s]{1,16}$/.test(k) && typeof x === 'string' && x.length > 0 && x.length <= 1600);
+  return valid ? (v as Record<string, string>) : null;
 }
