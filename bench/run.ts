@@ -38,6 +38,7 @@ import { runAnnounce, type AnnounceResult } from './announce';
 import { runNotify, notifyReport, type NotifyResult } from './notify';
 import { runApi, apiReport, type ApiResult } from './api-load';
 import { runLongPoll, longPollReport, type LongPollResult } from './longpoll';
+import { runDispatch, dispatchReport, type DispatchResult } from './dispatch';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -51,8 +52,8 @@ const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
 type Role = 'client' | 'provider' | 'admin';
 type TargetName = 'ours' | 'baseline' | 'socketio';
 /** What `--only` selects: a side of the comparison, or the announcement-to-all phase. */
-type PartName = TargetName | 'announce' | 'notify' | 'api' | 'longpoll';
-const PARTS: readonly PartName[] = ['ours', 'baseline', 'socketio', 'announce', 'notify', 'api', 'longpoll'];
+type PartName = TargetName | 'announce' | 'notify' | 'api' | 'longpoll' | 'dispatch';
+const PARTS: readonly PartName[] = ['ours', 'baseline', 'socketio', 'announce', 'notify', 'api', 'longpoll', 'dispatch'];
 /** Creating users through the API (--embedded) gives up after this long and skips the phase. */
 const ANNOUNCE_CREATE_BUDGET_MS = 180_000;
 
@@ -107,6 +108,13 @@ interface Options {
   longPollIdle: number;
   longPollCycles: number;
   longPollWarmup: number;
+  /** The dispatch phase: users away (push on, no stream), events, their share to away users, off/on pairs, the backlog's outage (s) and rate. */
+  dispatchAway: number;
+  dispatchEvents: number;
+  dispatchAwayShare: number;
+  dispatchRounds: number;
+  dispatchOutage: number;
+  dispatchOutageRate: number;
 }
 
 function parseOptions(): Options {
@@ -148,6 +156,12 @@ function parseOptions(): Options {
       'long-poll-idle': { type: 'string' },
       'long-poll-cycles': { type: 'string' },
       'long-poll-warmup': { type: 'string' },
+      'dispatch-away': { type: 'string' },
+      'dispatch-events': { type: 'string' },
+      'dispatch-away-share': { type: 'string' },
+      'dispatch-rounds': { type: 'string' },
+      'dispatch-outage': { type: 'string' },
+      'dispatch-outage-rate': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -165,7 +179,7 @@ function parseOptions(): Options {
         '  --fanouts F              announcements to everyone, one at a time (default 5; --quick 3)',
         '  --publishers P           concurrent publishers in the sustained phase (default 4)',
         '  --connect-concurrency C  streams being opened at once (default 100)',
-        '  --only PART[,PART]       run only these parts: ours, baseline, socketio, announce, notify, api, longpoll (default: all)',
+        '  --only PART[,PART]       run only these parts: ours, baseline, socketio, announce, notify, api, longpoll, dispatch (default: all)',
         '  --announce-users U       users in the database for the announcement to all (default 10000; --quick 1000)',
         '  --announce-sample S      users whose inbox, unread count and read-all are timed afterwards (default 50)',
         '  --seed S                 PRNG seed for target users (default 1)',
@@ -194,6 +208,12 @@ function parseOptions(): Options {
         '  --long-poll-idle S       longpoll phase: idle window for requests per minute per client (default 2 x the wait)',
         '  --long-poll-cycles E     longpoll phase: events to held polls, to nobody, and short polls, for CPU per cycle (default 2000; --quick 400)',
         '  --long-poll-warmup W     longpoll phase: untimed events to polls and streams before the latency samples (default 200; --quick 50)',
+        '  --dispatch-away A        dispatch phase: users with push on and no stream, beside --connections streams (default 500; --quick 100)',
+        '  --dispatch-events M      dispatch phase: sustained announcements per side (default 5000; --quick 1000)',
+        '  --dispatch-away-share F  dispatch phase: share of them to away users, whose push is sent (default 0.25)',
+        '  --dispatch-rounds R      dispatch phase: dispatcher off/on pairs, alternating which goes first (default 2; --quick 1)',
+        '  --dispatch-outage S      dispatch phase: seconds the push service is down, standing for 600 (default 60; --quick 20; 0 skips the backlog)',
+        '  --dispatch-outage-rate R dispatch phase: announcements to away users per second during the outage (default 50)',
         `PostgreSQL admin URL: $BENCH_PG_URL or ${PG_ADMIN_URL}`,
         '',
       ].join('\n'),
@@ -263,6 +283,12 @@ function parseOptions(): Options {
     longPollIdle: positive(values['long-poll-idle'], 2 * int(values['long-poll-wait'], quick ? 10 : 25, 'long-poll-wait'), 'long-poll-idle'),
     longPollCycles: int(values['long-poll-cycles'], quick ? 400 : 2000, 'long-poll-cycles', 4),
     longPollWarmup: int(values['long-poll-warmup'], quick ? 50 : 200, 'long-poll-warmup', 0),
+    dispatchAway: int(values['dispatch-away'], quick ? 100 : 500, 'dispatch-away'),
+    dispatchEvents: int(values['dispatch-events'], quick ? 1000 : 5000, 'dispatch-events'),
+    dispatchAwayShare: Math.min(1, positive(values['dispatch-away-share'], 0.25, 'dispatch-away-share')),
+    dispatchRounds: int(values['dispatch-rounds'], quick ? 1 : 2, 'dispatch-rounds'),
+    dispatchOutage: int(values['dispatch-outage'], quick ? 20 : 60, 'dispatch-outage', 0),
+    dispatchOutageRate: int(values['dispatch-outage-rate'], 50, 'dispatch-outage-rate'),
   };
 }
 
@@ -987,6 +1013,28 @@ async function main(): Promise<void> {
       { jwtSecret: JWT_SECRET, progress, prepareDatabase },
     );
   }
+  let dispatched: DispatchResult | null = null;
+  if (selected('dispatch')) {
+    dispatched = await runDispatch(
+      {
+        streams: connections,
+        away: opts.dispatchAway,
+        events: opts.dispatchEvents,
+        awayShare: opts.dispatchAwayShare,
+        publishers: opts.publishers,
+        warmup: Math.min(opts.latencyWarmup, 300),
+        latencySamples: opts.latencySamples,
+        rounds: opts.dispatchRounds,
+        outageSeconds: opts.dispatchOutage,
+        outageRate: opts.dispatchOutageRate,
+        connectConcurrency: opts.connectConcurrency,
+        embedded: opts.embedded,
+        profile: opts.profile,
+        seed: opts.seed,
+      },
+      { jwtSecret: JWT_SECRET, progress, prepareDatabase },
+    );
+  }
   let notified: NotifyResult | null = null;
   if (selected('notify')) {
     notified = await runNotify(
@@ -1044,6 +1092,7 @@ async function main(): Promise<void> {
   if (announced.length) out.push(...announceReport(announced, announceTableRows, opts));
   if (apiResult) out.push(...apiReport(apiResult));
   if (longPolled) out.push(...longPollReport(longPolled));
+  if (dispatched) out.push(...dispatchReport(dispatched));
   if (notified) out.push(...notifyReport(notified));
   out.push(
     `jsonwebtoken HS256 in the driver: sign ${jwtCost.signUs.toFixed(1)} us; verify with a string secret ` +
@@ -1075,6 +1124,7 @@ async function main(): Promise<void> {
         announceTable: announceTableRows,
         api: apiResult,
         longpoll: longPolled,
+        dispatch: dispatched,
         notify: notified,
         totalSeconds: (Date.now() - started) / 1000,
       },

@@ -141,8 +141,13 @@ export const EnvSchema = z.object({
   ESCALATE_SMS_AFTER_S: z.coerce.number().int().min(0).max(7 * 86_400).optional(),
   // How often the delivery dispatcher looks for new notifications and due deliveries (a commit also wakes it).
   DISPATCH_POLL_MS: intFromEnv(1_000, 10, 60_000),
-  // Attempts at one delivery the provider refused for a passing reason, waiting twice as long each time.
-  DELIVERY_MAX_ATTEMPTS: intFromEnv(5, 1, 50),
+  // Attempts at one delivery the provider refused for a passing reason, waiting twice as long each time:
+  // 8 from 30 s keeps trying for about an hour, so a provider down for 10 minutes loses nothing.
+  DELIVERY_MAX_ATTEMPTS: intFromEnv(8, 1, 50),
+  // The wait before a refused delivery's first retry (milliseconds); each further retry doubles it.
+  DELIVERY_RETRY_BASE_MS: intFromEnv(30_000, 10, 3_600_000),
+  // `0`: this instance records and sends no deliveries beyond the tab (others sharing the database do).
+  DISPATCH_ENABLED: z.enum(['0', '1']).default('1').transform((v) => v === '1'),
   // SMTP server for email (smtp:// or smtps://, credentials in the URL); unset: email is off.
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   // The From address of every email.

@@ -38,6 +38,7 @@ import { startDemoPaystack, type DemoPaystack } from './demo/demo-paystack';
 import { seedDemoUsers } from './demo/demo-seed';
 import { guardDemoHost } from './demo/demo-host';
 import { startChannels } from './channels/channel-wiring';
+import { StreamPresence } from './realtime/stream-presence';
 import type { DemoChannels } from './demo/demo-channels';
 
 export interface RunningServer {
@@ -60,6 +61,10 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   await db.migrate();
 
   const registry = new ChannelRegistry();
+  // Which users stream here, for every instance's dispatcher (src/realtime/stream-presence.ts).
+  const presence = new StreamPresence(db.knex, config.INSTANCE_ID, (userId) => registry.hasUser(userId), logger);
+  registry.onUserChange = (userId) => presence.changed(userId);
+  await presence.start();
   const heldPolls = new HeldPolls();
   const telemetry = new Telemetry(() => registry.counts());
   // Demo mode: from here on, config points at the in-process fakes of the channels it was not
@@ -252,6 +257,7 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
       await closed;
       clearInterval(sweep);
       clearTimeout(force);
+      await presence.stop().catch((err) => logger.warn({ code: 'PRESENCE_WRITE_FAILED', err }, 'stream presence not removed; it lapses with the heartbeat'));
       // Settling that cannot finish in time stays recorded, for the next start or another instance.
       await deps.webhooks.stop(Math.min(1_000, config.SHUTDOWN_TIMEOUT_MS / 4));
       // Its kept-alive connections to Paystack, once the last request using it has finished.

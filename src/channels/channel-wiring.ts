@@ -45,8 +45,10 @@ export function startChannels(o: { config: Config; knex: Knex; registry: Channel
     delays: { pushAfterS: config.ESCALATE_PUSH_AFTER_S, textAfterS: config.ESCALATE_SMS_AFTER_S },
     pollMs: config.DISPATCH_POLL_MS,
     maxAttempts: config.DELIVERY_MAX_ATTEMPTS,
+    retryBaseMs: config.DELIVERY_RETRY_BASE_MS,
   });
-  dispatcher.start();
+  if (config.DISPATCH_ENABLED) dispatcher.start();
+  else logger.info({ code: 'DISPATCH_DISABLED' }, 'DISPATCH_ENABLED=0: this instance sends nothing beyond the tab');
   return {
     dispatcher,
     senders,

@@ -33,6 +33,8 @@ export interface ClaimedDelivery {
   body: string;
   data: Record<string, unknown> | null;
   is_read: boolean;
+  /** A live stream of the recipient is open on some instance (stream_presence). */
+  streaming: boolean;
 }
 
 /** The view of one delivery in GET /api/notifications. */
@@ -140,7 +142,8 @@ export async function abandonInterrupted(db: Db, now: Date): Promise<number> {
 
 /**
  * Claims up to `limit` due deliveries for this instance: each moves to `sending` with a lease in
- * one statement, and SKIP LOCKED keeps two instances from claiming the same row.
+ * one statement, and SKIP LOCKED keeps two instances from claiming the same row. Presence is
+ * checked against the database's clock, not `now`: it is about who is streaming at this moment.
  */
 export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
   const { rows } = await db.raw(
@@ -158,7 +161,11 @@ export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number
        n.type, n.title, n.body, n.data,
        (n.read_at IS NOT NULL OR EXISTS (
          SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = d.user_id
-       )) AS is_read`,
+       )) AS is_read,
+       EXISTS (
+         SELECT 1 FROM stream_presence p JOIN instance_heartbeats h ON h.instance_id = p.instance_id
+         WHERE p.user_id = d.user_id AND h.expires_at > now()
+       ) AS streaming`,
     [new Date(now.getTime() + leaseMs), now, now, limit],
   );
   return (rows as ClaimedDelivery[]).map((r) => ({ ...r, id: String(r.id), notification_id: String(r.notification_id) }));
@@ -170,24 +177,51 @@ export async function nextDueAt(db: Db): Promise<Date | null> {
   return row?.due ? new Date(row.due) : null;
 }
 
-type Outcome =
+export type Outcome =
   | { status: 'sent'; providerRef: string | null }
   | { status: 'skipped'; reason: string }
   | { status: 'failed'; code: string; reason: string }
   | { status: 'queued'; dueAt: Date; code: string; reason: string };
 
-/** Records how a claimed send ended; only a row still `sending` changes. */
-export async function settleDelivery(db: Db, id: string, outcome: Outcome, now: Date): Promise<void> {
-  const base = { status: outcome.status, lease_until: null, updated_at: now };
-  const fields =
-    outcome.status === 'sent'
-      ? { ...base, provider_ref: outcome.providerRef, sent_at: now, reason: null, error_code: null }
-      : outcome.status === 'skipped'
-        ? { ...base, reason: outcome.reason }
-        : outcome.status === 'failed'
-          ? { ...base, error_code: outcome.code, reason: outcome.reason }
-          : { ...base, due_at: outcome.dueAt, error_code: outcome.code, reason: outcome.reason };
-  await db('notification_deliveries').where({ id, status: 'sending' }).update(fields);
+/** How one claimed delivery ended, and when. */
+export interface Settlement {
+  id: string;
+  outcome: Outcome;
+  at: Date;
+}
+
+/**
+ * Records how claimed sends ended, all in one statement; only rows still `sending` change. A
+ * sent one keeps its provider's reference and loses any earlier error, a skipped one its reason,
+ * a failed one its code and reason, one put back for a retry its new due time as well.
+ */
+export async function settleDeliveries(db: Db, settled: readonly Settlement[]): Promise<void> {
+  if (!settled.length) return;
+  const input = JSON.stringify(
+    settled.map(({ id, outcome: o, at }) => ({
+      id,
+      status: o.status,
+      at: at.toISOString(),
+      provider_ref: o.status === 'sent' ? o.providerRef : null,
+      reason: o.status === 'sent' ? null : o.reason,
+      error_code: o.status === 'failed' || o.status === 'queued' ? o.code : null,
+      due_at: o.status === 'queued' ? o.dueAt.toISOString() : null,
+    })),
+  );
+  await db.raw(
+    `UPDATE notification_deliveries d SET
+       status = x.status,
+       lease_until = NULL,
+       updated_at = x.at,
+       provider_ref = CASE WHEN x.status = 'sent' THEN x.provider_ref ELSE d.provider_ref END,
+       sent_at = CASE WHEN x.status = 'sent' THEN x.at ELSE d.sent_at END,
+       reason = x.reason,
+       error_code = CASE WHEN x.status = 'skipped' THEN d.error_code ELSE x.error_code END,
+       due_at = coalesce(x.due_at, d.due_at)
+     FROM jsonb_to_recordset(?::jsonb) AS x(id bigint, status text, at timestamptz, provider_ref text, reason text, error_code text, due_at timestamptz)
+     WHERE d.id = x.id AND d.status = 'sending'`,
+    [input],
+  );
 }
 
 /** The deliveries of these notifications to this user, by notification id. */

@@ -11,8 +11,10 @@ import {
   insertDeliveries,
   lockCursor,
   nextDueAt,
-  settleDelivery,
+  settleDeliveries,
   type ClaimedDelivery,
+  type Outcome,
+  type Settlement,
 } from './delivery-repository';
 import { planDeliveries, type PlannedNotification } from './delivery-plan';
 import { cancelledByReading, type EscalationDelays } from './policies';
@@ -30,6 +32,8 @@ export interface DispatcherOptions {
   retryBaseMs?: number;
   /** The longest a tick goes without looking for due deliveries (others' retries, interrupted sends). */
   sweepMs?: number;
+  /** Sends in flight at once; their outcomes are recorded this many at a time. */
+  sendConcurrency?: number;
 }
 
 export interface SendRecorder {
@@ -67,7 +71,10 @@ export class Dispatcher {
   constructor(
     private readonly knex: Knex,
     private readonly senders: ReadonlyMap<DeliveryChannel, ChannelSender>,
-    /** Whether the user has a live stream open (on this instance). */
+    /**
+     * Whether the user has a live stream open on this instance, known at once; streams on other
+     * instances are known from stream_presence, within its flush interval.
+     */
     private readonly hasLiveStream: (userId: string) => boolean,
     private readonly recorder: SendRecorder,
     private readonly logger: Logger,
@@ -177,7 +184,7 @@ export class Dispatcher {
     if (abandoned) this.logger.warn({ code: 'SEND_OUTCOME_UNKNOWN', deliveries: abandoned }, 'sends interrupted by a crash are not repeated');
     for (;;) {
       const claimed = await claimDue(this.knex, now, this.batch, this.leaseMs);
-      await Promise.all(claimed.map((d) => this.deliver(d, now)));
+      await this.deliverAll(claimed, now);
       if (claimed.length < this.batch || this.stopped) break;
     }
     const next = await nextDueAt(this.knex);
@@ -185,18 +192,66 @@ export class Dispatcher {
     this.nextCheckAt = next && next < sweep ? next : sweep;
   }
 
-  private async deliver(d: ClaimedDelivery, now: Date): Promise<void> {
-    const notifiedAt = new Date(d.notified_at);
-    const skip = async (reason: string) => {
-      await settleDelivery(this.knex, d.id, { status: 'skipped', reason }, now);
-      this.recorder.recordSend(d.channel, 'skipped', notifiedAt, now);
+  /**
+   * Skips what needs no send, in one statement; sends the rest, `sendConcurrency` at a time, and
+   * records their outcomes a chunk per statement. The dispatcher's statements then stay a few per
+   * batch instead of one per delivery, and it holds at most a couple of the pool's connections,
+   * which the publishing path shares.
+   */
+  private async deliverAll(claimed: readonly ClaimedDelivery[], now: Date): Promise<void> {
+    const skipped: Array<{ d: ClaimedDelivery; s: Settlement }> = [];
+    const toSend: ClaimedDelivery[] = [];
+    for (const d of claimed) {
+      const reason = this.skipReason(d);
+      if (reason) skipped.push({ d, s: { id: d.id, outcome: { status: 'skipped', reason }, at: now } });
+      else toSend.push(d);
+    }
+    await this.record(skipped);
+    const concurrency = Math.max(1, this.o.sendConcurrency ?? 16);
+    let pending: Array<{ d: ClaimedDelivery; s: Settlement }> = [];
+    let recording = Promise.resolve();
+    const flush = () => {
+      const chunk = pending;
+      pending = [];
+      recording = recording.then(() => this.record(chunk));
+      return recording;
     };
-    if (cancelledByReading(d.channel) && d.is_read) return skip('read before it was due');
-    if (d.channel === 'push' && this.hasLiveStream(d.user_id)) return skip('a live stream was open');
-    const sender = this.senders.get(d.channel);
-    if (!sender || !d.address) return skip(`${d.channel} is not configured`);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, toSend.length) }, async () => {
+        while (next < toSend.length) {
+          const d = toSend[next++];
+          const outcome = await this.send(d, now);
+          // Only now: a flush meanwhile replaced the array.
+          pending.push({ d, s: { id: d.id, outcome, at: this.clock() } });
+          if (pending.length >= concurrency) await flush();
+        }
+      }),
+    );
+    await flush();
+  }
+
+  private skipReason(d: ClaimedDelivery): string | null {
+    if (cancelledByReading(d.channel) && d.is_read) return 'read before it was due';
+    if (d.channel === 'push' && (d.streaming || this.hasLiveStream(d.user_id))) return 'a live stream was open';
+    if (!this.senders.get(d.channel) || !d.address) return `${d.channel} is not configured`;
+    return null;
+  }
+
+  /** Records outcomes, then counts them: a rolled-back record is not counted. */
+  private async record(settled: ReadonlyArray<{ d: ClaimedDelivery; s: Settlement }>): Promise<void> {
+    if (!settled.length) return;
+    await settleDeliveries(this.knex, settled.map((x) => x.s));
+    for (const { d, s } of settled) {
+      const outcome = s.outcome.status === 'queued' ? 'retried' : s.outcome.status;
+      this.recorder.recordSend(d.channel, outcome, new Date(d.notified_at), s.at);
+    }
+  }
+
+  /** One send; what became of it, as the provider said. */
+  private async send(d: ClaimedDelivery, now: Date): Promise<Outcome> {
     try {
-      const { providerRef } = await sender.send({
+      const { providerRef } = await this.senders.get(d.channel)!.send({
         deliveryId: d.id,
         notificationId: d.notification_id,
         userId: d.user_id,
@@ -204,26 +259,21 @@ export class Dispatcher {
         title: d.title,
         body: d.body,
         data: d.data ?? {},
-        address: d.address,
+        address: d.address!,
       });
-      const sentAt = this.clock();
-      await settleDelivery(this.knex, d.id, { status: 'sent', providerRef }, sentAt);
-      this.recorder.recordSend(d.channel, 'sent', notifiedAt, sentAt);
+      return { status: 'sent', providerRef };
     } catch (err) {
       const log = { deliveryId: d.id, notificationId: d.notification_id, channel: d.channel, attempts: d.attempts };
       if (err instanceof SendRefused && err.retryable && d.attempts < this.o.maxAttempts) {
         const dueAt = new Date(now.getTime() + this.retryBaseMs * 2 ** (d.attempts - 1));
         this.logger.warn({ ...log, code: err.code, err: err.message }, 'the provider refused a send for now; trying again later');
-        await settleDelivery(this.knex, d.id, { status: 'queued', dueAt, code: err.code, reason: err.message }, now);
-        this.recorder.recordSend(d.channel, 'retried', notifiedAt, now);
-        return;
+        return { status: 'queued', dueAt, code: err.code, reason: err.message };
       }
       const code = err instanceof SendRefused ? err.code : 'SEND_OUTCOME_UNKNOWN';
       // Anything but an explicit refusal may have happened after the provider took the message.
       const reason = err instanceof SendRefused ? err.message : 'the send failed in a way that may have reached the provider; not repeated';
       this.logger.error({ ...log, code, err: err instanceof Error ? err.message : String(err) }, 'a delivery failed');
-      await settleDelivery(this.knex, d.id, { status: 'failed', code, reason }, now);
-      this.recorder.recordSend(d.channel, 'failed', notifiedAt, now);
+      return { status: 'failed', code, reason };
     }
   }
 }

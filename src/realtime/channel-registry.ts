@@ -21,6 +21,8 @@ export class ChannelRegistry {
   private readonly channels = new Map<string, Set<StreamSubscriber>>();
   private readonly subscribers = new Set<StreamSubscriber>();
   private readonly streamsPerUser = new Map<string, number>();
+  /** Told when a user's first stream here opens or their last one closes (stream presence). */
+  onUserChange: ((userId: string) => void) | null = null;
 
   /**
    * Adds the stream to its channels, unless its user already holds `max` open streams. Synchronous,
@@ -31,6 +33,7 @@ export class ChannelRegistry {
     const open = this.streamsPerUser.get(userId) ?? 0;
     if (open >= max) return false;
     this.streamsPerUser.set(userId, open + 1);
+    if (open === 0) this.onUserChange?.(userId);
     this.subscribers.add(subscriber);
     for (const name of subscriber.channels) {
       let channel = this.channels.get(name);
@@ -46,7 +49,10 @@ export class ChannelRegistry {
     const userId = subscriber.principal.userId;
     const left = (this.streamsPerUser.get(userId) ?? 1) - 1;
     if (left > 0) this.streamsPerUser.set(userId, left);
-    else this.streamsPerUser.delete(userId);
+    else {
+      this.streamsPerUser.delete(userId);
+      this.onUserChange?.(userId);
+    }
     for (const name of subscriber.channels) {
       const channel = this.channels.get(name);
       if (channel?.delete(subscriber) && channel.size === 0) this.channels.delete(name);
