@@ -168,12 +168,13 @@ export function queryString(q: Array<[string, string]>): string {
 export type Fingerprint = Record<string, { rows: number; md5: string }>;
 
 /**
- * Written by the delivery dispatcher on its own timer, from notifications committed earlier (which
- * are fingerprinted): a request cannot change them but through a notification.
+ * Written on timers, not by requests: the delivery dispatcher's, from notifications committed
+ * earlier (which are fingerprinted), and each instance's heartbeat, which dates its stream
+ * presence rows.
  */
-const BACKGROUND_TABLES = ['dispatch_cursors', 'notification_deliveries'];
+const BACKGROUND_TABLES = ['dispatch_cursors', 'notification_deliveries', 'instance_heartbeats'];
 
-/** Row count and a checksum of the content of every table (but those excluded, and the dispatcher's). */
+/** Row count and a checksum of the content of every table (but those excluded, and those written on timers). */
 export async function fingerprint(knex: Knex, exclude: readonly string[] = []): Promise<Fingerprint> {
   exclude = [...exclude, ...BACKGROUND_TABLES];
   const tables: string[] = (
