@@ -61,18 +61,21 @@ export async function startServer(config: Config, logger: Logger, database?: Dat
   await db.migrate();
 
   const registry = new ChannelRegistry();
-  // Which users stream here, for every instance's dispatcher (src/realtime/stream-presence.ts).
-  const presence = new StreamPresence(db.knex, config.INSTANCE_ID, (userId) => registry.hasUser(userId), logger);
-  registry.onUserChange = (userId) => presence.changed(userId);
-  await presence.start();
   const heldPolls = new HeldPolls();
+  // Live here: a stream open or a long poll held (a phone in the foreground). Escalation by push
+  // or text waits for neither; every instance's dispatcher reads it (src/realtime/stream-presence.ts).
+  const isLive = (userId: string) => registry.hasUser(userId) || heldPolls.hasUser(userId);
+  const presence = new StreamPresence(db.knex, config.INSTANCE_ID, isLive, logger);
+  registry.onUserChange = (userId) => presence.changed(userId);
+  heldPolls.onUserChange = (userId) => presence.changed(userId);
+  await presence.start();
   const telemetry = new Telemetry(() => registry.counts());
   // Demo mode: from here on, config points at the in-process fakes of the channels it was not
   // given. Loaded only then, so a server outside demo mode never loads the fakes' libraries.
   const demoChannels = config.demoMode ? await (await import('./demo/demo-channels')).startDemoChannels(config, logger) : null;
   if (demoChannels) config = demoChannels.config;
   // It reads the log on its own timer, after commits: publishing pays nothing for it.
-  const channels = startChannels({ config, knex: db.knex, registry, telemetry, logger });
+  const channels = startChannels({ config, knex: db.knex, isLive, telemetry, logger });
   // Holds each run before the held polls it wakes look: they answer from memory.
   const pollWindow = new PollWindow(db.knex, () => relay.dispatchedId);
   const relay = new OutboxRelay(

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import type { ChannelRegistry } from '../realtime/channel-registry';
 import type { Telemetry } from '../metrics/telemetry';
 import type { ChannelSender } from './channel';
 import { Dispatcher } from './dispatcher';
@@ -20,7 +19,8 @@ export interface Channels {
 }
 
 /** The configured channels and the dispatcher over them; a channel without its settings is off, and says so. */
-export function startChannels(o: { config: Config; knex: Knex; registry: ChannelRegistry; telemetry: Telemetry; logger: Logger }): Channels {
+export function startChannels(o: { config: Config; knex: Knex; /** Whether the user is live on this instance: a stream open or a long poll held. */
+  isLive: (userId: string) => boolean; telemetry: Telemetry; logger: Logger }): Channels {
   const { config, logger } = o;
   const baseUrl = config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
   const senders = new Map<DeliveryChannel, ChannelSender>();
@@ -41,7 +41,7 @@ export function startChannels(o: { config: Config; knex: Knex; registry: Channel
     if (twilio && from) senders.set(channel, new TextChannel({ channel, client: twilio, from, statusCallback, templates: channel === 'whatsapp' ? config.TWILIO_WHATSAPP_TEMPLATES : undefined }));
     else logger.info({ code: `${channel.toUpperCase()}_NOT_CONFIGURED` }, `TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_${channel.toUpperCase()}_FROM are not all set; ${channel} deliveries are recorded as skipped`);
   }
-  const dispatcher = new Dispatcher(o.knex, senders, (userId) => o.registry.hasUser(userId), o.telemetry, logger, {
+  const dispatcher = new Dispatcher(o.knex, senders, o.isLive, o.telemetry, logger, {
     delays: { pushAfterS: config.ESCALATE_PUSH_AFTER_S, textAfterS: config.ESCALATE_SMS_AFTER_S },
     pollMs: config.DISPATCH_POLL_MS,
     maxAttempts: config.DELIVERY_MAX_ATTEMPTS,

@@ -28,12 +28,15 @@ export class HeldPolls {
   private readonly channels = new Map<string, Set<HeldPoll>>();
   private readonly polls = new Set<HeldPoll>();
   private readonly perUser = new Map<string, number>();
+  /** Told when a user's first held poll here arrives or their last one leaves (presence, like streams'). */
+  onUserChange?: (userId: string) => void;
 
   /** Adds the poll, unless its user already holds `max`. Synchronous: no two can take the last slot. */
   hold(poll: HeldPoll, max: number): boolean {
     const open = this.perUser.get(poll.userId) ?? 0;
     if (open >= max) return false;
     this.perUser.set(poll.userId, open + 1);
+    if (open === 0) this.onUserChange?.(poll.userId);
     this.polls.add(poll);
     for (const name of poll.channels) {
       let channel = this.channels.get(name);
@@ -48,7 +51,10 @@ export class HeldPolls {
     if (!this.polls.delete(poll)) return;
     const left = (this.perUser.get(poll.userId) ?? 1) - 1;
     if (left > 0) this.perUser.set(poll.userId, left);
-    else this.perUser.delete(poll.userId);
+    else {
+      this.perUser.delete(poll.userId);
+      this.onUserChange?.(poll.userId);
+    }
     for (const name of poll.channels) {
       const channel = this.channels.get(name);
       if (channel?.delete(poll) && channel.size === 0) this.channels.delete(name);
@@ -71,6 +77,11 @@ export class HeldPolls {
   /** Answers every held poll with what it has (shutdown). */
   releaseAll(): void {
     for (const p of [...this.polls]) p.release();
+  }
+
+  /** Whether the user holds a long poll on this instance now. */
+  hasUser(userId: string): boolean {
+    return this.perUser.has(userId);
   }
 
   counts(): HeldPollCounts {

@@ -12,10 +12,10 @@ export interface StreamPresenceOptions {
 const FORGET_DEAD_AFTER = "interval '1 hour'";
 
 /**
- * This instance's part of `stream_presence`: which users hold a live stream here, for the
- * dispatchers of every instance (a user streaming on B gets no push from A). Off the stream's
- * path: opening or closing a stream marks its user, and the marked users are written together on
- * a timer, only when their first stream here opened or their last one closed. The rows count while
+ * This instance's part of `stream_presence`: which users are live here (a stream open, or a long
+ * poll held), for the dispatchers of every instance (a user live on B gets no push from A). Off
+ * the request's path: a user's first stream or held poll here, or their last one ending, marks
+ * them, and the marked users are written together on a timer with their state at that moment. The rows count while
  * this instance's heartbeat is current, so a crash needs no clean-up to stop them counting.
  */
 export class StreamPresence {
@@ -27,7 +27,7 @@ export class StreamPresence {
   constructor(
     private readonly knex: Knex,
     private readonly instanceId: string,
-    /** Whether the user holds a stream on this instance now. */
+    /** Whether the user holds a stream or a long poll on this instance now. */
     private readonly isStreaming: (userId: string) => boolean,
     private readonly logger: Logger,
     private readonly o: StreamPresenceOptions = { flushMs: 1_000, ttlMs: 45_000 },

@@ -2,6 +2,7 @@ import { openDatabase } from '../../src/storage/db';
 import { describeSharedDb } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
 import { openStream } from '../helpers/sse-client';
+import { longPoll } from '../helpers/long-poll';
 import { RecordingChannel } from '../fakes/recording-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
 
@@ -90,6 +91,33 @@ describeSharedDb('a live stream on one instance stops push escalation from anoth
     await d.runOnce(new Date(after.createdAt.getTime() + 121_000));
     expect(push.sent.map((m) => m.notificationId)).toEqual([lapsed.id, after.id]);
     expect(await pushOf(after.id)).toEqual({ status: 'sent', reason: null });
+    await d.stop();
+  });
+
+  it('a long poll held on B counts as live too (a phone in the foreground): no push while it waits, the push once it is gone', async () => {
+    const user = 'presence-phone';
+    const token = b.token(user, 'client');
+    // The first poll (no cursor) makes the user, then their push subscription can be stored.
+    const start = await fetch(`${b.url}/api/events`, { headers: { Authorization: `Bearer ${token}` } });
+    const { lastEventId } = (await start.json()) as { lastEventId: string };
+    await knex()('push_subscriptions').insert({ user_id: user, endpoint: 'https://push.example.net/phone', p256dh: 'k', auth: 'a' });
+    // Filtered to bookings, so the announcements below do not answer it: it stays held.
+    const poll = longPoll(b.url, token, { after: lastEventId, wait: 25, types: 'booking.*' });
+    await until(async () => (await presentOn(user)).length === 1, 5_000, 'B to write the presence of the held poll');
+    expect(b.running.deps.heldPolls.hasUser(user)).toBe(true);
+
+    const push = new RecordingChannel('push');
+    const d = dispatcherOfA(push);
+    const held = await announce(user);
+    await d.runOnce(new Date(held.createdAt.getTime() + 121_000));
+    expect(push.sent).toEqual([]);
+    expect(await pushOf(held.id)).toEqual({ status: 'skipped', reason: 'a live stream was open' });
+
+    poll.abort();
+    await until(async () => (await presentOn(user)).length === 0, 5_000, 'B to remove the presence');
+    const gone = await announce(user);
+    await d.runOnce(new Date(gone.createdAt.getTime() + 121_000));
+    expect(push.sent.map((m) => m.notificationId)).toEqual([gone.id]);
     await d.stop();
   });
 
