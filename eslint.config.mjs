@@ -68,6 +68,15 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../../*', '!../../contract'], message: 'src/client/ shares only src/contract/ with the server' }] }] },
   },
   {
+    // The JavaScript at the top (this file, jest's configs) is in no tsconfig: linted without types.
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ['jest.config.js', 'jest.faults.config.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
+  {
     // Tests and the bench read answers as supertest and fetch give them (`any` bodies) and check
     // them with expect; typing every body would restate the contract the contract tests already hold.
     files: ['test/**/*.ts', 'bench/**/*.ts'],

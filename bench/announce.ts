@@ -213,7 +213,7 @@ async function measureAnnounce(o: AnnounceOptions, deps: AnnounceDeps, onServer:
       return { ...r, ms: nowMs() - t };
     } catch (err) {
       const why = server.exitReport();
-      if (why) throw new Error(why);
+      if (why) throw new Error(why, { cause: err });
       return { status: 0, body: (err as NodeJS.ErrnoException).code ?? (err as Error).message, ms: nowMs() - t };
     }
   };

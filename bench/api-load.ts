@@ -379,7 +379,7 @@ function caller(target: Target, pool: http.Agent): Call {
       return await requestJson(method, `${target.url}${p}`, token, body, pool);
     } catch (err) {
       const why = target.exitReport();
-      if (why) throw new Error(why);
+      if (why) throw new Error(why, { cause: err });
       return { status: 0, body: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
     }
   };
@@ -605,7 +605,7 @@ async function measurePolling(o: ApiOptions, c: PollContext): Promise<PollingSte
               if (inFlight > maxInFlight) maxInFlight = inFlight;
               const issued = nowMs();
               late.push(issued - due);
-              poll(p)
+              void poll(p)
                 .catch((e: Error) => ({ status: 0, body: (e as NodeJS.ErrnoException).code ?? e.message, socketAt: null }))
                 .then((r) => {
                   const t = nowMs();

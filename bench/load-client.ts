@@ -194,7 +194,7 @@ function openOneSocketIo(url: string, token: string, index: number, timeoutMs: n
     let settled = false;
     const socket = ioClient(url, { transports: ['websocket'], auth: { token }, forceNew: true, reconnection: false, timeout: timeoutMs });
     stream.socket = socket;
-    socket.on('announcement', (envelope: { id?: unknown }) => {
+    socket.on('announcement', (envelope: { id?: string }) => {
       // Reuse the SSE path: the load client's bookkeeping is per (event id, stamp).
       onMessage(index, { event: 'announcement', id: String(envelope?.id ?? ''), data: JSON.stringify(envelope) });
     });

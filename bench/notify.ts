@@ -24,7 +24,6 @@ import path from 'node:path';
 import { fork } from 'node:child_process';
 import { openDatabase } from '../src/storage/db';
 import { ROOT, Rpc, assertNotAborting, onCleanup, runnable, sleep, stopChild } from './procs';
-import { nowMs } from './protocol';
 import { summarize } from './report';
 import type { ListenerStep, PublishResult, PublishRun, RawListenStep } from './notify-worker';
 
@@ -223,7 +222,6 @@ export async function runNotify(o: NotifyOptions, deps: NotifyDeps): Promise<Not
       const tx = summarize(pr.txLatencies);
       // Open loop: per the step's duration (a publisher behind schedule stops at the end of it).
       const publishSec = rate === null ? Math.max(1e-9, (pr.endedAt - pr.startedAt) / 1000) : Math.max(seconds, (pr.endedAt - pr.startedAt) / 1000);
-      const received = reps.reduce((a, r) => a + r.received, 0);
       const step: NotifyStep = {
         instances: k,
         targetRate: rate,

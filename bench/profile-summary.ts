@@ -75,10 +75,10 @@ for (const [k, v] of [...byPkg].sort((a, b) => b[1] - a[1]).slice(0, top)) if (k
 out.push('', 'self time by function:');
 for (const [k, v] of [...bySelfFn].sort((a, b) => b[1] - a[1]).slice(0, top)) if (!k.startsWith('(idle)')) out.push(`  ${pct(v)} ${ms(v)}  ${k}`);
 
-if (values.match!.length) {
+if (values.match.length) {
   // Inclusive time: a sample counts once for a pattern if any frame on its stack matches.
-  const res = values.match!.map((m) => new RegExp(m));
-  const incl = new Map<string, number>(values.match!.map((m) => [m, 0]));
+  const res = values.match.map((m) => new RegExp(m));
+  const incl = new Map<string, number>(values.match.map((m) => [m, 0]));
   const memo = new Map<number, Set<string>>();
   const matchesOnStack = (id: number): Set<string> => {
     const hit = memo.get(id);
@@ -87,7 +87,7 @@ if (values.match!.length) {
     const up = parent.has(id) ? matchesOnStack(parent.get(id)!) : new Set<string>();
     const s = new Set(up);
     const text = `${n.callFrame.functionName} ${n.callFrame.url}`;
-    res.forEach((re, i) => re.test(text) && s.add(values.match![i]));
+    res.forEach((re, i) => re.test(text) && s.add(values.match[i]));
     memo.set(id, s);
     return s;
   };

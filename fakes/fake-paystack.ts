@@ -160,6 +160,8 @@ const isPositiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >
 const toAmount = (v: unknown): number | undefined =>
   typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+/** A request field as text: a string or number as it is, anything else (an object, a list) as its JSON. */
+const asText = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v));
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export class FakePaystack {
@@ -585,12 +587,12 @@ export class FakePaystack {
     const currency = b.currency === undefined ? 'NGN' : str(b.currency);
     if (!currency || !ALL_CURRENCIES.includes(currency)) return no(400, 'Currency not supported by merchant');
     if (currency !== recipient.currency) return no(400, 'Recipient currency does not match transfer currency');
-    const reference = b.reference === undefined ? `trf_${crypto.randomBytes(12).toString('hex')}` : String(b.reference);
+    const reference = b.reference === undefined ? `trf_${crypto.randomBytes(12).toString('hex')}` : asText(b.reference);
     if (!TRANSFER_REFERENCE_CHARS.test(reference)) return no(400, 'Your reference contains illegal special characters');
     if (reference.length < 16 || reference.length > 50) return no(400, 'Reference must be between 16 and 50 characters');
     // Paystack refuses a reused reference rather than sending twice (its error list's wording).
     if (this.transfers.has(reference)) return no(400, 'Please provide a unique reference. Reference already exists on a transfer');
-    const reason = b.reason === undefined || b.reason === null ? null : String(b.reason);
+    const reason = b.reason === undefined || b.reason === null ? null : asText(b.reason);
 
     const at = now();
     const t: FakeTransfer = {
@@ -693,7 +695,7 @@ export class FakePaystack {
   }
 
   private async createRefund(b: Record<string, unknown>): Promise<Reply> {
-    const ref = b.transaction === undefined || b.transaction === null ? undefined : String(b.transaction);
+    const ref = b.transaction === undefined || b.transaction === null ? undefined : asText(b.transaction);
     if (!ref) return no(400, 'Transaction is required');
     const t = this.transactions.get(ref) ?? [...this.transactions.values()].find((x) => String(x.id) === ref);
     if (!t) return no(404, 'Transaction reference not found');
@@ -766,7 +768,7 @@ export class FakePaystack {
     const amount = `${esc(t.currency)} ${(t.amount / 100).toFixed(2)}`;
     if (method === 'POST' && m[2]) {
       if (t.status !== 'success') {
-        let delivered = true;
+        let delivered: boolean;
         try {
           const r = await this.completeCharge(t.reference);
           delivered = r.status >= 200 && r.status < 300;

@@ -71,7 +71,7 @@ export class FakeTwilio {
    * StatusCallback URL. `via` is where it actually goes (a proxy in front of the server, whose
    * public URL the StatusCallback is); `sign` replaces the signature (a forger's).
    */
-  async postStatus(sid: string, status: string, o: { errorCode?: string; via?: string; signature?: string | null } = {}): Promise<{ status: number; body: any }> {
+  async postStatus(sid: string, status: string, o: { errorCode?: string; via?: string; signature?: string | null } = {}): Promise<{ status: number; body: unknown }> {
     const m = this.messages.find((x) => x.sid === sid);
     if (!m?.statusCallback) throw new Error(`no message ${sid} with a StatusCallback`);
     const params: Record<string, string> = {

@@ -55,7 +55,7 @@ export async function up(knex: Knex): Promise<void> {
     if (!postings.length) continue;
     const [entry] = await knex('journal_entries')
       .insert({ kind: 'opening_balance', booking_id: p.booking_id, payment_id: p.id, payout_id: p.payout_id, currency: p.currency })
-      .returning('id');
+      .returning<Array<{ id: string }>>('id');
     await knex('journal_postings').insert(postings.map(([account, amount]) => ({ entry_id: entry.id, account, amount })));
   }
 }

@@ -162,7 +162,7 @@ export const EnvSchema = z.object({
   PUSH_ALLOWED_TEST_HOSTS: z
     .string()
     .transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^[a-z0-9.\-\[\]:]+:\d{1,5}$/, 'host:port')))
+    .pipe(z.array(z.string().regex(/^[a-z0-9.\-[\]:]+:\d{1,5}$/, 'host:port')))
     .default([]),
   // The address people and providers reach this server at (links in messages, signed callbacks); unset: http://localhost:PORT.
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((err) => {
-  process.stderr.write(`${JSON.stringify({ level: 60, code: 'STARTUP_FAILED', msg: String(err?.stack ?? err) })}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`${JSON.stringify({ level: 60, code: 'STARTUP_FAILED', msg: err instanceof Error ? (err.stack ?? String(err)) : String(err) })}\n`);
   process.exit(1);
 });

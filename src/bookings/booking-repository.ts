@@ -89,7 +89,12 @@ export async function listBookingViews(
   o: { userId?: string; status?: BookingStatus; before?: string; limit: number },
 ): Promise<BookingView[]> {
   const q = viewQuery(db).orderBy('b.id', 'desc').limit(o.limit);
-  if (o.userId) q.where((w) => w.where('b.client_id', o.userId!).orWhere('b.provider_id', o.userId!));
+  const userId = o.userId;
+  if (userId) {
+    q.where((w) => {
+      w.where('b.client_id', userId).orWhere('b.provider_id', userId);
+    });
+  }
   if (o.status) q.andWhere('b.status', o.status);
   if (o.before) q.andWhere('b.id', '<', o.before);
   return ((await q) as ViewRow[]).map(toView);

@@ -15,7 +15,7 @@ export const PhoneNumber = z
       ctx.addIssue({ code: 'custom', message: 'not a valid phone number (E.164, e.g. +27825551234, or a South African number)' });
       return z.NEVER;
     }
-    return parsed.number as string;
+    return parsed.number;
   });
 
 const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 24-hour');

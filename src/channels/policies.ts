@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { DeliveryChannel } from '../contract/vocabulary';
 
 /** The channels beyond the tab. In-app (the inbox, the stream, the poll) always happens first. */

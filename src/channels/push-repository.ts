@@ -14,7 +14,7 @@ export async function savePushSubscription(db: Db, userId: string, s: { endpoint
     .insert({ user_id: userId, endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth })
     .onConflict('endpoint')
     .merge(['user_id', 'p256dh', 'auth'])
-    .returning('id');
+    .returning<Array<{ id: string | number }>>('id');
   return String(row.id);
 }
 

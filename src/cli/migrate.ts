@@ -13,7 +13,7 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `migration failed: ${err?.stack ?? err}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `migration failed: ${err instanceof Error ? (err.stack ?? String(err)) : String(err)}\n`);
   process.exit(1);
 });

@@ -91,7 +91,10 @@ export async function startDemoChannels(config: Config, logger: Logger): Promise
         if (stopped) return;
         if (!callbackBase) return outbox.setStatus(entry.id, 'queued (no callback: the server was not listening yet)');
         twilio.postStatus(m.sid, 'delivered', { via: callbackBase }).then(
-          (r) => outbox.setStatus(entry.id, r.status === 200 ? `delivered (our webhook: ${String(r.body?.outcome ?? r.status)})` : `callback refused (${r.status})`),
+          (r) => {
+            const outcome = (r.body as { outcome?: string } | null)?.outcome;
+            outbox.setStatus(entry.id, r.status === 200 ? `delivered (our webhook: ${outcome ?? r.status})` : `callback refused (${r.status})`);
+          },
           (err) => {
             outbox.setStatus(entry.id, 'callback failed');
             logger.warn({ code: 'DEMO_CALLBACK_FAILED', err: String(err) }, 'demo Twilio could not post a status callback');
@@ -154,8 +157,8 @@ function fromPush(p: ReceivedPush, owners: ReadonlyMap<string, string>) {
     channel: 'push' as const,
     to: `push subscription ${p.subscriptionId}`,
     recipient: owners.get(p.subscriptionId) ?? null,
-    title: String(p.payload.title ?? ''),
-    text: String(p.payload.body ?? ''),
+    title: typeof p.payload.title === 'string' ? p.payload.title : '',
+    text: typeof p.payload.body === 'string' ? p.payload.body : '',
   };
 }
 

@@ -48,7 +48,7 @@ export function demoRoutes(deps: AppDeps): Router {
     res.set('Cache-Control', 'no-store').json({ users });
   });
 
-  router.post('/api/demo/sessions', async (req, res) => {
+  router.post('/api/demo/sessions', (req, res) => {
     const { userId } = parseInput(SessionRequest, req.body ?? {});
     const user = findDemoUser(userId);
     if (!user) throw new AppError('NOT_FOUND', 'No demo user with that id');

@@ -9,7 +9,7 @@ export type JsonSchema = Record<string, unknown>;
  * Transforms and refinements have no JSON form; they are left out (`unrepresentable: 'any'`).
  */
 export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  return bare(z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema);
+  return bare(z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }));
 }
 
 /** Named schemas that refer to each other as `#/components/schemas/<name>`. */

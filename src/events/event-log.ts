@@ -44,8 +44,8 @@ export async function appendEvents(trx: Knex.Transaction, events: readonly NewEv
     // jsonb; stringified so arrays and primitives are stored as JSON, not as PG arrays.
     bindings.push(e.type, e.audience, JSON.stringify(e.payload ?? null), i),
   );
-  const { rows }: { rows: EventRow[] } = await trx
-    .raw(appendSql(events.length), bindings)
+  const { rows } = await trx
+    .raw<{ rows: EventRow[] }>(appendSql(events.length), bindings)
     // The usual sizes are prepared once per connection, as each text is built once: no planning
     // on every append, which runs while the append lock is held.
     .options(events.length <= CACHED_UP_TO ? { name: `events_append_${events.length}` } : {});

@@ -19,7 +19,7 @@ export class EventPublisher {
     private readonly knex: Knex,
     private readonly onCommitted: (events: EventRecord[]) => void,
     /** Events that follow from the emitted ones (notifications), written in the same transaction. */
-    private readonly derive: (trx: Knex.Transaction, events: readonly NewEvent[]) => Promise<NewEvent[]> = async () => [],
+    private readonly derive: (trx: Knex.Transaction, events: readonly NewEvent[]) => Promise<NewEvent[]> = () => Promise.resolve([]),
     /** This instance's id, sent with the commit's NOTIFY (see appendEvents). */
     private readonly origin = '',
   ) {}
@@ -38,7 +38,10 @@ export class EventPublisher {
 
   /** Publish events that are not tied to another change (announcements, operator messages). */
   async publish(events: NewEvent[]): Promise<EventRecord[]> {
-    const { events: written } = await this.transaction(async (_trx, emit) => events.forEach(emit));
+    const { events: written } = await this.transaction((_trx, emit) => {
+      events.forEach(emit);
+      return Promise.resolve();
+    });
     return written;
   }
 }

@@ -95,7 +95,7 @@ const RELEASE_GIVE_UP_MS = 15 * 60_000;
 function retryRelease(release: () => Promise<unknown>, started = Date.now(), attempt = 0): void {
   if (Date.now() - started > RELEASE_GIVE_UP_MS) return;
   const delay = RELEASE_RETRY_MS[Math.min(attempt, RELEASE_RETRY_MS.length - 1)];
-  setTimeout(() => release().catch(() => retryRelease(release, started, attempt + 1)), delay).unref();
+  setTimeout(() => void release().catch(() => retryRelease(release, started, attempt + 1)), delay).unref();
 }
 
 export async function pruneIdempotencyKeys(knex: Knex, now = Date.now()): Promise<number> {

@@ -65,7 +65,9 @@ export function requestMetrics(httpDuration: Histogram<'method' | 'route' | 'sta
   return (req, res, next) => {
     const end = httpDuration.startTimer();
     res.once('close', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      // Express types the matched route as any; its path is the pattern it was declared with.
+      const routePath = (req.route as { path?: string | RegExp } | undefined)?.path;
+      const route = routePath ? `${req.baseUrl}${String(routePath)}` : 'unmatched';
       end({ method: req.method, route, status: String(res.statusCode) });
     });
     next();

@@ -32,7 +32,7 @@ export async function insertNotification(
   db: Db,
   n: { user_id?: string; audience?: ChannelName[]; type: string; title: string; body: string; data: unknown; silent: boolean },
 ): Promise<NotificationRow> {
-  const [row]: NotificationRow[] = await db('notifications')
+  const [row] = await db('notifications')
     .insert({
       user_id: n.user_id ?? null,
       audience: n.audience ? db.raw('?::text[]', [n.audience]) : null,
@@ -42,7 +42,7 @@ export async function insertNotification(
       data: JSON.stringify(n.data ?? null),
       silent: n.silent,
     })
-    .returning('*');
+    .returning<NotificationRow[]>('*');
   return row;
 }
 
@@ -73,14 +73,13 @@ function inboxOf(db: Db, owner: InboxOwner) {
     .leftJoin('notification_reads as r', function () {
       this.on('r.notification_id', 'n.id').andOn('r.user_id', owner.id);
     })
-    .where((w) =>
-      w.where('n.user_id', owner.id).orWhere((b) =>
-        b
-          .whereNull('n.user_id')
+    .where((w) => {
+      w.where('n.user_id', owner.id).orWhere((b) => {
+        b.whereNull('n.user_id')
           .andWhereRaw('n.audience && ?', [owner.channels])
-          .andWhere('n.created_at', '>=', owner.joinedAt),
-      ),
-    );
+          .andWhere('n.created_at', '>=', owner.joinedAt);
+      });
+    });
 }
 
 const onlyUnread = (q: Knex.QueryBuilder) => q.whereNull('n.read_at').whereNull('r.read_at');
@@ -126,8 +125,8 @@ export async function insertPersonalNotifications(db: Db, wanted: readonly Perso
   const input = JSON.stringify(
     wanted.map((w, ord) => ({ ord, user_id: w.userId, type: w.type, title: w.title, body: w.body, data: w.data ?? null })),
   );
-  const { rows }: { rows: Array<NotificationRow & { ord: number; unread_count: string }> } = await db
-    .raw(insertPersonalSql(db), [input, wanted.length])
+  const { rows } = await db
+    .raw<{ rows: Array<NotificationRow & { ord: number; unread_count: string }> }>(insertPersonalSql(db), [input, wanted.length])
     // Prepared once per connection and planned from then on from its cache: planning it afresh
     // took ~0.5 ms of every write, and each booking event and personal announcement makes one.
     .options({ name: 'notifications_insert_personal' });
@@ -185,9 +184,9 @@ FROM inserted i JOIN recipients rc ON rc.id = i.id`);
 
 /** Marks some (or, with `ids` omitted, all) unread notifications of the user read; returns the ids marked. */
 export async function markRead(db: Db, user: { id: string; role: string }, ids?: string[]): Promise<string[]> {
-  const q = onlyUnread(inbox(db, user)).select('n.id', 'n.user_id');
+  const q = onlyUnread(inbox(db, user)).select<Array<{ id: string; user_id: string | null }>>('n.id', 'n.user_id');
   if (ids) q.whereIn('n.id', ids);
-  const unread: Array<{ id: string; user_id: string | null }> = await q;
+  const unread = await q;
   const own = unread.filter((n) => n.user_id !== null).map((n) => String(n.id));
   const shared = unread.filter((n) => n.user_id === null).map((n) => String(n.id));
   if (own.length) await db('notifications').whereIn('id', own).update({ read_at: db.fn.now() });
@@ -206,6 +205,6 @@ export async function isInInbox(db: Db, user: { id: string; role: string }, id: 
 }
 
 export async function mutedTypes(db: Db, userIds: string[]): Promise<Map<string, Set<string>>> {
-  const rows: Array<{ user_id: string; muted_types: string[] }> = await db('notification_preferences').whereIn('user_id', userIds);
+  const rows = await db<{ user_id: string; muted_types: string[] }>('notification_preferences').whereIn('user_id', userIds);
   return new Map(rows.map((r) => [r.user_id, new Set(r.muted_types)]));
 }

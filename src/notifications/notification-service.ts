@@ -23,9 +23,9 @@ import { deliveriesOf, type DeliveryView } from '../channels/delivery-repository
 
 /** The booking an event is about: `payload.booking.id` (booking events) or `payload.bookingId`. */
 function bookingIdOf(e: NewEvent): string | undefined {
-  const payload = (e.payload ?? {}) as Record<string, any>;
-  const id: unknown = payload.booking?.id ?? payload.bookingId;
-  return id === undefined || id === null ? undefined : String(id);
+  const payload = (e.payload ?? {}) as { booking?: { id?: unknown }; bookingId?: unknown };
+  const id = payload.booking?.id ?? payload.bookingId;
+  return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
 }
 
 /**
@@ -68,7 +68,7 @@ export class NotificationService {
       }
       const booking = bookings.get(bookingIdOf(e) ?? '');
       if (!booking) continue;
-      const facts: EventFacts = { type: e.type, payload: (e.payload ?? {}) as Record<string, any>, booking };
+      const facts: EventFacts = { type: e.type, payload: e.payload ?? {}, booking };
       // What needs an operator is one shared notification for every admin, like an announcement.
       const forAdmins = e.audience.includes('role:admin') ? notificationText(facts, 'admin', this.timeZone) : null;
       if (forAdmins) slots.push(await this.announceShared(trx, ['role:admin'], { type: e.type, ...forAdmins }));

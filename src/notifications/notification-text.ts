@@ -8,9 +8,34 @@ export interface NotificationText {
   body: string;
 }
 
+/**
+ * The fields of events' data (src/contract/events.ts) that the texts read. Each event type's data
+ * has some of them; every one is optional so that one shape reads them all.
+ */
+export interface TextPayload {
+  booking?: { scheduledFor?: string; amount?: number; currency?: string; reason?: string | null };
+  status?: string;
+  cancelledBy?: string;
+  auto?: boolean;
+  merchantWon?: boolean;
+  amount?: number;
+  chargeAmount?: number;
+  heldAmount?: number;
+  refundAmount?: number;
+  currency?: string;
+  reason?: string;
+  resolution?: string | null;
+  action?: string;
+  autoReleaseAt?: string;
+  scheduledFor?: string;
+  expiresAt?: string;
+  hoursBefore?: number;
+  item?: { reason?: string; amount?: number; currency?: string };
+}
+
 export interface EventFacts {
   type: string;
-  payload: Record<string, any>;
+  payload: TextPayload;
   /** The booking's parties and their display names, when the event concerns a booking. */
   booking?: { id: string; clientId: string; providerId: string; clientName: string; providerName: string; service: string };
 }
@@ -30,7 +55,7 @@ export function notificationText(e: EventFacts, side: Side, timeZone = DEFAULT_T
   const when = (iso: string | undefined) => formatIn(iso, timeZone);
   const p = e.payload;
   const b = e.booking;
-  const money = (cents: unknown, currency: unknown) => formatMoney(Number(cents), String(currency ?? 'ZAR'));
+  const money = (cents: number | undefined, currency: string | undefined) => formatMoney(Number(cents), currency ?? 'ZAR');
   if (side === 'admin') return adminText(e, money);
   switch (e.type) {
     case 'booking.created':
@@ -145,7 +170,7 @@ const ATTENTION_TITLES: Record<string, string> = {
 };
 
 /** What the operators read: only events that need a person, each naming its booking. */
-function adminText(e: EventFacts, money: (cents: unknown, currency: unknown) => string): NotificationText | null {
+function adminText(e: EventFacts, money: (cents: number | undefined, currency: string | undefined) => string): NotificationText | null {
   const p = e.payload;
   const about = e.booking ? `booking #${e.booking.id} (${e.booking.service}, ${e.booking.clientName} → ${e.booking.providerName})` : 'a booking';
   switch (e.type) {
@@ -185,7 +210,7 @@ function adminActionText(action: string, side: Side, amount: string, service: st
   return `${what[0].toUpperCase()}${what.slice(1)}. Reason: ${reason}`;
 }
 
-function paymentText(status: string, side: Side, amount: string, b: EventFacts['booking']): NotificationText | null {
+function paymentText(status: string | undefined, side: Side, amount: string, b: EventFacts['booking']): NotificationText | null {
   const what = b ? ` for ${b.service}` : '';
   switch (status) {
     case 'ESCROW':
@@ -205,7 +230,7 @@ function paymentText(status: string, side: Side, amount: string, b: EventFacts['
   }
 }
 
-function payoutText(status: string, amount: string, reason: unknown): NotificationText | null {
+function payoutText(status: string | undefined, amount: string, reason: string | undefined): NotificationText | null {
   switch (status) {
     case 'PROCESSING':
       return { title: 'Payout sent', body: `Your payout of ${amount} is on its way to your bank account.` };

@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { z } from 'zod';
 import { roleChannel } from '../events/audience';
 import type { EventPublisher } from '../events/event-publisher';
 import type { NewEvent } from '../events/event-types';
@@ -31,7 +30,7 @@ function mayOpenCase(e: NewEvent): boolean {
 const bookingOf = (e: NewEvent): string | undefined => {
   const p = (e.payload ?? {}) as { bookingId?: unknown; booking?: { id?: unknown } };
   const id = p.bookingId ?? p.booking?.id;
-  return id === undefined || id === null ? undefined : String(id);
+  return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
 };
 
 /**

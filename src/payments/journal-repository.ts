@@ -50,7 +50,7 @@ export async function balancesBy(db: Db, by: 'payment' | 'payout'): Promise<Arra
 }
 
 /** What the state tables say, for the journal check: every payment and payout with its amounts. */
-export async function moneyStates(db: Db): Promise<{
+export interface MoneyStates {
   payments: Array<{
     id: string;
     status: string;
@@ -64,10 +64,12 @@ export async function moneyStates(db: Db): Promise<{
     payout_amount: string | null;
   }>;
   payouts: Array<{ id: string; status: string; amount: string; payment_status: string }>;
-}> {
+}
+
+export async function moneyStates(db: Db): Promise<MoneyStates> {
   const payments = await db('payments as p')
     .leftJoin('payouts as o', 'o.payment_id', 'p.id')
-    .select(
+    .select<MoneyStates['payments']>(
       db.raw('p.id::text AS id'),
       'p.status',
       'p.amount',
@@ -81,6 +83,6 @@ export async function moneyStates(db: Db): Promise<{
     );
   const payouts = await db('payouts as o')
     .join('payments as p', 'p.id', 'o.payment_id')
-    .select(db.raw('o.id::text AS id'), 'o.status', 'o.amount', 'p.status as payment_status');
+    .select<MoneyStates['payouts']>(db.raw('o.id::text AS id'), 'o.status', 'o.amount', 'p.status as payment_status');
   return { payments, payouts };
 }

@@ -151,9 +151,9 @@ export interface LedgerFacts {
 
 /** Up to OFFENDERS_SHOWN ids of `q` (which selects `id`), smallest first, and how many there are. */
 async function offenders(q: Knex.QueryBuilder, db: Db, idSql: string, kind: 'payment' | 'payout'): Promise<Offenders> {
-  const rows: Array<{ id: string; total: number | string }> = await q
+  const rows = await q
     .clearSelect()
-    .select(db.raw(`${idSql}::text AS id`), db.raw('count(*) OVER ()::int AS total'))
+    .select<Array<{ id: string; total: number | string }>>(db.raw(`${idSql}::text AS id`), db.raw('count(*) OVER ()::int AS total'))
     .orderByRaw(idSql)
     .limit(OFFENDERS_SHOWN);
   const ids = rows.map((r) => r.id);
@@ -168,17 +168,17 @@ async function offenders(q: Knex.QueryBuilder, db: Db, idSql: string, kind: 'pay
 export async function readLedgerFacts(db: Db, feeBps: number): Promise<LedgerFacts> {
   if (!Number.isSafeInteger(feeBps) || feeBps < 0 || feeBps > 10_000) throw new RangeError(`feeBps ${feeBps} is not 0..10000`);
   const payments = await db('payments')
-    .select('currency', 'status', db.raw('sum(amount)::text AS total'))
+    .select<LedgerFacts['payments']>('currency', 'status', db.raw('sum(amount)::text AS total'))
     .groupBy('currency', 'status')
     .orderBy(['currency', 'status']);
   const payouts = await db('payouts')
-    .select('currency', 'status', db.raw('sum(amount)::text AS total'))
+    .select<LedgerFacts['payouts']>('currency', 'status', db.raw('sum(amount)::text AS total'))
     .groupBy('currency', 'status')
     .orderBy(['currency', 'status']);
   const releasedPayouts = await db('payouts as o')
     .join('payments as p', 'p.id', 'o.payment_id')
     .where('p.status', 'RELEASED')
-    .select('p.currency', db.raw('sum(o.amount)::text AS total'))
+    .select<LedgerFacts['releasedPayouts']>('p.currency', db.raw('sum(o.amount)::text AS total'))
     .groupBy('p.currency');
 
   // (a) a payment that left PENDING without failing, in no bucket.
@@ -197,9 +197,9 @@ export async function readLedgerFacts(db: Db, feeBps: number): Promise<LedgerFac
   const rate = `coalesce(o.fee_bps, ${feeBps})`;
   const over = () => db('payouts as o').join('payments as p', 'p.id', 'o.payment_id').whereRaw(`o.amount > ${maxPayoutSql('p.amount', rate)}`);
   const overIds = await offenders(over(), db, 'o.id', 'payout');
-  const overRows: Array<{ payoutId: string; paymentId: string; amount: string; paymentAmount: string; feeBps: number }> = overIds.count
+  const overRows: LedgerFacts['payoutsOverMaximum']['rows'] = overIds.count
     ? await over()
-        .select(
+        .select<LedgerFacts['payoutsOverMaximum']['rows']>(
           db.raw('o.id::text AS "payoutId"'),
           db.raw('p.id::text AS "paymentId"'),
           db.raw('o.amount::text AS amount'),
@@ -217,7 +217,9 @@ export async function readLedgerFacts(db: Db, feeBps: number): Promise<LedgerFac
     db('payouts as o')
       .join('payments as p', 'p.id', 'o.payment_id')
       .whereNot('p.status', 'RELEASED')
-      .whereNot((w) => w.where('p.status', 'REFUNDED').whereIn('o.status', [...SETTLED_WITHOUT_MONEY])),
+      .whereNot((w) => {
+        w.where('p.status', 'REFUNDED').whereIn('o.status', [...SETTLED_WITHOUT_MONEY]);
+      }),
     db,
     'o.id',
     'payout',
@@ -232,13 +234,12 @@ export async function readLedgerFacts(db: Db, feeBps: number): Promise<LedgerFac
     db('payouts as o')
       .join('payments as p', 'p.id', 'o.payment_id')
       .join('bookings as b', 'b.id', 'p.booking_id')
-      .where((w) =>
-        w
-          .whereRaw('o.booking_id <> p.booking_id')
+      .where((w) => {
+        w.whereRaw('o.booking_id <> p.booking_id')
           .orWhereRaw('o.currency <> p.currency')
           .orWhereRaw('o.provider_id <> b.provider_id')
-          .orWhereNotIn('o.status', [...PayoutStatus.options]),
-      ),
+          .orWhereNotIn('o.status', [...PayoutStatus.options]);
+      }),
     db,
     'o.id',
     'payout',

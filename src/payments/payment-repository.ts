@@ -72,7 +72,7 @@ export async function lockPaymentWithBooking(
   reference: string | undefined,
 ): Promise<{ payment: PaymentRow; booking: PaymentBooking } | undefined> {
   if (!reference) return undefined;
-  const { rows }: { rows: Array<PaymentRow & { b_client_id: string; b_provider_id: string; b_status: BookingStatus }> } = await db.raw(
+  const { rows } = await db.raw<{ rows: Array<PaymentRow & { b_client_id: string; b_provider_id: string; b_status: BookingStatus }> }>(
     `SELECT p.*, b.client_id AS b_client_id, b.provider_id AS b_provider_id, b.status AS b_status
      FROM bookings b JOIN payments p ON p.booking_id = b.id
      WHERE p.reference = ?
@@ -93,11 +93,11 @@ export async function insertPayment(
   db: Db,
   p: Pick<PaymentRow, 'booking_id' | 'reference' | 'status' | 'currency' | 'email' | 'authorization_url' | 'access_code'> & { amount: number },
 ): Promise<PaymentRow | undefined> {
-  const rows: PaymentRow[] = await db('payments')
+  const rows = await db('payments')
     .insert(p)
     .onConflict(db.raw(`(booking_id) WHERE status NOT IN ('EXPIRED', 'FAILED')`))
     .ignore()
-    .returning('*');
+    .returning<PaymentRow[]>('*');
   return rows[0];
 }
 

@@ -4,6 +4,7 @@ import { EmptyBody, parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
 import type { AppDeps } from '../app-deps';
+import type { PayoutRow } from './payout-repository';
 
 /** Paystack webhooks need the raw bytes for the signature, so this router is mounted before the JSON parser. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
@@ -25,7 +26,8 @@ export function paymentRoutes(deps: AppDeps): Router {
     // Bodiless, and said so: a body with fields is a client's mistake, not something to ignore.
     parseInput(EmptyBody, req.body ?? {});
     await deps.payments.retryPayout(principalOf(req), id);
-    const payout = await deps.db.knex('payouts').where({ id }).first('id', 'booking_id', 'reference', 'status', 'amount', 'reason');
+    // retryPayout found the payout (or threw), and payouts are never deleted.
+    const payout = (await deps.db.knex<PayoutRow>('payouts').where({ id }).first('id', 'booking_id', 'reference', 'status', 'amount', 'reason'))!;
     res.json({
       id: String(payout.id),
       bookingId: String(payout.booking_id),

@@ -11,7 +11,7 @@ import { journalPayoutMove, newPayoutReference } from './escrow';
 import { clearRefundFailure, findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
 import { recordRefundFailure } from './settlement';
 import { amountsOf, owedAmount } from './payment-amounts';
-import { lockPayout, setPayoutStatus } from './payout-repository';
+import { lockPayout, setPayoutStatus, type PayoutRow } from './payout-repository';
 import { canMovePayout } from './payout-state';
 import { PaystackError, type PaystackClient } from './paystack-client';
 
@@ -106,7 +106,7 @@ export class PaymentService implements BookingPayments {
    * True when the payout moved.
    */
   async startTransfer(payoutId: string, o: { resend?: boolean } = {}): Promise<boolean> {
-    const payout = await this.knex('payouts').where({ id: payoutId }).first();
+    const payout = await this.knex<PayoutRow>('payouts').where({ id: payoutId }).first();
     if (!payout || !(payout.status === 'PENDING' || (o.resend && payout.status === 'PROCESSING'))) return false;
     const payment = await this.knex<PaymentRow>('payments').where({ id: payout.payment_id }).first();
     if (payment?.disputed_at) {

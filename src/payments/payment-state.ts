@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { PaymentStatus } from '../contract/vocabulary';
 
 /**

@@ -20,9 +20,9 @@ export async function insertPayout(
   db: Db,
   p: Pick<PayoutRow, 'booking_id' | 'payment_id' | 'provider_id' | 'reference' | 'currency' | 'fee_bps'> & { amount: number },
 ): Promise<PayoutRow> {
-  const [row]: PayoutRow[] = await db('payouts')
+  const [row] = await db('payouts')
     .insert({ ...p, status: 'PENDING' satisfies PayoutStatus })
-    .returning('*');
+    .returning<PayoutRow[]>('*');
   return row;
 }
 

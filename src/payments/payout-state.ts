@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { PayoutStatus } from '../contract/vocabulary';
 
 /**

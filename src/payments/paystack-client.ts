@@ -105,7 +105,7 @@ export const VerifiedTransaction = z
     amount: d.amount,
     currency: d.currency,
     paidAt: d.paid_at ?? d.paidAt ?? null,
-    metadata: d.metadata as unknown,
+    metadata: d.metadata,
     fees: d.fees ?? null,
   }));
 export type VerifiedTransaction = z.output<typeof VerifiedTransaction>;

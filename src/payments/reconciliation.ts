@@ -111,7 +111,7 @@ export class Reconciler {
     const frozen =
       kind === 'payout' ? `AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = t.payment_id AND p.disputed_at IS NOT NULL)` : '';
     const base = Math.max(this.o.staleAfterMs, 1_000);
-    const result = await this.knex.raw(
+    const result = await this.knex.raw<{ rows: Claimed[] }>(
       `UPDATE ${table} AS u
        SET next_check_at = ?::timestamptz + make_interval(secs => least(? * power(2, least(u.check_attempts, 30)), ?) / 1000.0),
            check_attempts = u.check_attempts + 1

@@ -223,7 +223,7 @@ export async function settleDisputeResolved(
     merchantWon,
     ...(merchantWon ? {} : { refundAmount: taken }),
   });
-  const payout: PayoutRow | undefined = await trx('payouts').where({ payment_id: payment.id }).forUpdate().first();
+  const payout = await trx<PayoutRow>('payouts').where({ payment_id: payment.id }).forUpdate().first();
   if (merchantWon) return { outcome: 'processed', payoutToSend: payout?.status === 'PENDING' ? payout.id : undefined };
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
   const subject = { bookingId: String(booking.id), paymentId: String(payment.id), payoutId: payout ? String(payout.id) : undefined, currency: payment.currency };

@@ -30,7 +30,7 @@ export async function recordDelivery(
     })
     .onConflict('dedupe_key')
     .ignore()
-    .returning('id');
+    .returning<Array<{ id: string | number }>>('id');
   return row ? String(row.id) : undefined;
 }
 
@@ -41,7 +41,7 @@ export async function recordDelivery(
  * LOCKED: instances sweeping at once take different rows.
  */
 export async function claimDueDeliveries(db: Db, limit: number, retryAfterMs: number, maxRetryMs: number): Promise<RecordedDelivery[]> {
-  const { rows } = await db.raw(
+  const { rows } = await db.raw<{ rows: RecordedDelivery[] }>(
     `UPDATE webhook_deliveries AS u
      SET attempts = u.attempts + 1,
          next_attempt_at = now() + make_interval(secs => least(? * power(2, least(u.attempts, 20)), ?) / 1000.0)
@@ -53,7 +53,7 @@ export async function claimDueDeliveries(db: Db, limit: number, retryAfterMs: nu
      RETURNING u.id, u.dedupe_key, u.payload`,
     [retryAfterMs, maxRetryMs],
   );
-  return (rows as RecordedDelivery[]).map((r) => ({ ...r, id: String(r.id) }));
+  return rows.map((r) => ({ ...r, id: String(r.id) }));
 }
 
 /**
@@ -62,11 +62,11 @@ export async function claimDueDeliveries(db: Db, limit: number, retryAfterMs: nu
  * settled already or being settled elsewhere.
  */
 export async function lockUnsettled(db: Db, ids: readonly string[]): Promise<Set<string>> {
-  const { rows } = await db.raw(
+  const { rows } = await db.raw<{ rows: Array<{ id: string | number }> }>(
     `SELECT id FROM webhook_deliveries WHERE id = ANY(?::bigint[]) AND settled_at IS NULL ORDER BY id FOR UPDATE SKIP LOCKED`,
     [[...ids]],
   );
-  return new Set((rows as Array<{ id: string | number }>).map((r) => String(r.id)));
+  return new Set(rows.map((r) => String(r.id)));
 }
 
 /**

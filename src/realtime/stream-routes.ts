@@ -13,6 +13,7 @@ export function streamRoutes(deps: AppDeps): Router {
   const router = Router();
   router.get(STREAM_PATH, async (req, res) => {
     const err = takeHandedOver(req);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- what the endpoint caught, rethrown as it was for the error handler
     if (err !== undefined) throw err;
     await openStream(deps, req, res, req.query);
   });

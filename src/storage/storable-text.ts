@@ -1,5 +1,6 @@
 // PostgreSQL stores neither NUL (text and jsonb refuse it) nor an unpaired UTF-16 surrogate (jsonb
 // refuses its \u escape; text would silently get U+FFFD): the database would answer with an error.
+// eslint-disable-next-line no-control-regex -- NUL is the character looked for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
 

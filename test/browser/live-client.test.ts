@@ -85,7 +85,7 @@ describeBrowser('browser live client', () => {
   const waitForState = (page: Page, state: string, timeoutMs = 10_000) =>
     waitUntil(`state ${state}`, async () => (await live(page)).state === state, timeoutMs);
   const waitForNs = (page: Page, expected: number[], timeoutMs = 10_000) =>
-    waitUntil(`events ${expected}`, async () => (await ns(page)).length >= expected.length, timeoutMs).then(async () =>
+    waitUntil(`events ${expected.join(',')}`, async () => (await ns(page)).length >= expected.length, timeoutMs).then(async () =>
       expect(await ns(page)).toEqual(expected),
     );
   const publish = async (user: string, n: number) =>

@@ -8,6 +8,7 @@ import type { DeliveryChannel } from '../../src/contract/vocabulary';
 export class RecordingChannel implements ChannelSender {
   readonly sent: OutgoingMessage[] = [];
   constructor(readonly channel: DeliveryChannel) {}
+  // eslint-disable-next-line @typescript-eslint/require-await -- ChannelSender's send is async; a real one awaits its provider
   async send(m: OutgoingMessage): Promise<{ providerRef: string }> {
     this.sent.push(m);
     return { providerRef: `${this.channel}-${this.sent.length}` };

@@ -63,7 +63,7 @@ export async function waitUntil<T>(what: string, check: () => T | Promise<T>, ti
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
       last = v;
     } catch (err) {
       last = err;

@@ -9,7 +9,7 @@ export default async function globalSetup(): Promise<void> {
     await client.query('SELECT 1');
   } catch (err) {
     const reason = `no PostgreSQL at ${TEST_DATABASE_URL.replace(/\/\/[^@]*@/, '//')} (${(err as Error).message})`;
-    if (IS_CI) throw new Error(`CI=true and ${reason}`);
+    if (IS_CI) throw new Error(`CI=true and ${reason}`, { cause: err });
     process.env[POSTGRES_SKIP_REASON] = reason;
     process.stderr.write(`\n[postgres suites skipped] ${reason}\n`);
   } finally {

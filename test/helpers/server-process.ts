@@ -47,7 +47,7 @@ export function spawnServer(env: Record<string, string>, o: SpawnOptions = {}): 
   const logs: Array<Record<string, any>> = [];
   let partial = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop()!;
     for (const line of lines.filter(Boolean)) {
@@ -58,7 +58,7 @@ export function spawnServer(env: Record<string, string>, o: SpawnOptions = {}): 
       }
     }
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   // 'close', not 'exit': it comes after stdout is drained, so `logs` is complete by then.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal })),

@@ -33,7 +33,9 @@ describeDb('the booking clock: request expiry and reminders', () => {
   async function eventsOf(bookingId: string, type: string): Promise<StoredEvent[]> {
     const rows = await knex()('events')
       .where({ type })
-      .andWhere((w) => w.whereRaw(`payload->>'bookingId' = ?`, [bookingId]).orWhereRaw(`payload->'booking'->>'id' = ?`, [bookingId]))
+      .andWhere((w) => {
+        w.whereRaw(`payload->>'bookingId' = ?`, [bookingId]).orWhereRaw(`payload->'booking'->>'id' = ?`, [bookingId]);
+      })
       .orderBy('id');
     return rows.map((r: StoredEvent) => ({ ...r, id: String(r.id) }));
   }
@@ -273,7 +275,7 @@ describeSharedDb('the booking clock on two instances at once', () => {
     const mine = new Set(ids);
     /** The booking of each event of this type about our bookings, one entry per event. */
     const countOf = async (type: string) =>
-      ((await knex('events').where({ type }).select('payload')) as Array<{ payload: Record<string, any> }>)
+      (await knex('events').where({ type }).select<Array<{ payload: Record<string, any> }>>('payload'))
         .map((e) => String(e.payload.bookingId ?? e.payload.booking?.id))
         .filter((id) => mine.has(id));
 

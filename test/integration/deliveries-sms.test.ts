@@ -5,7 +5,6 @@ import { Dispatcher } from '../../src/channels/dispatcher';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';
 import type { ChannelSender } from '../../src/channels/channel';
-import type { DeliveryChannel } from '../../src/contract/vocabulary';
 
 const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`;
 const AUTH_TOKEN = 'twilio_suite_token_0123456789abcdef';
@@ -63,7 +62,7 @@ describeDb('SMS and WhatsApp through Twilio', () => {
   function dispatcher(senders: ChannelSender[]): Dispatcher {
     const d = new Dispatcher(
       knex(),
-      new Map(senders.map((s) => [s.channel as DeliveryChannel, s])),
+      new Map(senders.map((s) => [s.channel, s])),
       (userId) => deps().registry.hasUser(userId),
       deps().telemetry,
       deps().logger,
@@ -184,7 +183,7 @@ describeDb('SMS and WhatsApp through Twilio', () => {
     twilio.messages.push({ ...message, sid: `${message.sid}x`, statusCallback: `${m.srv.url}/api/webhooks/twilio` });
     const signedForAnotherUrl = await twilio.postStatus(`${message.sid}x`, 'delivered');
     for (const res of [...attempts, signedForAnotherUrl]) {
-      expect([res.status, res.body.error?.code]).toEqual([401, 'WEBHOOK_SIGNATURE_INVALID']);
+      expect([res.status, (res.body as { error?: { code?: string } }).error?.code]).toEqual([401, 'WEBHOOK_SIGNATURE_INVALID']);
     }
     expect(await rowOf(request.id, 'whatsapp')).toEqual(before);
     expect(before.status).toBe('sent');

@@ -10,7 +10,6 @@ import { EmailChannel } from '../../src/channels/email-channel';
 import { claimDue } from '../../src/channels/delivery-repository';
 import { receiptFacts } from '../../src/channels/receipt-repository';
 import type { ChannelSender } from '../../src/channels/channel';
-import type { DeliveryChannel } from '../../src/contract/vocabulary';
 
 describeDb('deliveries beyond the tab', () => {
   let m: Marketplace;
@@ -63,7 +62,7 @@ describeDb('deliveries beyond the tab', () => {
   function dispatcher(senders: ChannelSender[], o: { leaseMs?: number } = {}): Dispatcher {
     const d = new Dispatcher(
       knex(),
-      new Map(senders.map((s) => [s.channel as DeliveryChannel, s])),
+      new Map(senders.map((s) => [s.channel, s])),
       (userId) => deps().registry.hasUser(userId),
       deps().telemetry,
       deps().logger,

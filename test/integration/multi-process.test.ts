@@ -33,7 +33,7 @@ describeSharedDb('two server processes on one PostgreSQL (LISTEN/NOTIFY between 
   async function listenerBackends(srv: ServerProcess): Promise<Array<{ pid: number; query: string }>> {
     const { rows } = await pg.query(
       'SELECT pid, query FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 ORDER BY backend_start',
-      [dbName, listenerApplicationName(srv.child.pid!)],
+      [dbName, listenerApplicationName(srv.child.pid)],
     );
     return rows;
   }

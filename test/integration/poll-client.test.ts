@@ -229,7 +229,7 @@ describeDb('createPollClient when idle: the server’s wait sets the pace', () =
     fetchBefore = globalThis.fetch;
     const checked = globalThis.fetch;
     globalThis.fetch = (input, init) => {
-      const url = new URL(String(input));
+      const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
       if (url.origin === srv.url && (url.pathname === '/api/events' || url.pathname === '/api/sync')) asked.push(url);
       return checked(input, init);
     };

@@ -96,7 +96,7 @@ describeDb('polling GET /api/events', () => {
     [{ after: '-1' }],
     [{ unknown: 'x' }],
   ])('rejects %j with 400 VALIDATION_FAILED', async (query) => {
-    const res = await poll(srv.token('val', 'client'), query as Record<string, string>);
+    const res = await poll(srv.token('val', 'client'), query);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
     expect(Array.isArray(res.body.error.details)).toBe(true);

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import http from 'node:http';
 import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
 import { TEST_JWT_SECRET } from '../helpers/test-server';
 import { openStream, type TestStream } from '../helpers/sse-client';

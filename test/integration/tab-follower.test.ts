@@ -26,7 +26,7 @@ describeDb('a follower tab reads from the log what the leader was past when it j
     fetchBefore = globalThis.fetch;
     const checked = globalThis.fetch;
     globalThis.fetch = (input, init) => {
-      const url = String(input);
+      const url = typeof input === 'string' || input instanceof URL ? String(input) : input.url;
       // The follower's reads (wait=0); the suite's own reads ask without `wait`.
       if (new URL(url).pathname === '/api/events' && new URL(url).searchParams.get('wait') === '0') polls.push(url);
       return checked(input, init);

@@ -204,7 +204,7 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): void 
       el.hidden = false;
       (spec.asksReason ? reason : confirm).focus();
     };
-    el.addEventListener('submit', async (e) => {
+    const submitAction = async (e: Event) => {
       e.preventDefault();
       if (!action) return;
       const spec = ACTIONS[action];
@@ -227,7 +227,8 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): void 
       } finally {
         confirm.disabled = false;
       }
-    });
+    };
+    el.addEventListener('submit', (e) => void submitAction(e));
     return { el, open };
   };
 

@@ -5,6 +5,18 @@ import type { EventEnvelope } from '../types.js';
 /** A booking as the API sends it: the client's view, and the payout where the caller may see it. */
 export type Booking = ClientBookingView & { payout?: BookingView['payout'] };
 
+/** What the store reads of an event's data: `booking.*` and the money events (src/contract/events.ts). */
+interface BookingEventData {
+  booking?: Booking;
+  bookingId?: string;
+  paymentId?: string;
+  payoutId?: string;
+  reference?: string;
+  status?: string;
+  amount?: number;
+  reason?: string;
+}
+
 /**
  * A dashboard's bookings, kept current from events: `booking.*` carry the whole booking, and the
  * money events carry the new payment or payout status. `changed` runs after every change.
@@ -31,8 +43,8 @@ export class BookingStore {
 
   /** Applies any event that concerns a booking; others are ignored. */
   apply(e: EventEnvelope): void {
-    const d = (e.data ?? {}) as Record<string, any>;
-    if (e.type.startsWith('booking.') && d.booking) return this.upsert(d.booking as Booking);
+    const d = (e.data ?? {}) as BookingEventData;
+    if (e.type.startsWith('booking.') && d.booking) return this.upsert(d.booking);
     const b = d.bookingId !== undefined ? this.byId.get(String(d.bookingId)) : undefined;
     if (!b) return;
     if (e.type === 'payment.status_changed') {

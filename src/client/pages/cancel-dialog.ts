@@ -6,7 +6,7 @@ import { h } from './dom.js';
  */
 export function askToCancel(what: string): Promise<string | null> {
   return new Promise((resolve) => {
-    const reason = h('textarea', { id: 'cancel-reason', rows: 2, maxlength: 500 }) as HTMLTextAreaElement;
+    const reason = h('textarea', { id: 'cancel-reason', rows: 2, maxlength: 500 });
     const dialog = h(
       'dialog',
       { class: 'card cancel-dialog', 'aria-labelledby': 'cancel-heading' },
@@ -17,7 +17,7 @@ export function askToCancel(what: string): Promise<string | null> {
         h('div', { class: 'actions' },
           h('button', { type: 'submit', value: 'keep', class: 'button quiet', 'data-action': 'keep-booking' }, 'Keep the booking'),
           h('button', { type: 'submit', value: 'cancel', class: 'button danger', 'data-action': 'confirm-cancel' }, 'Cancel the booking'))),
-    ) as HTMLDialogElement;
+    );
     dialog.addEventListener('close', () => {
       dialog.remove();
       resolve(dialog.returnValue === 'cancel' ? reason.value.trim() : null);

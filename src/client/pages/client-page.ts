@@ -47,7 +47,7 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     const actions: HTMLElement[] = [];
     const action = (name: string, label: string, fn: () => Promise<void>, cls = '') =>
       actions.push(
-        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => act(b.id, fn) }, label,
+        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => void act(b.id, fn) }, label,
           h('span', { class: 'visually-hidden' }, `: ${b.service} with ${providerName(b.providerId)}`)),
       );
     if (b.status === 'CONFIRMED' && (!pay || pay === 'EXPIRED')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
@@ -191,7 +191,7 @@ function setUpBookingForm(
   const whenLabel = when.closest('label')?.firstChild;
   if (whenLabel) whenLabel.textContent = `When (${zoneName()} time) `;
 
-  form.addEventListener('submit', async (e) => {
+  const requestBooking = async (e: Event) => {
     e.preventDefault();
     error.textContent = '';
     const cents = Math.round(Number(amount.value) * 100);
@@ -216,7 +216,8 @@ function setUpBookingForm(
     } finally {
       followConnection();
     }
-  });
+  };
+  form.addEventListener('submit', (e) => void requestBooking(e));
 }
 
 /** An hour from now, rounded up to the quarter hour. */

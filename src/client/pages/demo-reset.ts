@@ -7,7 +7,7 @@ import { h } from './dom.js';
 export function demoResetButton(done: () => void): HTMLElement {
   const status = h('span', { class: 'reset-status', role: 'status' });
   const button = h('button', { type: 'button', id: 'demo-reset', class: 'button quiet' }, 'Reset the demo');
-  button.addEventListener('click', async () => {
+  const reset = async () => {
     if (!confirm('Start the demo over? Every booking, payment, payout and notification of the demo is deleted.')) return;
     button.disabled = true;
     status.textContent = 'Resetting…';
@@ -25,6 +25,7 @@ export function demoResetButton(done: () => void): HTMLElement {
     } finally {
       button.disabled = false;
     }
-  });
+  };
+  button.addEventListener('click', () => void reset());
   return h('span', { class: 'demo-reset' }, button, ' ', status);
 }

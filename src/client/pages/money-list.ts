@@ -13,6 +13,18 @@ export interface MoneyItem {
   updatedAt: string;
 }
 
+/** What the list reads of a `payment.status_changed` or `payout.status_changed` event's data (src/contract/events.ts). */
+interface MoneyEventData {
+  paymentId?: string;
+  payoutId?: string;
+  bookingId?: string;
+  reference?: string;
+  status?: string;
+  amount?: number;
+  currency?: string;
+  reason?: string;
+}
+
 /** Payments or payouts by id, moved by their `*.status_changed` events. */
 export class MoneyList {
   private readonly byId = new Map<string, MoneyItem>();
@@ -26,7 +38,7 @@ export class MoneyList {
   }
 
   applyEvent(e: EventEnvelope, idField: 'paymentId' | 'payoutId'): void {
-    const d = (e.data ?? {}) as Record<string, unknown>;
+    const d = (e.data ?? {}) as MoneyEventData;
     const id = String(d[idField]);
     const current = this.byId.get(id);
     this.byId.set(id, {
@@ -35,8 +47,8 @@ export class MoneyList {
       reference: String(d.reference),
       status: String(d.status),
       amount: Number(d.amount),
-      currency: String(d.currency ?? 'ZAR'),
-      ...(d.reason ? { reason: String(d.reason) } : {}),
+      currency: d.currency ?? 'ZAR',
+      ...(d.reason ? { reason: d.reason } : {}),
       createdAt: current?.createdAt ?? e.occurredAt,
       updatedAt: e.occurredAt,
     });

@@ -63,7 +63,7 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
       h('time', { datetime: n.createdAt, title: formatWhen(n.createdAt) }, formatAgo(n.createdAt)),
       n.readAt
         ? null
-        : h('button', { type: 'button', class: 'link-button', 'data-action': 'mark-read', onclick: () => markOne(n.id) }, 'Mark read',
+        : h('button', { type: 'button', class: 'link-button', 'data-action': 'mark-read', onclick: () => void markOne(n.id) }, 'Mark read',
             h('span', { class: 'visually-hidden' }, `: ${n.title}`)),
     );
 
@@ -106,14 +106,15 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
       el.toggle.focus();
     }
   });
-  el.markAll.addEventListener('click', async () => {
+  const markAll = async () => {
     try {
       const r = await api.post<{ unreadCount: number }>('/api/notifications/read-all');
       markLocally([...items.keys()], r.unreadCount);
     } catch (err) {
       onError(err);
     }
-  });
+  };
+  el.markAll.addEventListener('click', () => void markAll());
   // Relative times ("2 min ago") age while the page is open.
   window.setInterval(() => !el.panel.hidden && render(), 30_000);
 

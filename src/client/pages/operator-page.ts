@@ -101,7 +101,7 @@ function setUpAnnouncementForm(d: Dashboard): void {
   const audience = byId<HTMLSelectElement>('announce-audience');
   const result = byId('announce-result');
   const submit = form.querySelector<HTMLButtonElement>('button[type=submit]')!;
-  form.addEventListener('submit', async (e) => {
+  const announce = async (e: Event) => {
     e.preventDefault();
     result.textContent = '';
     submit.disabled = true;
@@ -117,5 +117,6 @@ function setUpAnnouncementForm(d: Dashboard): void {
     } finally {
       submit.disabled = false;
     }
-  });
+  };
+  form.addEventListener('submit', (e) => void announce(e));
 }

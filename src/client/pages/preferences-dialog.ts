@@ -17,7 +17,7 @@ const TYPES = EVENT_TYPES.filter((t) => !NOT_NOTIFIED.has(t));
 export function installPreferencesButton(api: Api, after: Element): HTMLButtonElement {
   const button = h('button', { id: 'preferences-toggle', type: 'button', class: 'link-button' }, 'Preferences');
   after.insertAdjacentElement('afterend', button);
-  button.addEventListener('click', async () => {
+  const openPreferences = async () => {
     button.disabled = true;
     try {
       openDialog(api, await api.get<ContactPreferencesView>(PATH));
@@ -26,13 +26,14 @@ export function installPreferencesButton(api: Api, after: Element): HTMLButtonEl
     } finally {
       button.disabled = false;
     }
-  });
+  };
+  button.addEventListener('click', () => void openPreferences());
   return button;
 }
 
 function openDialog(api: Api, prefs: ContactPreferencesView): void {
   const input = (id: string, attrs: Record<string, string | boolean>, value: string | null) =>
-    h('input', { id, name: id, ...attrs, value: value ?? '' }) as HTMLInputElement;
+    h('input', { id, name: id, ...attrs, value: value ?? '' });
   const email = input('pref-email', { type: 'email', autocomplete: 'email' }, prefs.email);
   const phone = input('pref-phone', { type: 'tel', autocomplete: 'tel', placeholder: '+27825551234' }, prefs.phone);
   const zone = input('pref-time-zone', { type: 'text', required: true }, prefs.timeZone);
@@ -40,13 +41,13 @@ function openDialog(api: Api, prefs: ContactPreferencesView): void {
   const quietEnd = input('pref-quiet-end', { type: 'time' }, prefs.quietHours?.end ?? null);
   const error = h('p', { id: 'pref-error', class: 'error', role: 'alert' });
   // A type with no choice saved may use every channel its policy has.
-  const allowed = (type: string, channel: string) => !prefs.channels[type] || prefs.channels[type]!.includes(channel as (typeof CHANNELS)[number]);
+  const allowed = (type: string, channel: string) => !prefs.channels[type] || prefs.channels[type].includes(channel as (typeof CHANNELS)[number]);
   const boxes = new Map<string, HTMLInputElement>();
   const rows = TYPES.map((type) =>
     h('tr', { 'data-type': type },
       h('th', { scope: 'row' }, h('code', {}, type)),
       ...CHANNELS.map((channel) => {
-        const box = h('input', { type: 'checkbox', 'data-channel': channel, 'aria-label': `${type} by ${channel}`, checked: allowed(type, channel) }) as HTMLInputElement;
+        const box = h('input', { type: 'checkbox', 'data-channel': channel, 'aria-label': `${type} by ${channel}`, checked: allowed(type, channel) });
         boxes.set(`${type}|${channel}`, box);
         return h('td', {}, box);
       })),
@@ -71,7 +72,7 @@ function openDialog(api: Api, prefs: ContactPreferencesView): void {
       h('div', { class: 'actions' },
         h('button', { type: 'submit', value: 'close', class: 'button quiet', formnovalidate: true }, 'Close'),
         h('button', { type: 'button', class: 'button primary', 'data-action': 'save-preferences', onclick: () => void save() }, 'Save'))),
-  ) as HTMLDialogElement;
+  );
 
   const save = async () => {
     error.textContent = '';

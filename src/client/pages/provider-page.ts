@@ -43,7 +43,7 @@ async function providerDashboard(d: Dashboard): Promise<void> {
     const actions: HTMLElement[] = [];
     const action = (name: string, label: string, cls = '', disabled = false) =>
       actions.push(
-        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: disabled || busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => act(b, name) }, label,
+        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: disabled || busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => void act(b, name) }, label,
           h('span', { class: 'visually-hidden' }, `: ${b.service} for ${clientName(b.clientId)}`)),
       );
     if (b.status === 'PENDING') {

@@ -24,7 +24,7 @@ export function installPushButton(api: Api, after: Element): HTMLButtonElement {
     return button;
   }
   if (Notification.permission === 'denied') say('Notifications blocked in the browser', true);
-  button.addEventListener('click', async () => {
+  const turnOn = async () => {
     say('Turning on…', true);
     try {
       const permission = await Notification.requestPermission();
@@ -43,6 +43,7 @@ export function installPushButton(api: Api, after: Element): HTMLButtonElement {
       button.title = err instanceof Error ? err.message : String(err);
       button.dataset.error = button.title;
     }
-  });
+  };
+  button.addEventListener('click', () => void turnOn());
   return button;
 }

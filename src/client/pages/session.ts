@@ -54,7 +54,10 @@ export async function openSession(): Promise<Session | null> {
       if (!demo || expiresAt(token) - Date.now() > REFRESH_BEFORE_MS) return token;
       refreshing ??= mintDemoToken(demoUser!).then(
         (t) => ((token = t), (refreshing = null), t),
-        (err) => ((refreshing = null), Promise.reject(err)),
+        (err: unknown) => {
+          refreshing = null;
+          throw err;
+        },
       );
       return refreshing;
     },

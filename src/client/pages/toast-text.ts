@@ -55,5 +55,5 @@ function iconOf(type: string, status: string | undefined): [string, 'info' | 'su
 export function relatedKey(type: string, data: unknown): string | undefined {
   const p = (data ?? {}) as { bookingId?: unknown; booking?: { id?: unknown } };
   const bookingId = p.bookingId ?? p.booking?.id;
-  return bookingId === undefined ? undefined : `${type}:${String(bookingId)}`;
+  return typeof bookingId === 'string' || typeof bookingId === 'number' ? `${type}:${bookingId}` : undefined;
 }

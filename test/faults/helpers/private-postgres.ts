@@ -115,7 +115,7 @@ export class PrivatePostgres {
       await run(...asPostgres(path.join(PG_BIN, bin), args), { cwd: this.dir, timeout: 90_000 });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      throw new Error(`${bin} ${args[0]} failed: ${e.stderr || e.message}\n${this.log().slice(-2000)}`);
+      throw new Error(`${bin} ${args[0]} failed: ${e.stderr || e.message}\n${this.log().slice(-2000)}`, { cause: err });
     }
   }
 }

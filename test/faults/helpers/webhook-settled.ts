@@ -10,7 +10,7 @@ import type { WebhookResponse } from '../../../fakes/fake-paystack';
 export function webhookSettledWaiter(databaseUrl: string, timeoutMs = 30_000) {
   const pool = new Pool({ connectionString: databaseUrl, max: 2 });
   return {
-    async wait({ rawBody, response }: { rawBody: string; response: WebhookResponse }): Promise<void> {
+    wait: async ({ rawBody, response }: { rawBody: string; response: WebhookResponse }): Promise<void> => {
       if (response.status !== 200) return;
       const key = dedupeKey(JSON.parse(rawBody), Buffer.from(rawBody));
       const until = Date.now() + timeoutMs;
