@@ -56,7 +56,7 @@ interface PhaseState {
   perPoller: Map<number, number>;
 }
 
-let pollers: Poller[] = [];
+const pollers: Poller[] = [];
 let baseUrl = '';
 let waitS = 25;
 let closing = false;
@@ -88,7 +88,7 @@ function onEvent(p: Poller, e: { id?: unknown; type?: unknown; data?: { body?: u
     status.malformed++;
     return;
   }
-  const id = String(e.id ?? '');
+  const id = typeof e.id === 'string' ? e.id : '';
   const ph = phaseState(stamp.p);
   if (p.ids.has(id)) {
     ph.duplicates++;

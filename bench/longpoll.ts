@@ -235,7 +235,7 @@ async function measureLongPoll(o: LongPollOptions, deps: LongPollDeps, onServer:
         publishErrors[k] = (publishErrors[k] ?? 0) + 1;
       } catch (err) {
         const why = server.exitReport();
-        if (why) throw new Error(why);
+        if (why) throw new Error(why, { cause: err });
         const k = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
         publishErrors[k] = (publishErrors[k] ?? 0) + 1;
       }

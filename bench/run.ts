@@ -360,6 +360,7 @@ async function prepareDatabase(embedded: boolean): Promise<{ env: Record<string,
     throw new Error(
       `cannot create a database on ${PG_ADMIN_URL.replace(/\/\/[^@]*@/, '//')} (${(err as Error).message}); ` +
         'start PostgreSQL, set BENCH_PG_URL, or run with --embedded',
+      { cause: err },
     );
   }
   const drop = onCleanup(`drop database ${name}`, () => pgAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
@@ -559,7 +560,7 @@ async function measureTarget(
       if (publishErrors[k] === 1) progress(`[${name}] publish answered ${r.status}: ${r.body.slice(0, 200)}`);
     } catch (err) {
       const why = server.exitReport();
-      if (why) throw new Error(why);
+      if (why) throw new Error(why, { cause: err });
       const k = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       publishErrors[k] = (publishErrors[k] ?? 0) + 1;
     }

@@ -100,7 +100,7 @@ io.use((socket, next) => {
 });
 io.on('connection', (socket) => {
   const who = socket.data.who as { sub: string; role: string };
-  socket.join([`user:${who.sub}`, `role:${who.role}`]);
+  void socket.join([`user:${who.sub}`, `role:${who.role}`]);
 });
 
 server.listen(PORT, () => {
@@ -109,7 +109,7 @@ server.listen(PORT, () => {
 });
 
 const stop = () => {
-  io.close();
+  void io.close();
   server.close(() => process.exit(0));
   server.closeAllConnections();
   setTimeout(() => process.exit(0), 2_000).unref();

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { DeliveryView } from '../contract/views';
 import type { Db } from '../storage/db';
 import type { DeliveryChannel } from '../contract/vocabulary';
+import type { NotificationView } from '../contract/views';
 
 export const DISPATCH_CURSOR = 'deliveries';
 
@@ -40,9 +41,15 @@ export interface ClaimedDelivery {
 /** The view of one delivery in GET /api/notifications. */
 export type { DeliveryView } from '../contract/views';
 
+/** bigint columns arrive as strings from pg, as numbers from PGlite. */
+interface CursorRow {
+  name: string;
+  last_event_id: string | number;
+}
+
 /** The cursor row, locked for this transaction; null while another instance holds it. */
 export async function lockCursor(trx: Knex.Transaction): Promise<string | null> {
-  const row = await trx('dispatch_cursors').where({ name: DISPATCH_CURSOR }).forUpdate().skipLocked().first('last_event_id');
+  const row = await trx<CursorRow>('dispatch_cursors').where({ name: DISPATCH_CURSOR }).forUpdate().skipLocked().first('last_event_id');
   return row ? String(row.last_event_id) : null;
 }
 
@@ -51,7 +58,7 @@ export async function advanceCursor(trx: Knex.Transaction, lastEventId: string):
 }
 
 export async function cursorPosition(db: Db): Promise<string> {
-  const row = await db('dispatch_cursors').where({ name: DISPATCH_CURSOR }).first('last_event_id');
+  const row = await db<CursorRow>('dispatch_cursors').where({ name: DISPATCH_CURSOR }).first('last_event_id');
   return String(row?.last_event_id ?? '0');
 }
 
@@ -63,7 +70,7 @@ export async function eventsAfter(
   db: Db,
   after: string,
   limit: number,
-): Promise<Array<{ id: string; type: string; audience: string[]; payload: any }>> {
+): Promise<Array<{ id: string; type: string; audience: string[]; payload: { notification?: NotificationView } | null }>> {
   return db('events')
     .where('id', '>', after)
     .orderBy('id')
@@ -146,7 +153,7 @@ export async function abandonInterrupted(db: Db, now: Date): Promise<number> {
  * checked against the database's clock, not `now`: it is about who is streaming at this moment.
  */
 export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-  const { rows } = await db.raw(
+  const { rows } = await db.raw<{ rows: ClaimedDelivery[] }>(
     `UPDATE notification_deliveries d
      SET status = 'sending', attempts = d.attempts + 1, lease_until = ?, updated_at = ?
      FROM notifications n
@@ -168,12 +175,12 @@ export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number
        ) AS streaming`,
     [new Date(now.getTime() + leaseMs), now, now, limit],
   );
-  return (rows as ClaimedDelivery[]).map((r) => ({ ...r, id: String(r.id), notification_id: String(r.notification_id) }));
+  return rows.map((r) => ({ ...r, id: String(r.id), notification_id: String(r.notification_id) }));
 }
 
 /** The earliest time a queued delivery is due, or null when none is queued. */
 export async function nextDueAt(db: Db): Promise<Date | null> {
-  const row = await db('notification_deliveries').where('status', 'queued').min('due_at as due').first();
+  const row = (await db('notification_deliveries').where('status', 'queued').min('due_at as due').first()) as { due: Date | string | null } | undefined;
   return row?.due ? new Date(row.due) : null;
 }
 

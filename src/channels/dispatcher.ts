@@ -158,9 +158,9 @@ export class Dispatcher {
         // Shared notifications (to a role or everyone) are one row read by many; they stay in-app.
         if (!n || e.audience.length !== 1 || !e.audience[0].startsWith('user:')) continue;
         personal.push({
-          id: String(n.id),
+          id: n.id,
           userId: e.audience[0].slice('user:'.length),
-          type: String(n.type),
+          type: n.type,
           silent: n.silent === true,
           notifiedAt: new Date(n.createdAt),
         });

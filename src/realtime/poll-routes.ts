@@ -13,8 +13,10 @@ export function pollRoutes(deps: AppDeps): Router {
   const router = Router();
   router.get(POLL_PATH, async (req, res) => {
     const err = takeHandedOver(req);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrown as it was caught before Express
     if (err !== undefined) throw err;
     await new Promise<void>((resolve, reject) => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what the poll failed with, passed on as it came
       void pollerOf(deps).serve(req, res, req.query, { decorate: () => undefined, finished: () => resolve(), failed: (_q, _s, e) => reject(e) }, performance.now());
     });
   });

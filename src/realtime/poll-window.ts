@@ -126,7 +126,7 @@ export class PollWindow {
   private async fill(): Promise<void> {
     const from = this.top;
     const to = this.dispatchedId();
-    const { rows } = (await this.knex.raw(FILL_SQL, [from, to, this.capacity])) as { rows: WindowRow[] };
+    const { rows } = await this.knex.raw<{ rows: WindowRow[] }>(FILL_SQL, [from, to, this.capacity]);
     const pruned = rows[0]?.pruned_through;
     if (pruned === undefined) throw new Error('event_log_state is missing its row; migrations did not run');
     const fresh = rows

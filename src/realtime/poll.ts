@@ -177,6 +177,7 @@ export class Poller implements PollHolder {
         // Its count for the request, which nothing here reads: a held poll need not keep it.
         (r as { rateLimit?: unknown }).rateLimit = undefined;
         if (err === undefined) resolve();
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the limiter's error, passed on as it came
         else reject(err);
       });
     });
