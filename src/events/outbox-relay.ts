@@ -101,7 +101,7 @@ export class OutboxRelay {
    * so the two paths never deliver an event twice.
    *
    * Events for a few users go out before the request that committed them answers: a handful of
-   * stream writes, and the recipients hear of it ~0.2 ms sooner. Anything addressed to a role,
+   * stream writes, and the recipients hear of it sooner. Anything addressed to a role,
    * to all or to many users waits for setImmediate, so that the request answers first rather
    * than after a fan-out to thousands of streams.
    */

@@ -11,13 +11,13 @@ import { POLL_PATH, pollerOf, type PollSink } from './poll';
 /**
  * Answers `GET /api/events` before Express. Polling is most of a server's requests (every phone,
  * every few seconds), and Express's router and middleware chain, the body parser and pino-http's
- * per-request child logger serve none of it: answered here, a poll at 2,000/s costs 176-226 us
- * of CPU instead of 425-453 (docs/scaling.md §2). It keeps what a poll's answer carries in
+ * per-request child logger serve none of it: answered here, a poll costs about half the CPU
+ * (docs/performance.md, "Why the code is shaped so"). It keeps what a poll's answer carries in
  * Express: helmet's headers, CORS, the request id, the request's line and its duration metric.
  *
  * Those headers are set when the answer is sent, not when the request comes: a long poll is held
- * for up to POLL_MAX_WAIT_S with nothing to send, and a response's header table is ~1.5 KB of
- * heap to keep for it. Everything an answer needs is in the request, the response and the start
+ * for up to POLL_MAX_WAIT_S with nothing to send, and a response's header table is heap to keep
+ * for it. Everything an answer needs is in the request, the response and the start
  * time, so one sink serves every poll, and a held poll keeps no closure of this endpoint's.
  *
  * A poll that fails is handed to the Express app with its error (see handed-over.ts), so that
