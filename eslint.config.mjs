@@ -33,7 +33,7 @@ function layerRule(folder) {
   // The fakes of the far ends are for tests, the bench and the demo, which starts them in-process.
   if (folder !== 'demo') group.push('../../fakes/*');
   if (folder === 'contract' || folder === 'errors') group.push('../*');
-  return ['error', { patterns: [{ group, message: `${folder}/ is below this folder's layer (eslint.config.mjs LAYERS)` }] }];
+  return ['error', { patterns: [{ group, message: `src/${folder}/ imports only from its own layer and those below (eslint.config.mjs LAYERS)` }] }];
 }
 
 export default tseslint.config(
