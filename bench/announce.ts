@@ -22,7 +22,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
 import { nowMs } from './protocol';
-import { assertNotAborting, isAborting, freePort, onCleanup, startServerProcess, ROOT, type ServerProc } from './procs';
+import { assertNotAborting, isAborting, freePort, onCleanup, startServerProcess, ROOT, type ServerProc, type PrepareDatabase } from './procs';
 import { readMetrics, requestJson, type PostResult } from './http';
 import { rng, summarize } from './report';
 
@@ -44,7 +44,7 @@ export interface AnnounceDeps {
   jwtSecret: string;
   sign: (sub: string, role: Role) => string;
   progress: (msg: string) => void;
-  prepareDatabase: (embedded: boolean) => Promise<{ env: Record<string, string>; kind: string; drop: () => Promise<void> }>;
+  prepareDatabase: PrepareDatabase;
 }
 
 interface Latency {

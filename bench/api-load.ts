@@ -34,7 +34,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import jwt from 'jsonwebtoken';
 import { FakePaystack, signPaystackBody } from '../fakes/fake-paystack';
 import { nowMs } from './protocol';
-import { assertNotAborting, freePort, isAborting, onCleanup, sleep, startServerProcess, ROOT, type ServerProc } from './procs';
+import { assertNotAborting, freePort, isAborting, onCleanup, sleep, startServerProcess, ROOT, type ServerProc, type PrepareDatabase } from './procs';
 import { readMetrics, requestJson } from './http';
 import { ratio, summarize } from './report';
 
@@ -60,7 +60,7 @@ export interface ApiOptions {
 export interface ApiDeps {
   jwtSecret: string;
   progress: (msg: string) => void;
-  prepareDatabase: (embedded: boolean) => Promise<{ env: Record<string, string>; kind: string; drop: () => Promise<void> }>;
+  prepareDatabase: PrepareDatabase;
 }
 
 /** What a polling step measured; for the open loop, `requests` and `perSec` count answers from the first scheduled send to the last answer. */

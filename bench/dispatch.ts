@@ -30,7 +30,7 @@ import jwt from 'jsonwebtoken';
 import webpush from 'web-push';
 import { Client } from 'pg';
 import { nowMs, type ConnectResult, type PhaseReport } from './protocol';
-import { freePort, isAborting, sleep, startLoadClient, startServerProcess, ROOT, type LoadClientProc } from './procs';
+import { freePort, isAborting, sleep, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type PrepareDatabase } from './procs';
 import { getText, postJson, readMetrics, requestJson } from './http';
 import { fmt, median, rng, summarize } from './report';
 import type { FakeCounts, FakeUrls } from './channel-fakes';
@@ -62,7 +62,7 @@ export interface DispatchOptions {
 export interface DispatchDeps {
   jwtSecret: string;
   progress: (msg: string) => void;
-  prepareDatabase: (embedded: boolean) => Promise<{ env: Record<string, string>; kind: string; drop: () => Promise<void> }>;
+  prepareDatabase: PrepareDatabase;
 }
 
 interface Latency {

@@ -24,7 +24,7 @@ import http from 'node:http';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { nowMs, type ClientStatus, type ConnectResult, type PhaseReport, type Stamp } from './protocol';
-import { assertNotAborting, freePort, isAborting, sleep, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type ServerProc } from './procs';
+import { assertNotAborting, freePort, isAborting, sleep, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type ServerProc, type PrepareDatabase } from './procs';
 import { getText, postJson, readMetrics, requestJson, type MetricsSample } from './http';
 import { fmt, rng, summarize } from './report';
 import type { LongPollStatus } from './long-poll-client';
@@ -54,7 +54,7 @@ export interface LongPollOptions {
 export interface LongPollDeps {
   jwtSecret: string;
   progress: (msg: string) => void;
-  prepareDatabase: (embedded: boolean) => Promise<{ env: Record<string, string>; kind: string; drop: () => Promise<void> }>;
+  prepareDatabase: PrepareDatabase;
 }
 
 interface Latency {

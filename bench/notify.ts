@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { openDatabase } from '../src/storage/db';
-import { ROOT, Rpc, assertNotAborting, onCleanup, runnable, sleep, stopChild } from './procs';
+import { ROOT, Rpc, assertNotAborting, onCleanup, runnable, sleep, stopChild, type PrepareDatabase } from './procs';
 import { summarize } from './report';
 import type { ListenerStep, PublishResult, PublishRun, RawListenStep } from './notify-worker';
 
@@ -41,7 +41,7 @@ export interface NotifyOptions {
 
 export interface NotifyDeps {
   progress: (msg: string) => void;
-  prepareDatabase: (embedded: boolean) => Promise<{ env: Record<string, string>; kind: string; drop: () => Promise<void> }>;
+  prepareDatabase: PrepareDatabase;
 }
 
 export interface NotifyStep {

@@ -354,3 +354,6 @@ export async function startLoadClient(file = 'load-client.ts'): Promise<LoadClie
   });
   return { child, rpc: new Rpc(child, file.replace(/\.ts$/, '')), stop: stopNow };
 }
+
+/** How a phase gets a fresh database of its own: the server's environment for it, its kind, and how to drop it. */
+export type PrepareDatabase = (embedded: boolean) => Promise<{ env: Record<string, string>; kind: string; drop: () => Promise<void> }>;
