@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
 import { logBounds } from '../events/event-log';
-import type { NotificationService } from '../notifications/notification-service';
+import type { Inbox } from '../notifications/inbox';
 import { listBookingViews } from '../bookings/booking-repository';
 import { bookingViewFor } from '../bookings/booking-views';
 import type { BookingView } from '../bookings/booking-schemas';
@@ -28,7 +28,7 @@ export const UNREAD_SHOWN = 50;
  * `cursor` and none after it: a client that applies what comes after `cursor` misses nothing and
  * applies nothing twice. The lists are the same repositories and views as their own routes.
  */
-export async function readSyncState(knex: Knex, notifications: NotificationService, p: Principal): Promise<SyncState> {
+export async function readSyncState(knex: Knex, notifications: Inbox, p: Principal): Promise<SyncState> {
   return knex.transaction(async (trx) => {
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     // The first statement takes the snapshot; every read below sees the same one.

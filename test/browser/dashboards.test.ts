@@ -56,7 +56,7 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
   it('demo mode runs the fake Paystack in-process and the home page opens each seeded user’s dashboard', async () => {
     const fake = srv.running.demoPaystack?.fake;
     expect(fake).toBeDefined();
-    expect(srv.running.deps.config.PAYSTACK_BASE_URL).toBe(fake!.url);
+    expect(srv.running.services.config.PAYSTACK_BASE_URL).toBe(fake!.url);
 
     const clientCtx = await context();
     const home = await newPage(clientCtx);

@@ -64,11 +64,11 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
       const knex = srv.db.database.knex;
       const until = Date.now() + 20_000;
       for (;;) {
-        await srv.running.deps.webhooks.idle();
+        await srv.running.services.webhooks.idle();
         const q = knex('webhook_deliveries').whereNull('settled_at');
         if (keys) q.whereIn('dedupe_key', keys);
         const [{ c }] = await q.count<{ c: string }[]>('* as c');
-        if (Number(c) === 0 && srv.running.deps.webhooks.settling.inFlight === 0) return;
+        if (Number(c) === 0 && srv.running.services.webhooks.settling.inFlight === 0) return;
         if (Date.now() > until) throw new Error(`${c} webhook deliveries still unsettled after 20 s`);
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -85,7 +85,7 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
       return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
     },
     user(sub, role, extra = {}) {
-      const token = srv.running.deps.tokens.sign({ sub, role, ...extra }, 3600);
+      const token = srv.running.services.tokens.sign({ sub, role, ...extra }, 3600);
       const auth = (t: request.Test) => t.set('Authorization', `Bearer ${token}`);
       return {
         sub,

@@ -59,11 +59,11 @@ export async function startTestServer(env: Record<string, string> = {}, shared?:
     db,
     logs,
     rawLogs,
-    token: (sub, role, ttlSeconds = 3600) => running.deps.tokens.sign({ sub, role }, ttlSeconds),
-    publish: (...events) => running.deps.publisher.publish(events),
+    token: (sub, role, ttlSeconds = 3600) => running.services.tokens.sign({ sub, role }, ttlSeconds),
+    publish: (...events) => running.services.publisher.publish(events),
     settledLastId: async () => {
-      await running.deps.relay.settle();
-      return running.deps.relay.dispatchedId;
+      await running.services.relay.settle();
+      return running.services.relay.dispatchedId;
     },
     stop: async () => {
       if (stopped) return;

@@ -70,7 +70,7 @@ describeDb('authentication', () => {
 
   it('lets exactly one of two concurrent redemptions of a ticket through', async () => {
     const res = await request(srv.url).post('/api/events/tickets').set('Authorization', `Bearer ${srv.token('tara', 'client')}`);
-    const outcomes = await Promise.allSettled([0, 1, 2].map(() => srv.running.deps.tickets.redeem(res.body.ticket)));
+    const outcomes = await Promise.allSettled([0, 1, 2].map(() => srv.running.services.tickets.redeem(res.body.ticket)));
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
   });
 
@@ -86,7 +86,7 @@ describeDb('authentication', () => {
     await srv.publish({ type: 'test.event', audience: ['user:ursula'], payload: {} });
     await sleep(200);
     expect(stream.ids).toEqual([]);
-    expect(srv.running.deps.registry.counts().total).toBe(0);
+    expect(srv.running.services.registry.counts().total).toBe(0);
   });
 
   it('ends a ticket stream when the token that minted the ticket expires', async () => {

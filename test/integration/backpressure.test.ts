@@ -193,7 +193,7 @@ describeDb('a client that stops reading is dropped instead of being buffered wit
         { type: 'test.event', audience: [`user:${stalledUser}`], payload: { n, blob: PAYLOAD } },
         ...(readerUser ? [{ type: 'test.other', audience: [`user:${readerUser}` as const], payload: { n } }] : []),
       );
-      await srv.running.deps.relay.settle();
+      await srv.running.services.relay.settle();
       // Back to the event loop, as between two real requests: the server's writes are corked
       // until its next tick, and with PGlite a publish can complete without ever leaving the
       // microtask queue, so without this nothing would reach the socket at all.

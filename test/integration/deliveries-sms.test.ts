@@ -45,7 +45,7 @@ describeDb('SMS and WhatsApp through Twilio', () => {
   });
 
   const knex = () => m.srv.db.database.knex;
-  const deps = () => m.srv.running.deps;
+  const deps = () => m.srv.running.services;
   const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
 
   /** The real SMS and WhatsApp channels, configured as the server configures them, to the fake. */

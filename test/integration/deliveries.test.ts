@@ -42,7 +42,7 @@ describeDb('deliveries beyond the tab', () => {
   });
 
   const knex = () => m.srv.db.database.knex;
-  const deps = () => m.srv.running.deps;
+  const deps = () => m.srv.running.services;
   const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
 
   function email(): EmailChannel {

@@ -131,7 +131,7 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
     expect(await casesOf(c.id)).toEqual(['OTP_REQUIRED']);
     // The reconciler sees a transfer waiting for its OTP: not final, nothing sent again.
     await knex()('payouts').where({ id: payout.id }).update({ updated_at: new Date(Date.now() - 2 * HOUR) });
-    await m.srv.running.deps.reconciler!.runOnce();
+    await m.srv.running.services.reconciler!.runOnce();
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
     expect(m.paystack.requests.filter((r) => r.method === 'POST' && r.path === '/transfer' && (r.body as { reference: string }).reference === payout.reference)).toHaveLength(1);
   });
@@ -147,12 +147,12 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
     await knex()('bookings').where({ id: stalled.id }).update({ scheduled_for: new Date(Date.now() - 49 * HOUR) });
     expect(await casesOf(dispute.id)).toEqual(['CARD_DISPUTE']);
     expect(await casesOf(stalled.id)).toEqual(['STALLED_WORK']);
-    const attention = m.srv.running.deps.attention;
-    expect(await attention.sweep(m.srv.running.deps.publisher)).toBeGreaterThanOrEqual(2);
+    const attention = m.srv.running.services.attention;
+    expect(await attention.sweep(m.srv.running.services.publisher)).toBeGreaterThanOrEqual(2);
     expect(await alertsFor(dispute.id)).toEqual(['CARD_DISPUTE']);
     expect(await alertsFor(stalled.id)).toEqual(['STALLED_WORK']);
     // Told once: a second sweep raises nothing new for them.
-    await attention.sweep(m.srv.running.deps.publisher);
+    await attention.sweep(m.srv.running.services.publisher);
     expect(await alertsFor(stalled.id)).toEqual(['STALLED_WORK']);
     // An admin refunds the stalled booking: it leaves the queue.
     await act(stalled.id, 'refund').expect(200);

@@ -12,7 +12,7 @@ describeDb('escrow: the client can hold money for work not done', () => {
   afterAll(() => m.stop());
   afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
-  const bookings = () => m.srv.running.deps.bookings;
+  const bookings = () => m.srv.running.services.bookings;
 
   /** A paid booking at `scheduledFor`, in escrow. */
   async function paid(scheduledFor: Date, prefix = 'hold') {

@@ -72,7 +72,7 @@ describeDb('escrow: partial refunds and partial disputes', () => {
     );
     // A redelivery, and the reconciler reading the same processed refund, count nothing twice.
     expect((await m.paystack.resendLastWebhook()).status).toBe(200);
-    await m.srv.running.deps.reconciler!.runOnce(Date.now() + 365 * 86_400_000);
+    await m.srv.running.services.reconciler!.runOnce(Date.now() + 365 * 86_400_000);
     expect((await paymentOf(c.reference)).refunded_amount).toBe('40000');
 
     await c.client.post(`/api/bookings/${c.id}/confirm-completion`).expect(200);
@@ -99,7 +99,7 @@ describeDb('escrow: partial refunds and partial disputes', () => {
     // Paystack processes the refund, but its webhook never reaches us.
     m.paystack.refundsOf(c.reference)[0].status = 'processed';
     expect((await paymentOf(c.reference)).status).toBe('REFUND_PENDING');
-    await m.srv.running.deps.reconciler!.runOnce(Date.now() + 365 * 86_400_000);
+    await m.srv.running.services.reconciler!.runOnce(Date.now() + 365 * 86_400_000);
     expect(await paymentOf(c.reference)).toEqual(expect.objectContaining({ status: 'ESCROW', refunded_amount: '10000' }));
   });
 

@@ -11,7 +11,7 @@ describeDb('escrow: money that waits on Paystack is always moved', () => {
   afterAll(() => m.stop());
   afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
-  const reconciler = () => m.srv.running.deps.reconciler!;
+  const reconciler = () => m.srv.running.services.reconciler!;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
   const confirmed = () => m.confirmedBookingWithPayment({ prefix: 'wait', amount: 45000 });
 

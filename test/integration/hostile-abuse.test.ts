@@ -392,7 +392,7 @@ describeDb('hostile abuse: status and metrics', () => {
   });
 
   it('answers /api/status from memory: twenty calls cost no query each, and it shows no process id', async () => {
-    const knex = srv.running.deps.db.knex;
+    const knex = srv.running.services.db.knex;
     let queries = 0;
     // What a status call used to cost: the log's bounds, read from event_log_state. The relay's
     // own read of the log (every RELAY_POLL_MS) reads the bound too; it is not the status page's.

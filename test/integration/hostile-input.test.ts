@@ -219,7 +219,7 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
   }
 
   it('has a catalog entry for every route the app registers, in demo mode or not, and none for a route it does not', () => {
-    const deps = m.srv.running.deps;
+    const deps = m.srv.running.services;
     expect(catalogRoutes({ demo: false })).toEqual(appRoutes(createApp({ ...deps, config: { ...deps.config, demoMode: false } })));
     expect(catalogRoutes({ demo: true })).toEqual(appRoutes(createApp({ ...deps, config: { ...deps.config, demoMode: true } })));
   });

@@ -102,13 +102,13 @@ describeDb('the committing instance', () => {
     const onQuery = (q: { sql: string }) => {
       if (/from "events"/i.test(q.sql)) logReads.push(q.sql);
     };
-    srv.running.deps.db.knex.on('query', onQuery);
+    srv.running.services.db.knex.on('query', onQuery);
     try {
       const [e] = await srv.publish({ type: 'test.event', audience: ['user:direct'], payload: {} });
       await stream.waitFor((s) => s.ids.includes(e.id), 5_000, 'the event');
       expect(logReads).toEqual([]);
     } finally {
-      srv.running.deps.db.knex.off('query', onQuery);
+      srv.running.services.db.knex.off('query', onQuery);
       stream.close();
     }
   });

@@ -102,7 +102,7 @@ describeDb('stream resume with Last-Event-ID', () => {
     const [a] = await toUser('uma', 1);
     await s.waitForCount(1);
     // Kill the socket from the server side, as a proxy or a deploy would.
-    for (const sub of srv.running.deps.registry.all()) if (sub.principal.userId === 'uma') sub.drop('shutdown');
+    for (const sub of srv.running.services.registry.all()) if (sub.principal.userId === 'uma') sub.drop('shutdown');
     const [b] = await toUser('uma', 2);
     const [c] = await toUser('uma', 3);
     await s.waitForCount(3, 8_000);

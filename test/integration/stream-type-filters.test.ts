@@ -69,11 +69,11 @@ describeDb('type filters on polls and streams (types=booking.*,payment.status_ch
     const token = srv.token('hattie', 'client');
     const { body: start } = await poll(token, {});
     const held = longPoll(srv.url, token, { after: start.lastEventId, wait: 15, types: 'payment.*' });
-    await until(() => srv.running.deps.heldPolls.counts().held === 1);
+    await until(() => srv.running.services.heldPolls.counts().held === 1);
     await srv.publish({ type: 'booking.created', audience: ['user:hattie'], payload: sampleData('booking.created') });
     await srv.settledLastId();
     await sleep(150);
-    expect(srv.running.deps.heldPolls.counts().held).toBe(1);
+    expect(srv.running.services.heldPolls.counts().held).toBe(1);
     const [paid] = await srv.publish({ type: 'payment.status_changed', audience: ['user:hattie'], payload: sampleData('payment.status_changed') });
     const { body } = await held.answer;
     expect(ids(body)).toEqual([paid.id]);
