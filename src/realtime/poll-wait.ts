@@ -129,11 +129,11 @@ let timerSlot: symbol | undefined;
 
 /**
  * A poll that comes on a reused keep-alive connection finds on its socket the keep-alive timer
- * that Node cleared when the request came: cleared, but kept in the socket's timer slot, with its
- * bound callback, until the socket's next timeout is set (after the answer). That is ~150 bytes a
- * held poll for as long as it waits (heap snapshots, docs/performance.md). Node's own code reads a
- * null slot as "no timer" (a new socket starts so), so a cleared one is let go; a live timer, or a
- * slot this Node version does not have, is left as it is.
+ * that Node cleared when the request came: cleared, but kept in the socket's timer slot until the
+ * socket's next timeout is set (after the answer), so heap a held poll keeps for as long as it
+ * waits (docs/performance.md). Node's own code reads a null slot as "no timer" (a new socket
+ * starts so), so a cleared one is let go; a live timer, or a slot this Node version does not
+ * have, is left as it is.
  */
 function dropClearedTimer(socket: Socket | null): void {
   if (!socket) return;
