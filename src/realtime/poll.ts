@@ -111,7 +111,7 @@ export class Poller implements PollHolder {
     // One flat string: the limiter builds its values by concatenation, and the pieces of those
     // (~0.7 KB a poll, in heap snapshots) would otherwise stay with the poll for as long as it waits.
     const kept = headers.join('\n');
-    const poll = new WaitingPoll(this, principal.userId, channels, q.types, q.limit, req, res, sink, startedAt, kept, cursor);
+    const poll = new WaitingPoll(this, principal.userId, channels, q.types, q.limit, res, sink, startedAt, kept, cursor);
     if (!heldPolls.hold(poll, config.LONG_POLLS_PER_USER_MAX)) {
       throw new AppError('TOO_MANY_POLLS', `At most ${config.LONG_POLLS_PER_USER_MAX} waiting polls per user`);
     }
@@ -129,7 +129,8 @@ export class Poller implements PollHolder {
   settle(poll: WaitingPoll, body: PollResponse | undefined, err: unknown): void {
     this.deps.heldPolls.leave(poll);
     this.deadlines.remove(poll);
-    const { req, res, sink, startedAt } = poll;
+    const { res, sink, startedAt } = poll;
+    const req = res.req;
     const headers = poll.headers === '' ? [] : poll.headers.split('\n');
     if (err !== undefined) {
       setPairs(res, headers);
