@@ -39,7 +39,7 @@ function layerRule(folder) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'public/lib/', 'node_modules/', 'coverage/', 'test-artifacts/', '.data/', 'public/**/*.js'] },
+  { ignores: ['dist/', 'public/lib/', 'node_modules/', 'coverage/', 'test-artifacts/', '.data/', 'public/**/*.js', 'bench/results/'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

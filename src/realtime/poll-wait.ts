@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { PollResponse } from '../contract/events';
 import type { ChannelName } from '../events/event-types';
 import type { HeldPoll } from './held-polls';
@@ -74,7 +73,6 @@ export class WaitingPoll implements HeldPoll, Expiring {
   listen(): void {
     (this.res as Held)[WAITING] = this;
     this.res.on('close', onClose);
-    dropClearedTimer(this.res.socket);
   }
 
   /** An event it may want was dispatched. */
@@ -122,25 +120,6 @@ export class WaitingPoll implements HeldPoll, Expiring {
     (this.res as Held)[WAITING] = undefined;
     this.holder.settle(this, body, err);
   }
-}
-
-/** Node's slot for a socket's idle timer (`socket.setTimeout`), found on the first socket that has one. */
-let timerSlot: symbol | undefined;
-
-/**
- * A poll that comes on a reused keep-alive connection finds on its socket the keep-alive timer
- * that Node cleared when the request came: cleared, but kept in the socket's timer slot until the
- * socket's next timeout is set (after the answer), so heap a held poll keeps for as long as it
- * waits (docs/performance.md). Node's own code reads a null slot as "no timer" (a new socket
- * starts so), so a cleared one is let go; a live timer, or a slot this Node version does not
- * have, is left as it is.
- */
-function dropClearedTimer(socket: Socket | null): void {
-  if (!socket) return;
-  timerSlot ??= Object.getOwnPropertySymbols(socket).find((s) => s.description === 'timeout');
-  if (timerSlot === undefined) return;
-  const slots = socket as unknown as Record<symbol, { _destroyed?: unknown } | null | undefined>;
-  if (slots[timerSlot]?._destroyed === true) slots[timerSlot] = null;
 }
 
 function onClose(this: ServerResponse): void {

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { Socket } from 'node:net';
 import request from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { startTestServer, type TestServer } from '../helpers/test-server';
@@ -109,43 +107,6 @@ describeDb('long polling GET /api/events?after=&wait=', () => {
     // Its user's events go nowhere and break nothing.
     await srv.publish({ type: 'test.event', audience: ['user:gone'], payload: {} });
     await srv.settledLastId();
-  });
-
-  it('a poll held on a reused keep-alive connection keeps no cleared timer; the keep-alive timeout is armed again after the answer', async () => {
-    const token = srv.token('phone', 'client');
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    let serverSide: Socket | undefined;
-    const onConnection = (s: Socket) => (serverSide ??= s);
-    srv.running.server.on('connection', onConnection);
-    const get = (query: string) =>
-      new Promise<{ lastEventId: string; events: Array<{ id: string }> }>((resolve, reject) => {
-        http
-          .get(`${srv.url}/api/events${query}`, { agent, headers: { Authorization: `Bearer ${token}` } }, (res) => {
-            let text = '';
-            res.setEncoding('utf8').on('data', (c: string) => (text += c));
-            res.once('end', () => resolve(JSON.parse(text)));
-          })
-          .once('error', reject);
-      });
-    // The socket's idle-timer slot, as Node keeps it.
-    const timer = () => {
-      const slot = Object.getOwnPropertySymbols(serverSide!).find((k) => k.description === 'timeout')!;
-      return (serverSide as unknown as Record<symbol, { _destroyed: boolean } | null>)[slot];
-    };
-    try {
-      const { lastEventId } = await get('');
-      // The first answer armed the keep-alive timer; the next request on the socket clears it.
-      await until(() => timer()?._destroyed === false, 5_000, 'the keep-alive timer');
-      const answer = get(`?after=${lastEventId}&wait=15`);
-      await until(() => held() === 1, 5_000, 'the poll to be held');
-      expect(timer()).toBeNull();
-      const [e] = await srv.publish({ type: 'test.event', audience: ['user:phone'], payload: {} });
-      expect(ids(await answer)).toEqual([e.id]);
-      await until(() => timer()?._destroyed === false, 5_000, 'the keep-alive timer after the answer');
-    } finally {
-      srv.running.server.off('connection', onConnection);
-      agent.destroy();
-    }
   });
 
   it('holds at most LONG_POLLS_PER_USER_MAX per user: 429 TOO_MANY_POLLS past it, others unaffected', async () => {
