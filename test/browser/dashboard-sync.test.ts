@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage, waitUntil } from '../helpers/browser';
-import { inAnHour, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeBrowser, launchBrowser, newPage, waitUntil } from '../support/browser';
+import { inAnHour, startMarketplace, type Marketplace } from '../support/marketplace';
 import { pruneEvents } from '../../src/events/event-log';
 
 /*

@@ -1,7 +1,7 @@
-import { TEST_JWT_SECRET } from '../helpers/test-server';
+import { TEST_JWT_SECRET } from '../support/test-server';
 import { PrivatePostgres, privatePostgresSkipReason } from './helpers/private-postgres';
 import { describeIfAvailable } from './helpers/skip';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { ResumingClient } from './helpers/resuming-client';
 import { catchUp, checkClients, lastEventId, readLedger } from './helpers/ledger';
 import { bookingLogMismatches, loggedTitles } from './helpers/consistency';

@@ -1,6 +1,6 @@
-import { createTestDatabase, describeDb, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { createTestDatabase, describeDb, type TestDatabase } from '../support/test-db';
+import { TEST_JWT_SECRET } from '../support/test-server';
+import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { ResumingClient } from './helpers/resuming-client';
 import { catchUp, compare, expectedFor, lastEventId, readLedger } from './helpers/ledger';
 import { cast } from './helpers/actors';

@@ -1,8 +1,8 @@
-import { createTestDatabase, describeDb, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { IS_CI } from '../helpers/env';
+import { createTestDatabase, describeDb, type TestDatabase } from '../support/test-db';
+import { TEST_JWT_SECRET } from '../support/test-server';
+import { IS_CI } from '../support/env';
 import { FakePaystack } from '../../fakes/fake-paystack';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { ResumingClient } from './helpers/resuming-client';
 import { catchUp, compare, expectedFor, lastEventId, readLedger } from './helpers/ledger';
 import { bookingLogMismatches } from './helpers/consistency';

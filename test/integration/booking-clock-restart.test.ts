@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { waitUntil } from '../helpers/browser';
+import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../support/test-db';
+import { TEST_JWT_SECRET } from '../support/test-server';
+import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
+import { waitUntil } from '../support/browser';
 import { createTokenService } from '../../src/auth/jwt';
 
 const tokens = createTokenService(TEST_JWT_SECRET);

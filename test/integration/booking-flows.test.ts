@@ -1,6 +1,6 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { openStream, sleep, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { openStream, sleep, type TestStream } from '../support/sse-client';
 
 jest.setTimeout(60_000);
 

@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
 
 describeDb('booking rules over HTTP: who may do what, and races', () => {
   let m: Marketplace;

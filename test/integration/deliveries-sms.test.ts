@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
 import { FakeTwilio } from '../../fakes/fake-twilio';
 import { Dispatcher } from '../../src/channels/dispatcher';
 import { TextChannel } from '../../src/channels/sms-channel';

@@ -1,6 +1,6 @@
 import supertest from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
 import { SmtpSink } from '../../fakes/smtp-sink';
 import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';

@@ -1,8 +1,8 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { inAnHour } from '../helpers/marketplace';
-import { waitUntil } from '../helpers/browser';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { inAnHour } from '../support/marketplace';
+import { waitUntil } from '../support/browser';
 import { findDemoUser } from '../../src/demo/demo-seed';
 import { DEMO_WHATSAPP_TEMPLATE } from '../../src/demo/demo-channels';
 import type { OutboxMessageView } from '../../src/contract/views';

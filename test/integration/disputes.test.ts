@@ -1,6 +1,6 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, postCardDispute, startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { openStream, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { expectBooksBalanced, postCardDispute, startMarketplace, type Marketplace } from '../support/marketplace';
+import { openStream, type TestStream } from '../support/sse-client';
 
 describeDb('card disputes freeze the payout', () => {
   let m: Marketplace;

@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { type Actor, type ConfirmedBooking, expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { type Actor, type ConfirmedBooking, expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../support/marketplace';
 
 const HOUR = 3_600_000;
 

@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { expectBooksBalanced, startMarketplace, type Marketplace } from '../support/marketplace';
 
 const HOUR = 3_600_000;
 

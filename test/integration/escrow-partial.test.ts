@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, PAYSTACK_TEST_KEY, postCardDispute, startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { expectBooksBalanced, PAYSTACK_TEST_KEY, postCardDispute, startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../support/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
 
 /**

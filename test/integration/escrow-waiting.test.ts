@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../support/marketplace';
 
 /** Every state in which money waits on Paystack has something that moves it. */
 describeDb('escrow: money that waits on Paystack is always moved', () => {

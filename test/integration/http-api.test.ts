@@ -1,7 +1,7 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, sleep } from '../support/sse-client';
 
 describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
   let srv: TestServer;

@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { inAnHour, startMarketplace, type Marketplace } from '../support/marketplace';
 
 describeDb('Idempotency-Key on POSTs', () => {
   let m: Marketplace;

@@ -1,6 +1,6 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { openStream, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { openStream, type TestStream } from '../support/sse-client';
 import { insertPersonalNotifications } from '../../src/notifications/notification-repository';
 
 describeDb('notification inbox', () => {

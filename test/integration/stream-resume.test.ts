@@ -1,6 +1,6 @@
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, sleep, type TestStream } from '../support/sse-client';
 import { pruneEvents } from '../../src/events/event-log';
 
 describeDb('stream resume with Last-Event-ID', () => {

@@ -1,6 +1,6 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { waitUntil } from '../helpers/browser';
+import { describeDb } from '../support/test-db';
+import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { waitUntil } from '../support/browser';
 import { FakeTwilio } from '../../fakes/fake-twilio';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';

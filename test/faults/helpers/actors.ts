@@ -1,5 +1,5 @@
 import { createTokenService } from '../../../src/auth/jwt';
-import { TEST_JWT_SECRET } from '../../helpers/test-server';
+import { TEST_JWT_SECRET } from '../../support/test-server';
 import type { Actor } from './traffic';
 
 const tokens = createTokenService(TEST_JWT_SECRET);

@@ -1,4 +1,4 @@
-import { IS_CI } from '../../helpers/env';
+import { IS_CI } from '../../support/env';
 
 /**
  * `describe`, or, when something the suite needs is missing, a skip with a one-line reason
