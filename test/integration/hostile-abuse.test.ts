@@ -6,14 +6,17 @@ import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import type { Knex } from 'knex';
 import { describeDb } from '../support/test-db';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/test-server';
-import { PAYSTACK_TEST_KEY, startMarketplace, inAnHour, type Marketplace } from '../support/marketplace';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
 import { fingerprint, send, uniqueKey } from '../support/hostile-harness';
 import { ROUTE_CATALOG } from '../support/route-catalog';
 import { RELAY_TAIL_STATEMENT } from '../../src/events/outbox-relay';
-import { openStream, sleep } from '../support/sse-client';
+import { openStream } from '../support/sse-client';
 import { spawnServer, killServer, withTimeout } from '../support/server-process';
 import { signPaystackBody } from '../../fakes/fake-paystack';
+import { TEST_JWT_SECRET } from '../support/env';
+import { inAnHour } from '../support/booking-time';
+import { sleep } from '../support/sleep';
 
 /*
  * Abuse and exposure, probed as an attacker would: tokens that live forever or were issued for

@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
 import { describeDb } from '../support/test-db';
 import { startMarketplace, type Marketplace } from '../support/marketplace';
-import { TEST_JWT_SECRET } from '../support/test-server';
 import { ROUTE_CATALOG, validOf, type CatalogRoute } from '../support/route-catalog';
 import {
   allowedActors,
@@ -22,6 +21,7 @@ import {
 } from '../support/hostile-harness';
 import type { Actor } from '../support/marketplace';
 import type { Role } from '../../src/contract/vocabulary';
+import { TEST_JWT_SECRET } from '../support/env';
 
 /*
  * Property: every authenticated route refuses every token it should (none, garbage, unsigned,

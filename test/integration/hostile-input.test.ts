@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describeDb } from '../support/test-db';
-import { startMarketplace, inAnHour, type Marketplace } from '../support/marketplace';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
 import { createApp } from '../../src/app';
 import {
   appRoutes,
@@ -33,6 +33,7 @@ import {
   type RawRequest,
   type World,
 } from '../support/hostile-harness';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * Property: whatever is wrong with a request to one of our routes (types, missing or extra

@@ -1,5 +1,6 @@
 import { describeDb } from '../support/test-db';
-import { inAnHour, startMarketplace, type Marketplace } from '../support/marketplace';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
+import { inAnHour } from '../support/booking-time';
 
 describeDb('Idempotency-Key on POSTs', () => {
   let m: Marketplace;

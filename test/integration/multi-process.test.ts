@@ -1,11 +1,11 @@
 import { Client } from 'pg';
 import { createTestDatabase, describeSharedDb, type TestDatabase } from '../support/test-db';
-import { TEST_DATABASE_URL } from '../support/env';
-import { TEST_JWT_SECRET } from '../support/test-server';
+import { TEST_DATABASE_URL, TEST_JWT_SECRET } from '../support/env';
 import { openStream, type TestStream } from '../support/sse-client';
-import { freePort, spawnServer, waitReady, type ServerProcess } from '../support/server-process';
+import { spawnServer, waitReady, type ServerProcess } from '../support/server-process';
 import { createTokenService } from '../../src/auth/jwt';
 import { COMMIT_CHANNEL, listenerApplicationName } from '../../src/events/commit-listener';
+import { freePort } from '../support/free-port';
 
 
 const tokens = createTokenService(TEST_JWT_SECRET);

@@ -2,8 +2,8 @@ import request from 'supertest';
 import { Client } from 'pg';
 import { describeDb, TEST_DB } from '../support/test-db';
 import { startTestServer, type TestServer } from '../support/test-server';
+import { inAnHour } from '../support/booking-time';
 
-import { inAnHour } from '../support/marketplace';
 
 interface Envelope {
   id: string;

@@ -1,6 +1,7 @@
 import { describeDb } from '../support/test-db';
 import { startTestServer, type TestServer } from '../support/test-server';
-import { openStream, sleep, type TestStream } from '../support/sse-client';
+import { openStream, type TestStream } from '../support/sse-client';
+import { sleep } from '../support/sleep';
 
 describeDb('stream audience', () => {
   let srv: TestServer;

@@ -1,20 +1,16 @@
 import os from 'node:os';
-import net from 'node:net';
+import http from 'node:http';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { sleep } from './sleep';
 
-// Real server processes for the suites that start, kill and restart them (shutdown, multi-process, faults).
+// Real server processes: for the suites that start, kill and restart them (shutdown,
+// multi-process, faults) and for the bench, which starts its servers and baselines this way.
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
-/** A port nobody listens on right now (bound the way the server binds: all interfaces). */
-export async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+/** Output lines kept for the message when a process dies or never gets ready. */
+const TAIL_LINES = 40;
 
 export interface ServerProcess {
   /** For messages: the name given at spawn, else the port. */
@@ -25,40 +21,57 @@ export interface ServerProcess {
   /** Parsed JSON log lines from stdout. */
   logs: Array<Record<string, any>>;
   stderr: () => string;
+  /** The last lines of stdout and stderr together, for messages. */
+  tail: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   isRunning: () => boolean;
 }
 
 export interface SpawnOptions {
   name?: string;
+  /** The entry point, from the repository root (default src/server.ts). */
+  entry?: string;
+  /** How node loads the entry (default `--import tsx`, for sources; none for compiled JavaScript). */
+  loader?: string[];
   /** Node flags before the entry point (e.g. --expose-gc, another --import). */
   nodeArgs?: string[];
-  /** Modules loaded after tsx, before the entry point (test-only instrumentation). */
+  /** Modules loaded after the loader, before the entry point (test-only instrumentation). */
   imports?: string[];
+  /** The environment `env` is added to; default PATH and HOME only, so nothing of the caller's leaks in. */
+  baseEnv?: NodeJS.ProcessEnv;
+  /** An IPC channel to the child, for a preloaded module that answers the parent. */
+  ipc?: boolean;
+  /** Every complete line of stdout and stderr, as it arrives. */
+  onLine?: (line: string) => void;
 }
 
 /** The real entry point, `node --import tsx src/server.ts`, on a clean environment. */
 export function spawnServer(env: Record<string, string>, o: SpawnOptions = {}): ServerProcess {
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', ...(o.imports ?? []).flatMap((m) => ['--import', m]), 'src/server.ts'], {
+  const loader = o.loader ?? ['--import', 'tsx'];
+  const args = [...(o.nodeArgs ?? []), ...loader, ...(o.imports ?? []).flatMap((m) => ['--import', m]), o.entry ?? 'src/server.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...(o.baseEnv ?? { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir() }), ...env },
+    stdio: o.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, any>> = [];
-  let partial = '';
+  const tail: string[] = [];
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines.filter(Boolean)) {
-      try {
-        logs.push(JSON.parse(line));
-      } catch {
-        logs.push({ notJson: line });
-      }
+  const keep = (line: string) => {
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    o.onLine?.(line);
+  };
+  eachLine(child.stdout!, (line) => {
+    try {
+      logs.push(JSON.parse(line));
+    } catch {
+      logs.push({ notJson: line });
     }
+    keep(line);
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  eachLine(child.stderr!, keep);
   // 'close', not 'exit': it comes after stdout is drained, so `logs` is complete by then.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal })),
@@ -71,23 +84,49 @@ export function spawnServer(env: Record<string, string>, o: SpawnOptions = {}): 
     port,
     logs,
     stderr: () => stderr,
+    tail: () => tail.join('\n'),
     exited,
     isRunning: () => child.exitCode === null && child.signalCode === null,
   };
 }
 
-export async function waitReady(srv: ServerProcess, timeoutMs = 60_000): Promise<void> {
+/** Calls `onLine` for each complete, non-blank line of a stream. */
+function eachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line.trim()) onLine(line);
+  });
+}
+
+/**
+ * Waits until `readyPath` answers 200, failing at once when the process exits. Each check is a
+ * connection of its own (no keep-alive), so the server holds no socket of the caller's afterwards.
+ */
+export async function waitReady(srv: ServerProcess, timeoutMs = 60_000, readyPath = '/readyz'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!srv.isRunning()) throw new Error(`${srv.name} exited during startup: ${srv.stderr()} ${JSON.stringify(srv.logs.slice(-20))}`);
-    const status = await fetch(`${srv.url}/readyz`).then(
-      (r) => r.status,
-      () => 0,
-    );
+    if (!srv.isRunning()) {
+      throw new Error(`${srv.name} exited during startup (code ${srv.child.exitCode}, signal ${srv.child.signalCode}):\n${srv.tail()}`);
+    }
+    const status = await httpStatus(`${srv.url}${readyPath}`).catch(() => 0);
     if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${srv.name}: /readyz not 200 after ${timeoutMs} ms (last ${status}); stderr: ${srv.stderr()}`);
-    await new Promise((r) => setTimeout(r, 100));
+    if (Date.now() > deadline) throw new Error(`${srv.name}: ${readyPath} not 200 after ${timeoutMs} ms (last ${status}):\n${srv.tail()}`);
+    await sleep(100);
   }
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
 }
 
 /** Spawns and waits for /readyz. */
