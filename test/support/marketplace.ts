@@ -106,10 +106,43 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
 }
 
 /**
- * Every cent accounted for: the ledger's checks pass and the double-entry journal agrees with
- * every payment's and payout's state. For an `afterEach` of suites that move money.
+ * The marketplace of one describe block: started before its tests and stopped after them. With
+ * `auditLedger`, for suites that move money, every test ends by checking that every cent is
+ * accounted for, whatever the test did to it.
  */
-export async function expectBooksBalanced(m: Marketplace): Promise<void> {
+export function useMarketplace(o: { env?: Record<string, string>; auditLedger?: boolean } = {}): Marketplace {
+  let started: Marketplace | undefined;
+  const current = (): Marketplace => {
+    if (!started) throw new Error('the marketplace starts in beforeAll: use it in a hook or a test');
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startMarketplace(o.env);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  if (o.auditLedger) {
+    afterEach(async () => {
+      if (started) await expectBooksBalanced(started);
+    });
+  }
+  return {
+    get srv() {
+      return current().srv;
+    },
+    get paystack() {
+      return current().paystack;
+    },
+    user: (...args) => current().user(...args),
+    confirmedBookingWithPayment: (args) => current().confirmedBookingWithPayment(args),
+    settled: (keys) => current().settled(keys),
+    stop: () => current().stop(),
+  };
+}
+
+/** The ledger's checks pass and the double-entry journal agrees with every payment's and payout's state. */
+async function expectBooksBalanced(m: Marketplace): Promise<void> {
   const summary = (await m.user('books-auditor', 'admin').get('/api/ledger/summary').expect(200)).body;
   expect(summary.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
   expect(summary.journal.mismatches).toEqual([]);
