@@ -24,10 +24,12 @@ import http from 'node:http';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { nowMs, type ClientStatus, type ConnectResult, type PhaseReport, type Stamp } from './protocol';
-import { assertNotAborting, freePort, isAborting, sleep, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type ServerProc, type PrepareDatabase } from './procs';
+import { assertNotAborting, isAborting, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type ServerProc, type PrepareDatabase } from './procs';
 import { getText, postJson, readMetrics, requestJson, type MetricsSample } from './http';
 import { fmt, rng, summarize } from './report';
 import type { LongPollStatus } from './long-poll-client';
+import { freePort } from '../test/support/free-port';
+import { sleep } from '../test/support/sleep';
 
 export interface LongPollOptions {
   /** Long polls held at once, one distinct user each. */
