@@ -1,7 +1,7 @@
 /** Child processes of the benchmark, their IPC, and cleanup that runs however the run ends. */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { RpcReply } from './protocol';
+import { nowMs, type RpcReply } from './protocol';
 import { sleep } from '../test/support/sleep';
 import { REPO_ROOT, spawnServer, waitReady } from '../test/support/server-process';
 
@@ -304,6 +304,18 @@ export async function startLoadClient(file = 'load-client.ts'): Promise<LoadClie
     });
   });
   return { child, rpc: new Rpc(child, file.replace(/\.ts$/, '')), stop: stopNow };
+}
+
+/** Offset of a client's clock from ours, from the round trip with the smallest RTT. */
+export async function measureClock(client: LoadClientProc): Promise<{ offsetMs: number; rttMs: number }> {
+  let best = { offsetMs: 0, rttMs: Infinity };
+  for (let i = 0; i < 20; i++) {
+    const a = nowMs();
+    const { t } = await client.rpc.call<{ t: number }>('clock');
+    const b = nowMs();
+    if (b - a < best.rttMs) best = { offsetMs: t - (a + b) / 2, rttMs: b - a };
+  }
+  return best;
 }
 
 /** How a phase gets a fresh database of its own: the server's environment for it, its kind, and how to drop it. */

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { nowMs, type ClientStatus, type ConnectResult } from './protocol';
-import { ROOT, isAborting, startLoadClient, startServerProcess, type LoadClientProc, type PrepareDatabase, type ServerProc } from './procs';
+import type { ClientStatus, ConnectResult } from './protocol';
+import { measureClock, ROOT, isAborting, startLoadClient, startServerProcess, type LoadClientProc, type PrepareDatabase, type ServerProc } from './procs';
 import { readMetrics, type MetricsSample } from './http';
 import { median, summarize } from './report';
 import { freePort } from '../test/support/free-port';
@@ -79,18 +79,6 @@ type Database = Awaited<ReturnType<PrepareDatabase>>;
 async function gcAndRead(server: ServerProc): Promise<MetricsSample> {
   await server.rpc.call('gc', {}, 30_000);
   return readMetrics(server.url);
-}
-
-/** Offset of the load client's clock from ours, from the round trip with the smallest RTT. */
-async function measureClock(client: LoadClientProc): Promise<{ offsetMs: number; rttMs: number }> {
-  let best = { offsetMs: 0, rttMs: Infinity };
-  for (let i = 0; i < 20; i++) {
-    const a = nowMs();
-    const { t } = await client.rpc.call<{ t: number }>('clock');
-    const b = nowMs();
-    if (b - a < best.rttMs) best = { offsetMs: t - (a + b) / 2, rttMs: b - a };
-  }
-  return best;
 }
 
 export async function runTarget(name: TargetName, opts: Options, users: BenchUser[], adminToken: string): Promise<TargetResult> {
