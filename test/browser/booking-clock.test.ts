@@ -1,7 +1,7 @@
 import request from 'supertest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage } from '../helpers/browser';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeBrowser, launchBrowser, newPage } from '../support/browser';
+import { startTestServer, type TestServer } from '../support/test-server';
 
 /*
  * What the dashboards show when time moves a booking: the provider's reminder of a waiting request,

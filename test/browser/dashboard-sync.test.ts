@@ -1,7 +1,8 @@
 import type { Browser, BrowserContext } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage, waitUntil } from '../helpers/browser';
-import { inAnHour, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeBrowser, launchBrowser, newPage, waitUntil } from '../support/browser';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
 import { pruneEvents } from '../../src/events/event-log';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * The dashboards load their state from one GET /api/sync, start the live client after its cursor,

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage, screenshot, waitUntil } from '../helpers/browser';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeBrowser, launchBrowser, newPage, screenshot, waitUntil } from '../support/browser';
+import { startTestServer, type TestServer } from '../support/test-server';
 
 /**
  * The browser client (src/client/live-client.ts, served as /lib/client/live-client.js) in real Chromium

@@ -1,8 +1,10 @@
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/test-server';
-import { openStream, sleep, TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, TestStream } from '../support/sse-client';
+import { TEST_JWT_SECRET } from '../support/env';
+import { sleep } from '../support/sleep';
 
 describeDb('authentication', () => {
   let srv: TestServer;

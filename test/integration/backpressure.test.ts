@@ -1,8 +1,8 @@
 import net from 'node:net';
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, type TestStream } from '../support/sse-client';
 import { compareIds } from '../../src/events/event-log';
 import { toEnvelope, type EventRecord } from '../../src/events/event-types';
 

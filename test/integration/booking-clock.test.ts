@@ -1,7 +1,7 @@
-import { describeDb, describeSharedDb } from '../helpers/test-db';
-import { startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { openStream } from '../helpers/sse-client';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb, describeSharedDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { openStream } from '../support/sse-client';
+import { startTestServer, type TestServer } from '../support/test-server';
 import { openDatabase } from '../../src/storage/db';
 import { up as createBookingTimers } from '../../migrations/20261207000101_create_booking_timers';
 

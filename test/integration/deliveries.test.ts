@@ -1,6 +1,6 @@
 import supertest from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
 import { SmtpSink } from '../../fakes/smtp-sink';
 import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';
@@ -10,6 +10,7 @@ import { EmailChannel } from '../../src/channels/email-channel';
 import { claimDue } from '../../src/channels/delivery-repository';
 import { receiptFacts } from '../../src/channels/receipt-repository';
 import type { ChannelSender } from '../../src/channels/channel';
+import { inAnHour } from '../support/booking-time';
 
 describeDb('deliveries beyond the tab', () => {
   let m: Marketplace;

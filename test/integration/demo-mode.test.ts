@@ -1,8 +1,9 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { inAnHour, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { startMarketplace } from '../support/marketplace';
 import { DEMO_USERS, seedDemoUsers } from '../../src/demo/demo-seed';
+import { inAnHour } from '../support/booking-time';
 
 describeDb('demo mode', () => {
   let srv: TestServer;

@@ -1,11 +1,11 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { inAnHour } from '../helpers/marketplace';
-import { waitUntil } from '../helpers/browser';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { waitUntil } from '../support/browser';
 import { findDemoUser } from '../../src/demo/demo-seed';
 import { DEMO_WHATSAPP_TEMPLATE } from '../../src/demo/demo-channels';
 import type { OutboxMessageView } from '../../src/contract/views';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * Demo mode with its channels' fakes inside the server: a booking request nobody reads reaches the

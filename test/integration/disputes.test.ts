@@ -1,18 +1,12 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, postCardDispute, startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { openStream, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { postCardDispute, useMarketplace } from '../support/marketplace';
+import { openStream, type TestStream } from '../support/sse-client';
 
 describeDb('card disputes freeze the payout', () => {
-  let m: Marketplace;
+  const m = useMarketplace({ auditLedger: true });
   let n = 0;
   const streams: TestStream[] = [];
-  beforeAll(async () => {
-    m = await startMarketplace();
-  });
   afterEach(() => streams.splice(0).forEach((s) => s.close()));
-  afterAll(() => m.stop());
-  // Whatever each test did to the money, every cent is accounted for afterwards.
-  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
 
   /** A paid, completed booking; the client has not confirmed yet. */

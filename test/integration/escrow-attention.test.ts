@@ -1,19 +1,16 @@
-import { describeDb } from '../helpers/test-db';
-import { type Actor, type ConfirmedBooking, expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { type Actor, type ConfirmedBooking, postCardDispute, useMarketplace } from '../support/marketplace';
 
 const HOUR = 3_600_000;
 
 /** Every case in which money waits for a person is in the operators' queue, and they can act on it. */
 describeDb('escrow: the attention queue and the operators’ actions', () => {
-  let m: Marketplace;
+  const m = useMarketplace({ env: { RECONCILE_INTERVAL_MS: '3600000', DISPUTE_ALERT_DAYS: '7', STALLED_WORK_HOURS: '48' }, auditLedger: true });
   let ops: Actor;
   beforeAll(async () => {
-    m = await startMarketplace({ RECONCILE_INTERVAL_MS: '3600000', DISPUTE_ALERT_DAYS: '7', STALLED_WORK_HOURS: '48' });
     ops = m.user('attention-ops', 'admin');
     await ops.get('/api/me').expect(200);
   });
-  afterAll(() => m.stop());
-  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
   type Item = { kind: string; id: string; bookingId: string; reason: string; amount: number; currency: string; since: string };

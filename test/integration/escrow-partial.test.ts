@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, PAYSTACK_TEST_KEY, postCardDispute, startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, postCardDispute, useMarketplace, type Actor, type ConfirmedBooking } from '../support/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
 
 /**
@@ -9,16 +9,13 @@ import { payoutAmount } from '../../src/payments/escrow';
  * cent is in the journal.
  */
 describeDb('escrow: partial refunds and partial disputes', () => {
-  let m: Marketplace;
+  const m = useMarketplace({ env: { RECONCILE_INTERVAL_MS: '3600000', PLATFORM_FEE_BPS: '500' }, auditLedger: true });
   let ops: Actor;
   let n = 0;
   beforeAll(async () => {
-    m = await startMarketplace({ RECONCILE_INTERVAL_MS: '3600000', PLATFORM_FEE_BPS: '500' });
     ops = m.user('partial-ops', 'admin');
     await ops.get('/api/me').expect(200);
   });
-  afterAll(() => m.stop());
-  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
   const payoutOf = (bookingId: string) => knex()('payouts').where({ booking_id: bookingId }).first();

@@ -1,5 +1,5 @@
-import { describeDb, TEST_DB } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb, TEST_DB } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
 import { appendEvents } from '../../src/events/event-log';
 import type { NewEvent } from '../../src/events/event-types';
 import { OutboxRelay } from '../../src/events/outbox-relay';

@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import fc from 'fast-check';
-import { describeDb } from '../helpers/test-db';
-import { startMarketplace, inAnHour, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
 import { createApp } from '../../src/app';
 import {
   appRoutes,
@@ -15,7 +15,7 @@ import {
   type Field,
   type FieldSpec,
   type Shape,
-} from '../helpers/route-catalog';
+} from '../support/route-catalog';
 import {
   allowedActors,
   assertRefusal,
@@ -32,7 +32,8 @@ import {
   type Expected,
   type RawRequest,
   type World,
-} from '../helpers/hostile-harness';
+} from '../support/hostile-harness';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * Property: whatever is wrong with a request to one of our routes (types, missing or extra

@@ -1,8 +1,9 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { type Actor, inAnHour, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { type Actor, type Marketplace, postCardDispute, startMarketplace } from '../support/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
 import { maxPayoutSql, type LedgerSummary } from '../../src/payments/ledger';
+import { inAnHour } from '../support/booking-time';
 
 jest.setTimeout(60_000);
 

@@ -1,8 +1,8 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, type TestStream } from '../helpers/sse-client';
-import { longPoll, until } from '../helpers/long-poll';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, type TestStream } from '../support/sse-client';
+import { longPoll, until } from '../support/long-poll';
 import { appendEvents } from '../../src/events/event-log';
 
 const ids = (body: { events: Array<{ id: string }> }) => body.events.map((e) => e.id);

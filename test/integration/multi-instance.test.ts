@@ -1,10 +1,11 @@
 import { openDatabase } from '../../src/storage/db';
-import { adminQuery, describeSharedDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream } from '../helpers/sse-client';
-import { longPoll, until } from '../helpers/long-poll';
+import { describeSharedDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
+import { longPoll, until } from '../support/long-poll';
 import { CommitListener } from '../../src/events/commit-listener';
 import { createLogger } from '../../src/logger';
+import { adminQuery } from '../support/postgres-admin';
 
 
 describeSharedDb('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the others)', () => {

@@ -1,7 +1,8 @@
 import request from 'supertest';
-import { describeDb, TEST_DB } from '../helpers/test-db';
-import { inAnHour, PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb, TEST_DB } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
 import { signPaystackBody } from '../../fakes/fake-paystack';
+import { inAnHour } from '../support/booking-time';
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;

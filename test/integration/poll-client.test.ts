@@ -2,14 +2,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/test-server';
-import { until } from '../helpers/long-poll';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { until } from '../support/long-poll';
+import { baseEnv, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { createPollClient, memoryStorage, type PollClient, type PollClientState, type SyncState } from '../../src/client/poll-client';
 import type { EventEnvelope } from '../../src/client/types';
 import { createTokenService } from '../../src/auth/jwt';
-import { sampleData } from '../helpers/sample-events';
+import { sampleData } from '../support/sample-events';
+import { TEST_JWT_SECRET } from '../support/env';
+import { freePort } from '../support/free-port';
 
 /** A poll client with everything it reports recorded. */
 function recorded(c: PollClient) {

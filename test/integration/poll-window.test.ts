@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
 import { PollWindow } from '../../src/realtime/poll-window';
 import { appendEvents, pruneEvents } from '../../src/events/event-log';
 import { eventRetention } from '../../src/events/retention';

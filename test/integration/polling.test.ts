@@ -1,7 +1,7 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
 import { appendEvents, pruneEvents } from '../../src/events/event-log';
 
 describeDb('polling GET /api/events', () => {

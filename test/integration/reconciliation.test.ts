@@ -1,15 +1,9 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { useMarketplace } from '../support/marketplace';
 
 describeDb('reconciliation: money that never gets stuck', () => {
-  let m: Marketplace;
-  beforeAll(async () => {
-    // Everything is stale at once; the periodic run is far away, each test runs a pass itself.
-    m = await startMarketplace({ RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' });
-  });
-  afterAll(() => m.stop());
-  // Whatever each test did to the money, every cent is accounted for afterwards.
-  afterEach(() => expectBooksBalanced(m));
+  // Everything is stale at once; the periodic run is far away, each test runs a pass itself.
+  const m = useMarketplace({ env: { RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' }, auditLedger: true });
   const knex = () => m.srv.db.database.knex;
   const reconcile = () => m.srv.running.services.reconciler!.runOnce();
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();

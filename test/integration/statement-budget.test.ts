@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
 import { signPaystackBody } from '../../fakes/fake-paystack';
 
 /**

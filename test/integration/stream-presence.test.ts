@@ -1,8 +1,8 @@
 import { openDatabase } from '../../src/storage/db';
-import { describeSharedDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream } from '../helpers/sse-client';
-import { longPoll } from '../helpers/long-poll';
+import { describeSharedDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
+import { longPoll } from '../support/long-poll';
 import { RecordingChannel } from '../fakes/recording-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
 

@@ -1,7 +1,8 @@
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, type TestStream } from '../support/sse-client';
 import { pruneEvents } from '../../src/events/event-log';
+import { sleep } from '../support/sleep';
 
 describeDb('stream resume with Last-Event-ID', () => {
   let srv: TestServer;

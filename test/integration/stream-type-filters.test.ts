@@ -1,10 +1,11 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep } from '../helpers/sse-client';
-import { longPoll, until } from '../helpers/long-poll';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
+import { longPoll, until } from '../support/long-poll';
 import type { EventRecord } from '../../src/events/event-types';
-import { sampleData } from '../helpers/sample-events';
+import { sampleData } from '../support/sample-events';
+import { sleep } from '../support/sleep';
 
 const ids = (body: { events: Array<{ id: string }> }) => body.events.map((e) => e.id);
 const idsOf = (events: EventRecord[]) => events.map((e) => e.id);

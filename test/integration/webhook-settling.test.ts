@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
 import { signPaystackBody } from '../../fakes/fake-paystack';
 import { WebhookService } from '../../src/payments/webhook-service';
 

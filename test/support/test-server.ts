@@ -5,8 +5,7 @@ import { startServer, type RunningServer } from '../../src/runtime';
 import type { Role } from '../../src/contract/vocabulary';
 import type { NewEvent, EventRecord } from '../../src/events/event-types';
 import { createTestDatabase, type TestDatabase } from './test-db';
-
-export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+import { TEST_JWT_SECRET } from './env';
 
 export interface TestServer {
   url: string;
