@@ -8,6 +8,9 @@ import { cancelledByReading, type EscalationDelays } from './policies';
 import { DeliveryChannel } from '../contract/vocabulary';
 import { RefusalLog } from './refusal-log';
 
+/** Whether event id `a` comes after `b`: decimal bigints without leading zeros, compared without parsing (this runs per event). */
+const isAfter = (a: string, b: string): boolean => (a.length === b.length ? a > b : a.length > b.length);
+
 /** The channels whose deliveries reading the notification first cancels, as the claim checks them. */
 const CANCELLED_BY_READING = DeliveryChannel.options.filter(cancelledByReading);
 
@@ -97,7 +100,8 @@ export class Dispatcher {
    * next tick records its deliveries; until one arrives, a tick reads nothing.
    */
   noteNotification(eventId: string): void {
-    if (this.latestNotification === null || BigInt(eventId) > BigInt(this.latestNotification)) this.latestNotification = eventId;
+    const id = String(eventId);
+    if (this.latestNotification === null || isAfter(id, this.latestNotification)) this.latestNotification = id;
   }
 
   /** Runs only when there is work it knows of: a notification not yet read, or a delivery due. */
@@ -106,7 +110,7 @@ export class Dispatcher {
   }
 
   private unread(): boolean {
-    return this.seenCursor === null || (this.latestNotification !== null && BigInt(this.latestNotification) > BigInt(this.seenCursor));
+    return this.seenCursor === null || (this.latestNotification !== null && isAfter(this.latestNotification, this.seenCursor));
   }
 
   /** Run soon (coalesced with a run in progress). */
