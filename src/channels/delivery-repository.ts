@@ -215,8 +215,8 @@ export async function claimDue(db: Db, now: Date, o: { limit: number; leaseMs: n
        (SELECT min(due_at) FROM notification_deliveries WHERE status = 'queued' AND due_at > ?) AS next_due
      FROM (SELECT 1) one
      LEFT JOIN claimed c ON true
-     LEFT JOIN notifications n ON n.id = c.notification_id
-     LEFT JOIN users u ON u.id = c.user_id`,
+     LEFT JOIN notifications n ON n.id = c.notification_id AND c.status = 'sending'
+     LEFT JOIN users u ON u.id = c.user_id AND c.status = 'sending'`,
     [ABANDONED_REASON, now, now, now, o.limit, [...o.cancelledByReading], new Date(now.getTime() + o.leaseMs), now, now],
   );
   const batch: ClaimedBatch = { toSend: [], skipped: [], abandoned: Number(rows[0]?.abandoned ?? 0), nextDue: rows[0]?.next_due ? new Date(rows[0].next_due) : null };

@@ -55,6 +55,10 @@ describeDb('refused sends in the log', () => {
     for (const e of endpoints) pushService.answer(e, 201);
     const mine = () => pushService.received.filter((r) => endpoints.some((e) => e.endsWith(`/${r.subscriptionId}`)));
     await waitUntil('every push taken', () => mine().length === 10, 20_000);
+    // The fake counts a push before it answers: the deliveries are recorded sent after the dispatcher hears back.
+    const knex = m.srv.running.deps.db.knex;
+    const sent = async () => Number((await knex('notification_deliveries').whereIn('user_id', users.map((u) => u.sub)).where({ channel: 'push', status: 'sent' }).count<{ n: string }[]>({ n: '*' }))[0].n);
+    await waitUntil('every push recorded sent', async () => (await sent()) === 10, 20_000);
 
     const refused = pushService.refused.length - refusedBefore;
     const warnings = logsFrom(mark).filter((l) => l.level >= 40);
