@@ -95,9 +95,10 @@ describeDb('SMS and WhatsApp through Twilio', () => {
 
   const rowOf = (notificationId: string, channel: string) => knex()('notification_deliveries').where({ notification_id: notificationId, channel }).first();
 
-  /** A provider with this number whose unread request has gone by WhatsApp: the message Twilio took. */
+  /** A provider with this number, who wrote to us on WhatsApp an hour ago, whose unread request has gone by WhatsApp: the message Twilio took. */
   async function requestSentByWhatsApp(phone: string) {
     const { client, provider } = await pair({ phone });
+    twilio.inbound(`whatsapp:${phone}`, Date.now() - 3_600_000);
     await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
     await dispatcher(textChannels()).runOnce(at(new Date(request.createdAt), 601));
@@ -108,6 +109,8 @@ describeDb('SMS and WhatsApp through Twilio', () => {
 
   it('an unread booking request goes by WhatsApp after ESCALATE_SMS_AFTER_S, to the E.164 number, from the configured sender', async () => {
     const { client, provider } = await pair({ phone: '082 555 0101' });
+    // Within 24 hours of their last WhatsApp message to us: free text reaches them.
+    twilio.inbound('whatsapp:+27825550101');
     await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
     const t0 = new Date(request.createdAt);
@@ -127,6 +130,8 @@ describeDb('SMS and WhatsApp through Twilio', () => {
         contentSid: null,
         contentVariables: null,
         statusCallback: STATUS_CALLBACK,
+        status: 'queued',
+        errorCode: null,
       },
     ]);
     await d.runOnce(at(t0, 3600));
@@ -217,6 +222,7 @@ describeDb('SMS and WhatsApp through Twilio', () => {
     expect(twilio.to('whatsapp:+27825550106')).toEqual([]);
 
     const deferred = await pair({ phone: '+27825550107' });
+    twilio.inbound('whatsapp:+27825550107');
     await book(deferred.client, deferred.provider);
     const later = await notificationOf(deferred.provider, 'booking.created');
     const t = at(new Date(later.createdAt), 601);

@@ -349,7 +349,7 @@ describeDb('deliveries beyond the tab', () => {
     const first = dispatcher([email()]);
     await first.ingest();
     const now = new Date();
-    const claimed = (await claimDue(knex(), now, 500, 60_000)).filter((x) => x.address === address);
+    const claimed = (await claimDue(knex(), now, { limit: 500, leaseMs: 60_000, cancelledByReading: ['push', 'whatsapp', 'sms'] })).toSend.filter((x) => x.address === address);
     expect(claimed).toHaveLength(1);
     await email().send({ deliveryId: claimed[0].id, notificationId: claimed[0].notification_id, userId: claimed[0].user_id, type: claimed[0].type, title: claimed[0].title, body: claimed[0].body, data: claimed[0].data ?? {}, address });
     expect(smtp.to(address)).toHaveLength(1);
