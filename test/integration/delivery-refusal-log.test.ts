@@ -1,6 +1,6 @@
-import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { waitUntil } from '../helpers/browser';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { waitUntil } from '../support/browser';
 import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
@@ -56,7 +56,7 @@ describeDb('refused sends in the log', () => {
     const mine = () => pushService.received.filter((r) => endpoints.some((e) => e.endsWith(`/${r.subscriptionId}`)));
     await waitUntil('every push taken', () => mine().length === 10, 20_000);
     // The fake counts a push before it answers: the deliveries are recorded sent after the dispatcher hears back.
-    const knex = m.srv.running.deps.db.knex;
+    const knex = m.srv.running.services.db.knex;
     const sent = async () => Number((await knex('notification_deliveries').whereIn('user_id', users.map((u) => u.sub)).where({ channel: 'push', status: 'sent' }).count<{ n: string }[]>({ n: '*' }))[0].n);
     await waitUntil('every push recorded sent', async () => (await sent()) === 10, 20_000);
 
@@ -72,7 +72,7 @@ describeDb('refused sends in the log', () => {
   }, 60_000);
 
   it('a ten-minute outage (the dispatcher on its own clock) gives one summary per 30 s of refusals, with how many wait and since when', async () => {
-    const deps = m.srv.running.deps;
+    const deps = m.srv.running.services;
     const knex = deps.db.knex;
     const { users, endpoints } = await awayUsers('refusal-clock', 8);
     for (const e of endpoints) pushService.answer(e, 503);

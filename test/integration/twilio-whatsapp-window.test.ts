@@ -1,6 +1,7 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { waitUntil } from '../helpers/browser';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { inAnHour } from '../support/booking-time';
+import { waitUntil } from '../support/browser';
 import { FakeTwilio, WHATSAPP_WINDOW_MS } from '../../fakes/fake-twilio';
 import { Dispatcher } from '../../src/channels/dispatcher';
 import { TextChannel } from '../../src/channels/sms-channel';
@@ -58,7 +59,7 @@ describeDb("WhatsApp's 24-hour window", () => {
   });
 
   const knex = () => m.srv.db.database.knex;
-  const deps = () => m.srv.running.deps;
+  const deps = () => m.srv.running.services;
   const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
 
   /** The real WhatsApp and SMS channels, with these WhatsApp templates, to the fake. */
