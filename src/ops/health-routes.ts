@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { AppError } from '../errors/app-error';
 import type { AppDeps } from '../app-deps';
 import { metricsGuard } from './metrics-token';
+import { pingDatabase } from './health-repository';
 
 /** /healthz: the process answers. /readyz: the database answers and is migrated. /metrics: Prometheus (METRICS_TOKEN when set). */
 export function healthRoutes(deps: AppDeps): Router {
@@ -15,7 +16,7 @@ export function healthRoutes(deps: AppDeps): Router {
   router.get('/readyz', async (_req, res) => {
     if (deps.lifecycle.draining) throw new AppError('SHUTTING_DOWN', 'Server is shutting down');
     try {
-      await deps.db.knex.raw('SELECT 1');
+      await pingDatabase(deps.db.knex);
       // Once migrated, always migrated for this process; skip re-reading the migrations folder.
       migrated ||= await deps.db.isMigrated();
     } catch (err) {
