@@ -38,6 +38,10 @@ export async function findPaymentByBooking(db: Db, bookingId: string): Promise<P
   return db<PaymentRow>('payments').where({ booking_id: bookingId }).orderByRaw(`status IN ('EXPIRED', 'FAILED'), id DESC`).first();
 }
 
+export async function findPayment(db: Db, id: string): Promise<PaymentRow | undefined> {
+  return db<PaymentRow>('payments').where({ id }).first();
+}
+
 export async function findPaymentByReference(db: Db, reference: string): Promise<PaymentRow | undefined> {
   return db<PaymentRow>('payments').where({ reference }).first();
 }
@@ -122,6 +126,30 @@ export async function setPaymentStatus(db: Db, id: string, status: PaymentStatus
 /** The refund request went through after earlier failures: it leaves the operators' queue. */
 export async function clearRefundFailure(db: Db, id: string): Promise<void> {
   await db('payments').where({ id }).update({ refund_failure: null, refund_failed_at: null });
+}
+
+/**
+ * A refund failed: why, since when (the first failure's time is kept while failures go on), and,
+ * when `checkNow`, the row falls due for the reconciler at once.
+ */
+export async function setRefundFailure(db: Db, id: string, failure: string, o: { firstFailure: boolean; checkNow: boolean }): Promise<void> {
+  await db('payments')
+    .where({ id })
+    .update({
+      refund_failure: failure,
+      refund_failed_at: o.firstFailure ? db.fn.now() : db.raw('refund_failed_at'),
+      ...(o.checkNow ? { next_check_at: db.fn.now() } : {}),
+    });
+}
+
+/** The customer's bank opened a card dispute about the charge. */
+export async function markDisputeOpened(db: Db, id: string, disputeId: string | null): Promise<void> {
+  await db('payments').where({ id }).update({ disputed_at: db.fn.now(), dispute_id: disputeId });
+}
+
+/** The card dispute is over, whoever won it. */
+export async function clearDispute(db: Db, id: string): Promise<void> {
+  await db('payments').where({ id }).update({ disputed_at: null });
 }
 
 /** The client holds escrow: auto-release and payout stop until an admin decides. */

@@ -4,7 +4,7 @@ import { EmptyBody, parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
 import type { AppDeps } from '../app-deps';
-import type { PayoutRow } from './payout-repository';
+import { findPayout } from './payout-repository';
 
 /** Paystack webhooks need the raw bytes for the signature, so this router is mounted before the JSON parser. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
@@ -27,7 +27,7 @@ export function paymentRoutes(deps: AppDeps): Router {
     parseInput(EmptyBody, req.body ?? {});
     await deps.payments.retryPayout(principalOf(req), id);
     // retryPayout found the payout (or threw), and payouts are never deleted.
-    const payout = (await deps.db.knex<PayoutRow>('payouts').where({ id }).first('id', 'booking_id', 'reference', 'status', 'amount', 'reason'))!;
+    const payout = (await findPayout(deps.db.knex, id))!;
     res.json({
       id: String(payout.id),
       bookingId: String(payout.booking_id),

@@ -26,6 +26,14 @@ export async function insertPayout(
   return row;
 }
 
+export async function findPayout(db: Db, id: string): Promise<PayoutRow | undefined> {
+  return db<PayoutRow>('payouts').where({ id }).first();
+}
+
+export async function lockPayoutByPayment(db: Db, paymentId: string): Promise<PayoutRow | undefined> {
+  return db<PayoutRow>('payouts').where({ payment_id: paymentId }).forUpdate().first();
+}
+
 export async function lockPayout(db: Db, id: string): Promise<PayoutRow | undefined> {
   return db<PayoutRow>('payouts').where({ id }).forUpdate().first();
 }
@@ -46,6 +54,11 @@ export async function setPayoutStatus(
 ): Promise<void> {
   // A new status starts a new wait: its first check falls due RECONCILE_AFTER_MS from now.
   await db('payouts').where({ id }).update({ status, ...extra, updated_at: db.fn.now(), next_check_at: null, check_attempts: 0 });
+}
+
+/** A retried payout's new transfer reference; the old transfer's code no longer applies. */
+export async function setPayoutReference(db: Db, id: string, reference: string): Promise<void> {
+  await db('payouts').where({ id }).update({ reference, transfer_code: null });
 }
 
 /** A waiting payout made smaller: part of its payment went back to the client. */

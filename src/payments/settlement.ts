@@ -5,9 +5,19 @@ import { journalPayoutMove, movePayment, movePaymentThrough, payoutAmount } from
 import { chargebackLossEntry, partialChargebackEntry, post, refundPaidEntries } from './journal';
 import { emitPartialRefund, emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { amountsOf, heldAmount, owedAmount } from './payment-amounts';
-import { lockPaymentWithBooking, markChargeback, setPaymentStatus, setReturnedAmounts, type PaymentBooking, type PaymentRow } from './payment-repository';
+import {
+  clearDispute,
+  lockPaymentWithBooking,
+  markChargeback,
+  markDisputeOpened,
+  setPaymentStatus,
+  setRefundFailure,
+  setReturnedAmounts,
+  type PaymentBooking,
+  type PaymentRow,
+} from './payment-repository';
 import { canMovePayment } from './payment-state';
-import { lockPayoutByReference, setPayoutAmount, setPayoutStatus, type PayoutRow } from './payout-repository';
+import { lockPayoutByPayment, lockPayoutByReference, setPayoutAmount, setPayoutStatus } from './payout-repository';
 import { bookingAudience } from '../events/audience';
 import { canMovePayout } from './payout-state';
 import type { PayoutStatus } from '../contract/vocabulary';
@@ -155,13 +165,7 @@ export async function recordRefundFailure(
   if (!locked) return 'unknown_reference';
   const { payment, booking } = locked;
   if (payment.status !== 'REFUND_PENDING') return 'no_change';
-  await trx('payments')
-    .where({ id: payment.id })
-    .update({
-      refund_failure: failure,
-      refund_failed_at: payment.refund_failure ? trx.raw('refund_failed_at') : trx.fn.now(),
-      ...(o.checkNow ? { next_check_at: trx.fn.now() } : {}),
-    });
+  await setRefundFailure(trx, payment.id, failure, { firstFailure: !payment.refund_failure, checkNow: o.checkNow });
   if (payment.refund_failure !== failure) {
     emitToPartiesAndAdmins(emit, 'payment.refund_failing', payment, booking, { reason: failure });
   }
@@ -189,7 +193,7 @@ export async function settleDisputeOpened(
   if (!locked) return 'unknown_reference';
   const { payment, booking } = locked;
   if (payment.disputed_at) return 'no_change';
-  await trx('payments').where({ id: payment.id }).update({ disputed_at: trx.fn.now(), dispute_id: disputeId ?? null });
+  await markDisputeOpened(trx, payment.id, disputeId ?? null);
   emitToPartiesAndAdmins(emit, 'payment.dispute_opened', payment, booking, {});
   return 'processed';
 }
@@ -213,7 +217,7 @@ export async function settleDisputeResolved(
   if (!locked) return { outcome: 'unknown_reference' };
   const { payment, booking } = locked;
   if (!payment.disputed_at) return { outcome: 'no_change' };
-  await trx('payments').where({ id: payment.id }).update({ disputed_at: null });
+  await clearDispute(trx, payment.id);
   const merchantWon = resolution === 'declined';
   const amounts = amountsOf(payment);
   const held = heldAmount(amounts);
@@ -223,7 +227,7 @@ export async function settleDisputeResolved(
     merchantWon,
     ...(merchantWon ? {} : { refundAmount: taken }),
   });
-  const payout = await trx<PayoutRow>('payouts').where({ payment_id: payment.id }).forUpdate().first();
+  const payout = await lockPayoutByPayment(trx, payment.id);
   if (merchantWon) return { outcome: 'processed', payoutToSend: payout?.status === 'PENDING' ? payout.id : undefined };
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
   const subject = { bookingId: String(booking.id), paymentId: String(payment.id), payoutId: payout ? String(payout.id) : undefined, currency: payment.currency };
