@@ -3,7 +3,8 @@ import { authenticate, principalOf } from '../http/authenticate';
 import { AppError } from '../errors/app-error';
 import { parseInput } from '../http/validate';
 import type { AppDeps } from '../app-deps';
-import { ledgerSummary, listPayments, listPayouts, ListPaymentsQuery, ListPayoutsQuery } from './ledger';
+import { ledgerSummary } from './ledger';
+import { listPayments, listPayouts, ListPaymentsQuery, ListPayoutsQuery } from './money-lists';
 
 /**
  * Read-only money routes:

@@ -30,6 +30,29 @@ export interface PaymentRow {
   updated_at: Date;
 }
 
+/** A payment as the money lists show it. */
+export type PaymentListRow = Pick<PaymentRow, 'id' | 'booking_id' | 'reference' | 'status' | 'amount' | 'currency' | 'created_at' | 'updated_at'>;
+
+/**
+ * Payments by id, newest first, below `before` when given: a client's (`clientId`), those of a
+ * provider's bookings (`providerId`), or all; in one status when given.
+ */
+export async function listPaymentRows(
+  db: Db,
+  o: { clientId?: string; providerId?: string; status?: PaymentStatus; before?: string; limit: number },
+): Promise<PaymentListRow[]> {
+  const q = db('payments as p')
+    .join('bookings as b', 'b.id', 'p.booking_id')
+    .select('p.id', 'p.booking_id', 'p.reference', 'p.status', 'p.amount', 'p.currency', 'p.created_at', 'p.updated_at')
+    .orderBy('p.id', 'desc')
+    .limit(o.limit);
+  if (o.clientId !== undefined) q.where('b.client_id', o.clientId);
+  if (o.providerId !== undefined) q.where('b.provider_id', o.providerId);
+  if (o.status) q.where('p.status', o.status);
+  if (o.before) q.where('p.id', '<', o.before);
+  return (await q) as PaymentListRow[];
+}
+
 /** Statuses of a payment that no longer holds its booking: a checkout that expired or failed. */
 const ENDED = ['EXPIRED', 'FAILED'];
 

@@ -7,7 +7,7 @@ import { listBookingViews } from '../bookings/booking-repository';
 import { bookingViewFor } from '../bookings/booking-views';
 import type { BookingView } from '../bookings/booking-schemas';
 import type { BookingStatus } from '../contract/vocabulary';
-import { listPayments, listPayouts } from '../payments/ledger';
+import { listPayments, listPayouts } from '../payments/money-lists';
 import { findUser } from '../users/user-repository';
 import { profile } from '../users/user-routes';
 import type { SyncState } from '../contract/views';

@@ -2,7 +2,8 @@ import request from 'supertest';
 import { describeDb } from '../helpers/test-db';
 import { type Actor, inAnHour, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
-import { maxPayoutSql, type LedgerSummary } from '../../src/payments/ledger';
+import type { LedgerSummary } from '../../src/payments/ledger';
+import { maxPayoutSql } from '../../src/payments/ledger-repository';
 
 jest.setTimeout(60_000);
 
