@@ -14,6 +14,7 @@ import { amountsOf, owedAmount } from './payment-amounts';
 import { findPayout, lockPayout, setPayoutReference, setPayoutStatus } from './payout-repository';
 import { canMovePayout } from './payout-state';
 import { PaystackError, type PaystackClient } from './paystack-client';
+import { runFollowUp, type FollowUp } from './paystack-follow-ups';
 
 /** The Paystack calls that follow a committed booking move. */
 export interface PaymentFollowUps {
@@ -151,7 +152,7 @@ export class PaymentService implements BookingPayments {
    */
   async retryPayout(p: Principal, payoutId: string): Promise<void> {
     if (p.role !== 'admin') throw new AppError('FORBIDDEN', 'Only admins can retry payouts');
-    await this.publisher.transaction(async (trx, emit) => {
+    const { result: followUp } = await this.publisher.transaction(async (trx, emit): Promise<FollowUp> => {
       const payout = await lockPayout(trx, payoutId);
       if (!payout) throw new AppError('NOT_FOUND', 'Payout not found');
       if (payout.status !== 'FAILED' && payout.status !== 'REVERSED') {
@@ -170,8 +171,9 @@ export class PaymentService implements BookingPayments {
       await journalPayoutMove(trx, payout, payout.status, 'PENDING');
       await setPayoutReference(trx, payoutId, reference);
       emitPayoutStatus(emit, { ...payout, reference }, payout.status, 'PENDING');
+      return { kind: 'transfer', payoutId };
     });
-    await this.startTransfer(payoutId);
+    await runFollowUp(this, followUp);
   }
 
   /**

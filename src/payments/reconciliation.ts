@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { EventPublisher } from '../events/event-publisher';
 import type { Logger } from '../logger';
 import type { PaymentService } from './payment-service';
+import { runFollowUp } from './paystack-follow-ups';
 import { PaystackError, processedRefundTotal, type PaystackClient, type VerifiedTransaction } from './paystack-client';
 import { CHARGE_ENDED_UNPAID, expireCheckout, recordRefundFailure, settleCharge, settleRefund, settleTransfer } from './settlement';
 import { AWAITING_PAYSTACK } from './payment-state';
@@ -125,14 +126,9 @@ export class Reconciler {
       if (!(err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED')) throw err;
     }
     if (verified?.status === 'success') {
-      let followUp: (() => Promise<unknown>) | undefined;
-      const { result } = await this.publisher.transaction(async (trx, emit) => {
-        const r = await settleCharge(trx, emit, row.reference, verified, this.logger, (id) => this.payments.requestRefund(id));
-        followUp = r.followUp;
-        return r.outcome;
-      });
-      if (followUp) await followUp();
-      return result === 'processed' || result === 'flagged';
+      const { result } = await this.publisher.transaction((trx, emit) => settleCharge(trx, emit, row.reference, verified, this.logger));
+      if (result.followUp) await runFollowUp(this.payments, result.followUp);
+      return result.outcome === 'processed' || result.outcome === 'flagged';
     }
     const expired = now - new Date(row.created_at).getTime() >= this.o.checkoutExpiryMs;
     if (!expired || (verified && !CHARGE_ENDED_UNPAID.has(verified.status))) return false;
