@@ -13,8 +13,8 @@ module.exports = {
   transform,
   transformIgnorePatterns,
   testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
-  globalSetup: '<rootDir>/test/helpers/global-setup-postgres.ts',
-  setupFiles: ['<rootDir>/test/helpers/use-postgres.ts'],
+  globalSetup: '<rootDir>/test/support/global-setup-postgres.ts',
+  setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
   // Each test sets its own budget; this only catches a hook that hangs.
   testTimeout: 180_000,
   slowTestThreshold: 120,

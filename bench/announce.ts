@@ -22,9 +22,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client } from 'pg';
 import { nowMs } from './protocol';
-import { assertNotAborting, isAborting, freePort, onCleanup, startServerProcess, ROOT, type ServerProc, type PrepareDatabase } from './procs';
+import { assertNotAborting, isAborting, onCleanup, startServerProcess, ROOT, type ServerProc, type PrepareDatabase } from './procs';
 import { readMetrics, requestJson, type PostResult } from './http';
 import { rng, summarize } from './report';
+import { freePort } from '../test/support/free-port';
 
 type Role = 'client' | 'provider' | 'admin';
 

@@ -34,9 +34,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import jwt from 'jsonwebtoken';
 import { FakePaystack, signPaystackBody } from '../fakes/fake-paystack';
 import { nowMs } from './protocol';
-import { assertNotAborting, freePort, isAborting, onCleanup, sleep, startServerProcess, ROOT, type ServerProc, type PrepareDatabase } from './procs';
+import { assertNotAborting, isAborting, onCleanup, startServerProcess, ROOT, type ServerProc, type PrepareDatabase } from './procs';
 import { readMetrics, requestJson } from './http';
 import { ratio, summarize } from './report';
+import { freePort } from '../test/support/free-port';
+import { sleep } from '../test/support/sleep';
 
 /** The slow-Paystack step of the webhook phase: payments, and how long each Paystack call takes. */
 const SLOW_PAYSTACK_PAYMENTS = 100;

@@ -153,7 +153,7 @@ function publish(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /**
- * The real server's answers (src/realtime/poll-routes.ts): no `after` is "from now"; a page of
+ * The real server's answers (src/realtime/poll.ts): no `after` is "from now"; a page of
  * the caller's events after `after`, with `lastEventId` the newest id unless the page is cut
  * short by `limit`; a cursor that fell out of the log, or is ahead of it, is a reset.
  */

@@ -30,10 +30,12 @@ import jwt from 'jsonwebtoken';
 import webpush from 'web-push';
 import { Client } from 'pg';
 import { nowMs, type ConnectResult, type PhaseReport } from './protocol';
-import { freePort, isAborting, sleep, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type PrepareDatabase } from './procs';
+import { isAborting, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type PrepareDatabase } from './procs';
 import { getText, postJson, readMetrics, requestJson } from './http';
 import { fmt, median, rng, summarize } from './report';
 import type { FakeCounts, FakeUrls } from './channel-fakes';
+import { freePort } from '../test/support/free-port';
+import { sleep } from '../test/support/sleep';
 
 const TWILIO_SID = `AC${'be'.repeat(16)}`;
 const TWILIO_TOKEN = 'bench-twilio-auth-token-0123456789';

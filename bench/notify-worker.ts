@@ -2,7 +2,7 @@
  * A process of the `notify` phase (notify.ts forks it under tsx, with IPC). Benchmark-only.
  *
  *   notify-worker.ts listener   one "instance" of the cross-instance path, as the server wires it
- *                               (runtime.ts): its own knex pool (openDatabase), an OutboxRelay that
+ *                               (services.ts): its own knex pool (openDatabase), an OutboxRelay that
  *                               reads the shared log by id, and a CommitListener whose LISTEN
  *                               connection pokes that relay. No HTTP and no streams: what is
  *                               measured is what NOTIFY carries to an instance, not the SSE writes.

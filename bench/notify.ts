@@ -23,9 +23,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { openDatabase } from '../src/storage/db';
-import { ROOT, Rpc, assertNotAborting, onCleanup, runnable, sleep, stopChild, type PrepareDatabase } from './procs';
+import { ROOT, Rpc, assertNotAborting, onCleanup, runnable, stopChild, type PrepareDatabase } from './procs';
 import { summarize } from './report';
 import type { ListenerStep, PublishResult, PublishRun, RawListenStep } from './notify-worker';
+import { sleep } from '../test/support/sleep';
 
 export interface NotifyOptions {
   /** Listening instances per configuration; 0 = no listener (the write path alone). */

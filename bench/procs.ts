@@ -1,11 +1,11 @@
 /** Child processes of the benchmark, their IPC, and cleanup that runs however the run ends. */
-import { fork, spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import http from 'node:http';
-import type { RpcReply } from './protocol';
+import { nowMs, type RpcReply } from './protocol';
+import { sleep } from '../test/support/sleep';
+import { REPO_ROOT, spawnServer, waitReady } from '../test/support/server-process';
 
-export const ROOT = path.resolve(__dirname, '..');
+export const ROOT = REPO_ROOT;
 
 // ---------------------------------------------------------------------------------------------
 // Compiled or sources. Production runs the tsc output (`node dist/src/server.js`, the Procfile);
@@ -99,20 +99,6 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The soft and hard open-file limits children inherit (Node has no getrlimit). */
 export function fdLimits(): { soft: number; hard: number } {
@@ -220,89 +206,38 @@ export async function startServerProcess(o: {
   nodeArgs?: string[];
 }): Promise<ServerProc> {
   assertNotAborting();
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env };
   // Nothing of the caller's server configuration leaks in; only what the benchmark sets.
-  for (const k of ['DATABASE_URL', 'DATA_DIR', 'PORT', 'JWT_SECRET', 'LOG_LEVEL', 'NODE_ENV', 'NODE_OPTIONS', 'INSTANCE_ID']) delete env[k];
-  Object.assign(env, o.env);
+  for (const k of ['DATABASE_URL', 'DATA_DIR', 'PORT', 'JWT_SECRET', 'LOG_LEVEL', 'NODE_ENV', 'NODE_OPTIONS', 'INSTANCE_ID']) delete baseEnv[k];
   const entry = runnable(o.entry);
   const hook = runnable('bench/server-hook.ts');
-  const child = spawn(
-    process.execPath,
-    ['--expose-gc', ...(o.nodeArgs ?? []), ...entry.execArgv, '--import', `./${hook.file}`, entry.file],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+  const warnings = warningLines();
+  const srv = spawnServer(
+    { ...o.env, PORT: String(o.port) },
+    { name: o.name, entry: entry.file, loader: entry.execArgv, nodeArgs: ['--expose-gc', ...(o.nodeArgs ?? [])], imports: [`./${hook.file}`], baseEnv, ipc: true, onLine: warnings.onLine },
   );
+  const child = srv.child;
   const stopNow = onCleanup(`stop ${o.name}`, async () => {
     await stopChild(child, 15_000);
   });
-  const warnings: string[] = [];
-  const startupWarnings: string[] = [];
-  const tail: string[] = [];
-  let warningCount = 0;
-  let ready = false;
-  const onLine = (line: string) => {
-    if (!line.trim()) return;
-    tail.push(line);
-    if (tail.length > 40) tail.shift();
-    let level = 50;
-    try {
-      level = Number(JSON.parse(line).level ?? 50);
-    } catch {
-      // not JSON: treat as a warning (stack traces, Node warnings)
-    }
-    if (level >= 40) {
-      const short = line.length > 400 ? `${line.slice(0, 400)}...` : line;
-      if (!ready) {
-        if (startupWarnings.length < 20) startupWarnings.push(short);
-        return;
-      }
-      warningCount++;
-      if (warnings.length < 20) warnings.push(short);
-    }
-  };
-  for (const s of [child.stdout!, child.stderr!]) {
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => {
-      buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-  }
   const rpc = new Rpc(child, o.name);
-  const url = `http://127.0.0.1:${o.port}`;
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await stopNow();
-      throw new Error(`${o.name} exited during startup (code ${child.exitCode}):\n${tail.join('\n')}`);
-    }
-    const status = await httpStatus(`${url}${o.readyPath}`).catch(() => 0);
-    if (status === 200) {
-      ready = true;
-      break;
-    }
-    if (Date.now() > deadline) {
-      await stopNow();
-      throw new Error(`${o.name} not ready after ${o.readyTimeoutMs ?? 60_000} ms:\n${tail.join('\n')}`);
-    }
-    await sleep(100);
+  try {
+    await waitReady(srv, o.readyTimeoutMs ?? 60_000, o.readyPath);
+  } catch (err) {
+    await stopNow();
+    throw err;
   }
+  warnings.ready = true;
   return {
     name: o.name,
     child,
     rpc,
-    url,
-    warnings,
-    startupWarnings,
-    exitReport: () =>
-      child.exitCode === null && child.signalCode === null
-        ? null
-        : `${o.name} exited during the run (code ${child.exitCode}, signal ${child.signalCode}); last output:\n${tail.join('\n')}`,
+    url: srv.url,
+    warnings: warnings.lines,
+    startupWarnings: warnings.startup,
+    exitReport: () => (srv.isRunning() ? null : `${o.name} exited during the run (code ${child.exitCode}, signal ${child.signalCode}); last output:\n${srv.tail()}`),
     get warningCount() {
-      return warningCount;
+      return warnings.count;
     },
     stop: async () => {
       const r = await stopChild(child, 15_000);
@@ -312,15 +247,31 @@ export async function startServerProcess(o: {
   };
 }
 
-function httpStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: 2_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
+/** Output lines at level warn or above (pino JSON `level` >= 40, or anything not JSON), the first 20 of each kind kept. */
+function warningLines() {
+  const w = {
+    ready: false,
+    count: 0,
+    lines: [] as string[],
+    startup: [] as string[],
+    onLine: (line: string) => {
+      let level = 50;
+      try {
+        level = Number(JSON.parse(line).level ?? 50);
+      } catch {
+        // not JSON: treat as a warning (stack traces, Node warnings)
+      }
+      if (level < 40) return;
+      const short = line.length > 400 ? `${line.slice(0, 400)}...` : line;
+      if (!w.ready) {
+        if (w.startup.length < 20) w.startup.push(short);
+        return;
+      }
+      w.count++;
+      if (w.lines.length < 20) w.lines.push(short);
+    },
+  };
+  return w;
 }
 
 export interface LoadClientProc {
@@ -353,6 +304,18 @@ export async function startLoadClient(file = 'load-client.ts'): Promise<LoadClie
     });
   });
   return { child, rpc: new Rpc(child, file.replace(/\.ts$/, '')), stop: stopNow };
+}
+
+/** Offset of a client's clock from ours, from the round trip with the smallest RTT. */
+export async function measureClock(client: LoadClientProc): Promise<{ offsetMs: number; rttMs: number }> {
+  let best = { offsetMs: 0, rttMs: Infinity };
+  for (let i = 0; i < 20; i++) {
+    const a = nowMs();
+    const { t } = await client.rpc.call<{ t: number }>('clock');
+    const b = nowMs();
+    if (b - a < best.rttMs) best = { offsetMs: t - (a + b) / 2, rttMs: b - a };
+  }
+  return best;
 }
 
 /** How a phase gets a fresh database of its own: the server's environment for it, its kind, and how to drop it. */

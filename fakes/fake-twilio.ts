@@ -13,13 +13,25 @@ export interface ReceivedMessage {
   contentSid: string | null;
   contentVariables: Record<string, string> | null;
   statusCallback: string | null;
+  /** `queued` once taken; `failed` (with Twilio's error code) when it could not go, as a free-text WhatsApp message outside the window. */
+  status: 'queued' | 'failed';
+  errorCode: number | null;
 }
+
+/** WhatsApp's customer service window: free text a business starts reaches a person only this long after their last message to it. */
+export const WHATSAPP_WINDOW_MS = 24 * 3600_000;
 
 /**
  * Twilio's Messages API as documented: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
  * form-encoded, HTTP Basic with the account SID and auth token. It keeps every message it took and
  * answers with a Message resource (`sid`, `status: queued`, …), or Twilio's error JSON. It can
  * then post the message's status callback, signed as Twilio signs them (X-Twilio-Signature).
+ *
+ * WhatsApp's 24-hour customer service window, as Twilio documents it (error 63016): a free-text
+ * (`Body`) WhatsApp message reaches the person only within 24 hours of their last message to the
+ * business (`inbound`); outside it Twilio still takes the request (201, `queued`), then the message
+ * fails with error 63016, which the fake reports at once in a signed `failed` status callback. An
+ * approved template (`ContentSid`) goes whether the window is open or not. SMS has no window.
  */
 export class FakeTwilio {
   readonly messages: ReceivedMessage[] = [];
@@ -30,7 +42,15 @@ export class FakeTwilio {
   private readonly listeners: Array<(m: ReceivedMessage) => void> = [];
   /** Approved templates by Content SID, as the account's Content Template Builder holds them. */
   private readonly templates = new Map<string, string>();
+  /** When each WhatsApp address (`whatsapp:+27…`) last wrote to the business. */
+  private readonly lastInbound = new Map<string, number>();
   private n = 0;
+  /** Where the fake posts the status callbacks it sends by itself (a proxy in front of the server), instead of the StatusCallback's own host. */
+  callbacksVia: string | undefined;
+  /** Status callbacks the fake sent by itself that did not reach the server (a message per failure). */
+  readonly callbackErrors: string[] = [];
+  /** The fake's clock, for the window. */
+  now: () => number = () => Date.now();
 
   constructor(
     readonly accountSid: string,
@@ -57,7 +77,18 @@ export class FakeTwilio {
     this.templates.set(sid, text);
   }
 
-  /** Called with each message the fake takes, after it has answered 201. */
+  /** The person at `from` (`whatsapp:+27…`) wrote to the business at `at`: free text reaches them for 24 hours. */
+  inbound(from: string, at: number = this.now()): void {
+    this.lastInbound.set(from, Math.max(at, this.lastInbound.get(from) ?? at));
+  }
+
+  /** Whether free text to this WhatsApp address would reach the person now. */
+  windowOpen(to: string): boolean {
+    const last = this.lastInbound.get(to);
+    return last !== undefined && this.now() - last < WHATSAPP_WINDOW_MS;
+  }
+
+  /** Called with each message the fake takes and sends on, after it has answered 201 (not one that then failed). */
   onMessage(listener: (m: ReceivedMessage) => void): void {
     this.listeners.push(listener);
   }
@@ -145,7 +176,19 @@ export class FakeTwilio {
     const refusal = this.refusals.shift();
     if (refusal) return error(refusal.status, refusal.code, refusal.message);
     const sid = `SM${crypto.createHash('md5').update(`${++this.n}:${to}:${Date.now()}`).digest('hex')}`;
-    const message: ReceivedMessage = { sid, to, from, messagingServiceSid: service, body, contentSid, contentVariables, statusCallback: form.get('StatusCallback') };
+    const outsideWindow = to.startsWith('whatsapp:') && !contentSid && !this.windowOpen(to);
+    const message: ReceivedMessage = {
+      sid,
+      to,
+      from,
+      messagingServiceSid: service,
+      body,
+      contentSid,
+      contentVariables,
+      statusCallback: form.get('StatusCallback'),
+      status: outsideWindow ? 'failed' : 'queued',
+      errorCode: outsideWindow ? 63016 : null,
+    };
     this.messages.push(message);
     const now = new Date().toUTCString();
     answer(201, {
@@ -169,6 +212,15 @@ export class FakeTwilio {
       to,
       uri: `/2010-04-01/Accounts/${this.accountSid}/Messages/${sid}.json`,
     });
+    if (outsideWindow) {
+      if (message.statusCallback) {
+        this.postStatus(sid, 'failed', { errorCode: '63016', via: this.callbacksVia }).then(
+          (r) => r.status === 200 || this.callbackErrors.push(`${sid}: the server answered ${r.status}`),
+          (err: Error) => this.callbackErrors.push(`${sid}: ${err.message}`),
+        );
+      }
+      return;
+    }
     for (const l of this.listeners) l(message);
   }
 }

@@ -1,14 +1,15 @@
 import express from 'express';
 import helmet from 'helmet';
-import type { AppDeps } from './app-deps';
+import type { Services } from './services';
 import { requestLogger, requestMetrics } from './http/request-logging';
 import { corsPolicy } from './http/cors';
 import { jsonBody, requireJsonBody } from './http/require-json';
-import { authFailureLimit } from './http/rate-limits';
 import { errorHandler, notFound } from './http/error-handler';
 import { ticketRoutes } from './realtime/ticket-routes';
-import { streamRoutes } from './realtime/stream-routes';
-import { pollRoutes } from './realtime/poll-routes';
+import { STREAM_PATH, streamRoute } from './realtime/stream-endpoint';
+import { pollRoute } from './realtime/poll-endpoint';
+import { POLL_PATH } from './realtime/poll';
+import { trustProxy } from './http/client-address';
 import { clientModeRoutes } from './realtime/client-mode-routes';
 import { broadcastRoutes } from './broadcasts/broadcast-routes';
 import { statusRoutes } from './ops/status-routes';
@@ -31,59 +32,55 @@ import { docsRoutes } from './docs/docs-routes';
 
 export const JSON_BODY_LIMIT = '100kb';
 
-/** The HTTP application: middleware, routers, 404, and the error handler last. No globals. */
-export function createApp(deps: AppDeps): express.Express {
+/**
+ * The HTTP application: middleware, routers, 404, and the error handler last. No globals. Each
+ * router takes the services it declares (its `...Deps`); `s` has them all.
+ */
+export function createApp(s: Services): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   // No API client revalidates (polls carry their cursor instead), so a SHA-1 of every JSON body
   // would be work for nothing. Static files keep theirs: express.static sets its own.
   app.set('etag', false);
-  // req.ip (the rate limits' key) is the client's only when the proxies in front are named here.
-  if (deps.config.TRUST_PROXY !== undefined) app.set('trust proxy', deps.config.TRUST_PROXY);
-  app.use(requestLogger(deps.logger));
-  app.use(requestMetrics(deps.telemetry.httpDuration));
+  // req.ip is the client's only when the proxies in front are named here.
+  app.set('trust proxy', trustProxy(s.config.TRUST_PROXY));
+  app.use(requestLogger(s.logger));
+  app.use(requestMetrics(s.telemetry.httpDuration));
   // Defaults are strict (CSP 'self' only: the pages load no inline script and nothing external).
   app.use(helmet());
-  app.use(demoHostCheck(deps.config.demoMode));
-  app.use(corsPolicy(deps.config));
+  app.use(demoHostCheck(s.config.demoMode));
+  app.use(corsPolicy(s.config));
   // Before the JSON parser: the webhook's signature covers its raw bytes.
-  app.use(webhookRoutes(deps));
-  app.use(twilioWebhookRoutes(deps));
+  app.use(webhookRoutes(s));
+  app.use(twilioWebhookRoutes(s));
   app.use(requireJsonBody);
   app.use(jsonBody(JSON_BODY_LIMIT));
 
-  // First: polling clients call it more often than everything else together, and every router
-  // mounted ahead of it is walked on each poll.
-  app.use(pollRoutes(deps));
-  app.use(healthRoutes(deps));
-  app.use(statusRoutes(deps));
-  app.use(settingsRoutes(deps));
-  app.use(ticketRoutes(deps));
-  app.use(streamRoutes(deps));
-  app.use(clientModeRoutes(deps));
-  app.use(broadcastRoutes(deps));
-  app.use(userRoutes(deps));
-  app.use(payoutAccountRoutes(deps));
-  app.use(paymentRoutes(deps));
-  app.use(moneyRoutes(deps));
-  app.use(attentionRoutes({ ...deps, knex: deps.db.knex }));
-  app.use(bookingRoutes(deps));
-  app.use(notificationRoutes(deps));
-  app.use(pushRoutes(deps));
-  app.use(syncRoutes(deps));
-  app.use(demoRoutes(deps));
-  app.use(docsRoutes(deps));
+  // Polls and streams are served before Express (poll-endpoint.ts, stream-endpoint.ts); what they
+  // pass on comes here: a body, which the middleware above has checked, or a path variant.
+  app.get(POLL_PATH, pollRoute(s.poller));
+  app.get(STREAM_PATH, streamRoute(s.streams));
+  app.use(healthRoutes(s));
+  app.use(statusRoutes(s));
+  app.use(settingsRoutes(s));
+  app.use(ticketRoutes(s));
+  app.use(clientModeRoutes(s));
+  app.use(broadcastRoutes(s));
+  app.use(userRoutes(s));
+  app.use(payoutAccountRoutes(s));
+  app.use(paymentRoutes(s));
+  app.use(moneyRoutes(s));
+  app.use(attentionRoutes(s));
+  app.use(bookingRoutes(s));
+  app.use(notificationRoutes(s));
+  app.use(pushRoutes(s));
+  app.use(syncRoutes(s));
+  app.use(demoRoutes(s));
+  app.use(docsRoutes(s));
   app.use(express.static(PUBLIC_DIR));
 
   app.use(notFound);
-  app.use(authFailureLimit(deps.config.AUTH_FAILURE_LIMIT_PER_5MIN));
-  app.use(
-    errorHandler((err, res) => {
-      res.locals.errorCode = err.code;
-      deps.telemetry.recordError(err.code);
-      if (err.code === 'DATABASE_UNAVAILABLE') deps.statusFigures.databaseFailed();
-    }),
-  );
+  app.use(errorHandler(s.answerError, s.logger));
   return app;
 }

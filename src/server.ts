@@ -23,10 +23,10 @@ async function main(): Promise<void> {
   }
   const running = await startServer(config, logger);
   logger.info(
-    { port: running.port, database: running.deps.db.kind, instanceId: config.INSTANCE_ID },
+    { port: running.port, database: running.services.db.kind, instanceId: config.INSTANCE_ID },
     `listening on http://localhost:${running.port}`,
   );
-  if (running.deps.config.demoMode) {
+  if (running.services.config.demoMode) {
     logger.info({ port: running.port }, `demo ready at http://localhost:${running.port}/`);
   }
 

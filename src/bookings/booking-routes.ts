@@ -1,14 +1,20 @@
 import { Router } from 'express';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
 import { CreateBookingRequest, DisputeRequest, EmptyRequest, ListBookingsQuery, PaymentRequest, ReasonRequest } from './booking-schemas';
 import { BookingAction } from './booking-state';
 import { bookingViewFor } from './booking-views';
-import type { AppDeps } from '../app-deps';
+import type { Database } from '../storage/db';
+import type { BookingService } from './booking-service';
 
-export function bookingRoutes(deps: AppDeps): Router {
+export interface BookingRoutesDeps extends AuthDeps {
+  db: Pick<Database, 'knex'>;
+  bookings: Pick<BookingService, 'create' | 'list' | 'get' | 'checkout' | 'act'>;
+}
+
+export function bookingRoutes(deps: BookingRoutesDeps): Router {
   const router = Router();
   const auth = authenticate(deps);
   const once = idempotent(deps.db.knex);

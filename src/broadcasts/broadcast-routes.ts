@@ -1,12 +1,18 @@
 import { Router } from 'express';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { idempotent } from '../http/idempotency';
 import { BroadcastRequest } from './broadcast-schemas';
 import { assertCanBroadcast, sendBroadcast } from './broadcast-service';
-import type { AppDeps } from '../app-deps';
+import type { Database } from '../storage/db';
+import type { EventPublisher } from '../events/event-publisher';
 
-export function broadcastRoutes(deps: AppDeps): Router {
+export interface BroadcastRoutesDeps extends AuthDeps {
+  db: Pick<Database, 'knex'>;
+  publisher: EventPublisher;
+}
+
+export function broadcastRoutes(deps: BroadcastRoutesDeps): Router {
   const router = Router();
   router.post('/api/broadcasts', authenticate(deps), idempotent(deps.db.knex), async (req, res) => {
     const principal = principalOf(req);

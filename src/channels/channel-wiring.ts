@@ -18,8 +18,11 @@ export interface Channels {
   stop(): Promise<void>;
 }
 
-/** The configured channels and the dispatcher over them; a channel without its settings is off, and says so. */
-export function startChannels(o: { config: Config; knex: Knex; /** Whether the user is live on this instance: a stream open or a long poll held. */
+/**
+ * The configured channels and the dispatcher over them; a channel without its settings is off, and
+ * says so. The dispatcher runs once started (jobs.ts), when DISPATCH_ENABLED.
+ */
+export function buildChannels(o: { config: Config; knex: Knex; /** Whether the user is live on this instance: a stream open or a long poll held. */
   isLive: (userId: string) => boolean; telemetry: Telemetry; logger: Logger }): Channels {
   const { config, logger } = o;
   const baseUrl = config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
@@ -47,8 +50,6 @@ export function startChannels(o: { config: Config; knex: Knex; /** Whether the u
     maxAttempts: config.DELIVERY_MAX_ATTEMPTS,
     retryBaseMs: config.DELIVERY_RETRY_BASE_MS,
   });
-  if (config.DISPATCH_ENABLED) dispatcher.start();
-  else logger.info({ code: 'DISPATCH_DISABLED' }, 'DISPATCH_ENABLED=0: this instance sends nothing beyond the tab');
   return {
     dispatcher,
     senders,

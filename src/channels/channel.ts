@@ -1,4 +1,5 @@
 import type { DeliveryChannel } from '../contract/vocabulary';
+import type { PushSubscriptionRow } from './push-repository';
 
 /** What a channel sends: the notification as its recipient reads it, and where it goes. */
 export interface OutgoingMessage {
@@ -11,6 +12,13 @@ export interface OutgoingMessage {
   data: Record<string, unknown>;
   /** An email address, an E.164 number, or (push) the user's id: each channel knows its own. */
   address: string;
+  /** Push only: the recipient's role and subscriptions, when the dispatcher's claim read them with the delivery. */
+  push?: PushRecipient;
+}
+
+export interface PushRecipient {
+  role: string | null;
+  subscriptions: PushSubscriptionRow[];
 }
 
 export interface ChannelSender {

@@ -3,6 +3,7 @@ import type { DeliveryView } from '../contract/views';
 import type { Db } from '../storage/db';
 import type { DeliveryChannel } from '../contract/vocabulary';
 import type { NotificationView } from '../contract/views';
+import type { PushSubscriptionRow } from './push-repository';
 
 export const DISPATCH_CURSOR = 'deliveries';
 
@@ -33,9 +34,10 @@ export interface ClaimedDelivery {
   title: string;
   body: string;
   data: Record<string, unknown> | null;
-  is_read: boolean;
-  /** A live stream of the recipient is open on some instance (stream_presence). */
-  streaming: boolean;
+  /** The recipient's role (which dashboard a push opens). */
+  role: string | null;
+  /** Push only: the recipient's subscriptions, read in the claim. */
+  push_subscriptions: PushSubscriptionRow[] | null;
 }
 
 /** The view of one delivery in GET /api/notifications. */
@@ -47,35 +49,35 @@ interface CursorRow {
   last_event_id: string | number;
 }
 
-/** The cursor row, locked for this transaction; null while another instance holds it. */
-export async function lockCursor(trx: Knex.Transaction): Promise<string | null> {
-  const row = await trx<CursorRow>('dispatch_cursors').where({ name: DISPATCH_CURSOR }).forUpdate().skipLocked().first('last_event_id');
-  return row ? String(row.last_event_id) : null;
+/** An event the dispatcher reads: the payload only of notifications (the rest move the cursor past them). */
+export interface LoggedEvent {
+  id: string;
+  type: string;
+  audience: string[];
+  payload: { notification?: NotificationView } | null;
 }
 
-export async function advanceCursor(trx: Knex.Transaction, lastEventId: string): Promise<void> {
-  await trx('dispatch_cursors').where({ name: DISPATCH_CURSOR }).update({ last_event_id: lastEventId, updated_at: trx.fn.now() });
+/**
+ * The cursor row, locked for this transaction, and the next `limit` events after it in id order,
+ * in one statement. `cursor` is null while another instance holds the cursor.
+ */
+export async function lockCursorAndRead(trx: Knex.Transaction, limit: number): Promise<{ cursor: string | null; events: LoggedEvent[] }> {
+  const { rows } = await trx.raw<{ rows: Array<{ cursor: string; id: string | null; type: string; audience: string[]; payload: LoggedEvent['payload'] }> }>(
+    `WITH c AS (SELECT last_event_id FROM dispatch_cursors WHERE name = ? FOR UPDATE SKIP LOCKED)
+     SELECT c.last_event_id::text AS cursor, e.id::text AS id, e.type, e.audience,
+       CASE WHEN e.type = 'notification.created' THEN e.payload END AS payload
+     FROM c LEFT JOIN LATERAL (SELECT id, type, audience, payload FROM events WHERE id > c.last_event_id ORDER BY id LIMIT ?) e ON true
+     ORDER BY e.id`,
+    [DISPATCH_CURSOR, limit],
+  );
+  if (!rows.length) return { cursor: null, events: [] };
+  const events = rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, type: r.type, audience: r.audience, payload: r.payload }));
+  return { cursor: rows[0].cursor, events };
 }
 
 export async function cursorPosition(db: Db): Promise<string> {
   const row = await db<CursorRow>('dispatch_cursors').where({ name: DISPATCH_CURSOR }).first('last_event_id');
   return String(row?.last_event_id ?? '0');
-}
-
-/**
- * The next `limit` events after `after`, in id order: the payload only of notifications (the
- * rest are read for their id, to move the cursor past them).
- */
-export async function eventsAfter(
-  db: Db,
-  after: string,
-  limit: number,
-): Promise<Array<{ id: string; type: string; audience: string[]; payload: { notification?: NotificationView } | null }>> {
-  return db('events')
-    .where('id', '>', after)
-    .orderBy('id')
-    .limit(limit)
-    .select('id', 'type', 'audience', db.raw("CASE WHEN type = 'notification.created' THEN payload END AS payload"));
 }
 
 /** Each user's contact details and channel choices: the profile's email unless they set another. */
@@ -110,79 +112,132 @@ export async function contactsOf(db: Db, userIds: readonly string[]): Promise<Ma
   return new Map(rows.map((r) => [r.user_id, r]));
 }
 
-/** A second insert of the same notification, user and channel changes nothing. */
-export async function insertDeliveries(trx: Db, rows: readonly NewDelivery[]): Promise<void> {
-  if (!rows.length) return;
-  await trx('notification_deliveries')
-    .insert(
-      rows.map((r) => ({
-        notification_id: r.notificationId,
-        user_id: r.userId,
-        channel: r.channel,
-        status: r.status,
-        reason: r.reason,
-        address: r.address,
-        notified_at: r.notifiedAt,
-        due_at: r.dueAt,
-      })),
-    )
-    .onConflict(['notification_id', 'user_id', 'channel'])
-    .ignore();
+/**
+ * Writes the deliveries of a batch of events and moves the cursor past its last event, in one
+ * statement. A second insert of the same notification, user and channel changes nothing.
+ */
+export async function recordDeliveriesAndAdvance(trx: Knex.Transaction, rows: readonly NewDelivery[], lastEventId: string): Promise<void> {
+  const input = JSON.stringify(
+    rows.map((r) => ({
+      notification_id: r.notificationId,
+      user_id: r.userId,
+      channel: r.channel,
+      status: r.status,
+      reason: r.reason,
+      address: r.address,
+      notified_at: r.notifiedAt.toISOString(),
+      due_at: r.dueAt.toISOString(),
+    })),
+  );
+  await trx.raw(
+    `WITH ins AS (
+       INSERT INTO notification_deliveries (notification_id, user_id, channel, status, reason, address, notified_at, due_at)
+       SELECT notification_id, user_id, channel, status, reason, address, notified_at, due_at
+       FROM jsonb_to_recordset(?::jsonb) AS x(notification_id bigint, user_id text, channel text, status text, reason text, address text, notified_at timestamptz, due_at timestamptz)
+       ON CONFLICT (notification_id, user_id, channel) DO NOTHING
+     )
+     UPDATE dispatch_cursors SET last_event_id = ?, updated_at = now() WHERE name = ?`,
+    [input, lastEventId, DISPATCH_CURSOR],
+  );
 }
 
-/**
- * A send interrupted by a crash (its lease ran out while `sending`) may or may not have reached
- * the provider: it is marked failed, never sent again. Returns how many.
- */
-export async function abandonInterrupted(db: Db, now: Date): Promise<number> {
-  return db('notification_deliveries')
-    .where('status', 'sending')
-    .andWhere('lease_until', '<', now)
-    .update({
-      status: 'failed',
-      error_code: 'SEND_OUTCOME_UNKNOWN',
-      reason: 'interrupted while sending; not sent again, so it went at most once',
-      lease_until: null,
-      updated_at: now,
-    });
+/** What one claim found: deliveries to send, those it skipped, crashed sends it gave up on, and when the next one is due. */
+export interface ClaimedBatch {
+  toSend: ClaimedDelivery[];
+  skipped: SkippedDelivery[];
+  /** Sends interrupted by a crash (their lease ran out while `sending`), now failed. */
+  abandoned: number;
+  /** The earliest due time of a queued delivery not yet due, or null when none is queued. */
+  nextDue: Date | null;
 }
 
+/** A due delivery the claim settled as skipped: read before it was due, or its recipient streaming. */
+export interface SkippedDelivery {
+  id: string;
+  channel: DeliveryChannel;
+  notified_at: Date;
+}
+
+const ABANDONED_REASON = 'interrupted while sending; not sent again, so it went at most once';
+
 /**
- * Claims up to `limit` due deliveries for this instance: each moves to `sending` with a lease in
- * one statement, and SKIP LOCKED keeps two instances from claiming the same row. Presence is
- * checked against the database's clock, not `now`: it is about who is streaming at this moment.
+ * One statement per batch. A send interrupted by a crash (its lease ran out while `sending`) may
+ * or may not have reached the provider: it is marked failed, never sent again. Then up to `limit`
+ * due deliveries are claimed: SKIP LOCKED keeps two instances from claiming the same row; one
+ * read before it was due (for the channels `cancelledByReading` names) or a push to someone with
+ * a live stream on any instance (stream_presence) is settled as skipped at once; the rest move
+ * to `sending` with a lease, with the notification, the recipient's role and, for push, their
+ * subscriptions. Presence is checked against the database's clock, not `now`: it is about who is
+ * streaming at this moment.
  */
-export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-  const { rows } = await db.raw<{ rows: ClaimedDelivery[] }>(
-    `UPDATE notification_deliveries d
-     SET status = 'sending', attempts = d.attempts + 1, lease_until = ?, updated_at = ?
-     FROM notifications n
-     WHERE d.id IN (
+export async function claimDue(db: Db, now: Date, o: { limit: number; leaseMs: number; cancelledByReading: readonly DeliveryChannel[] }): Promise<ClaimedBatch> {
+  const { rows } = await db.raw<{ rows: ClaimRow[] }>(
+    `WITH abandoned AS (
+       UPDATE notification_deliveries
+       SET status = 'failed', error_code = 'SEND_OUTCOME_UNKNOWN', reason = ?, lease_until = NULL, updated_at = ?
+       WHERE status = 'sending' AND lease_until < ?
+       RETURNING 1
+     ), due AS (
        SELECT id FROM notification_deliveries
        WHERE status = 'queued' AND due_at <= ?
        ORDER BY due_at, id
        LIMIT ?
        FOR UPDATE SKIP LOCKED
-     ) AND n.id = d.notification_id
-     RETURNING d.id, d.notification_id, d.user_id, d.channel, d.address, d.attempts, d.notified_at, d.due_at,
-       n.type, n.title, n.body, n.data,
-       (n.read_at IS NOT NULL OR EXISTS (
-         SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = d.user_id
-       )) AS is_read,
-       EXISTS (
-         SELECT 1 FROM stream_presence p JOIN instance_heartbeats h ON h.instance_id = p.instance_id
-         WHERE p.user_id = d.user_id AND h.expires_at > now()
-       ) AS streaming`,
-    [new Date(now.getTime() + leaseMs), now, now, limit],
+     ), judged AS (
+       SELECT d.id, CASE
+           WHEN d.channel = ANY(?::text[]) AND (n.read_at IS NOT NULL OR EXISTS (
+             SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = d.user_id
+           )) THEN 'read before it was due'
+           WHEN d.channel = 'push' AND EXISTS (
+             SELECT 1 FROM stream_presence p JOIN instance_heartbeats h ON h.instance_id = p.instance_id
+             WHERE p.user_id = d.user_id AND h.expires_at > now()
+           ) THEN 'a live stream was open'
+         END AS skip
+       FROM due JOIN notification_deliveries d ON d.id = due.id JOIN notifications n ON n.id = d.notification_id
+     ), claimed AS (
+       UPDATE notification_deliveries d
+       SET status = CASE WHEN j.skip IS NULL THEN 'sending' ELSE 'skipped' END,
+         attempts = d.attempts + 1,
+         lease_until = CASE WHEN j.skip IS NULL THEN ?::timestamptz END,
+         reason = coalesce(j.skip, d.reason),
+         updated_at = ?
+       FROM judged j
+       WHERE d.id = j.id
+       RETURNING d.id, d.notification_id, d.user_id, d.channel, d.address, d.attempts, d.notified_at, d.due_at, d.status
+     )
+     SELECT c.id::text AS id, c.notification_id::text AS notification_id, c.user_id, c.channel, c.address, c.attempts, c.notified_at, c.due_at, c.status,
+       n.type, n.title, n.body, n.data, u.role,
+       CASE WHEN c.channel = 'push' AND c.status = 'sending' THEN coalesce((
+         SELECT jsonb_agg(jsonb_build_object('id', ps.id::text, 'user_id', ps.user_id, 'endpoint', ps.endpoint, 'p256dh', ps.p256dh, 'auth', ps.auth) ORDER BY ps.id)
+         FROM push_subscriptions ps WHERE ps.user_id = c.user_id
+       ), '[]'::jsonb) END AS push_subscriptions,
+       (SELECT count(*) FROM abandoned)::int AS abandoned,
+       (SELECT min(due_at) FROM notification_deliveries WHERE status = 'queued' AND due_at > ?) AS next_due
+     FROM (SELECT 1) one
+     LEFT JOIN claimed c ON true
+     LEFT JOIN notifications n ON n.id = c.notification_id AND c.status = 'sending'
+     LEFT JOIN users u ON u.id = c.user_id AND c.status = 'sending'`,
+    [ABANDONED_REASON, now, now, now, o.limit, [...o.cancelledByReading], new Date(now.getTime() + o.leaseMs), now, now],
   );
-  return rows.map((r) => ({ ...r, id: String(r.id), notification_id: String(r.notification_id) }));
+  const batch: ClaimedBatch = { toSend: [], skipped: [], abandoned: Number(rows[0]?.abandoned ?? 0), nextDue: rows[0]?.next_due ? new Date(rows[0].next_due) : null };
+  for (const r of rows) {
+    if (r.id === null) continue;
+    if (r.status === 'skipped') batch.skipped.push({ id: r.id, channel: r.channel, notified_at: r.notified_at });
+    else {
+      const { status: _status, abandoned: _abandoned, next_due: _next, ...d } = r;
+      batch.toSend.push({ ...d, id: r.id, notification_id: r.notification_id! });
+    }
+  }
+  return batch;
 }
 
-/** The earliest time a queued delivery is due, or null when none is queued. */
-export async function nextDueAt(db: Db): Promise<Date | null> {
-  const row = (await db('notification_deliveries').where('status', 'queued').min('due_at as due').first()) as { due: Date | string | null } | undefined;
-  return row?.due ? new Date(row.due) : null;
-}
+type ClaimRow = Omit<ClaimedDelivery, 'id' | 'notification_id'> & {
+  id: string | null;
+  notification_id: string | null;
+  status: 'sending' | 'skipped';
+  abandoned: number;
+  next_due: Date | string | null;
+};
 
 export type Outcome =
   | { status: 'sent'; providerRef: string | null }

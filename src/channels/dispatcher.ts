@@ -2,23 +2,17 @@ import type { Knex } from 'knex';
 import type { Logger } from '../logger';
 import type { ChannelSender } from './channel';
 import { SendRefused } from './channel';
-import {
-  abandonInterrupted,
-  advanceCursor,
-  claimDue,
-  contactsOf,
-  eventsAfter,
-  insertDeliveries,
-  lockCursor,
-  nextDueAt,
-  settleDeliveries,
-  type ClaimedDelivery,
-  type Outcome,
-  type Settlement,
-} from './delivery-repository';
+import { claimDue, contactsOf, lockCursorAndRead, recordDeliveriesAndAdvance, settleDeliveries, type ClaimedBatch, type ClaimedDelivery, type Outcome, type Settlement } from './delivery-repository';
 import { planDeliveries, type PlannedNotification } from './delivery-plan';
 import { cancelledByReading, type EscalationDelays } from './policies';
-import type { DeliveryChannel } from '../contract/vocabulary';
+import { DeliveryChannel } from '../contract/vocabulary';
+import { RefusalLog } from './refusal-log';
+
+/** Whether event id `a` comes after `b`: decimal bigints without leading zeros, compared without parsing (this runs per event). */
+const isAfter = (a: string, b: string): boolean => (a.length === b.length ? a > b : a.length > b.length);
+
+/** The channels whose deliveries reading the notification first cancels, as the claim checks them. */
+const CANCELLED_BY_READING = DeliveryChannel.options.filter(cancelledByReading);
 
 export interface DispatcherOptions {
   delays: EscalationDelays;
@@ -34,6 +28,8 @@ export interface DispatcherOptions {
   sweepMs?: number;
   /** Sends in flight at once; their outcomes are recorded this many at a time. */
   sendConcurrency?: number;
+  /** While a channel's provider refuses sends, at most one summary line per channel this often. */
+  refusalLogMs?: number;
 }
 
 export interface SendRecorder {
@@ -47,6 +43,11 @@ export interface SendRecorder {
  * publishing path), records one delivery per notification, recipient and channel, and sends each
  * when it is due.
  *
+ * Its database work is a few statements per batch, not per delivery or per event: one transaction
+ * reads a batch of events behind the locked cursor, writes their deliveries and moves the cursor;
+ * one statement claims a batch of due deliveries (and settles those that need no send); outcomes
+ * are recorded a chunk per statement.
+ *
  * At most once per notification and channel: the unique row is claimed (SKIP LOCKED) and marked
  * `sending` in a committed statement before the provider is called. If the process dies between
  * the provider's accept and our record, the row stays `sending`; once its lease has run out it is
@@ -57,6 +58,7 @@ export class Dispatcher {
   private readonly batch: number;
   private readonly leaseMs: number;
   private readonly retryBaseMs: number;
+  private readonly refusals: RefusalLog;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
@@ -84,6 +86,7 @@ export class Dispatcher {
     this.batch = o.batch ?? 200;
     this.leaseMs = o.leaseMs ?? 60_000;
     this.retryBaseMs = o.retryBaseMs ?? 30_000;
+    this.refusals = new RefusalLog(logger, o.refusalLogMs ?? 30_000);
   }
 
   start(): void {
@@ -97,14 +100,17 @@ export class Dispatcher {
    * next tick records its deliveries; until one arrives, a tick reads nothing.
    */
   noteNotification(eventId: string): void {
-    if (this.latestNotification === null || BigInt(eventId) > BigInt(this.latestNotification)) this.latestNotification = eventId;
+    const id = String(eventId);
+    if (this.latestNotification === null || isAfter(id, this.latestNotification)) this.latestNotification = id;
   }
 
   /** Runs only when there is work it knows of: a notification not yet read, or a delivery due. */
   private tick(): void {
-    const now = this.clock();
-    const unread = this.latestNotification !== null && (this.seenCursor === null || BigInt(this.latestNotification) > BigInt(this.seenCursor));
-    if (unread || this.seenCursor === null || now >= this.nextCheckAt) this.poke();
+    if (this.unread() || this.clock() >= this.nextCheckAt) this.poke();
+  }
+
+  private unread(): boolean {
+    return this.seenCursor === null || (this.latestNotification !== null && isAfter(this.latestNotification, this.seenCursor));
   }
 
   /** Run soon (coalesced with a run in progress). */
@@ -118,7 +124,7 @@ export class Dispatcher {
       .then(async () => {
         do {
           this.again = false;
-          await this.runOnce().catch((err) => this.logger.error({ code: 'DISPATCH_FAILED', err }, 'delivery dispatch failed; will retry'));
+          await this.pass().catch((err) => this.logger.error({ code: 'DISPATCH_FAILED', err }, 'delivery dispatch failed; will retry'));
         } while (this.again && !this.stopped);
       })
       .finally(() => {
@@ -143,13 +149,24 @@ export class Dispatcher {
     await this.sendDue(now);
   }
 
+  /**
+   * The timer's pass: only the work it knows of. Events are read when the relay has reported one
+   * past the cursor (or at the sweep); deliveries are claimed when one is due by what this instance
+   * recorded or put back for a retry (or at the sweep, for other instances' and interrupted ones).
+   */
+  private async pass(): Promise<void> {
+    const now = this.clock();
+    const sweep = now >= this.nextCheckAt;
+    if (this.unread() || sweep) while ((await this.ingest()) === this.batch && !this.stopped);
+    if (now >= this.nextCheckAt) await this.sendDue(now);
+  }
+
   /** Records the deliveries of the next batch of notifications; returns how many events it read. */
   async ingest(): Promise<number> {
     const read = await this.knex.transaction(async (trx) => {
-      const cursor = await lockCursor(trx);
+      const { cursor, events } = await lockCursorAndRead(trx, this.batch);
       // Another instance holds the cursor: it is recording these notifications now.
       if (cursor === null) return { count: 0, last: null };
-      const events = await eventsAfter(trx, cursor, this.batch);
       if (!events.length) return { count: 0, last: cursor };
       const personal: PlannedNotification[] = [];
       for (const e of events) {
@@ -167,9 +184,8 @@ export class Dispatcher {
       }
       const contacts = await contactsOf(trx, [...new Set(personal.map((p) => p.userId))]);
       const planned = planDeliveries(personal, contacts, new Set(this.senders.keys()), this.o.delays);
-      await insertDeliveries(trx, planned);
       const last = events[events.length - 1].id;
-      await advanceCursor(trx, last);
+      await recordDeliveriesAndAdvance(trx, planned, last);
       for (const d of planned) if (d.status === 'queued' && d.dueAt < this.nextCheckAt) this.nextCheckAt = d.dueAt;
       return { count: events.length, last };
     });
@@ -180,35 +196,37 @@ export class Dispatcher {
 
   /** Sends (or skips) every delivery due at `now`, a batch at a time. */
   async sendDue(now: Date): Promise<void> {
-    const abandoned = await abandonInterrupted(this.knex, now);
-    if (abandoned) this.logger.warn({ code: 'SEND_OUTCOME_UNKNOWN', deliveries: abandoned }, 'sends interrupted by a crash are not repeated');
+    let next = new Date(now.getTime() + (this.o.sweepMs ?? 30_000));
     for (;;) {
-      const claimed = await claimDue(this.knex, now, this.batch, this.leaseMs);
-      await this.deliverAll(claimed, now);
-      if (claimed.length < this.batch || this.stopped) break;
+      const batch = await claimDue(this.knex, now, { limit: this.batch, leaseMs: this.leaseMs, cancelledByReading: CANCELLED_BY_READING });
+      if (batch.abandoned) this.logger.warn({ code: 'SEND_OUTCOME_UNKNOWN', deliveries: batch.abandoned }, 'sends interrupted by a crash are not repeated');
+      if (batch.nextDue && batch.nextDue < next) next = batch.nextDue;
+      const retryAt = await this.deliverAll(batch, now);
+      if (retryAt && retryAt < next) next = retryAt;
+      if (batch.toSend.length + batch.skipped.length < this.batch || this.stopped) break;
     }
-    const next = await nextDueAt(this.knex);
-    const sweep = new Date(now.getTime() + (this.o.sweepMs ?? 30_000));
-    this.nextCheckAt = next && next < sweep ? next : sweep;
+    this.refusals.summarize(now);
+    this.nextCheckAt = next;
   }
 
   /**
-   * Skips what needs no send, in one statement; sends the rest, `sendConcurrency` at a time, and
-   * records their outcomes a chunk per statement. The dispatcher's statements then stay a few per
-   * batch instead of one per delivery, and it holds at most a couple of the pool's connections,
-   * which the publishing path shares.
+   * Counts what the claim skipped; skips what else needs no send; sends the rest,
+   * `sendConcurrency` at a time, and records their outcomes a chunk per statement. The
+   * dispatcher's statements then stay a few per batch instead of one per delivery, and it holds at
+   * most a couple of the pool's connections, which the publishing path shares. Returns the
+   * earliest retry it put back, if any.
    */
-  private async deliverAll(claimed: readonly ClaimedDelivery[], now: Date): Promise<void> {
-    const skipped: Array<{ d: ClaimedDelivery; s: Settlement }> = [];
+  private async deliverAll(batch: ClaimedBatch, now: Date): Promise<Date | null> {
+    for (const d of batch.skipped) this.recorder.recordSend(d.channel, 'skipped', new Date(d.notified_at), now);
+    let pending: Array<{ d: ClaimedDelivery; s: Settlement }> = [];
     const toSend: ClaimedDelivery[] = [];
-    for (const d of claimed) {
+    for (const d of batch.toSend) {
       const reason = this.skipReason(d);
-      if (reason) skipped.push({ d, s: { id: d.id, outcome: { status: 'skipped', reason }, at: now } });
+      if (reason) pending.push({ d, s: { id: d.id, outcome: { status: 'skipped', reason }, at: now } });
       else toSend.push(d);
     }
-    await this.record(skipped);
     const concurrency = Math.max(1, this.o.sendConcurrency ?? 16);
-    let pending: Array<{ d: ClaimedDelivery; s: Settlement }> = [];
+    let retryAt: Date | null = null;
     let recording = Promise.resolve();
     const flush = () => {
       const chunk = pending;
@@ -222,6 +240,7 @@ export class Dispatcher {
         while (next < toSend.length) {
           const d = toSend[next++];
           const outcome = await this.send(d, now);
+          if (outcome.status === 'queued' && (!retryAt || outcome.dueAt < retryAt)) retryAt = outcome.dueAt;
           // Only now: a flush meanwhile replaced the array.
           pending.push({ d, s: { id: d.id, outcome, at: this.clock() } });
           if (pending.length >= concurrency) await flush();
@@ -229,11 +248,12 @@ export class Dispatcher {
       }),
     );
     await flush();
+    return retryAt;
   }
 
+  /** What the claim could not know: a stream opened on this instance since presence was last written, a channel not configured here. */
   private skipReason(d: ClaimedDelivery): string | null {
-    if (cancelledByReading(d.channel) && d.is_read) return 'read before it was due';
-    if (d.channel === 'push' && (d.streaming || this.hasLiveStream(d.user_id))) return 'a live stream was open';
+    if (d.channel === 'push' && this.hasLiveStream(d.user_id)) return 'a live stream was open';
     if (!this.senders.get(d.channel) || !d.address) return `${d.channel} is not configured`;
     return null;
   }
@@ -260,15 +280,17 @@ export class Dispatcher {
         body: d.body,
         data: d.data ?? {},
         address: d.address!,
+        push: d.push_subscriptions ? { role: d.role, subscriptions: d.push_subscriptions } : undefined,
       });
+      this.refusals.accepted(d.channel, now);
       return { status: 'sent', providerRef };
     } catch (err) {
       const log = { deliveryId: d.id, notificationId: d.notification_id, channel: d.channel, attempts: d.attempts };
-      if (err instanceof SendRefused && err.retryable && d.attempts < this.o.maxAttempts) {
-        const dueAt = new Date(now.getTime() + this.retryBaseMs * 2 ** (d.attempts - 1));
-        this.logger.warn({ ...log, code: err.code, err: err.message }, 'the provider refused a send for now; trying again later');
-        return { status: 'queued', dueAt, code: err.code, reason: err.message };
-      }
+      if (err instanceof SendRefused && err.retryable) {
+        const willRetry = d.attempts < this.o.maxAttempts;
+        this.refusals.refused(d.channel, { deliveryId: d.id, notificationId: d.notification_id, notifiedAt: new Date(d.notified_at), attempts: d.attempts, code: err.code, message: err.message, willRetry }, now);
+        if (willRetry) return { status: 'queued', dueAt: new Date(now.getTime() + this.retryBaseMs * 2 ** (d.attempts - 1)), code: err.code, reason: err.message };
+      } else this.refusals.settled(d.channel, d.id);
       const code = err instanceof SendRefused ? err.code : 'SEND_OUTCOME_UNKNOWN';
       // Anything but an explicit refusal may have happened after the provider took the message.
       const reason = err instanceof SendRefused ? err.message : 'the send failed in a way that may have reached the provider; not repeated';

@@ -2,7 +2,7 @@ import webpush from 'web-push';
 import { Agent, request } from 'undici';
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
-import type { ChannelSender, OutgoingMessage } from './channel';
+import type { ChannelSender, OutgoingMessage, PushRecipient } from './channel';
 import { SendRefused } from './channel';
 import { deletePushSubscriptionById, pushSubscriptionsOf } from './push-repository';
 
@@ -41,10 +41,10 @@ export class PushChannel implements ChannelSender {
   ) {}
 
   async send(m: OutgoingMessage): Promise<{ providerRef: string | null }> {
-    const subs = await pushSubscriptionsOf(this.knex, m.userId);
+    const { role, subscriptions: subs } = m.push ?? (await this.recipient(m.userId));
     if (!subs.length) throw new SendRefused('NO_PUSH_SUBSCRIPTION', 'no push subscription', false);
     // A title, a short body and where to go: well under the 4 KB push services accept.
-    const payload = JSON.stringify({ title: m.title, body: m.body.slice(0, 500), url: DASHBOARD[subs[0].role] ?? '/', notificationId: m.notificationId, type: m.type });
+    const payload = JSON.stringify({ title: m.title, body: m.body.slice(0, 500), url: (role && DASHBOARD[role]) ?? '/', notificationId: m.notificationId, type: m.type });
     let accepted = 0;
     let gone = 0;
     let retryable: SendRefused | null = null;
@@ -89,6 +89,12 @@ export class PushChannel implements ChannelSender {
     if (accepted) return { providerRef: `${accepted}/${subs.length}` };
     if (gone === subs.length) throw new SendRefused('PUSH_SUBSCRIPTION_GONE', 'the push subscription has ended; it was removed', false);
     throw retryable ?? new SendRefused('PUSH_REFUSED', 'no push service took the message', false);
+  }
+
+  /** Read here when the caller did not read them with the delivery. */
+  private async recipient(userId: string): Promise<PushRecipient> {
+    const subscriptions = await pushSubscriptionsOf(this.knex, userId);
+    return { role: subscriptions[0]?.role ?? null, subscriptions };
   }
 
   private vapidAuthorization(endpoint: string): string {

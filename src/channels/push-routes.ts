@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { AppError } from '../errors/app-error';
-import type { AppDeps } from '../app-deps';
+import type { Config } from '../config';
+import type { Database } from '../storage/db';
 import { pushEndpointProblem } from './push-endpoint';
 import { deletePushSubscription, savePushSubscription } from './push-repository';
 
@@ -14,6 +15,11 @@ const base64url = (bytes: number, what: string) =>
     .regex(/^[A-Za-z0-9_-]+=*$/, 'base64url')
     .max(200)
     .refine((s) => Buffer.from(s, 'base64url').length === bytes, `${what}: ${bytes} bytes`);
+
+export interface PushRoutesDeps extends AuthDeps {
+  config: Pick<Config, 'vapid' | 'PUSH_ALLOWED_TEST_HOSTS'>;
+  db: Pick<Database, 'knex'>;
+}
 
 /** The browser's PushSubscription, as `JSON.stringify(subscription)` gives it. */
 export const PushSubscriptionInput = z.strictObject({
@@ -34,7 +40,7 @@ export const PushSubscriptionInput = z.strictObject({
 
 export const Unsubscribe = z.strictObject({ endpoint: z.string().max(2048) });
 
-export function pushRoutes(deps: AppDeps): Router {
+export function pushRoutes(deps: PushRoutesDeps): Router {
   const router = Router();
   const auth = authenticate(deps);
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../errors/app-error';
 import { recordProviderOutcome, type ProviderOutcome } from './delivery-repository';
 import { verifyTwilioSignature, type FormParams } from './twilio-signature';
+import { twilioFailureReason } from './twilio-errors';
 
 /** The fields of Twilio's status callback this server reads; Twilio sends many more. */
 export const TwilioStatusCallback = z.looseObject({
@@ -15,7 +16,7 @@ export const TwilioStatusCallback = z.looseObject({
 export function outcomeOf(status: string, errorCode: string | undefined): ProviderOutcome | null {
   if (status === 'delivered' || status === 'read') return { status: 'delivered' };
   if (status === 'failed' || status === 'undelivered') {
-    return { status: 'failed', code: errorCode ? `TWILIO_${errorCode}` : 'TWILIO_UNDELIVERED', reason: `Twilio reported the message ${status}` };
+    return { status: 'failed', code: errorCode ? `TWILIO_${errorCode}` : 'TWILIO_UNDELIVERED', reason: twilioFailureReason(status, errorCode) };
   }
   return null;
 }

@@ -17,6 +17,6 @@ export type ConnectionState = 'connecting' | 'live' | 'polling' | 'offline' | 's
  * EventSource only reports a named event to a listener for that name (there is no wildcard), so
  * the stream listens to the contract's event types plus every type a page subscribes to with on();
  * any other type is not seen on the stream (it is in polling). The tests' stream client listens to
- * the same list (test/helpers/sse-client.ts).
+ * the same list (test/support/sse-client.ts).
  */
 export { EVENT_TYPES as KNOWN_EVENT_TYPES } from '../contract/event-names.js';

@@ -4,7 +4,11 @@ import { parseInput } from '../http/validate';
 import { AppError } from '../errors/app-error';
 import { UserId } from '../contract/vocabulary';
 import { findUser } from '../users/user-repository';
-import type { AppDeps } from '../app-deps';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { Database } from '../storage/db';
+import type { TokenService } from '../auth/jwt';
+import type { DemoOutbox } from './demo-outbox';
 import type { DemoOutboxView } from '../contract/views';
 import { DEMO_USERS, findDemoUser, type DemoUser } from './demo-seed';
 import { wipeDemoData } from './demo-repository';
@@ -27,6 +31,15 @@ const publicView = (u: DemoUser) => ({
   pairedWith: u.pairedWith,
 });
 
+export interface DemoRoutesDeps {
+  config: Pick<Config, 'demoMode' | 'NODE_ENV' | 'ESCALATE_PUSH_AFTER_S' | 'ESCALATE_SMS_AFTER_S'>;
+  logger: Logger;
+  db: Pick<Database, 'knex'>;
+  tokens: Pick<TokenService, 'sign'>;
+  /** What the in-process fakes of email, SMS, WhatsApp and push received; absent when they do not run. */
+  demoOutbox?: DemoOutbox;
+}
+
 /**
  * GET /api/demo/users, POST /api/demo/sessions {userId} → {token, user}, GET /api/demo/outbox and
  * POST /api/demo/reset {confirm: "reset"}: anyone who can reach
@@ -34,7 +47,7 @@ const publicView = (u: DemoUser) => ({
  * in demo mode and never with NODE_ENV=production (config refuses that combination too). Only the
  * seeded users can be had this way; tokens are minted here, so the browser never sees the secret.
  */
-export function demoRoutes(deps: AppDeps): Router {
+export function demoRoutes(deps: DemoRoutesDeps): Router {
   const router = Router();
   if (!deps.config.demoMode || deps.config.NODE_ENV === 'production') return router;
 

@@ -1,16 +1,22 @@
 import path from 'node:path';
 import { Router } from 'express';
-import type { AppDeps } from '../app-deps';
+import type { Config } from '../config';
+import type { Lifecycle } from '../http/lifecycle';
 import { buildAsyncApi } from './asyncapi';
 import { buildOpenApi } from './openapi';
 import type { JsonSchema } from './json-schema';
+
+export interface DocsRoutesDeps {
+  config: Pick<Config, 'demoMode'>;
+  lifecycle: Pick<Lifecycle, 'version'>;
+}
 
 /**
  * The published contract, public: GET /api/openapi.json (the routes), GET /api/asyncapi.json (the
  * events), and /docs, a page that renders both (Swagger UI from node_modules, within the CSP).
  * Each document is built once per process; the AsyncAPI server is the host the caller asked.
  */
-export function docsRoutes(deps: Pick<AppDeps, 'config' | 'lifecycle'>): Router {
+export function docsRoutes(deps: DocsRoutesDeps): Router {
   const router = Router();
   let openapi: string | undefined;
   let asyncapi: JsonSchema | undefined;

@@ -9,6 +9,15 @@ export interface Committed<T> {
   events: EventRecord[];
 }
 
+/** What the publisher hands on after each commit: the events it wrote, with their ids, in order. */
+export type OnCommitted = (events: EventRecord[]) => void;
+
+/**
+ * Events that follow from the emitted ones (notifications, operators' alerts), written in the
+ * same transaction: the publisher asks once per transaction, before appending.
+ */
+export type DeriveEvents = (trx: Knex.Transaction, events: readonly NewEvent[]) => Promise<NewEvent[]>;
+
 /**
  * The one way to change state and publish: `fn` makes its change in `trx` and emits events; they
  * are appended at the end of the same transaction (so the append lock is held briefly) and handed
@@ -17,9 +26,8 @@ export interface Committed<T> {
 export class EventPublisher {
   constructor(
     private readonly knex: Knex,
-    private readonly onCommitted: (events: EventRecord[]) => void,
-    /** Events that follow from the emitted ones (notifications), written in the same transaction. */
-    private readonly derive: (trx: Knex.Transaction, events: readonly NewEvent[]) => Promise<NewEvent[]> = () => Promise.resolve([]),
+    private readonly onCommitted: OnCommitted,
+    private readonly derive: DeriveEvents = () => Promise.resolve([]),
     /** This instance's id, sent with the commit's NOTIFY (see appendEvents). */
     private readonly origin = '',
   ) {}

@@ -38,6 +38,12 @@ function addressesFewUsers(events: readonly EventRecord[]): boolean {
 }
 
 /**
+ * What the relay hands on: consecutive committed events in id order, each exactly once, a run at
+ * a time: every event of the log with an id in (after, the run's last id], but those already pruned.
+ */
+export type DeliverRun = (events: readonly EventRecord[], after: string) => void;
+
+/**
  * Moves committed events from the log to live sessions, strictly in id order and each once.
  *
  * It reads the log rather than trusting in-memory hand-offs: two transactions that commit in
@@ -55,11 +61,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly knex: Knex,
-    /**
-     * Receives consecutive committed events in id order, each exactly once, a run at a time: every
-     * event of the log with an id in (after, the run's last id], but those already pruned.
-     */
-    private readonly deliver: (events: readonly EventRecord[], after: string) => void,
+    private readonly deliver: DeliverRun,
     private readonly logger: Logger,
     private readonly pollMs: number,
     /**

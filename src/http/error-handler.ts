@@ -1,4 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from '../logger';
+import type { GuessLimit } from './rate-limits';
 import { AppError, type ErrorCode } from '../errors/app-error';
 import { isDatabaseUnavailable } from '../storage/db-errors';
 
@@ -39,31 +42,58 @@ export function toAppError(err: unknown): AppError {
   return new AppError('INTERNAL', 'Internal server error', undefined, { cause: err });
 }
 
-export function sendError(res: Parameters<RequestHandler>[1], err: AppError): void {
+/** The error envelope, with the headers Express's res.json would send, on node:http's response. */
+export function sendError(res: ServerResponse, err: AppError): void {
   const body: ErrorBody = { error: { code: err.code, message: err.message } };
   if (err.details !== undefined) body.error.details = err.details;
   // An error that knows when trying again makes sense says so the standard way too.
   const retryAfterMs = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
   if (typeof retryAfterMs === 'number' && retryAfterMs >= 0) res.setHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
-  res.status(err.status).json(body);
+  const text = JSON.stringify(body);
+  res.statusCode = err.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+export interface ErrorAnswerDeps {
+  /** Turns a guess past the limit into RATE_LIMITED (rate-limits.ts). */
+  guesses: GuessLimit;
+  /** Told of every error answered, before its answer is sent: metrics, the status page. */
+  onError: (err: AppError) => void;
 }
 
 /**
- * The single place where errors become HTTP responses. Unknown errors become a generic 500: the
- * cause goes to the log, never to the client.
+ * Answers a request that failed, whichever way it came in (Express, or an endpoint served before
+ * it), and resolves to what was answered. Unknown errors become a generic 500: the cause goes to
+ * `log`, never to the client. 4xx are logged once, by the request's own line (which carries the
+ * code); a 5xx also logs its cause here. After the response has started, all it can do is cut it off.
  */
-export function errorHandler(onError: (err: AppError, res: Parameters<ErrorRequestHandler>[2]) => void): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const appErr = toAppError(err);
-    onError(appErr, res);
-    // 4xx are logged once, by the request logger's line (which carries the code); a 5xx also
-    // logs its cause here, since the client only ever sees the generic message.
-    if (appErr.status >= 500 && appErr.code !== 'SHUTTING_DOWN') req.log?.error({ code: appErr.code, err: appErr.cause ?? appErr }, appErr.message);
-    if (res.headersSent) {
-      res.destroy();
-      return;
+export type ErrorAnswer = (err: unknown, req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<AppError>;
+
+export function errorAnswer(deps: ErrorAnswerDeps): ErrorAnswer {
+  return async (err, req, res, log) => {
+    let appErr = toAppError(err);
+    try {
+      appErr = await deps.guesses(req, res, appErr);
+    } catch (limitErr) {
+      log.error({ code: 'INTERNAL', err: limitErr }, 'the failed-authentication limit failed; answering without it');
     }
-    sendError(res, appErr);
+    deps.onError(appErr);
+    // Express's request logger reads the code from here when the response finishes.
+    const locals = (res as { locals?: Record<string, unknown> }).locals;
+    if (locals) locals.errorCode = appErr.code;
+    if (appErr.status >= 500 && appErr.code !== 'SHUTTING_DOWN') log.error({ code: appErr.code, err: appErr.cause ?? appErr }, appErr.message);
+    if (res.headersSent) res.destroy();
+    else sendError(res, appErr);
+    return appErr;
+  };
+}
+
+/** Express's last middleware: every error a route or middleware passes on is answered here. */
+export function errorHandler(answer: ErrorAnswer, logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    void answer(err, req, res, req.log ?? logger);
   };
 }
 

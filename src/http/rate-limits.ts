@@ -1,6 +1,8 @@
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
-import type { ErrorRequestHandler, NextFunction, RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
 import { AppError, type ErrorCode } from '../errors/app-error';
+import { clientAddress, type TrustProxy } from './client-address';
 
 const refuse: RequestHandler = (_req, _res, next) => next(new AppError('RATE_LIMITED', 'Too many requests; slow down'));
 
@@ -12,24 +14,63 @@ const refuse: RequestHandler = (_req, _res, next) => next(new AppError('RATE_LIM
 const GUESSES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['AUTH_INVALID', 'WEBHOOK_SIGNATURE_INVALID']);
 
 /**
- * Failed authentication per client address (req.ip, which Express derives from TRUST_PROXY). It
- * sits on the error path and sees only guesses, so successful requests and long-lived streams
- * never count; past the limit, a guess is answered 429 instead of 401 (guessing tokens or tickets
- * gets slower, nobody else is affected).
+ * Failed authentication per client address (as TRUST_PROXY derives it). It sits on the error path
+ * and sees only guesses, so successful requests and long-lived streams never count; past the
+ * limit, a guess is answered 429 instead of 401 (guessing tokens or tickets gets slower, nobody
+ * else is affected). Given the error about to be answered, it resolves to the one to answer.
  */
-export function authFailureLimit(perFiveMinutes: number): ErrorRequestHandler {
+export type GuessLimit = (req: IncomingMessage, res: ServerResponse, err: AppError) => Promise<AppError>;
+
+export function guessLimit(perFiveMinutes: number, trust: TrustProxy): GuessLimit {
   const limiter = rateLimit({
     windowMs: 5 * 60_000,
     limit: perFiveMinutes,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    handler: (_req, _res, next) => next(new AppError('RATE_LIMITED', 'Too many failed authentications; slow down')),
+    keyGenerator: (req) => ipKeyGenerator(clientAddress(req, trust)),
+    handler: refuse,
   });
-  return (err, req, res, next) => {
-    if (!(err instanceof AppError) || !GUESSES.has(err.code)) return next(err);
-    const passOn: NextFunction = (replacement?: unknown) => next(replacement ?? err);
-    void limiter(req, res, passOn);
+  return async (req, res, err) => {
+    if (!GUESSES.has(err.code)) return err;
+    const pairs: string[] = [];
+    try {
+      await limitOutsideExpress(limiter, req, pairs);
+    } catch (refused) {
+      if (!(refused instanceof AppError)) throw refused;
+      err = new AppError('RATE_LIMITED', 'Too many failed authentications; slow down');
+    }
+    setPairs(res, pairs);
+    return err;
   };
+}
+
+/**
+ * Runs an express-rate-limit middleware on node:http's request, Express's or not. Of the response
+ * it uses what this view gives (our handlers answer nothing themselves): the headers it would set
+ * (draft-8's, or Retry-After) go to `pairs` as name/value pairs, for the answer or the failure to
+ * carry. Rejects with what the limiter's handler passed on (RATE_LIMITED) when over the limit.
+ */
+export function limitOutsideExpress(limiter: RequestHandler, req: IncomingMessage, pairs: string[]): Promise<void> {
+  const view = {
+    headersSent: false,
+    setHeader: (name: string, value: string) => pairs.push(name, String(value)),
+    append: (name: string, value: string) => pairs.push(name, String(value)),
+  };
+  return new Promise((resolve, reject) => {
+    void limiter(req as Request, view as unknown as Response, (err?: unknown) => {
+      // Its count for the request, which nothing here reads: a held poll need not keep it.
+      (req as { rateLimit?: unknown }).rateLimit = undefined;
+      if (err === undefined) resolve();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the limiter's error, passed on as it came
+      else reject(err);
+    });
+  });
+}
+
+/** Sets name/value pairs; a name given twice is sent twice, as Express's `append` would. */
+export function setPairs(res: ServerResponse, pairs: readonly string[]): void {
+  if (res.headersSent) return;
+  for (let i = 0; i < pairs.length; i += 2) res.appendHeader(pairs[i], pairs[i + 1]);
 }
 
 /** Polling per user (after authentication), so one phone cannot poll in a tight loop. */

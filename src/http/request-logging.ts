@@ -75,11 +75,18 @@ export function requestMetrics(httpDuration: Histogram<'method' | 'route' | 'sta
 }
 
 /**
- * The line pino-http writes for a request answered 200, for an endpoint served before Express
- * (poll-endpoint.ts), in the same shape. pino-http is not used there because it builds a child
+ * The line pino-http writes for a request, for an endpoint served before Express (poll-endpoint.ts,
+ * stream-endpoint.ts), in the same shape and at the same level. pino-http is not used there because it builds a child
  * logger per request, serializing the request, even when its line is below the level.
  */
 export function logServed(logger: Logger, req: IncomingMessage & { id?: unknown }, res: ServerResponse, startedAt: number): void {
   if (!logger.isLevelEnabled('info')) return;
   logger.info({ req: serializers.req(req), res: serializers.res(res), responseTime: Date.now() - startedAt }, 'request completed');
+}
+
+/** logServed's line for a request answered with an error: its code, at pino-http's level for it. */
+export function logFailed(logger: Logger, req: IncomingMessage & { id?: unknown }, res: ServerResponse, startedAt: number, code: string): void {
+  const level = code === 'SHUTTING_DOWN' || res.statusCode < 500 ? 'warn' : 'error';
+  const line = { req: serializers.req(req), res: serializers.res(res), responseTime: Date.now() - startedAt, code };
+  logger[level](line, res.statusCode >= 500 ? 'request errored' : 'request completed');
 }

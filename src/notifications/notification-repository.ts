@@ -207,3 +207,37 @@ export async function mutedTypes(db: Db, userIds: string[]): Promise<Map<string,
   const rows = await db<{ user_id: string; muted_types: string[] }>('notification_preferences').whereIn('user_id', userIds);
   return new Map(rows.map((r) => [r.user_id, new Set(r.muted_types)]));
 }
+
+/** What a notification says about the booking an event is about, with both parties' names. */
+export interface BookingFacts {
+  id: string;
+  clientId: string;
+  providerId: string;
+  service: string;
+  clientName: string;
+  providerName: string;
+}
+
+/** The bookings (with names) of `ids`, read in the events' own transaction, by id. */
+export async function bookingFactsOf(trx: Db, ids: readonly string[]): Promise<Map<string, BookingFacts>> {
+  if (!ids.length) return new Map();
+  const rows: Array<{ id: string; client_id: string; provider_id: string; service: string; client_name: string | null; provider_name: string | null }> =
+    await trx('bookings as b')
+      .join('users as c', 'c.id', 'b.client_id')
+      .join('users as p', 'p.id', 'b.provider_id')
+      .whereIn('b.id', ids)
+      .select('b.id', 'b.client_id', 'b.provider_id', 'b.service', 'c.name as client_name', 'p.name as provider_name');
+  return new Map(
+    rows.map((row) => [
+      String(row.id),
+      {
+        id: String(row.id),
+        clientId: row.client_id,
+        providerId: row.provider_id,
+        service: row.service,
+        clientName: row.client_name ?? 'a client',
+        providerName: row.provider_name ?? 'Your provider',
+      },
+    ]),
+  );
+}

@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { EmptyBody, parseInput } from '../http/validate';
 import { idempotent } from '../http/idempotency';
 import { pathId, RowId } from '../http/ids';
-import type { AppDeps } from '../app-deps';
+import type { Database } from '../storage/db';
+import type { Inbox } from './inbox';
 import { ContactPreferencesInput, toPreferenceColumns, toPreferencesView } from '../channels/contact-preferences';
 import { readPreferences, writePreferences } from '../channels/preference-repository';
 
@@ -14,11 +15,16 @@ export const InboxQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 
-export function notificationRoutes(deps: AppDeps): Router {
+export interface NotificationRoutesDeps extends AuthDeps {
+  db: Pick<Database, 'knex'>;
+  inbox: Pick<Inbox, 'list' | 'markRead'>;
+}
+
+export function notificationRoutes(deps: NotificationRoutesDeps): Router {
   const router = Router();
   const auth = authenticate(deps);
   const once = idempotent(deps.db.knex);
-  const svc = deps.notifications;
+  const svc = deps.inbox;
 
   router.get('/api/notifications', auth, async (req, res) => {
     const q = parseInput(InboxQuery, req.query);

@@ -1,11 +1,21 @@
 import { Router } from 'express';
 import { AppError } from '../errors/app-error';
-import type { AppDeps } from '../app-deps';
+import type { Config } from '../config';
+import type { Database } from '../storage/db';
+import type { Telemetry } from '../metrics/telemetry';
+import type { Lifecycle } from '../http/lifecycle';
 import { metricsGuard } from './metrics-token';
 import { pingDatabase } from './health-repository';
 
+export interface HealthRoutesDeps {
+  config: Pick<Config, 'METRICS_TOKEN'>;
+  db: Pick<Database, 'knex' | 'isMigrated'>;
+  telemetry: Pick<Telemetry, 'registry'>;
+  lifecycle: Pick<Lifecycle, 'draining'>;
+}
+
 /** /healthz: the process answers. /readyz: the database answers and is migrated. /metrics: Prometheus (METRICS_TOKEN when set). */
-export function healthRoutes(deps: AppDeps): Router {
+export function healthRoutes(deps: HealthRoutesDeps): Router {
   const router = Router();
   let migrated = false;
 

@@ -1,7 +1,30 @@
 import { Router } from 'express';
-import type { AppDeps } from '../app-deps';
+import type { Config } from '../config';
+import type { Database } from '../storage/db';
+import type { Telemetry } from '../metrics/telemetry';
+import type { Lifecycle } from '../http/lifecycle';
+import type { OutboxRelay } from '../events/outbox-relay';
+import type { ChannelRegistry } from '../realtime/channel-registry';
+import type { HeldPolls } from '../realtime/held-polls';
+import type { ClientModeTracker } from '../realtime/client-modes';
+import type { WebhookService } from '../payments/webhook-service';
+import type { StatusFigures } from './status-figures';
 import { metricsGuard } from './metrics-token';
 import { sendStatus } from './status-format';
+
+export interface StatusRoutesDeps {
+  config: Pick<Config, 'METRICS_TOKEN' | 'INSTANCE_ID' | 'EVENT_RETENTION_HOURS'>;
+  db: Pick<Database, 'kind'>;
+  telemetry: Telemetry;
+  lifecycle: Lifecycle;
+  /** The database's state and the log's bounds, refreshed in the background. */
+  statusFigures: StatusFigures;
+  relay: Pick<OutboxRelay, 'dispatchedId'>;
+  registry: Pick<ChannelRegistry, 'counts'>;
+  heldPolls: Pick<HeldPolls, 'counts'>;
+  clientModes: Pick<ClientModeTracker, 'counts'>;
+  webhooks: Pick<WebhookService, 'settling'>;
+}
 
 /**
  * GET /api/status: for operators with curl, no token. Counts only, never user ids or personal
@@ -9,7 +32,7 @@ import { sendStatus } from './status-format';
  * come from a check in the background (status-figures.ts), so a call costs no query. `?detail=1` adds
  * the process's own figures and needs METRICS_TOKEN when that is set.
  */
-export function statusRoutes(deps: AppDeps): Router {
+export function statusRoutes(deps: StatusRoutesDeps): Router {
   const router = Router();
   const guard = metricsGuard(deps.config.METRICS_TOKEN);
   router.get('/api/status', async (req, res) => {

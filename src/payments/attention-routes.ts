@@ -1,16 +1,16 @@
 import { Router } from 'express';
-import type { Knex } from 'knex';
 import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { AppError } from '../errors/app-error';
 import { idempotent } from '../http/idempotency';
 import { pathId } from '../http/ids';
 import { parseInput } from '../http/validate';
+import type { Database } from '../storage/db';
 import type { AttentionQueue } from './attention';
 import { AdminAction, AdminActionRequest, type EscrowAdmin } from './escrow-admin';
 
 /** What the operators' routes need, and nothing more. */
 export interface AttentionRouteDeps extends AuthDeps {
-  knex: Knex;
+  db: Pick<Database, 'knex'>;
   attention: AttentionQueue;
   escrowAdmin: EscrowAdmin;
 }
@@ -36,7 +36,7 @@ export function attentionRoutes(deps: AttentionRouteDeps): Router {
     '/api/ops/bookings/:id/:action',
     auth,
     (req, _res, next) => next(AdminAction.safeParse(req.params.action).success ? undefined : 'route'),
-    idempotent(deps.knex),
+    idempotent(deps.db.knex),
     async (req, res) => {
       const p = principalOf(req);
       adminOnly(p.role);

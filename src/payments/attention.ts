@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { roleChannel } from '../events/audience';
-import type { EventPublisher } from '../events/event-publisher';
+import type { DeriveEvents, EventPublisher } from '../events/event-publisher';
 import type { NewEvent } from '../events/event-types';
 import { forgetEnded, listAttention, raiseNew, type AttentionQuery } from './attention-repository';
 import { AttentionItem } from '../contract/views';
@@ -75,13 +75,10 @@ export class AttentionQueue {
  * The publisher's one derive hook: the operators' alerts that the events call for, then the
  * notifications of the events and of those alerts, all in the events' own transaction.
  */
-export function deriveAlertsAndNotifications(
-  attention: AttentionQueue,
-  notifications: { derive(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<NewEvent[]> },
-): (trx: Knex.Transaction, events: readonly NewEvent[]) => Promise<NewEvent[]> {
+export function deriveAlertsAndNotifications(attention: AttentionQueue, notificationsOf: DeriveEvents): DeriveEvents {
   return async (trx, events) => {
     const alerts = await attention.derive(trx, events);
-    return [...alerts, ...(await notifications.derive(trx, alerts.length ? [...events, ...alerts] : events))];
+    return [...alerts, ...(await notificationsOf(trx, alerts.length ? [...events, ...alerts] : events))];
   };
 }
 

@@ -1,10 +1,16 @@
 import { Router } from 'express';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { AppError } from '../errors/app-error';
 import { parseInput } from '../http/validate';
-import type { AppDeps } from '../app-deps';
+import type { Config } from '../config';
+import type { Database } from '../storage/db';
 import { ledgerSummary } from './ledger';
 import { listPayments, listPayouts, ListPaymentsQuery, ListPayoutsQuery } from './money-lists';
+
+export interface MoneyRoutesDeps extends AuthDeps {
+  config: Pick<Config, 'PLATFORM_FEE_BPS'>;
+  db: Pick<Database, 'knex'>;
+}
 
 /**
  * Read-only money routes:
@@ -13,7 +19,7 @@ import { listPayments, listPayouts, ListPaymentsQuery, ListPayoutsQuery } from '
  *   GET /api/payouts          a provider's own, or (admin) all; a client has none (403)
  * Lists page by id, newest first: `?cursor=<nextCursor>&limit=1..100&status=`.
  */
-export function moneyRoutes(deps: AppDeps): Router {
+export function moneyRoutes(deps: MoneyRoutesDeps): Router {
   const router = Router();
   const auth = authenticate(deps);
   const db = deps.db.knex;

@@ -1,15 +1,21 @@
 import express, { Router } from 'express';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { EmptyBody, parseInput } from '../http/validate';
 import { pathId } from '../http/ids';
 import { idempotent } from '../http/idempotency';
-import type { AppDeps } from '../app-deps';
+import type { Database } from '../storage/db';
+import type { WebhookService } from './webhook-service';
+import type { PaymentService } from './payment-service';
 import { findPayout } from './payout-repository';
 
 /** Paystack webhooks need the raw bytes for the signature, so this router is mounted before the JSON parser. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
 
-export function webhookRoutes(deps: AppDeps): Router {
+export interface WebhookRoutesDeps {
+  webhooks: Pick<WebhookService, 'receive'>;
+}
+
+export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   const router = Router();
   router.post('/api/webhooks/paystack', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -19,7 +25,12 @@ export function webhookRoutes(deps: AppDeps): Router {
   return router;
 }
 
-export function paymentRoutes(deps: AppDeps): Router {
+export interface PaymentRoutesDeps extends AuthDeps {
+  db: Pick<Database, 'knex'>;
+  payments: Pick<PaymentService, 'retryPayout'>;
+}
+
+export function paymentRoutes(deps: PaymentRoutesDeps): Router {
   const router = Router();
   router.post('/api/payouts/:id/retry', authenticate(deps), idempotent(deps.db.knex), async (req, res) => {
     const id = pathId(req.params.id, 'Payout');

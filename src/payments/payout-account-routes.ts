@@ -1,12 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { AppError } from '../errors/app-error';
 import { findUser, setPayoutAccount } from '../users/user-repository';
 import { profile } from '../users/user-routes';
 import { PaystackError } from './paystack-client';
-import type { AppDeps } from '../app-deps';
+import type { Database } from '../storage/db';
+import type { PaystackClient } from './paystack-client';
 
 export const PayoutAccountRequest = z.strictObject({
   accountName: z.string().trim().min(1).max(200),
@@ -14,8 +15,14 @@ export const PayoutAccountRequest = z.strictObject({
   bankCode: z.string().regex(/^\d{3,10}$/, 'a Paystack bank code'),
 });
 
+export interface PayoutAccountRoutesDeps extends AuthDeps {
+  db: Pick<Database, 'knex'>;
+  /** Null when PAYSTACK_SECRET_KEY is not set: the route answers PAYMENT_PROVIDER_UNAVAILABLE. */
+  paystack: Pick<PaystackClient, 'createTransferRecipient'> | null;
+}
+
 /** PUT /api/me/payout-account: a provider's bank account, registered with Paystack as a transfer recipient. */
-export function payoutAccountRoutes(deps: AppDeps): Router {
+export function payoutAccountRoutes(deps: PayoutAccountRoutesDeps): Router {
   const router = Router();
   const auth = authenticate(deps);
   const db = deps.db.knex;

@@ -1,18 +1,29 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
 import helmet from 'helmet';
+import type { RequestHandler } from 'express';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { Telemetry } from '../metrics/telemetry';
 import { corsPolicy } from '../http/cors';
-import { handOverTo } from '../http/handed-over';
+import type { ErrorAnswer } from '../http/error-handler';
 import { carriesBody } from '../http/require-json';
-import { logServed, requestId } from '../http/request-logging';
-import type { AppDeps } from '../app-deps';
-import { POLL_PATH, pollerOf, type PollSink } from './poll';
+import { logFailed, logServed, requestId } from '../http/request-logging';
+import { POLL_PATH, type Poller, type PollSink } from './poll';
+
+export interface PollEndpointDeps {
+  poller: Poller;
+  config: Pick<Config, 'CORS_ORIGINS'>;
+  telemetry: Pick<Telemetry, 'httpDuration'>;
+  logger: Logger;
+  answerError: ErrorAnswer;
+}
 
 /**
  * Answers `GET /api/events` before Express. Polling is most of a server's requests (every phone,
  * every few seconds), and Express's router and middleware chain, the body parser and pino-http's
  * per-request child logger serve none of it: answered here, a poll costs about half the CPU
- * (docs/performance.md, "Why the code is shaped so"). It keeps what a poll's answer carries in
+ * (docs/performance.md, "Why the code is shaped so"). It gives what a poll's answer carries in
  * Express: helmet's headers, CORS, the request id, the request's line and its duration metric.
  *
  * Those headers are set when the answer is sent, not when the request comes: a long poll is held
@@ -20,31 +31,41 @@ import { POLL_PATH, pollerOf, type PollSink } from './poll';
  * for it. Everything an answer needs is in the request, the response and the start
  * time, so one sink serves every poll, and a held poll keeps no closure of this endpoint's.
  *
- * A poll that fails is handed to the Express app with its error (see handed-over.ts), so that
- * errors are logged, counted and answered in one place. Every other request, and a poll that
- * carries a body (Express refuses or parses it), goes to `next` untouched.
+ * A poll that fails is answered here too, by the same function that answers Express's errors.
+ * Every other request, and a poll that carries a body (Express checks it), goes to `next`
+ * untouched.
  */
-export function withPollEndpoint(deps: AppDeps, next: RequestListener): RequestListener {
+export function withPollEndpoint(deps: PollEndpointDeps, next: RequestListener): RequestListener {
   const cors = corsPolicy(deps.config);
   const securityHeaders = helmet();
-  const poller = pollerOf(deps);
-  const { telemetry, logger } = deps;
-  const labels = { method: 'GET', route: POLL_PATH, status: '200' };
+  const { poller, telemetry, logger, answerError } = deps;
+  const decorate = (req: IncomingMessage, res: ServerResponse) => {
+    req.id = requestId(req, res);
+    inline(securityHeaders, req, res);
+    inline(cors, req, res);
+  };
   const sink: PollSink = {
-    decorate(req, res) {
-      req.id = requestId(req, res);
-      inline(securityHeaders, req, res);
-      inline(cors, req, res);
-    },
+    decorate,
     finished(req, res, startedAt) {
       // A long poll whose client left while it was held was never answered: nothing to count.
       if (!res.writableEnded) return;
       const ms = performance.now() - startedAt;
-      telemetry.httpDuration.observe(labels, ms / 1_000);
+      telemetry.httpDuration.observe({ method: 'GET', route: POLL_PATH, status: '200' }, ms / 1_000);
       logServed(logger, req, res, Date.now() - ms);
     },
-    failed(req, res, err) {
-      handOverTo(next, req, res)(err);
+    failed(req, res, err, startedAt) {
+      if (!res.headersSent) {
+        try {
+          decorate(req, res);
+        } catch (decorating) {
+          err = decorating;
+        }
+      }
+      void answerError(err, req, res, logger).then((answered) => {
+        const ms = performance.now() - startedAt;
+        telemetry.httpDuration.observe({ method: 'GET', route: POLL_PATH, status: String(res.statusCode) }, ms / 1_000);
+        logFailed(logger, req, res, Date.now() - ms, answered.code);
+      });
     },
   };
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -52,6 +73,18 @@ export function withPollEndpoint(deps: AppDeps, next: RequestListener): RequestL
     const q = url.indexOf('?');
     if (req.method !== 'GET' || (q === -1 ? url : url.slice(0, q)) !== POLL_PATH || carriesBody(req)) return next(req, res);
     void poller.serve(req, res, querystring.parse(q === -1 ? '' : url.slice(q + 1)), sink, performance.now());
+  };
+}
+
+/**
+ * The same polls inside Express, for what the endpoint passes on (a body, which Express's
+ * middleware has checked; a path variant such as a trailing slash). Express's middleware sets
+ * the answer's headers, logs it and counts it, and its error handler answers a failure.
+ */
+export function pollRoute(poller: Poller): RequestHandler {
+  return (req, res, next) => {
+    const sink: PollSink = { decorate: () => undefined, finished: () => undefined, failed: (_q, _s, err) => next(err) };
+    void poller.serve(req, res, req.query, sink, performance.now());
   };
 }
 

@@ -5,14 +5,14 @@ import type { HeldPoll } from './held-polls';
 import type { Expiring } from './poll-deadlines';
 import type { TypeFilter } from './type-filter';
 
-/** Where a poll's outcome goes (poll.ts): the endpoint before Express, or the Express route. */
+/** Where a poll's outcome goes (poll.ts): the endpoint before Express, or its route in Express. */
 export interface PollSink {
   /** Sets the headers an answer carries besides its own, just before it is sent. */
   decorate(req: IncomingMessage, res: ServerResponse): void;
   /** Answered 200 (`res.writableEnded`), or not at all: the client left while it was held. */
   finished(req: IncomingMessage, res: ServerResponse, startedAt: number): void;
   /** Failed before anything was sent. */
-  failed(req: IncomingMessage, res: ServerResponse, err: unknown): void;
+  failed(req: IncomingMessage, res: ServerResponse, err: unknown, startedAt: number): void;
 }
 
 /** What a waiting poll asks of the poller that holds it. */
@@ -58,7 +58,7 @@ export class WaitingPoll implements HeldPoll, Expiring {
     readonly types: TypeFilter | undefined,
     /** Events per answer. */
     readonly limit: number,
-    readonly req: IncomingMessage,
+    /** Its request is `res.req`: one field less on every held poll. */
     readonly res: ServerResponse,
     readonly sink: PollSink,
     /** performance.now() when the request came. */

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { z } from 'zod';
-import { authenticateRequest } from '../http/authenticate';
-import { pollLimit } from '../http/rate-limits';
+import { authenticateRequest, type AuthDeps } from '../http/authenticate';
+import { limitOutsideExpress, pollLimit, setPairs } from '../http/rate-limits';
 import { parseInput } from '../http/validate';
 import { AppError } from '../errors/app-error';
 import { checkCursor, compareIds, EVENT_ID_PATTERN, logBounds, readEvents } from '../events/event-log';
@@ -11,9 +11,14 @@ import { toEnvelope, type ChannelName } from '../events/event-types';
 import type { PollResponse } from '../contract/events';
 
 export type { PollResponse, PollSink };
-import type { AppDeps } from '../app-deps';
+import type { Config } from '../config';
+import type { Database } from '../storage/db';
+import type { Telemetry } from '../metrics/telemetry';
+import type { OutboxRelay } from '../events/outbox-relay';
 import type { Principal } from '../auth/principal';
 import type { PollWindow } from './poll-window';
+import type { HeldPolls } from './held-polls';
+import type { Lifecycle } from '../http/lifecycle';
 import { PollDeadlines } from './poll-deadlines';
 import { WaitingPoll, type PollHolder, type PollSink } from './poll-wait';
 import { TypesParam } from './type-filter';
@@ -31,6 +36,17 @@ export const PollQuery = z.strictObject({
   types: TypesParam.optional(),
 });
 type PollQuery = z.infer<typeof PollQuery>;
+
+export interface PollerDeps extends AuthDeps {
+  config: Pick<Config, 'POLL_RATE_LIMIT_PER_MIN' | 'POLL_INTERVAL_MS' | 'POLL_MAX_WAIT_S' | 'LONG_POLLS_PER_USER_MAX'>;
+  db: Pick<Database, 'knex'>;
+  /** The recent log in memory, fed by the relay's runs (poll-window.ts). */
+  pollWindow: PollWindow;
+  heldPolls: HeldPolls;
+  relay: Pick<OutboxRelay, 'dispatchedId'>;
+  telemetry: Pick<Telemetry, 'pollRequests'>;
+  lifecycle: Pick<Lifecycle, 'draining'>;
+}
 type Channels = readonly ChannelName[];
 
 /**
@@ -43,7 +59,7 @@ export class Poller implements PollHolder {
   private readonly rateLimit: ReturnType<typeof pollLimit>;
   private readonly deadlines = new PollDeadlines();
 
-  constructor(private readonly deps: AppDeps) {
+  constructor(private readonly deps: PollerDeps) {
     this.recent = deps.pollWindow;
     this.rateLimit = pollLimit(deps.config.POLL_RATE_LIMIT_PER_MIN);
   }
@@ -73,7 +89,7 @@ export class Poller implements PollHolder {
       this.send(req, res, sink, startedAt, headers, body);
     } catch (err) {
       setPairs(res, headers);
-      sink.failed(req, res, err);
+      sink.failed(req, res, err, startedAt);
     }
   }
 
@@ -95,7 +111,7 @@ export class Poller implements PollHolder {
     // One flat string: the limiter builds its values by concatenation, and the pieces of those
     // (~0.7 KB a poll, in heap snapshots) would otherwise stay with the poll for as long as it waits.
     const kept = headers.join('\n');
-    const poll = new WaitingPoll(this, principal.userId, channels, q.types, q.limit, req, res, sink, startedAt, kept, cursor);
+    const poll = new WaitingPoll(this, principal.userId, channels, q.types, q.limit, res, sink, startedAt, kept, cursor);
     if (!heldPolls.hold(poll, config.LONG_POLLS_PER_USER_MAX)) {
       throw new AppError('TOO_MANY_POLLS', `At most ${config.LONG_POLLS_PER_USER_MAX} waiting polls per user`);
     }
@@ -113,11 +129,12 @@ export class Poller implements PollHolder {
   settle(poll: WaitingPoll, body: PollResponse | undefined, err: unknown): void {
     this.deps.heldPolls.leave(poll);
     this.deadlines.remove(poll);
-    const { req, res, sink, startedAt } = poll;
+    const { res, sink, startedAt } = poll;
+    const req = res.req;
     const headers = poll.headers === '' ? [] : poll.headers.split('\n');
     if (err !== undefined) {
       setPairs(res, headers);
-      sink.failed(req, res, err);
+      sink.failed(req, res, err, startedAt);
     } else if (body) this.send(req, res, sink, startedAt, headers, body);
     else sink.finished(req, res, startedAt);
   }
@@ -127,7 +144,7 @@ export class Poller implements PollHolder {
     try {
       sink.decorate(req, res);
     } catch (err) {
-      return sink.failed(req, res, err);
+      return sink.failed(req, res, err, startedAt);
     }
     sendJson(res, body);
     sink.finished(req, res, startedAt);
@@ -157,37 +174,11 @@ export class Poller implements PollHolder {
     return { events: page.map(toEnvelope), lastEventId, hasMore, reset: false, ...base };
   }
 
-  /**
-   * express-rate-limit's middleware, keyed by user, on node:http's request. Of the response it
-   * uses what this view gives (our handler answers nothing itself): its headers (draft-8's, or
-   * Retry-After) go to `headers` as name/value pairs, for the answer or the failure to carry.
-   * A view rather than methods added to `res`: a poll that fails goes on to Express, whose own
-   * `append` it would hide.
-   */
+  /** The per-user poll limit; its headers go to `headers`, for the answer or the failure to carry. */
   private limited(req: IncomingMessage, principal: Principal, headers: string[]): Promise<void> {
-    const r = req as Request;
-    r.principal = principal;
-    const view = {
-      headersSent: false,
-      setHeader: (name: string, value: string) => headers.push(name, String(value)),
-      append: (name: string, value: string) => headers.push(name, String(value)),
-    };
-    return new Promise((resolve, reject) => {
-      void this.rateLimit(r, view as unknown as Response, (err?: unknown) => {
-        // Its count for the request, which nothing here reads: a held poll need not keep it.
-        (r as { rateLimit?: unknown }).rateLimit = undefined;
-        if (err === undefined) resolve();
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the limiter's error, passed on as it came
-        else reject(err);
-      });
-    });
+    (req as Request).principal = principal;
+    return limitOutsideExpress(this.rateLimit, req, headers);
   }
-}
-
-/** Sets name/value pairs; a name given twice is sent twice, as `append` would. */
-function setPairs(res: ServerResponse, pairs: readonly string[]): void {
-  if (res.headersSent) return;
-  for (let i = 0; i < pairs.length; i += 2) res.appendHeader(pairs[i], pairs[i + 1]);
 }
 
 /** What Express's res.json sends (same headers), without Express. */
@@ -197,13 +188,4 @@ function sendJson(res: ServerResponse, body: PollResponse): void {
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
-}
-
-const pollers = new WeakMap<AppDeps, Poller>();
-
-/** The server's one Poller (one window, one rate-limit count), shared by both ways in. */
-export function pollerOf(deps: AppDeps): Poller {
-  let p = pollers.get(deps);
-  if (!p) pollers.set(deps, (p = new Poller(deps)));
-  return p;
 }

@@ -1,11 +1,24 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
+import helmet from 'helmet';
+import type { RequestHandler } from 'express';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { Telemetry } from '../metrics/telemetry';
 import { corsPolicy } from '../http/cors';
-import { handOverTo } from '../http/handed-over';
-import { openStream } from './stream-open';
-import type { AppDeps } from '../app-deps';
+import type { ErrorAnswer } from '../http/error-handler';
+import { logFailed, requestId } from '../http/request-logging';
+import type { StreamOpener } from './stream-open';
 
 export const STREAM_PATH = '/api/events/stream';
+
+export interface StreamEndpointDeps {
+  streams: StreamOpener;
+  config: Pick<Config, 'CORS_ORIGINS'>;
+  telemetry: Pick<Telemetry, 'httpDuration'>;
+  logger: Logger;
+  answerError: ErrorAnswer;
+}
 
 /**
  * Serves `GET /api/events/stream` before Express. A stream lives for hours, and everything the
@@ -13,18 +26,42 @@ export const STREAM_PATH = '/api/events/stream';
  * per-request child logger and helmet's headers, together more than the stream itself holds
  * (docs/performance.md, "Why the code is shaped so"). None of it serves an open stream.
  *
- * A request that fails before its stream opens is handed to the Express app with its error, so
- * that errors are still logged, counted (the failed-authentication limit) and answered in one
- * place. Every other request goes to Express untouched.
+ * A request that fails before its stream opens is answered here, by the same function that
+ * answers Express's errors, with the headers, line and metric Express would give it. Every other
+ * request goes to Express untouched.
  */
-export function withStreamEndpoint(deps: AppDeps, app: RequestListener): RequestListener {
+export function withStreamEndpoint(deps: StreamEndpointDeps, app: RequestListener): RequestListener {
   const cors = corsPolicy(deps.config);
+  const securityHeaders = helmet();
+  const { streams, telemetry, logger, answerError } = deps;
+  const failed = (req: IncomingMessage, res: ServerResponse, err: unknown, startedAt: number) => {
+    if (!res.headersSent) {
+      req.id = requestId(req, res);
+      securityHeaders(req, res, () => undefined);
+    }
+    void answerError(err, req, res, logger).then((answered) => {
+      const ms = performance.now() - startedAt;
+      telemetry.httpDuration.observe({ method: 'GET', route: STREAM_PATH, status: String(res.statusCode) }, ms / 1_000);
+      logFailed(logger, req, res, Date.now() - ms, answered.code);
+    });
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     if (req.method !== 'GET' || (q === -1 ? url : url.slice(0, q)) !== STREAM_PATH) return app(req, res);
+    const startedAt = performance.now();
     cors(req, res, () => {
-      openStream(deps, req, res, querystring.parse(q === -1 ? '' : url.slice(q + 1))).catch(handOverTo(app, req, res));
+      streams.open(req, res, querystring.parse(q === -1 ? '' : url.slice(q + 1))).catch((err: unknown) => failed(req, res, err, startedAt));
     });
+  };
+}
+
+/**
+ * The same streams inside Express, for what the endpoint passes on (a path variant such as a
+ * trailing slash). Express's middleware and error handler do the rest.
+ */
+export function streamRoute(streams: StreamOpener): RequestHandler {
+  return (req, res, next) => {
+    streams.open(req, res, req.query).catch(next);
   };
 }

@@ -1,14 +1,18 @@
 import { Router } from 'express';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { EmptyBody, parseInput } from '../http/validate';
-import type { AppDeps } from '../app-deps';
+import type { TicketStore } from '../auth/stream-tickets';
+
+export interface TicketRoutesDeps extends AuthDeps {
+  tickets: Pick<TicketStore, 'mint'>;
+}
 
 /**
  * POST /api/events/tickets: trade a Bearer token for a single-use stream ticket. No
  * Idempotency-Key: a stored answer would keep the ticket in the clear, and a lost answer is
  * simply asked again (a ticket is cheap and expires).
  */
-export function ticketRoutes(deps: AppDeps): Router {
+export function ticketRoutes(deps: TicketRoutesDeps): Router {
   const router = Router();
   router.post('/api/events/tickets', authenticate(deps), async (req, res) => {
     parseInput(EmptyBody, req.body ?? {});

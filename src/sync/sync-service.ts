@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
 import { logBounds } from '../events/event-log';
 import { inReadOnlySnapshot } from '../storage/snapshot-repository';
-import type { NotificationService } from '../notifications/notification-service';
+import type { Inbox } from '../notifications/inbox';
 import { listBookingViews } from '../bookings/booking-repository';
 import { bookingViewFor } from '../bookings/booking-views';
 import type { BookingView } from '../bookings/booking-schemas';
@@ -29,7 +29,7 @@ export const UNREAD_SHOWN = 50;
  * `cursor` and none after it: a client that applies what comes after `cursor` misses nothing and
  * applies nothing twice. The lists are the same repositories and views as their own routes.
  */
-export async function readSyncState(knex: Knex, notifications: NotificationService, p: Principal): Promise<SyncState> {
+export async function readSyncState(knex: Knex, notifications: Inbox, p: Principal): Promise<SyncState> {
   return inReadOnlySnapshot(knex, async (trx) => {
     // The first statement takes the snapshot; every read below sees the same one.
     const { lastId } = await logBounds(trx);

@@ -1,13 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Profile } from '../contract/views';
-import { authenticate, principalOf } from '../http/authenticate';
+import { authenticate, principalOf, type AuthDeps } from '../http/authenticate';
 import { parseInput } from '../http/validate';
 import { AppError } from '../errors/app-error';
 import { pageOf } from '../storage/paging';
 import { UserId } from '../contract/vocabulary';
 import { findUser, listProviders, setServices, type UserRow } from './user-repository';
-import type { AppDeps } from '../app-deps';
+import type { Database } from '../storage/db';
+import type { Principal } from '../auth/principal';
 
 export const ProvidersQuery = z.strictObject({
   service: z.string().trim().min(1).max(100).optional(),
@@ -16,6 +17,12 @@ export const ProvidersQuery = z.strictObject({
 });
 
 export const ServicesRequest = z.strictObject({ services: z.array(z.string().trim().min(1).max(100)).max(50) });
+
+export interface UserRoutesDeps extends AuthDeps {
+  db: Pick<Database, 'knex'>;
+  /** The inbox's count, which notifications/ owns (above this layer). */
+  inbox: { unreadCount(caller: Principal): Promise<number> };
+}
 
 /** The caller's profile as GET /api/me (and GET /api/sync) show it. */
 export function profile(u: UserRow): Profile {
@@ -36,14 +43,14 @@ export function profile(u: UserRow): Profile {
   };
 }
 
-export function userRoutes(deps: AppDeps): Router {
+export function userRoutes(deps: UserRoutesDeps): Router {
   const router = Router();
   const auth = authenticate(deps);
   const db = deps.db.knex;
 
   router.get('/api/me', auth, async (req, res) => {
     const p = principalOf(req);
-    res.json({ ...profile((await findUser(db, p.userId))!), unreadCount: await deps.notifications.unreadCount(p) });
+    res.json({ ...profile((await findUser(db, p.userId))!), unreadCount: await deps.inbox.unreadCount(p) });
   });
 
   router.put('/api/me/services', auth, async (req, res) => {

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage } from '../helpers/browser';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeBrowser, launchBrowser, newPage } from '../support/browser';
+import { startTestServer, type TestServer } from '../support/test-server';
 
 /*
  * What the dashboards show when time moves a booking: the provider's reminder of a waiting request,
@@ -57,10 +57,10 @@ describeBrowser('dashboards when time moves a booking (Chromium, demo mode)', ()
     await card(provider).locator('[data-action="accept"]').waitFor();
     await card(client).locator('[data-action="cancel"]').waitFor();
 
-    await srv.running.deps.bookingClock.runOnce(Date.parse(b.createdAt) + 12 * HOUR + MIN);
+    await srv.running.services.bookingClock.runOnce(Date.parse(b.createdAt) + 12 * HOUR + MIN);
     await toast(provider, '⏰ Thandi Nkosi is waiting for your answer').waitFor();
 
-    await srv.running.deps.bookingClock.runOnce(Date.parse(b.createdAt) + 24 * HOUR + MIN);
+    await srv.running.services.bookingClock.runOnce(Date.parse(b.createdAt) + 24 * HOUR + MIN);
     for (const page of [client, provider]) {
       await page.locator(`.booking[data-booking-id="${b.id}"][data-status="EXPIRED"]`).waitFor();
       expect(await card(page).locator('[data-role="status"]').textContent()).toBe('Expired unanswered');
@@ -78,7 +78,7 @@ describeBrowser('dashboards when time moves a booking (Chromium, demo mode)', ()
     await provider.locator(`.booking[data-booking-id="${b.id}"] [data-action="accept"]`).click();
     await client.locator(`.booking[data-booking-id="${b.id}"][data-status="CONFIRMED"]`).waitFor();
 
-    await srv.running.deps.bookingClock.runOnce(scheduledFor.getTime() - HOUR + MIN);
+    await srv.running.services.bookingClock.runOnce(scheduledFor.getTime() - HOUR + MIN);
     await toast(client, '⏰ Plumbing in an hour').waitFor();
     await toast(provider, '⏰ Plumbing in an hour').waitFor();
     expect(await toast(client, 'in 24 hours').count()).toBe(0);

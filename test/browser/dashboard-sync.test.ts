@@ -1,7 +1,8 @@
 import type { Browser, BrowserContext } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage, waitUntil } from '../helpers/browser';
-import { inAnHour, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeBrowser, launchBrowser, newPage, waitUntil } from '../support/browser';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
 import { pruneEvents } from '../../src/events/event-log';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * The dashboards load their state from one GET /api/sync, start the live client after its cursor,
@@ -108,7 +109,7 @@ describeBrowser('dashboards load from /api/sync', () => {
     await booking(second, 'CONFIRMED').waitFor();
     await second.locator('#connection[data-state="live"]').waitFor();
     // One stream for both tabs: the second one follows.
-    expect([...market.srv.running.deps.registry.all()].filter((x) => x.isOpen && x.principal.userId === client.sub)).toHaveLength(1);
+    expect([...market.srv.running.services.registry.all()].filter((x) => x.isOpen && x.principal.userId === client.sub)).toHaveLength(1);
     expect(await second.locator('.booking').count()).toBe(1);
     expect([...first.errors, ...second.errors]).toEqual([]);
   }, 60_000);
@@ -117,7 +118,7 @@ describeBrowser('dashboards load from /api/sync', () => {
     const sub = 'sync-c4';
     market.user(sub, 'client', { name: 'Short Session' });
     // Long enough to load the page on a busy machine; the page has no way to get another.
-    const token = market.srv.running.deps.tokens.sign({ sub, role: 'client', name: 'Short Session' }, 6);
+    const token = market.srv.running.services.tokens.sign({ sub, role: 'client', name: 'Short Session' }, 6);
     const page = await newPage(context);
     await page.goto(`${market.srv.url}/client.html#token=${token}`);
     await page.locator('#connection[data-state="live"]').waitFor();

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage, screenshot, waitUntil } from '../helpers/browser';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeBrowser, launchBrowser, newPage, screenshot, waitUntil } from '../support/browser';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
 
 /*
  * The dashboards in real Chromium against the real server in demo mode: seeded users, tokens minted
@@ -56,7 +56,7 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
   it('demo mode runs the fake Paystack in-process and the home page opens each seeded user’s dashboard', async () => {
     const fake = srv.running.demoPaystack?.fake;
     expect(fake).toBeDefined();
-    expect(srv.running.deps.config.PAYSTACK_BASE_URL).toBe(fake!.url);
+    expect(srv.running.services.config.PAYSTACK_BASE_URL).toBe(fake!.url);
 
     const clientCtx = await context();
     const home = await newPage(clientCtx);

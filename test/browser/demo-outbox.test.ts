@@ -1,8 +1,8 @@
 import request from 'supertest';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage, screenshot } from '../helpers/browser';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { inAnHour } from '../helpers/marketplace';
+import { describeBrowser, launchBrowser, newPage, screenshot } from '../support/browser';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * public/outbox.html in Chromium against the real server in demo mode, its channels' fakes inside

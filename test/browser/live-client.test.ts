@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage, screenshot, waitUntil } from '../helpers/browser';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeBrowser, launchBrowser, newPage, screenshot, waitUntil } from '../support/browser';
+import { startTestServer, type TestServer } from '../support/test-server';
 
 /**
  * The browser client (src/client/live-client.ts, served as /lib/client/live-client.js) in real Chromium
@@ -91,9 +91,9 @@ describeBrowser('browser live client', () => {
   const publish = async (user: string, n: number) =>
     (await srv.publish({ type: 'test.event', audience: [`user:${user}`], payload: { n } }))[0].id;
   /** Open streams of one user on the server, whoever holds them. */
-  const streamsOf = (user: string) => [...srv.running.deps.registry.all()].filter((s) => s.isOpen && s.principal.userId === user).length;
+  const streamsOf = (user: string) => [...srv.running.services.registry.all()].filter((s) => s.isOpen && s.principal.userId === user).length;
   const dropStreamsOf = (user: string) => {
-    for (const s of [...srv.running.deps.registry.all()]) if (s.principal.userId === user) s.drop('shutdown');
+    for (const s of [...srv.running.services.registry.all()]) if (s.principal.userId === user) s.drop('shutdown');
   };
   const status = async () => (await (await fetch(`${srv.url}/api/status`)).json()) as { clientModes: Record<string, number> };
 

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage } from '../helpers/browser';
-import { startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeBrowser, launchBrowser, newPage } from '../support/browser';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
 
 /* The preferences dialog of the client and provider dashboards, against the real API. */
 

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { describeBrowser, launchBrowser, newPage, screenshot } from '../helpers/browser';
-import { startMarketplace, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { describeBrowser, launchBrowser, newPage, screenshot } from '../support/browser';
+import { startMarketplace, type ConfirmedBooking, type Marketplace } from '../support/marketplace';
 
 /*
  * The operator page's "Needs attention" queue in real Chromium against the real server and the

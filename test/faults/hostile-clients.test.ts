@@ -1,13 +1,15 @@
-import { createTestDatabase, describeDb, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { createTestDatabase, describeDb, type TestDatabase } from '../support/test-db';
+import { baseEnv, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { probe, PROBE_SPAWN } from './helpers/probe';
 import { connectAndVanish, neverReaders, tightReconnects } from './helpers/hostile';
-import { cast } from './helpers/actors';
-import { signIn, type Actor } from './helpers/traffic';
-import { api, sleep } from './helpers/http';
+import { signIn } from './helpers/traffic';
+import { api } from './helpers/http';
 import { getJson } from './helpers/get-json';
 import { tcpSocketsOf } from './helpers/sockets';
+import { TEST_JWT_SECRET } from '../support/env';
+import { freePort } from '../support/free-port';
+import { cast, type Actor } from '../support/actors';
+import { sleep } from '../support/sleep';
 
 const LISTEN = '0A';
 

@@ -1,17 +1,19 @@
-import { TEST_JWT_SECRET } from '../helpers/test-server';
 import { PrivatePostgres, privatePostgresSkipReason } from './helpers/private-postgres';
-import { describeIfAvailable } from './helpers/skip';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { baseEnv, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { ResumingClient } from './helpers/resuming-client';
 import { catchUp, checkClients, lastEventId, readLedger } from './helpers/ledger';
 import { bookingLogMismatches, loggedTitles } from './helpers/consistency';
-import { actor, cast } from './helpers/actors';
-import { signIn, startTraffic, type Actor, type Traffic } from './helpers/traffic';
-import { api, sleep } from './helpers/http';
+import { signIn, startTraffic, type Traffic } from './helpers/traffic';
+import { api } from './helpers/http';
+import { TEST_JWT_SECRET } from '../support/env';
+import { freePort } from '../support/free-port';
+import { describeIfAvailable } from '../support/skip';
+import { actor, cast, type Actor } from '../support/actors';
+import { sleep } from '../support/sleep';
 
 const DB = 'rt_faults';
 
-describeIfAvailable(privatePostgresSkipReason(), 'a private PostgreSQL restarted and its connections terminated mid-traffic', () => {
+describeIfAvailable(privatePostgresSkipReason())('a private PostgreSQL restarted and its connections terminated mid-traffic', () => {
   let pg: PrivatePostgres | undefined;
   let srv: ServerProcess | undefined;
   const clients: ResumingClient[] = [];

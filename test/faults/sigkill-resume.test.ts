@@ -1,11 +1,12 @@
-import { createTestDatabase, describeDb, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { createTestDatabase, describeDb, type TestDatabase } from '../support/test-db';
+import { baseEnv, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { ResumingClient } from './helpers/resuming-client';
 import { catchUp, compare, expectedFor, lastEventId, readLedger } from './helpers/ledger';
-import { cast } from './helpers/actors';
 import { signIn, startTraffic, type Traffic } from './helpers/traffic';
-import { sleep } from './helpers/http';
+import { TEST_JWT_SECRET } from '../support/env';
+import { freePort } from '../support/free-port';
+import { cast } from '../support/actors';
+import { sleep } from '../support/sleep';
 
 const KILLS = 3;
 

@@ -1,13 +1,15 @@
-import { createTestDatabase, describeDb, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { baseEnv, freePort, killServer, startServerProcess, withTimeout, type ServerProcess } from '../helpers/server-process';
+import { createTestDatabase, describeDb, type TestDatabase } from '../support/test-db';
+import { baseEnv, killServer, startServerProcess, withTimeout, type ServerProcess } from '../support/server-process';
 import { ResumingClient } from './helpers/resuming-client';
 import { catchUp, checkClients, lastEventId, readLedger } from './helpers/ledger';
 import { loggedTitles } from './helpers/consistency';
-import { heldPost } from '../helpers/held-request';
-import { cast } from './helpers/actors';
+import { heldPost } from '../support/held-request';
 import { signIn, startTraffic, type Traffic } from './helpers/traffic';
-import { inAnHour, sleep } from './helpers/http';
+import { TEST_JWT_SECRET } from '../support/env';
+import { freePort } from '../support/free-port';
+import { cast } from '../support/actors';
+import { inAnHour } from '../support/booking-time';
+import { sleep } from '../support/sleep';
 
 describeDb('SIGTERM while under load', () => {
   let db: TestDatabase | undefined;

@@ -1,16 +1,17 @@
-import { createTestDatabase, describeDb, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { IS_CI } from '../helpers/env';
+import { createTestDatabase, describeDb, type TestDatabase } from '../support/test-db';
+import { IS_CI, TEST_JWT_SECRET } from '../support/env';
 import { FakePaystack } from '../../fakes/fake-paystack';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { baseEnv, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { ResumingClient } from './helpers/resuming-client';
 import { catchUp, compare, expectedFor, lastEventId, readLedger } from './helpers/ledger';
 import { bookingLogMismatches } from './helpers/consistency';
 import { MarketplaceFlows } from './helpers/marketplace-flows';
-import { cast } from './helpers/actors';
 import { signIn } from './helpers/traffic';
-import { api, pick, sleep } from './helpers/http';
+import { api, pick } from './helpers/http';
 import { webhookSettledWaiter } from './helpers/webhook-settled';
+import { freePort } from '../support/free-port';
+import { cast } from '../support/actors';
+import { sleep } from '../support/sleep';
 
 /** Bounded: two minutes in CI, half a minute on a workstation; SOAK_SECONDS for longer. */
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS || (IS_CI ? 120 : 30));

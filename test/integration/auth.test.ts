@@ -1,8 +1,10 @@
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/test-server';
-import { openStream, sleep, TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, TestStream } from '../support/sse-client';
+import { TEST_JWT_SECRET } from '../support/env';
+import { sleep } from '../support/sleep';
 
 describeDb('authentication', () => {
   let srv: TestServer;
@@ -70,7 +72,7 @@ describeDb('authentication', () => {
 
   it('lets exactly one of two concurrent redemptions of a ticket through', async () => {
     const res = await request(srv.url).post('/api/events/tickets').set('Authorization', `Bearer ${srv.token('tara', 'client')}`);
-    const outcomes = await Promise.allSettled([0, 1, 2].map(() => srv.running.deps.tickets.redeem(res.body.ticket)));
+    const outcomes = await Promise.allSettled([0, 1, 2].map(() => srv.running.services.tickets.redeem(res.body.ticket)));
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
   });
 
@@ -86,7 +88,7 @@ describeDb('authentication', () => {
     await srv.publish({ type: 'test.event', audience: ['user:ursula'], payload: {} });
     await sleep(200);
     expect(stream.ids).toEqual([]);
-    expect(srv.running.deps.registry.counts().total).toBe(0);
+    expect(srv.running.services.registry.counts().total).toBe(0);
   });
 
   it('ends a ticket stream when the token that minted the ticket expires', async () => {

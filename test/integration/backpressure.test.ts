@@ -1,8 +1,8 @@
 import net from 'node:net';
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, type TestStream } from '../support/sse-client';
 import { compareIds } from '../../src/events/event-log';
 import { toEnvelope, type EventRecord } from '../../src/events/event-types';
 
@@ -193,7 +193,7 @@ describeDb('a client that stops reading is dropped instead of being buffered wit
         { type: 'test.event', audience: [`user:${stalledUser}`], payload: { n, blob: PAYLOAD } },
         ...(readerUser ? [{ type: 'test.other', audience: [`user:${readerUser}` as const], payload: { n } }] : []),
       );
-      await srv.running.deps.relay.settle();
+      await srv.running.services.relay.settle();
       // Back to the event loop, as between two real requests: the server's writes are corked
       // until its next tick, and with PGlite a publish can complete without ever leaving the
       // microtask queue, so without this nothing would reach the socket at all.

@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { waitUntil } from '../helpers/browser';
+import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../support/test-db';
+import { baseEnv, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
+import { waitUntil } from '../support/browser';
 import { createTokenService } from '../../src/auth/jwt';
+import { TEST_JWT_SECRET } from '../support/env';
+import { freePort } from '../support/free-port';
+import { sleep } from '../support/sleep';
 
 const tokens = createTokenService(TEST_JWT_SECRET);
 const HOUR = 3_600_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Envelope {
   id: string;

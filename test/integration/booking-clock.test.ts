@@ -1,7 +1,7 @@
-import { describeDb, describeSharedDb } from '../helpers/test-db';
-import { startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { openStream } from '../helpers/sse-client';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb, describeSharedDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { openStream } from '../support/sse-client';
+import { startTestServer, type TestServer } from '../support/test-server';
 import { openDatabase } from '../../src/storage/db';
 import { up as createBookingTimers } from '../../migrations/20261207000101_create_booking_timers';
 
@@ -27,7 +27,7 @@ describeDb('the booking clock: request expiry and reminders', () => {
   });
   afterAll(() => m.stop());
   const knex = () => m.srv.db.database.knex;
-  const clock = () => m.srv.running.deps.bookingClock;
+  const clock = () => m.srv.running.services.bookingClock;
 
   /** Events about one booking, of one type, in log order. */
   async function eventsOf(bookingId: string, type: string): Promise<StoredEvent[]> {
@@ -280,13 +280,13 @@ describeSharedDb('the booking clock on two instances at once', () => {
         .filter((id) => mine.has(id));
 
     const halfway = Date.now() + 12 * HOUR + MIN;
-    const [ra, rb] = await Promise.all([a.running.deps.bookingClock.runOnce(halfway), b.running.deps.bookingClock.runOnce(halfway)]);
+    const [ra, rb] = await Promise.all([a.running.services.bookingClock.runOnce(halfway), b.running.services.bookingClock.runOnce(halfway)]);
     expect(ra.reminded + rb.reminded).toBe(120);
     const reminded = await countOf('booking.request_reminder');
     expect(reminded.sort()).toEqual([...ids].sort());
 
     const later = Date.now() + 25 * HOUR;
-    const [ea, eb] = await Promise.all([a.running.deps.bookingClock.runOnce(later), b.running.deps.bookingClock.runOnce(later)]);
+    const [ea, eb] = await Promise.all([a.running.services.bookingClock.runOnce(later), b.running.services.bookingClock.runOnce(later)]);
     expect(ea.expired + eb.expired).toBe(120);
     expect((await countOf('booking.expired')).sort()).toEqual([...ids].sort());
     expect((await countOf('booking.request_reminder')).length).toBe(120);

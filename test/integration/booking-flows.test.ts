@@ -1,6 +1,8 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { openStream, sleep, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { openStream, type TestStream } from '../support/sse-client';
+import { inAnHour } from '../support/booking-time';
+import { sleep } from '../support/sleep';
 
 jest.setTimeout(60_000);
 

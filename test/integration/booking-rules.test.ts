@@ -1,5 +1,6 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { inAnHour } from '../support/booking-time';
 
 describeDb('booking rules over HTTP: who may do what, and races', () => {
   let m: Marketplace;

@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
 
 describeDb('POST /api/events/client-mode', () => {
   let srv: TestServer;

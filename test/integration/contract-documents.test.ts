@@ -3,14 +3,15 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { validate as validateOpenApi } from '@readme/openapi-parser';
 import { DiagnosticSeverity, Parser as AsyncApiParser } from '@asyncapi/parser';
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { ROUTE_CATALOG } from '../helpers/route-catalog';
-import { checkAnswer, checkEvent, ContractViolation } from '../helpers/contract';
-import { openStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
+import { ROUTE_CATALOG } from '../support/route-catalog';
+import { checkAnswer, checkEvent, ContractViolation } from '../support/contract';
+import { openStream } from '../support/sse-client';
 import { OPERATIONS } from '../../src/docs/operations';
 import { EVENT_TYPES } from '../../src/contract/event-names';
 import { EVENT_DATA } from '../../src/contract/events';
+import { inAnHour } from '../support/booking-time';
 
 async function asyncApiErrors(doc: unknown): Promise<string[]> {
   const { diagnostics } = await new AsyncApiParser().parse(JSON.stringify(doc));

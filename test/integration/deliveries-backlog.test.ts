@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
 import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
@@ -25,7 +25,7 @@ describeDb('a backlog of deliveries drains after a provider outage', () => {
   });
 
   it('retries with backoff through a 10-minute outage, then sends every push exactly once', async () => {
-    const deps = m.srv.running.deps;
+    const deps = m.srv.running.services;
     const knex = deps.db.knex;
     const users = Array.from({ length: 20 }, (_, i) => m.user(`backlog-${i}`, 'provider'));
     const endpoints: string[] = [];

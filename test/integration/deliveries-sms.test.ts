@@ -1,10 +1,11 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
 import { FakeTwilio } from '../../fakes/fake-twilio';
 import { Dispatcher } from '../../src/channels/dispatcher';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';
 import type { ChannelSender } from '../../src/channels/channel';
+import { inAnHour } from '../support/booking-time';
 
 const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`;
 const AUTH_TOKEN = 'twilio_suite_token_0123456789abcdef';
@@ -45,7 +46,7 @@ describeDb('SMS and WhatsApp through Twilio', () => {
   });
 
   const knex = () => m.srv.db.database.knex;
-  const deps = () => m.srv.running.deps;
+  const deps = () => m.srv.running.services;
   const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
 
   /** The real SMS and WhatsApp channels, configured as the server configures them, to the fake. */
@@ -94,9 +95,10 @@ describeDb('SMS and WhatsApp through Twilio', () => {
 
   const rowOf = (notificationId: string, channel: string) => knex()('notification_deliveries').where({ notification_id: notificationId, channel }).first();
 
-  /** A provider with this number whose unread request has gone by WhatsApp: the message Twilio took. */
+  /** A provider with this number, who wrote to us on WhatsApp an hour ago, whose unread request has gone by WhatsApp: the message Twilio took. */
   async function requestSentByWhatsApp(phone: string) {
     const { client, provider } = await pair({ phone });
+    twilio.inbound(`whatsapp:${phone}`, Date.now() - 3_600_000);
     await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
     await dispatcher(textChannels()).runOnce(at(new Date(request.createdAt), 601));
@@ -107,6 +109,8 @@ describeDb('SMS and WhatsApp through Twilio', () => {
 
   it('an unread booking request goes by WhatsApp after ESCALATE_SMS_AFTER_S, to the E.164 number, from the configured sender', async () => {
     const { client, provider } = await pair({ phone: '082 555 0101' });
+    // Within 24 hours of their last WhatsApp message to us: free text reaches them.
+    twilio.inbound('whatsapp:+27825550101');
     await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
     const t0 = new Date(request.createdAt);
@@ -126,6 +130,8 @@ describeDb('SMS and WhatsApp through Twilio', () => {
         contentSid: null,
         contentVariables: null,
         statusCallback: STATUS_CALLBACK,
+        status: 'queued',
+        errorCode: null,
       },
     ]);
     await d.runOnce(at(t0, 3600));
@@ -216,6 +222,7 @@ describeDb('SMS and WhatsApp through Twilio', () => {
     expect(twilio.to('whatsapp:+27825550106')).toEqual([]);
 
     const deferred = await pair({ phone: '+27825550107' });
+    twilio.inbound('whatsapp:+27825550107');
     await book(deferred.client, deferred.provider);
     const later = await notificationOf(deferred.provider, 'booking.created');
     const t = at(new Date(later.createdAt), 601);

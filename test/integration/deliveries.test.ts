@@ -1,6 +1,6 @@
 import supertest from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
 import { SmtpSink } from '../../fakes/smtp-sink';
 import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';
@@ -10,6 +10,7 @@ import { EmailChannel } from '../../src/channels/email-channel';
 import { claimDue } from '../../src/channels/delivery-repository';
 import { receiptFacts } from '../../src/channels/receipt-repository';
 import type { ChannelSender } from '../../src/channels/channel';
+import { inAnHour } from '../support/booking-time';
 
 describeDb('deliveries beyond the tab', () => {
   let m: Marketplace;
@@ -42,7 +43,7 @@ describeDb('deliveries beyond the tab', () => {
   });
 
   const knex = () => m.srv.db.database.knex;
-  const deps = () => m.srv.running.deps;
+  const deps = () => m.srv.running.services;
   const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
 
   function email(): EmailChannel {
@@ -348,7 +349,7 @@ describeDb('deliveries beyond the tab', () => {
     const first = dispatcher([email()]);
     await first.ingest();
     const now = new Date();
-    const claimed = (await claimDue(knex(), now, 500, 60_000)).filter((x) => x.address === address);
+    const claimed = (await claimDue(knex(), now, { limit: 500, leaseMs: 60_000, cancelledByReading: ['push', 'whatsapp', 'sms'] })).toSend.filter((x) => x.address === address);
     expect(claimed).toHaveLength(1);
     await email().send({ deliveryId: claimed[0].id, notificationId: claimed[0].notification_id, userId: claimed[0].user_id, type: claimed[0].type, title: claimed[0].title, body: claimed[0].body, data: claimed[0].data ?? {}, address });
     expect(smtp.to(address)).toHaveLength(1);

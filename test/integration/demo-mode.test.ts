@@ -1,8 +1,9 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { inAnHour, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { startMarketplace } from '../support/marketplace';
 import { DEMO_USERS, seedDemoUsers } from '../../src/demo/demo-seed';
+import { inAnHour } from '../support/booking-time';
 
 describeDb('demo mode', () => {
   let srv: TestServer;
@@ -23,14 +24,14 @@ describeDb('demo mode', () => {
     }
     expect(new Set(res.body.users.map((u: { role: string }) => u.role))).toEqual(new Set(['client', 'provider', 'admin']));
     // Each recipient code in the database is one the running fake knows, so transfers can go out.
-    const rows = await srv.running.deps.db.knex('users').whereIn('id', providers.map((p: { id: string }) => p.id)).select('payout_recipient_code');
+    const rows = await srv.running.services.db.knex('users').whereIn('id', providers.map((p: { id: string }) => p.id)).select('payout_recipient_code');
     for (const r of rows) expect(srv.running.demoPaystack!.fake.recipient(r.payout_recipient_code)).toBeDefined();
   });
 
   it('mints a working token for a seeded user, and nothing for anyone else', async () => {
     const res = await request(srv.url).post('/api/demo/sessions').send({ userId: 'demo-provider-sipho' }).expect(201);
     expect(res.body.user).toEqual(expect.objectContaining({ id: 'demo-provider-sipho', role: 'provider' }));
-    expect(srv.running.deps.tokens.verify(res.body.token)).toEqual(expect.objectContaining({ userId: 'demo-provider-sipho', role: 'provider' }));
+    expect(srv.running.services.tokens.verify(res.body.token)).toEqual(expect.objectContaining({ userId: 'demo-provider-sipho', role: 'provider' }));
     const me = await request(srv.url).get('/api/me').set('Authorization', `Bearer ${res.body.token}`).expect(200);
     expect(me.body.payoutAccount.status).toBe('active');
 
@@ -42,9 +43,9 @@ describeDb('demo mode', () => {
   });
 
   it('seeding again changes nothing but the recipient codes, which the fake knows again', async () => {
-    const knex = srv.running.deps.db.knex;
+    const knex = srv.running.services.db.knex;
     const before = await knex('users').orderBy('id').select('id', 'role', 'name', 'email', 'services', 'created_at');
-    await seedDemoUsers(knex, srv.running.deps.paystack, srv.running.deps.logger);
+    await seedDemoUsers(knex, srv.running.services.paystack, srv.running.services.logger);
     const after = await knex('users').orderBy('id').select('id', 'role', 'name', 'email', 'services', 'created_at');
     expect(after).toEqual(before);
     const codes = await knex('users').whereNotNull('payout_recipient_code').pluck('payout_recipient_code');
@@ -53,7 +54,7 @@ describeDb('demo mode', () => {
   });
 
   it('resets the demo: bookings, payments and notifications go, users and payout accounts stay, and ids never repeat', async () => {
-    const knex = srv.running.deps.db.knex;
+    const knex = srv.running.services.db.knex;
     const thandi = srv.token('demo-client-thandi', 'client');
     const sipho = srv.token('demo-provider-sipho', 'provider');
     const book = () =>
@@ -100,7 +101,7 @@ describeDb('demo mode', () => {
   it('has no demo routes when demo mode is off', async () => {
     const plain = await startTestServer();
     try {
-      expect(plain.running.deps.config.demoMode).toBe(false);
+      expect(plain.running.services.config.demoMode).toBe(false);
       expect(plain.running.demoPaystack).toBeNull();
       await request(plain.url).get('/api/demo/users').expect(404);
       await request(plain.url).post('/api/demo/sessions').send({ userId: 'demo-admin' }).expect(404);

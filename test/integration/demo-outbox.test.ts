@@ -1,11 +1,11 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { inAnHour } from '../helpers/marketplace';
-import { waitUntil } from '../helpers/browser';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { waitUntil } from '../support/browser';
 import { findDemoUser } from '../../src/demo/demo-seed';
 import { DEMO_WHATSAPP_TEMPLATE } from '../../src/demo/demo-channels';
 import type { OutboxMessageView } from '../../src/contract/views';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * Demo mode with its channels' fakes inside the server: a booking request nobody reads reaches the
@@ -47,7 +47,7 @@ describeDb('the demo outbox', () => {
   it('a booking request the provider does not read goes by push, then WhatsApp, and the fake reports it delivered by a signed callback', async () => {
     expect(srv.running.demoChannels).not.toBeNull();
     // Texts go to the fake: the server's Twilio is the one inside this process.
-    expect(srv.running.deps.config.TWILIO_BASE_URL).toBe(`http://127.0.0.1:${new URL(srv.running.deps.config.TWILIO_BASE_URL).port}`);
+    expect(srv.running.services.config.TWILIO_BASE_URL).toBe(`http://127.0.0.1:${new URL(srv.running.services.config.TWILIO_BASE_URL).port}`);
     const since = await lastId();
     const thandi = await signIn(THANDI.id);
     const sipho = await signIn(SIPHO.id);
@@ -130,9 +130,9 @@ describeDb('the demo outbox', () => {
 
   it('a reset empties the outbox with the rest of the demo', async () => {
     // Escalations of the tests above still due would arrive after the reset: let them finish first.
-    const knex = srv.running.deps.db.knex;
+    const knex = srv.running.services.db.knex;
     await waitUntil('no delivery queued or sending', async () => Number((await knex('notification_deliveries').whereIn('status', ['queued', 'sending']).count<{ n: string }[]>({ n: '*' }))[0].n) === 0, 20_000, 100);
-    await srv.running.deps.dispatcher.idle();
+    await srv.running.services.dispatcher.idle();
     expect((await outbox()).length).toBeGreaterThan(0);
     await request(srv.url).post('/api/demo/reset').send({ confirm: 'reset' }).expect(200);
     expect(await outbox()).toEqual([]);
@@ -149,10 +149,10 @@ describeDb('the demo outbox', () => {
     try {
       const c = configured.running.demoChannels!;
       expect([c.smtp, c.twilio]).toEqual([null, null]);
-      expect(configured.running.deps.config.SMTP_URL).toBe('smtp://127.0.0.1:9');
-      expect(configured.running.deps.config.TWILIO_BASE_URL).toBe('https://api.twilio.com');
+      expect(configured.running.services.config.SMTP_URL).toBe('smtp://127.0.0.1:9');
+      expect(configured.running.services.config.TWILIO_BASE_URL).toBe('https://api.twilio.com');
       // No phone is made up for a real Twilio to text.
-      const phones = await configured.running.deps.db.knex('notification_preferences').whereNotNull('phone').count<{ n: string }[]>({ n: '*' });
+      const phones = await configured.running.services.db.knex('notification_preferences').whereNotNull('phone').count<{ n: string }[]>({ n: '*' });
       expect(Number(phones[0].n)).toBe(0);
     } finally {
       await configured.stop();
@@ -163,7 +163,7 @@ describeDb('the demo outbox', () => {
     const plain = await startTestServer();
     try {
       expect(plain.running.demoChannels).toBeNull();
-      expect(plain.running.deps.config.SMTP_URL).toBeUndefined();
+      expect(plain.running.services.config.SMTP_URL).toBeUndefined();
       await request(plain.url).get('/api/demo/outbox').expect(404);
     } finally {
       await plain.stop();

@@ -1,18 +1,12 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, postCardDispute, startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { openStream, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { postCardDispute, useMarketplace } from '../support/marketplace';
+import { openStream, type TestStream } from '../support/sse-client';
 
 describeDb('card disputes freeze the payout', () => {
-  let m: Marketplace;
+  const m = useMarketplace({ auditLedger: true });
   let n = 0;
   const streams: TestStream[] = [];
-  beforeAll(async () => {
-    m = await startMarketplace();
-  });
   afterEach(() => streams.splice(0).forEach((s) => s.close()));
-  afterAll(() => m.stop());
-  // Whatever each test did to the money, every cent is accounted for afterwards.
-  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
 
   /** A paid, completed booking; the client has not confirmed yet. */
@@ -44,7 +38,7 @@ describeDb('card disputes freeze the payout', () => {
     const payout = await knex()('payouts').where({ booking_id: c.id }).first();
     expect(m.paystack.transfer(payout.reference)).toBeUndefined();
     // Auto-release and reconciliation leave it alone too.
-    await m.srv.running.deps.reconciler!.runOnce();
+    await m.srv.running.services.reconciler!.runOnce();
     expect(m.paystack.transfer(payout.reference)).toBeUndefined();
 
     expect((await dispute('charge.dispute.resolve', c.reference, { resolution: 'declined' })).status).toBe(200);
@@ -58,7 +52,7 @@ describeDb('card disputes freeze the payout', () => {
     await dispute('charge.dispute.create', c.reference);
     const payment = await knex()('payments').where({ reference: c.reference }).first();
     expect(payment.disputed_at).not.toBeNull();
-    expect(await m.srv.running.deps.bookings.autoRelease(72, Date.now() + 100 * 3_600_000)).toBe(0);
+    expect(await m.srv.running.services.bookings.autoRelease(72, Date.now() + 100 * 3_600_000)).toBe(0);
     expect((await knex()('payments').where({ id: payment.id }).first()).status).toBe('ESCROW');
 
     await dispute('charge.dispute.resolve', c.reference, { resolution: 'auto-accepted' });

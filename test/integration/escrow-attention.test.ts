@@ -1,19 +1,16 @@
-import { describeDb } from '../helpers/test-db';
-import { type Actor, type ConfirmedBooking, expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { type Actor, type ConfirmedBooking, postCardDispute, useMarketplace } from '../support/marketplace';
 
 const HOUR = 3_600_000;
 
 /** Every case in which money waits for a person is in the operators' queue, and they can act on it. */
 describeDb('escrow: the attention queue and the operators’ actions', () => {
-  let m: Marketplace;
+  const m = useMarketplace({ env: { RECONCILE_INTERVAL_MS: '3600000', DISPUTE_ALERT_DAYS: '7', STALLED_WORK_HOURS: '48' }, auditLedger: true });
   let ops: Actor;
   beforeAll(async () => {
-    m = await startMarketplace({ RECONCILE_INTERVAL_MS: '3600000', DISPUTE_ALERT_DAYS: '7', STALLED_WORK_HOURS: '48' });
     ops = m.user('attention-ops', 'admin');
     await ops.get('/api/me').expect(200);
   });
-  afterAll(() => m.stop());
-  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
   type Item = { kind: string; id: string; bookingId: string; reason: string; amount: number; currency: string; since: string };
@@ -131,7 +128,7 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
     expect(await casesOf(c.id)).toEqual(['OTP_REQUIRED']);
     // The reconciler sees a transfer waiting for its OTP: not final, nothing sent again.
     await knex()('payouts').where({ id: payout.id }).update({ updated_at: new Date(Date.now() - 2 * HOUR) });
-    await m.srv.running.deps.reconciler!.runOnce();
+    await m.srv.running.services.reconciler!.runOnce();
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
     expect(m.paystack.requests.filter((r) => r.method === 'POST' && r.path === '/transfer' && (r.body as { reference: string }).reference === payout.reference)).toHaveLength(1);
   });
@@ -147,12 +144,12 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
     await knex()('bookings').where({ id: stalled.id }).update({ scheduled_for: new Date(Date.now() - 49 * HOUR) });
     expect(await casesOf(dispute.id)).toEqual(['CARD_DISPUTE']);
     expect(await casesOf(stalled.id)).toEqual(['STALLED_WORK']);
-    const attention = m.srv.running.deps.attention;
-    expect(await attention.sweep(m.srv.running.deps.publisher)).toBeGreaterThanOrEqual(2);
+    const attention = m.srv.running.services.attention;
+    expect(await attention.sweep(m.srv.running.services.publisher)).toBeGreaterThanOrEqual(2);
     expect(await alertsFor(dispute.id)).toEqual(['CARD_DISPUTE']);
     expect(await alertsFor(stalled.id)).toEqual(['STALLED_WORK']);
     // Told once: a second sweep raises nothing new for them.
-    await attention.sweep(m.srv.running.deps.publisher);
+    await attention.sweep(m.srv.running.services.publisher);
     expect(await alertsFor(stalled.id)).toEqual(['STALLED_WORK']);
     // An admin refunds the stalled booking: it leaves the queue.
     await act(stalled.id, 'refund').expect(200);

@@ -1,18 +1,13 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { useMarketplace } from '../support/marketplace';
 
 const HOUR = 3_600_000;
 
 /** Escrow is not released for work not done: the provider cannot start early, the client can hold it. */
 describeDb('escrow: the client can hold money for work not done', () => {
-  let m: Marketplace;
-  beforeAll(async () => {
-    m = await startMarketplace({ RECONCILE_INTERVAL_MS: '3600000', AUTO_RELEASE_HOURS: '72' });
-  });
-  afterAll(() => m.stop());
-  afterEach(() => expectBooksBalanced(m));
+  const m = useMarketplace({ env: { RECONCILE_INTERVAL_MS: '3600000', AUTO_RELEASE_HOURS: '72' }, auditLedger: true });
   const knex = () => m.srv.db.database.knex;
-  const bookings = () => m.srv.running.deps.bookings;
+  const bookings = () => m.srv.running.services.bookings;
 
   /** A paid booking at `scheduledFor`, in escrow. */
   async function paid(scheduledFor: Date, prefix = 'hold') {

@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { type Actor, type ConfirmedBooking, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { type Actor, type ConfirmedBooking, type Marketplace, postCardDispute, startMarketplace } from '../support/marketplace';
 import { up as openJournalBalances } from '../../migrations/20261207000002_open_journal_balances';
 
 const FEE_BPS = 500;

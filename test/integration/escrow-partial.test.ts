@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, PAYSTACK_TEST_KEY, postCardDispute, startMarketplace, type Actor, type ConfirmedBooking, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, postCardDispute, useMarketplace, type Actor, type ConfirmedBooking } from '../support/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
 
 /**
@@ -9,16 +9,13 @@ import { payoutAmount } from '../../src/payments/escrow';
  * cent is in the journal.
  */
 describeDb('escrow: partial refunds and partial disputes', () => {
-  let m: Marketplace;
+  const m = useMarketplace({ env: { RECONCILE_INTERVAL_MS: '3600000', PLATFORM_FEE_BPS: '500' }, auditLedger: true });
   let ops: Actor;
   let n = 0;
   beforeAll(async () => {
-    m = await startMarketplace({ RECONCILE_INTERVAL_MS: '3600000', PLATFORM_FEE_BPS: '500' });
     ops = m.user('partial-ops', 'admin');
     await ops.get('/api/me').expect(200);
   });
-  afterAll(() => m.stop());
-  afterEach(() => expectBooksBalanced(m));
   const knex = () => m.srv.db.database.knex;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
   const payoutOf = (bookingId: string) => knex()('payouts').where({ booking_id: bookingId }).first();
@@ -72,7 +69,7 @@ describeDb('escrow: partial refunds and partial disputes', () => {
     );
     // A redelivery, and the reconciler reading the same processed refund, count nothing twice.
     expect((await m.paystack.resendLastWebhook()).status).toBe(200);
-    await m.srv.running.deps.reconciler!.runOnce(Date.now() + 365 * 86_400_000);
+    await m.srv.running.services.reconciler!.runOnce(Date.now() + 365 * 86_400_000);
     expect((await paymentOf(c.reference)).refunded_amount).toBe('40000');
 
     await c.client.post(`/api/bookings/${c.id}/confirm-completion`).expect(200);
@@ -99,7 +96,7 @@ describeDb('escrow: partial refunds and partial disputes', () => {
     // Paystack processes the refund, but its webhook never reaches us.
     m.paystack.refundsOf(c.reference)[0].status = 'processed';
     expect((await paymentOf(c.reference)).status).toBe('REFUND_PENDING');
-    await m.srv.running.deps.reconciler!.runOnce(Date.now() + 365 * 86_400_000);
+    await m.srv.running.services.reconciler!.runOnce(Date.now() + 365 * 86_400_000);
     expect(await paymentOf(c.reference)).toEqual(expect.objectContaining({ status: 'ESCROW', refunded_amount: '10000' }));
   });
 

@@ -1,17 +1,12 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, type Marketplace, postCardDispute, startMarketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { postCardDispute, useMarketplace } from '../support/marketplace';
 
 /** Every state in which money waits on Paystack has something that moves it. */
 describeDb('escrow: money that waits on Paystack is always moved', () => {
-  let m: Marketplace;
-  beforeAll(async () => {
-    // The periodic run is far away: each test runs the reconciler itself, as one interval would.
-    m = await startMarketplace({ RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' });
-  });
-  afterAll(() => m.stop());
-  afterEach(() => expectBooksBalanced(m));
+  // The periodic run is far away: each test runs the reconciler itself, as one interval would.
+  const m = useMarketplace({ env: { RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' }, auditLedger: true });
   const knex = () => m.srv.db.database.knex;
-  const reconciler = () => m.srv.running.deps.reconciler!;
+  const reconciler = () => m.srv.running.services.reconciler!;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
   const confirmed = () => m.confirmedBookingWithPayment({ prefix: 'wait', amount: 45000 });
 

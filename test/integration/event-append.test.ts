@@ -1,5 +1,5 @@
-import { describeDb, TEST_DB } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb, TEST_DB } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
 import { appendEvents } from '../../src/events/event-log';
 import type { NewEvent } from '../../src/events/event-types';
 import { OutboxRelay } from '../../src/events/outbox-relay';
@@ -62,7 +62,7 @@ describeDb('the committing instance dispatching its own events', () => {
   it('does not let a personal event overtake a fan-out still waiting for its turn', async () => {
     const knex = srv.db.database.knex;
     const delivered: string[] = [];
-    const relay = new OutboxRelay(knex, (events) => delivered.push(...events.map((e) => e.id)), srv.running.deps.logger, 60_000);
+    const relay = new OutboxRelay(knex, (events) => delivered.push(...events.map((e) => e.id)), srv.running.services.logger, 60_000);
     await relay.start();
     const commit = (audience: NewEvent['audience']) =>
       knex.transaction((trx) => appendEvents(trx, [{ type: 'test.event', audience, payload: {} }]));

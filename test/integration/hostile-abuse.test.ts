@@ -5,15 +5,18 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import type { Knex } from 'knex';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/test-server';
-import { PAYSTACK_TEST_KEY, startMarketplace, inAnHour, type Marketplace } from '../helpers/marketplace';
-import { fingerprint, send, uniqueKey } from '../helpers/hostile-harness';
-import { ROUTE_CATALOG } from '../helpers/route-catalog';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
+import { fingerprint, send, uniqueKey } from '../support/hostile-harness';
+import { ROUTE_CATALOG } from '../support/route-catalog';
 import { RELAY_TAIL_STATEMENT } from '../../src/events/outbox-relay';
-import { openStream, sleep } from '../helpers/sse-client';
-import { spawnServer, killServer, withTimeout } from '../helpers/server-process';
+import { openStream } from '../support/sse-client';
+import { spawnServer, killServer, withTimeout } from '../support/server-process';
 import { signPaystackBody } from '../../fakes/fake-paystack';
+import { TEST_JWT_SECRET } from '../support/env';
+import { inAnHour } from '../support/booking-time';
+import { sleep } from '../support/sleep';
 
 /*
  * Abuse and exposure, probed as an attacker would: tokens that live forever or were issued for
@@ -392,7 +395,7 @@ describeDb('hostile abuse: status and metrics', () => {
   });
 
   it('answers /api/status from memory: twenty calls cost no query each, and it shows no process id', async () => {
-    const knex = srv.running.deps.db.knex;
+    const knex = srv.running.services.db.knex;
     let queries = 0;
     // What a status call used to cost: the log's bounds, read from event_log_state. The relay's
     // own read of the log (every RELAY_POLL_MS) reads the bound too; it is not the status page's.

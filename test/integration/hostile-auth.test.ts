@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
 import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
-import { describeDb } from '../helpers/test-db';
-import { startMarketplace, type Marketplace } from '../helpers/marketplace';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { ROUTE_CATALOG, validOf, type CatalogRoute } from '../helpers/route-catalog';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
+import { ROUTE_CATALOG, validOf, type CatalogRoute } from '../support/route-catalog';
 import {
   allowedActors,
   assertRefusal,
@@ -19,9 +18,10 @@ import {
   type Expected,
   type RawRequest,
   type World,
-} from '../helpers/hostile-harness';
-import type { Actor } from '../helpers/marketplace';
+} from '../support/hostile-harness';
+import type { Actor } from '../support/marketplace';
 import type { Role } from '../../src/contract/vocabulary';
+import { TEST_JWT_SECRET } from '../support/env';
 
 /*
  * Property: every authenticated route refuses every token it should (none, garbage, unsigned,

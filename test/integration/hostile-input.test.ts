@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import fc from 'fast-check';
-import { describeDb } from '../helpers/test-db';
-import { startMarketplace, inAnHour, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
 import { createApp } from '../../src/app';
 import {
   appRoutes,
@@ -15,7 +15,7 @@ import {
   type Field,
   type FieldSpec,
   type Shape,
-} from '../helpers/route-catalog';
+} from '../support/route-catalog';
 import {
   allowedActors,
   assertRefusal,
@@ -32,7 +32,8 @@ import {
   type Expected,
   type RawRequest,
   type World,
-} from '../helpers/hostile-harness';
+} from '../support/hostile-harness';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * Property: whatever is wrong with a request to one of our routes (types, missing or extra
@@ -219,7 +220,7 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
   }
 
   it('has a catalog entry for every route the app registers, in demo mode or not, and none for a route it does not', () => {
-    const deps = m.srv.running.deps;
+    const deps = m.srv.running.services;
     expect(catalogRoutes({ demo: false })).toEqual(appRoutes(createApp({ ...deps, config: { ...deps.config, demoMode: false } })));
     expect(catalogRoutes({ demo: true })).toEqual(appRoutes(createApp({ ...deps, config: { ...deps.config, demoMode: true } })));
   });

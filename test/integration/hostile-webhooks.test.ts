@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import crypto from 'node:crypto';
-import { describeDb } from '../helpers/test-db';
-import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace, type ConfirmedBooking } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace, type ConfirmedBooking } from '../support/marketplace';
 import { signPaystackBody } from '../../fakes/fake-paystack';
-import { assertRefusal, badLogLines, expectCode, fingerprint, send, Tally, type Expected, type Fingerprint, type RawRequest } from '../helpers/hostile-harness';
+import { assertRefusal, badLogLines, expectCode, fingerprint, send, Tally, type Expected, type Fingerprint, type RawRequest } from '../support/hostile-harness';
 
 /*
  * Property: a Paystack webhook moves money only when it is Paystack's signature over exactly

@@ -1,7 +1,8 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
+import { sleep } from '../support/sleep';
 
 describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
   let srv: TestServer;

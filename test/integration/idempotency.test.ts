@@ -1,5 +1,6 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Marketplace } from '../support/marketplace';
+import { inAnHour } from '../support/booking-time';
 
 describeDb('Idempotency-Key on POSTs', () => {
   let m: Marketplace;

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, TestStream } from '../support/sse-client';
 
 describeDb('protecting the instance', () => {
   let srv: TestServer;

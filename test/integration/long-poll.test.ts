@@ -1,8 +1,8 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, type TestStream } from '../helpers/sse-client';
-import { longPoll, until } from '../helpers/long-poll';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, type TestStream } from '../support/sse-client';
+import { longPoll, until } from '../support/long-poll';
 import { appendEvents } from '../../src/events/event-log';
 
 const ids = (body: { events: Array<{ id: string }> }) => body.events.map((e) => e.id);
@@ -14,7 +14,7 @@ describeDb('long polling GET /api/events?after=&wait=', () => {
   });
   afterAll(() => srv.stop());
 
-  const held = () => srv.running.deps.heldPolls.counts().held;
+  const held = () => srv.running.services.heldPolls.counts().held;
   const cursorNow = async (token: string) => (await request(srv.url).get('/api/events').set('Authorization', `Bearer ${token}`)).body.lastEventId as string;
 
   it('holds until an event for the caller commits, then answers at once with it; others’ events do not wake it', async () => {
@@ -103,7 +103,7 @@ describeDb('long polling GET /api/events?after=&wait=', () => {
     await until(() => held() === 1);
     poll.abort();
     await until(() => held() === 0, 5_000, 'the held poll to be freed');
-    expect(srv.running.deps.heldPolls.counts()).toEqual({ held: 0, users: 0 });
+    expect(srv.running.services.heldPolls.counts()).toEqual({ held: 0, users: 0 });
     // Its user's events go nowhere and break nothing.
     await srv.publish({ type: 'test.event', audience: ['user:gone'], payload: {} });
     await srv.settledLastId();
@@ -172,24 +172,24 @@ describeDb('long polls and commits this instance only hears of (another instance
   beforeAll(async () => {
     // Neither the fallback poll (a minute) nor NOTIFY (stopped) moves the relay by itself.
     srv = await startTestServer({ RELAY_POLL_MS: '60000' });
-    await srv.running.listener?.stop();
+    await srv.running.services.listener?.stop();
   });
   afterAll(() => srv.stop());
 
   /** What another instance does: append and commit on the shared log, without this relay knowing. */
   const commitElsewhere = (audience: `user:${string}`) =>
-    srv.running.deps.db.knex.transaction(async (trx) => (await appendEvents(trx, [{ type: 'test.event', audience: [audience], payload: {} }]))[0]);
+    srv.running.services.db.knex.transaction(async (trx) => (await appendEvents(trx, [{ type: 'test.event', audience: [audience], payload: {} }]))[0]);
 
   it('a held poll answers when the relay learns of the commit, and not before', async () => {
     const token = srv.token('far', 'client');
     const after = (await request(srv.url).get('/api/events').set('Authorization', `Bearer ${token}`)).body.lastEventId;
     const poll = longPoll(srv.url, token, { after, wait: 15 });
-    await until(() => srv.running.deps.heldPolls.counts().held === 1);
+    await until(() => srv.running.services.heldPolls.counts().held === 1);
     const x = await commitElsewhere('user:far');
     await new Promise((r) => setTimeout(r, 200));
-    expect(srv.running.deps.heldPolls.counts().held).toBe(1);
+    expect(srv.running.services.heldPolls.counts().held).toBe(1);
     // What the commit listener does when the other instance's NOTIFY arrives.
-    srv.running.deps.relay.poke();
+    srv.running.services.relay.poke();
     const { body } = await poll.answer;
     expect(ids(body)).toEqual([x.id]);
     expect(body.lastEventId).toBe(x.id);
@@ -199,14 +199,14 @@ describeDb('long polls and commits this instance only hears of (another instance
     const token = srv.token('ahead', 'client');
     const x = await commitElsewhere('user:ahead');
     const poll = longPoll(srv.url, token, { after: x.id, wait: 15 });
-    await until(() => srv.running.deps.heldPolls.counts().held === 1);
-    srv.running.deps.relay.poke();
-    await srv.running.deps.relay.settle();
+    await until(() => srv.running.services.heldPolls.counts().held === 1);
+    srv.running.services.relay.poke();
+    await srv.running.services.relay.settle();
     // x is dispatched here now, but the client had it: still held.
     await new Promise((r) => setTimeout(r, 200));
-    expect(srv.running.deps.heldPolls.counts().held).toBe(1);
+    expect(srv.running.services.heldPolls.counts().held).toBe(1);
     const y = await commitElsewhere('user:ahead');
-    srv.running.deps.relay.poke();
+    srv.running.services.relay.poke();
     const { body } = await poll.answer;
     expect(ids(body)).toEqual([y.id]);
   });
@@ -219,7 +219,7 @@ describeDb('held polls on shutdown', () => {
       const token = srv.token('late', 'client');
       const after = (await request(srv.url).get('/api/events').set('Authorization', `Bearer ${token}`)).body.lastEventId;
       const polls = [longPoll(srv.url, token, { after, wait: 25 }), longPoll(srv.url, token, { after, wait: 25 })];
-      await until(() => srv.running.deps.heldPolls.counts().held === 2);
+      await until(() => srv.running.services.heldPolls.counts().held === 2);
       const started = Date.now();
       await srv.running.shutdown();
       expect(Date.now() - started).toBeLessThan(5_000);

@@ -1,10 +1,11 @@
 import { openDatabase } from '../../src/storage/db';
-import { adminQuery, describeSharedDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream } from '../helpers/sse-client';
-import { longPoll, until } from '../helpers/long-poll';
+import { describeSharedDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
+import { longPoll, until } from '../support/long-poll';
 import { CommitListener } from '../../src/events/commit-listener';
 import { createLogger } from '../../src/logger';
+import { adminQuery } from '../support/postgres-admin';
 
 
 describeSharedDb('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the others)', () => {
@@ -29,14 +30,14 @@ describeSharedDb('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the o
     await stream.waitForCount(20, 10_000);
     expect(stream.ids).toEqual(first);
 
-    const pid = b.running.listener!.backendPid;
+    const pid = b.running.services.listener!.backendPid;
     expect(pid).toEqual(expect.any(Number));
     await adminQuery(`SELECT pg_terminate_backend(${Number(pid)})`);
     const second = [];
     for (let i = 0; i < 5; i++) second.push((await a.publish({ type: 'test.event', audience: ['user:roamer'], payload: { i } }))[0].id);
     await stream.waitForCount(25, 10_000);
     expect(stream.ids).toEqual([...first, ...second]);
-    expect(b.running.listener!.backendPid).not.toBe(pid);
+    expect(b.running.services.listener!.backendPid).not.toBe(pid);
     stream.close();
   });
 
@@ -59,7 +60,7 @@ describeSharedDb('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the o
     const after = await b.settledLastId();
     await a.publish({ type: 'test.event', audience: ['user:not-phone'], payload: {} });
     const poll = longPoll(b.url, token, { after, wait: 20 });
-    await until(() => b.running.deps.heldPolls.counts().held === 1, 5_000, 'the poll to be held on B');
+    await until(() => b.running.services.heldPolls.counts().held === 1, 5_000, 'the poll to be held on B');
     const [e] = await a.publish({ type: 'test.event', audience: ['user:phone'], payload: { from: 'A' } });
     const { status, body, tookMs } = await poll.answer;
     expect(status).toBe(200);
@@ -72,7 +73,7 @@ describeSharedDb('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the o
 
   it('wakes an instance for the others\u2019 commits, not for its own (it has already poked its relay)', async () => {
     const wakes: string[] = [];
-    const listener = new CommitListener(a.db.url!, () => wakes.push('wake'), createLogger('silent'), a.running.deps.config.INSTANCE_ID);
+    const listener = new CommitListener(a.db.url!, () => wakes.push('wake'), createLogger('silent'), a.running.services.config.INSTANCE_ID);
     await listener.start();
     wakes.length = 0; // the catch-up wake every (re)connect makes
     try {

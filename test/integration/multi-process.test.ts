@@ -1,11 +1,11 @@
 import { Client } from 'pg';
-import { createTestDatabase, describeSharedDb, type TestDatabase } from '../helpers/test-db';
-import { TEST_DATABASE_URL } from '../helpers/env';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { openStream, type TestStream } from '../helpers/sse-client';
-import { freePort, spawnServer, waitReady, type ServerProcess } from '../helpers/server-process';
+import { createTestDatabase, describeSharedDb, type TestDatabase } from '../support/test-db';
+import { TEST_DATABASE_URL, TEST_JWT_SECRET } from '../support/env';
+import { openStream, type TestStream } from '../support/sse-client';
+import { spawnServer, waitReady, type ServerProcess } from '../support/server-process';
 import { createTokenService } from '../../src/auth/jwt';
 import { COMMIT_CHANNEL, listenerApplicationName } from '../../src/events/commit-listener';
+import { freePort } from '../support/free-port';
 
 
 const tokens = createTokenService(TEST_JWT_SECRET);

@@ -1,7 +1,8 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { openStream, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { openStream, type TestStream } from '../support/sse-client';
 import { insertPersonalNotifications } from '../../src/notifications/notification-repository';
+import { inAnHour } from '../support/booking-time';
 
 describeDb('notification inbox', () => {
   let m: Marketplace;

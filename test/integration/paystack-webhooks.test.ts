@@ -1,7 +1,8 @@
 import request from 'supertest';
-import { describeDb, TEST_DB } from '../helpers/test-db';
-import { inAnHour, PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb, TEST_DB } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
 import { signPaystackBody } from '../../fakes/fake-paystack';
+import { inAnHour } from '../support/booking-time';
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -28,7 +29,7 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     payouts: await knex()('payouts').select('id', 'status').orderBy('id'),
   });
 
-  const settling = () => m.srv.running.deps.webhooks.settling;
+  const settling = () => m.srv.running.services.webhooks.settling;
   const lockWaiters = async () => {
     const [row] = await knex()('pg_stat_activity').where({ datname: knex().raw('current_database()'), wait_event_type: 'Lock' }).count<{ c: string }[]>('* as c');
     return Number(row.c);
@@ -291,7 +292,7 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
       const answers = await together(bookings.map((b) => b.id), () => Promise.all(charges.map((c) => post(c.body, c.signature))));
       // Recorded before anything is settled, so the failure is not the caller's.
       expect(answers.map((r) => `${r.status} ${r.body.outcome}`)).toEqual(charges.map(() => '200 recorded'));
-      await m.srv.running.deps.webhooks.idle();
+      await m.srv.running.services.webhooks.idle();
       for (const [i, b] of bookings.entries()) {
         expect(await statusTrail(b.reference)).toEqual(i === 2 ? ['PENDING'] : ['PENDING', 'PAID', 'ESCROW']);
       }
@@ -312,7 +313,7 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     expect((await post(c.body, c.signature).expect(200)).body.outcome).toBe('duplicate');
     // Its next attempt falls due (WEBHOOK_RETRY_MS later), and a sweep settles it.
     await knex()('webhook_deliveries').whereRaw(`payload->'data'->>'reference' = ?`, [poisoned.reference]).update({ next_attempt_at: knex().fn.now() });
-    expect(await m.srv.running.deps.webhooks.sweep()).toBe(1);
+    expect(await m.srv.running.services.webhooks.sweep()).toBe(1);
     await m.settled();
     expect(await statusTrail(poisoned.reference)).toEqual(['PENDING', 'PAID', 'ESCROW']);
   });

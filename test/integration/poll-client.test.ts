@@ -2,14 +2,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/test-server';
-import { until } from '../helpers/long-poll';
-import { baseEnv, freePort, killServer, startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { until } from '../support/long-poll';
+import { baseEnv, killServer, startServerProcess, type ServerProcess } from '../support/server-process';
 import { createPollClient, memoryStorage, type PollClient, type PollClientState, type SyncState } from '../../src/client/poll-client';
 import type { EventEnvelope } from '../../src/client/types';
 import { createTokenService } from '../../src/auth/jwt';
-import { sampleData } from '../helpers/sample-events';
+import { sampleData } from '../support/sample-events';
+import { TEST_JWT_SECRET } from '../support/env';
+import { freePort } from '../support/free-port';
 
 /** A poll client with everything it reports recorded. */
 function recorded(c: PollClient) {
@@ -31,7 +33,7 @@ describeDb('createPollClient against a real server', () => {
   afterEach(async () => {
     clients.splice(0).forEach((c) => c.stop());
     // The next test counts held polls: the ones stopped here must be gone from the server first.
-    await until(() => srv.running.deps.heldPolls.counts().held === 0, 5_000, 'stopped clients’ polls to be freed');
+    await until(() => srv.running.services.heldPolls.counts().held === 0, 5_000, 'stopped clients’ polls to be freed');
   });
   afterAll(() => srv.stop());
 
@@ -52,7 +54,7 @@ describeDb('createPollClient against a real server', () => {
     r.client.start();
     await until(() => r.syncs.length === 1 && r.client.state === 'live', 5_000, 'the sync');
     expect(r.syncs[0]).toEqual(expect.objectContaining({ cursor: await srv.settledLastId(), profile: expect.objectContaining({ id: 'pia' }) }));
-    await until(() => srv.running.deps.heldPolls.counts().held === 1, 5_000, 'a held poll');
+    await until(() => srv.running.services.heldPolls.counts().held === 1, 5_000, 'a held poll');
     const published = await publishTo('pia', 3);
     await until(() => r.events.length === 3, 5_000, 'three events');
     expect(r.ids()).toEqual(published);
@@ -83,7 +85,7 @@ describeDb('createPollClient against a real server', () => {
     r.client.start();
     await until(() => r.syncs.length === 1, 5_000, 'the sync after reset');
     expect(r.syncs[0].cursor).toBe(await srv.settledLastId());
-    await until(() => srv.running.deps.heldPolls.counts().held >= 1);
+    await until(() => srv.running.services.heldPolls.counts().held >= 1);
     const published = await publishTo('rex', 1);
     await until(() => r.events.length === 1);
     expect(r.ids()).toEqual(published);
@@ -135,20 +137,20 @@ describeDb('createPollClient against a real server', () => {
     await until(() => r.syncs.length === 1 && r.client.state === 'live');
     // The server suggests a minute between polls: the client now sleeps, holding nothing.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(srv.running.deps.heldPolls.counts().held).toBe(0);
+    expect(srv.running.services.heldPolls.counts().held).toBe(0);
     const published = await publishTo('bea', 1);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(r.events).toEqual([]);
     r.client.foreground();
     await until(() => r.events.length === 1, 5_000, 'the event once in front');
     expect(r.ids()).toEqual(published);
-    await until(() => srv.running.deps.heldPolls.counts().held === 1, 5_000, 'a held poll again');
+    await until(() => srv.running.services.heldPolls.counts().held === 1, 5_000, 'a held poll again');
   });
 
   it('asks only for the types it was given', async () => {
     const r = make({ sub: 'tina', types: ['payment.*'] });
     r.client.start();
-    await until(() => r.syncs.length === 1 && srv.running.deps.heldPolls.counts().held === 1);
+    await until(() => r.syncs.length === 1 && srv.running.services.heldPolls.counts().held === 1);
     await publishTo('tina', 2);
     const [paid] = await srv.publish({ type: 'payment.status_changed', audience: ['user:tina'], payload: sampleData('payment.status_changed') });
     await until(() => r.events.length === 1);
@@ -247,7 +249,7 @@ describeDb('createPollClient when idle: the server’s wait sets the pace', () =
   it('asks the full wait every time, one request per hold, no sync, and still hears the next event', async () => {
     const r = recorded((client = createPollClient({ baseUrl: srv.url, getToken: () => srv.token('ivo', 'client'), backoff: { initialMs: 50, maxMs: 200 } })));
     client.start();
-    await until(() => r.syncs.length === 1 && srv.running.deps.heldPolls.counts().held === 1, 5_000, 'the first held poll');
+    await until(() => r.syncs.length === 1 && srv.running.services.heldPolls.counts().held === 1, 5_000, 'the first held poll');
     const from = asked.length;
     const idleMs = 6_000;
     await new Promise((resolve) => setTimeout(resolve, idleMs));

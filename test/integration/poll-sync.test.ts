@@ -1,9 +1,9 @@
 import request from 'supertest';
 import { Client } from 'pg';
-import { describeDb, TEST_DB } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb, TEST_DB } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { inAnHour } from '../support/booking-time';
 
-import { inAnHour } from '../helpers/marketplace';
 
 interface Envelope {
   id: string;

@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
 import { PollWindow } from '../../src/realtime/poll-window';
 import { appendEvents, pruneEvents } from '../../src/events/event-log';
 import { eventRetention } from '../../src/events/retention';
@@ -16,12 +16,12 @@ describeDb('PollWindow: the recent log in memory for polls', () => {
     // A minute between fallback polls: the relay moves only when a test makes it.
     srv = await startTestServer({ RELAY_POLL_MS: '60000' });
     // No NOTIFY wake-ups either: "committed elsewhere, not yet heard of here" stays that way.
-    await srv.running.listener?.stop();
+    await srv.running.services.listener?.stop();
   });
   afterAll(() => srv.stop());
 
-  const knex = () => srv.running.deps.db.knex;
-  const dispatched = () => srv.running.deps.relay.dispatchedId;
+  const knex = () => srv.running.services.db.knex;
+  const dispatched = () => srv.running.services.relay.dispatchedId;
   const window = (capacity = 3) => new PollWindow(knex(), dispatched, capacity);
   const ann = (title: string) => ({ type: 'test.event', audience: ['all' as ChannelName], payload: { title } });
   const to = (user: string) => ({ type: 'test.event', audience: [`user:${user}` as ChannelName], payload: { user } });
@@ -64,7 +64,7 @@ describeDb('PollWindow: the recent log in memory for polls', () => {
   };
 
   it('holds each run the relay dispatches, so the polls it wakes answer without reading the log', async () => {
-    const w = srv.running.deps.pollWindow;
+    const w = srv.running.services.pollWindow;
     const start = await srv.settledLastId();
     await w.page(start, ch('ext'), 10);
     const [mine] = await srv.publish(to('ext'));
@@ -92,7 +92,7 @@ describeDb('PollWindow: the recent log in memory for polls', () => {
   });
 
   it('rises above what another instance pruned at the relay’s next read, without a read of its own', async () => {
-    const w = srv.running.deps.pollWindow;
+    const w = srv.running.services.pollWindow;
     const start = await srv.settledLastId();
     await w.page(start, ch('far'), 10);
     const [old] = await srv.publish(to('far'));
@@ -100,7 +100,7 @@ describeDb('PollWindow: the recent log in memory for polls', () => {
     expect(ids(await w.page(start, ch('far'), 10))).toEqual([old.id]);
     await pruneEvents(knex(), new Date(Date.now() + 60_000));
     // Nothing committed since: the relay's read (its fallback poll) brings only the bound.
-    await srv.running.deps.relay.settle();
+    await srv.running.services.relay.settle();
     const { result, sql } = await queriesDuring(() => w.page(start, ch('far'), 10));
     expect(result).toBeUndefined();
     expect(sql).toEqual([]);
@@ -129,7 +129,7 @@ describeDb('PollWindow: the recent log in memory for polls', () => {
     expect(dispatched()).toBe(start);
     expect(await w.page(start, ch('late'), 10)).toEqual({ events: [], lastEventId: start, hasMore: false });
     expect(await w.page(elsewhere.id, ch('late'), 10)).toBeUndefined();
-    await srv.running.deps.relay.settle();
+    await srv.running.services.relay.settle();
     expect(ids(await w.page(start, ch('late'), 10))).toEqual([elsewhere.id]);
   });
 

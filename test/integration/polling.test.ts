@@ -1,7 +1,7 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
 import { appendEvents, pruneEvents } from '../../src/events/event-log';
 
 describeDb('polling GET /api/events', () => {
@@ -80,7 +80,7 @@ describeDb('polling GET /api/events', () => {
     const [old] = await srv.publish({ type: 'test.event', audience: ['user:pruned'], payload: {} });
     await srv.settledLastId();
     expect((await poll(token, { after: start.lastEventId })).body.events.map((e: { id: string }) => e.id)).toEqual([old.id]);
-    await pruneEvents(srv.running.deps.db.knex, new Date(Date.now() + 60_000));
+    await pruneEvents(srv.running.services.db.knex, new Date(Date.now() + 60_000));
     await srv.publish({ type: 'test.event', audience: ['user:pruned'], payload: {} });
     const last = await srv.settledLastId();
     const { body } = await poll(token, { after: start.lastEventId });
@@ -122,7 +122,7 @@ describeDb('polling while another instance commits what this one has not heard o
   beforeAll(async () => {
     // Neither the fallback poll (a minute) nor NOTIFY (stopped) moves the relay during a test.
     srv = await startTestServer({ POLL_INTERVAL_MS: '60000', RELAY_POLL_MS: '60000' });
-    await srv.running.listener?.stop();
+    await srv.running.services.listener?.stop();
   });
   afterAll(() => srv.stop());
 
@@ -130,7 +130,7 @@ describeDb('polling while another instance commits what this one has not heard o
     request(srv.url).get('/api/events').set('Authorization', `Bearer ${token}`).query(query);
   /** What another instance does: append and commit on the shared log, without this relay knowing. */
   const commitElsewhere = (audience: `user:${string}`) =>
-    srv.running.deps.db.knex.transaction(async (trx) => (await appendEvents(trx, [{ type: 'test.event', audience: [audience], payload: {} }]))[0]);
+    srv.running.services.db.knex.transaction(async (trx) => (await appendEvents(trx, [{ type: 'test.event', audience: [audience], payload: {} }]))[0]);
   const ids = (body: { events: Array<{ id: string }> }) => body.events.map((e) => e.id);
 
   it('answers up to what it has dispatched, takes a cursor from the other instance, and skips nothing', async () => {
@@ -149,7 +149,7 @@ describeDb('polling while another instance commits what this one has not heard o
     expect((await poll(token, { after: x.id })).body).toEqual(expect.objectContaining({ lastEventId: y.id, reset: false }));
     expect(ids((await poll(token, { after: x.id })).body)).toEqual([y.id]);
 
-    await srv.running.deps.relay.settle();
+    await srv.running.services.relay.settle();
     const { body } = await poll(token, { after: start.lastEventId });
     expect(ids(body)).toEqual([x.id, y.id]);
     expect(body.lastEventId).toBe(y.id);

@@ -1,17 +1,11 @@
-import { describeDb } from '../helpers/test-db';
-import { expectBooksBalanced, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { useMarketplace } from '../support/marketplace';
 
 describeDb('reconciliation: money that never gets stuck', () => {
-  let m: Marketplace;
-  beforeAll(async () => {
-    // Everything is stale at once; the periodic run is far away, each test runs a pass itself.
-    m = await startMarketplace({ RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' });
-  });
-  afterAll(() => m.stop());
-  // Whatever each test did to the money, every cent is accounted for afterwards.
-  afterEach(() => expectBooksBalanced(m));
+  // Everything is stale at once; the periodic run is far away, each test runs a pass itself.
+  const m = useMarketplace({ env: { RECONCILE_AFTER_MS: '0', RECONCILE_INTERVAL_MS: '3600000' }, auditLedger: true });
   const knex = () => m.srv.db.database.knex;
-  const reconcile = () => m.srv.running.deps.reconciler!.runOnce();
+  const reconcile = () => m.srv.running.services.reconciler!.runOnce();
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
 
   const confirmed = () => m.confirmedBookingWithPayment({ prefix: 'rcl', amount: 30000 });
@@ -58,7 +52,7 @@ describeDb('reconciliation: money that never gets stuck', () => {
     m.paystack.transfer(payout.reference)!.status = 'success';
     await reconcile();
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('COMPLETED');
-    const status = (await m.srv.running.deps.telemetry.counterValue(m.srv.running.deps.telemetry.reconciled, { kind: 'payout' }));
+    const status = (await m.srv.running.services.telemetry.counterValue(m.srv.running.services.telemetry.reconciled, { kind: 'payout' }));
     expect(status).toBeGreaterThanOrEqual(1);
   });
 
@@ -117,7 +111,7 @@ describeDb('reconciliation: money that never gets stuck', () => {
     await m.paystack.completeCharge(c.reference);
     await c.provider.post(`/api/bookings/${c.id}/start`).expect(200);
     await c.provider.post(`/api/bookings/${c.id}/complete`).expect(200);
-    const bookings = m.srv.running.deps.bookings;
+    const bookings = m.srv.running.services.bookings;
     expect(await bookings.autoRelease(72, Date.now() + 71 * 3_600_000)).toBe(0);
     expect((await paymentOf(c.reference)).status).toBe('ESCROW');
 

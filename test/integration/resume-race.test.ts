@@ -1,6 +1,7 @@
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, type TestStream } from '../support/sse-client';
+import { sleep } from '../support/sleep';
 
 /** Ids received across several connections of one reader, checked for gaps and duplicates. */
 function assertExactlyOnceInOrder(received: string[], expected: string[]) {
@@ -102,13 +103,13 @@ describeDb('the committing instance', () => {
     const onQuery = (q: { sql: string }) => {
       if (/from "events"/i.test(q.sql)) logReads.push(q.sql);
     };
-    srv.running.deps.db.knex.on('query', onQuery);
+    srv.running.services.db.knex.on('query', onQuery);
     try {
       const [e] = await srv.publish({ type: 'test.event', audience: ['user:direct'], payload: {} });
       await stream.waitFor((s) => s.ids.includes(e.id), 5_000, 'the event');
       expect(logReads).toEqual([]);
     } finally {
-      srv.running.deps.db.knex.off('query', onQuery);
+      srv.running.services.db.knex.off('query', onQuery);
       stream.close();
     }
   });

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { describeDb } from '../helpers/test-db';
-import { startMarketplace, PAYSTACK_TEST_KEY, type Marketplace } from '../helpers/marketplace';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, PAYSTACK_TEST_KEY, type Marketplace } from '../support/marketplace';
+import { startTestServer, type TestServer } from '../support/test-server';
 import { signPaystackBody } from '../../fakes/fake-paystack';
-import { ROUTE_CATALOG, validOf } from '../helpers/route-catalog';
-import { allowedActors, buildWorld, send, Tally, targetId, type RawRequest, type RawResponse, type World } from '../helpers/hostile-harness';
+import { ROUTE_CATALOG, validOf } from '../support/route-catalog';
+import { allowedActors, buildWorld, send, Tally, targetId, type RawRequest, type RawResponse, type World } from '../support/hostile-harness';
 
 /*
  * Properties: every answer Express gives (success or refusal, any route) carries helmet's headers

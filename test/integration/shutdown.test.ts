@@ -2,13 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
-import { TEST_JWT_SECRET } from '../helpers/test-server';
-import { openStream, type TestStream } from '../helpers/sse-client';
-import { freePort, spawnServer, waitReady, withTimeout, type ServerProcess } from '../helpers/server-process';
-import { heldPost } from '../helpers/held-request';
+import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../support/test-db';
+import { openStream, type TestStream } from '../support/sse-client';
+import { spawnServer, waitReady, withTimeout, type ServerProcess } from '../support/server-process';
+import { heldPost } from '../support/held-request';
 import { createTokenService } from '../../src/auth/jwt';
 import { openDatabase } from '../../src/storage/db';
+import { TEST_JWT_SECRET } from '../support/env';
+import { freePort } from '../support/free-port';
 
 const tokens = createTokenService(TEST_JWT_SECRET);
 

@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
 import { signPaystackBody } from '../../fakes/fake-paystack';
 
 /**
@@ -53,7 +53,7 @@ describeDb('statements per targeted publish and per webhook', () => {
         .set('x-paystack-signature', signPaystackBody(body, PAYSTACK_TEST_KEY))
         .send(body)
         .expect(200);
-    const webhooks = m.srv.running.deps.webhooks;
+    const webhooks = m.srv.running.services.webhooks;
     let outcome: unknown;
     // The answer and the settling after it, kept apart by Paystack's verify call being held back.
     m.paystack.latencyMs = 300;

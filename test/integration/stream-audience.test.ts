@@ -1,6 +1,7 @@
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, type TestStream } from '../support/sse-client';
+import { sleep } from '../support/sleep';
 
 describeDb('stream audience', () => {
   let srv: TestServer;

@@ -1,6 +1,6 @@
 import http from 'node:http';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
 
 /** Reads the raw bytes of a stream until `until` matches what has arrived. */
 function readRaw(url: string, token: string, until: RegExp, timeoutMs = 5_000, headers: Record<string, string> = {}) {

@@ -1,8 +1,8 @@
 import { openDatabase } from '../../src/storage/db';
-import { describeSharedDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream } from '../helpers/sse-client';
-import { longPoll } from '../helpers/long-poll';
+import { describeSharedDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
+import { longPoll } from '../support/long-poll';
 import { RecordingChannel } from '../fakes/recording-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
 
@@ -27,7 +27,7 @@ describeSharedDb('a live stream on one instance stops push escalation from anoth
     await a?.stop();
   });
 
-  const knex = () => a.running.deps.db.knex;
+  const knex = () => a.running.services.db.knex;
   async function until(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!(await predicate())) {
@@ -40,7 +40,7 @@ describeSharedDb('a live stream on one instance stops push escalation from anoth
 
   /** A's dispatcher: it knows only A's streams itself. */
   function dispatcherOfA(push: RecordingChannel): Dispatcher {
-    const deps = a.running.deps;
+    const deps = a.running.services;
     return new Dispatcher(knex(), new Map([['push', push]]), (userId) => deps.registry.hasUser(userId), deps.telemetry, deps.logger, {
       delays: { pushAfterS: 120, textAfterS: 600 },
       pollMs: 60_000,
@@ -64,8 +64,8 @@ describeSharedDb('a live stream on one instance stops push escalation from anoth
     const stream = await openStream(b.url, { token });
     await knex()('push_subscriptions').insert({ user_id: user, endpoint: 'https://push.example.net/roamer', p256dh: 'k', auth: 'a' });
     await until(async () => (await presentOn(user)).length === 1, 5_000, 'B to write the presence');
-    expect(await presentOn(user)).toEqual([b.running.deps.config.INSTANCE_ID]);
-    expect(a.running.deps.registry.hasUser(user)).toBe(false);
+    expect(await presentOn(user)).toEqual([b.running.services.config.INSTANCE_ID]);
+    expect(a.running.services.registry.hasUser(user)).toBe(false);
 
     const push = new RecordingChannel('push');
     const d = dispatcherOfA(push);
@@ -75,11 +75,11 @@ describeSharedDb('a live stream on one instance stops push escalation from anoth
     expect(await pushOf(first.id)).toEqual({ status: 'skipped', reason: 'a live stream was open' });
 
     // B's heartbeat lapses (B crashed without removing its rows): they no longer count.
-    await knex()('instance_heartbeats').where({ instance_id: b.running.deps.config.INSTANCE_ID }).update({ expires_at: new Date(Date.now() - 1_000) });
+    await knex()('instance_heartbeats').where({ instance_id: b.running.services.config.INSTANCE_ID }).update({ expires_at: new Date(Date.now() - 1_000) });
     const lapsed = await announce(user);
     await d.runOnce(new Date(lapsed.createdAt.getTime() + 121_000));
     expect(push.sent.map((m) => m.notificationId)).toEqual([lapsed.id]);
-    await knex()('instance_heartbeats').where({ instance_id: b.running.deps.config.INSTANCE_ID }).update({ expires_at: new Date(Date.now() + 45_000) });
+    await knex()('instance_heartbeats').where({ instance_id: b.running.services.config.INSTANCE_ID }).update({ expires_at: new Date(Date.now() + 45_000) });
 
     const again = await announce(user);
     await d.runOnce(new Date(again.createdAt.getTime() + 121_000));
@@ -104,7 +104,7 @@ describeSharedDb('a live stream on one instance stops push escalation from anoth
     // Filtered to bookings, so the announcements below do not answer it: it stays held.
     const poll = longPoll(b.url, token, { after: lastEventId, wait: 25, types: 'booking.*' });
     await until(async () => (await presentOn(user)).length === 1, 5_000, 'B to write the presence of the held poll');
-    expect(b.running.deps.heldPolls.hasUser(user)).toBe(true);
+    expect(b.running.services.heldPolls.hasUser(user)).toBe(true);
 
     const push = new RecordingChannel('push');
     const d = dispatcherOfA(push);
@@ -128,9 +128,9 @@ describeSharedDb('a live stream on one instance stops push escalation from anoth
     await until(async () => (await presentOn(user)).length === 2, 5_000, 'both instances to write the presence');
     onA.close();
     await until(async () => (await presentOn(user)).length === 1, 5_000, 'A to remove its row');
-    expect(await presentOn(user)).toEqual([b.running.deps.config.INSTANCE_ID]);
+    expect(await presentOn(user)).toEqual([b.running.services.config.INSTANCE_ID]);
 
-    const bId = b.running.deps.config.INSTANCE_ID;
+    const bId = b.running.services.config.INSTANCE_ID;
     await b.stop();
     expect(Number((await knex()('stream_presence').where({ instance_id: bId }).count('* as n').first())!.n)).toBe(0);
     expect(await knex()('instance_heartbeats').where({ instance_id: bId }).first()).toBeUndefined();

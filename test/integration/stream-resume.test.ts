@@ -1,7 +1,8 @@
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep, type TestStream } from '../helpers/sse-client';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream, type TestStream } from '../support/sse-client';
 import { pruneEvents } from '../../src/events/event-log';
+import { sleep } from '../support/sleep';
 
 describeDb('stream resume with Last-Event-ID', () => {
   let srv: TestServer;
@@ -102,7 +103,7 @@ describeDb('stream resume with Last-Event-ID', () => {
     const [a] = await toUser('uma', 1);
     await s.waitForCount(1);
     // Kill the socket from the server side, as a proxy or a deploy would.
-    for (const sub of srv.running.deps.registry.all()) if (sub.principal.userId === 'uma') sub.drop('shutdown');
+    for (const sub of srv.running.services.registry.all()) if (sub.principal.userId === 'uma') sub.drop('shutdown');
     const [b] = await toUser('uma', 2);
     const [c] = await toUser('uma', 3);
     await s.waitForCount(3, 8_000);

@@ -1,10 +1,11 @@
 import request from 'supertest';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { openStream, sleep } from '../helpers/sse-client';
-import { longPoll, until } from '../helpers/long-poll';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { openStream } from '../support/sse-client';
+import { longPoll, until } from '../support/long-poll';
 import type { EventRecord } from '../../src/events/event-types';
-import { sampleData } from '../helpers/sample-events';
+import { sampleData } from '../support/sample-events';
+import { sleep } from '../support/sleep';
 
 const ids = (body: { events: Array<{ id: string }> }) => body.events.map((e) => e.id);
 const idsOf = (events: EventRecord[]) => events.map((e) => e.id);
@@ -69,11 +70,11 @@ describeDb('type filters on polls and streams (types=booking.*,payment.status_ch
     const token = srv.token('hattie', 'client');
     const { body: start } = await poll(token, {});
     const held = longPoll(srv.url, token, { after: start.lastEventId, wait: 15, types: 'payment.*' });
-    await until(() => srv.running.deps.heldPolls.counts().held === 1);
+    await until(() => srv.running.services.heldPolls.counts().held === 1);
     await srv.publish({ type: 'booking.created', audience: ['user:hattie'], payload: sampleData('booking.created') });
     await srv.settledLastId();
     await sleep(150);
-    expect(srv.running.deps.heldPolls.counts().held).toBe(1);
+    expect(srv.running.services.heldPolls.counts().held).toBe(1);
     const [paid] = await srv.publish({ type: 'payment.status_changed', audience: ['user:hattie'], payload: sampleData('payment.status_changed') });
     const { body } = await held.answer;
     expect(ids(body)).toEqual([paid.id]);

@@ -2,10 +2,10 @@ import { Api } from '../../src/client/api';
 import { TabFollower } from '../../src/client/tab-follower';
 import type { EventEnvelope } from '../../src/client/types';
 import { pruneEvents } from '../../src/events/event-log';
-import { describeDb } from '../helpers/test-db';
-import { startTestServer, type TestServer } from '../helpers/test-server';
-import { until } from '../helpers/long-poll';
-import { sampleData } from '../helpers/sample-events';
+import { describeDb } from '../support/test-db';
+import { startTestServer, type TestServer } from '../support/test-server';
+import { until } from '../support/long-poll';
+import { sampleData } from '../support/sample-events';
 
 /*
  * A follower tab's cursor (src/client/tab-follower.ts) against a real server: what a leader tab

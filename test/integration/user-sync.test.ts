@@ -1,4 +1,4 @@
-import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../helpers/test-db';
+import { createTestDatabase, describeDb, TEST_DB, type TestDatabase } from '../support/test-db';
 import { createUserSync } from '../../src/users/user-sync';
 import { findUser } from '../../src/users/user-repository';
 

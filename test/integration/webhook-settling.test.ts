@@ -1,5 +1,5 @@
-import { describeDb } from '../helpers/test-db';
-import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../helpers/marketplace';
+import { describeDb } from '../support/test-db';
+import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
 import { signPaystackBody } from '../../fakes/fake-paystack';
 import { WebhookService } from '../../src/payments/webhook-service';
 
@@ -78,7 +78,7 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
     m.paystack.latencyMs = 1_500;
     const answer = await timedPost(m.srv.url, body);
     expect(`${answer.status} ${answer.outcome}`).toBe('200 recorded');
-    const deps = m.srv.running.deps;
+    const deps = m.srv.running.services;
     await deps.webhooks.stop(0);
     await deps.webhooks.idle();
     m.paystack.latencyMs = 0;
@@ -118,7 +118,7 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
       attempts: 1,
       next_attempt_at: knex().fn.now(),
     });
-    const deps = m.srv.running.deps;
+    const deps = m.srv.running.services;
     const a = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 60_000, minAttemptMs: 0 });
     const c = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 60_000, minAttemptMs: 0 });
     const claimed = await Promise.all([a.sweep(), c.sweep()]);

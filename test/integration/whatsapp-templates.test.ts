@@ -1,10 +1,11 @@
-import { describeDb } from '../helpers/test-db';
-import { inAnHour, startMarketplace, type Actor, type Marketplace } from '../helpers/marketplace';
-import { waitUntil } from '../helpers/browser';
+import { describeDb } from '../support/test-db';
+import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { waitUntil } from '../support/browser';
 import { FakeTwilio } from '../../fakes/fake-twilio';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';
 import { SendRefused } from '../../src/channels/channel';
+import { inAnHour } from '../support/booking-time';
 
 /*
  * WhatsApp delivers a message a business starts only as an approved template outside the 24 hours

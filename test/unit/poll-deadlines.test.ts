@@ -1,4 +1,5 @@
 import { PollDeadlines, type Expiring } from '../../src/realtime/poll-deadlines';
+import { sleep } from '../support/sleep';
 
 /* Real timers, short waits: what matters is the order, never early, and nothing after a removal. */
 describe('PollDeadlines', () => {
@@ -18,7 +19,6 @@ describe('PollDeadlines', () => {
     };
     return e;
   };
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   beforeEach(() => (expired.length = 0));
 
   it('expires each entry once, not before its wait, in deadline order across wait lengths', async () => {

@@ -38,7 +38,4 @@ export async function api(
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)];
-/** Within START_EARLY_MINUTES of now, so the provider may start the work at once. */
-export const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();

@@ -1,6 +1,8 @@
 import type { FakePaystack, WebhookResponse } from '../../../fakes/fake-paystack';
-import { api, inAnHour, pick, sleep, type Reply } from './http';
-import type { Actor } from './traffic';
+import { api, pick, type Reply } from './http';
+import { inAnHour } from '../../support/booking-time';
+import { sleep } from '../../support/sleep';
+import type { Actor } from '../../support/actors';
 
 export interface FlowStats {
   flows: number;

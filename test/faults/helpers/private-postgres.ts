@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { freePort } from '../../helpers/server-process';
+import { freePort } from '../../support/free-port';
 
 const run = promisify(execFile);
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type ServerProcess, type SpawnOptions } from '../../helpers/server-process';
+import { type ServerProcess, type SpawnOptions } from '../../support/server-process';
 
 /** Node flags that load gc-probe.ts into the server process. */
 export const PROBE_SPAWN: SpawnOptions = { nodeArgs: ['--expose-gc'], imports: [path.join(__dirname, 'gc-probe.ts')] };

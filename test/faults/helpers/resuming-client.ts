@@ -1,5 +1,5 @@
 import { EventSource } from 'eventsource';
-import { LISTENED_TYPES } from '../../helpers/sse-client';
+import { LISTENED_TYPES } from '../../support/sse-client';
 
 /** Every event type the server publishes; EventSource only reports the named events it listens for. */
 const TYPES = [...new Set([...LISTENED_TYPES, 'payment.dispute_opened', 'payment.dispute_resolved'])];

@@ -1,10 +1,7 @@
-import { api, inAnHour, pick, sleep, type Reply } from './http';
-
-export interface Actor {
-  sub: string;
-  role: 'client' | 'provider' | 'admin';
-  token: string;
-}
+import { api, pick, type Reply } from './http';
+import { inAnHour } from '../../support/booking-time';
+import { sleep } from '../../support/sleep';
+import type { Actor } from '../../support/actors';
 
 export interface Outcome {
   kind: string;

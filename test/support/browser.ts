@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { BROWSER_SKIP_REASON, CHROMIUM_PATH } from './browser-env';
+import { describeIfAvailable } from './skip';
+import { sleep } from './sleep';
 
 /**
  * Real headless Chromium for the `browser` jest project (Debian's package, driven by
@@ -16,9 +18,7 @@ export const ARTIFACTS_DIR = path.resolve(__dirname, '../../test-artifacts');
 export const browserSkipReason: string | undefined = process.env[BROWSER_SKIP_REASON] || undefined;
 
 /** `describe` that skips, saying why in the suite name, when Chromium cannot run here. */
-export const describeBrowser: jest.Describe = browserSkipReason
-  ? (((name: string, fn: () => void) => describe.skip(`${name} [skipped: ${browserSkipReason}]`, fn)) as unknown as jest.Describe)
-  : describe;
+export const describeBrowser = describeIfAvailable(browserSkipReason);
 
 /**
  * One headless Chromium. No sandbox: test containers run as root without user namespaces.
@@ -69,6 +69,6 @@ export async function waitUntil<T>(what: string, check: () => T | Promise<T>, ti
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }

@@ -5,8 +5,7 @@ import { startServer, type RunningServer } from '../../src/runtime';
 import type { Role } from '../../src/contract/vocabulary';
 import type { NewEvent, EventRecord } from '../../src/events/event-types';
 import { createTestDatabase, type TestDatabase } from './test-db';
-
-export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+import { TEST_JWT_SECRET } from './env';
 
 export interface TestServer {
   url: string;
@@ -59,11 +58,11 @@ export async function startTestServer(env: Record<string, string> = {}, shared?:
     db,
     logs,
     rawLogs,
-    token: (sub, role, ttlSeconds = 3600) => running.deps.tokens.sign({ sub, role }, ttlSeconds),
-    publish: (...events) => running.deps.publisher.publish(events),
+    token: (sub, role, ttlSeconds = 3600) => running.services.tokens.sign({ sub, role }, ttlSeconds),
+    publish: (...events) => running.services.publisher.publish(events),
     settledLastId: async () => {
-      await running.deps.relay.settle();
-      return running.deps.relay.dispatchedId;
+      await running.services.relay.settle();
+      return running.services.relay.dispatchedId;
     },
     stop: async () => {
       if (stopped) return;

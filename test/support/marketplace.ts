@@ -3,6 +3,8 @@ import { FakePaystack } from '../../fakes/fake-paystack';
 import { startTestServer, type TestServer } from './test-server';
 import type { Role } from '../../src/contract/vocabulary';
 import { dedupeKey } from '../../src/payments/webhook-service';
+import { inAnHour } from './booking-time';
+import type { Actor as SignedInUser } from './actors';
 
 export const PAYSTACK_TEST_KEY = 'sk_test_marketplace_suite_key_0123456789';
 
@@ -33,9 +35,8 @@ export interface ConfirmedBooking {
   reference: string;
 }
 
-export interface Actor {
-  sub: string;
-  token: string;
+/** A signed-in user with a supertest agent that sends their token. */
+export interface Actor extends SignedInUser {
   get(path: string): request.Test;
   post(path: string, body?: object): request.Test;
   put(path: string, body?: object): request.Test;
@@ -64,11 +65,11 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
       const knex = srv.db.database.knex;
       const until = Date.now() + 20_000;
       for (;;) {
-        await srv.running.deps.webhooks.idle();
+        await srv.running.services.webhooks.idle();
         const q = knex('webhook_deliveries').whereNull('settled_at');
         if (keys) q.whereIn('dedupe_key', keys);
         const [{ c }] = await q.count<{ c: string }[]>('* as c');
-        if (Number(c) === 0 && srv.running.deps.webhooks.settling.inFlight === 0) return;
+        if (Number(c) === 0 && srv.running.services.webhooks.settling.inFlight === 0) return;
         if (Date.now() > until) throw new Error(`${c} webhook deliveries still unsettled after 20 s`);
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -85,10 +86,11 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
       return { client, provider, id: b.body.id as string, reference: pay.body.reference as string };
     },
     user(sub, role, extra = {}) {
-      const token = srv.running.deps.tokens.sign({ sub, role, ...extra }, 3600);
+      const token = srv.running.services.tokens.sign({ sub, role, ...extra }, 3600);
       const auth = (t: request.Test) => t.set('Authorization', `Bearer ${token}`);
       return {
         sub,
+        role,
         token,
         get: (path) => auth(request(srv.url).get(path)),
         post: (path, body) => (body === undefined ? auth(request(srv.url).post(path)) : auth(request(srv.url).post(path)).send(body)),
@@ -103,14 +105,44 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
   return market;
 }
 
-/** Within START_EARLY_MINUTES of now, so the provider may start the work at once. */
-export const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
-
 /**
- * Every cent accounted for: the ledger's checks pass and the double-entry journal agrees with
- * every payment's and payout's state. For an `afterEach` of suites that move money.
+ * The marketplace of one describe block: started before its tests and stopped after them. With
+ * `auditLedger`, for suites that move money, every test ends by checking that every cent is
+ * accounted for, whatever the test did to it.
  */
-export async function expectBooksBalanced(m: Marketplace): Promise<void> {
+export function useMarketplace(o: { env?: Record<string, string>; auditLedger?: boolean } = {}): Marketplace {
+  let started: Marketplace | undefined;
+  const current = (): Marketplace => {
+    if (!started) throw new Error('the marketplace starts in beforeAll: use it in a hook or a test');
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startMarketplace(o.env);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  if (o.auditLedger) {
+    afterEach(async () => {
+      if (started) await expectBooksBalanced(started);
+    });
+  }
+  return {
+    get srv() {
+      return current().srv;
+    },
+    get paystack() {
+      return current().paystack;
+    },
+    user: (...args) => current().user(...args),
+    confirmedBookingWithPayment: (args) => current().confirmedBookingWithPayment(args),
+    settled: (keys) => current().settled(keys),
+    stop: () => current().stop(),
+  };
+}
+
+/** The ledger's checks pass and the double-entry journal agrees with every payment's and payout's state. */
+async function expectBooksBalanced(m: Marketplace): Promise<void> {
   const summary = (await m.user('books-auditor', 'admin').get('/api/ledger/summary').expect(200)).body;
   expect(summary.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
   expect(summary.journal.mismatches).toEqual([]);

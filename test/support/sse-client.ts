@@ -112,5 +112,3 @@ export async function openStream(baseUrl: string, o: StreamOptions): Promise<Tes
   await s.opened;
   return s;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,8 +6,8 @@ import type { Role } from '../../src/contract/vocabulary';
 import type { ErrorCode } from '../../src/errors/app-error';
 import { ERROR_STATUS } from '../../src/errors/app-error';
 import type { Actor, Marketplace } from './marketplace';
-import { inAnHour } from './marketplace';
 import type { CatalogRoute } from './route-catalog';
+import { inAnHour } from './booking-time';
 
 /*
  * What the hostile suites share: a small world of users, a booking, a payout and a notification to

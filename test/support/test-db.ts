@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import crypto from 'node:crypto';
-import { Client } from 'pg';
 import { PGlite, types } from '@electric-sql/pglite';
 import { openDatabase, type Database } from '../../src/storage/db';
-import { PGLITE_TEMPLATE_FILE, POSTGRES_SKIP_REASON, TEST_DATABASE_URL } from './env';
+import { PGLITE_TEMPLATE_FILE, POSTGRES_SKIP_REASON } from './env';
+import { createDatabase } from './postgres-admin';
+import { describeIfAvailable } from './skip';
 
 export type TestDbKind = 'pglite' | 'postgres';
 export const TEST_DB: TestDbKind = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
@@ -12,18 +12,13 @@ export const TEST_DB: TestDbKind = process.env.TEST_DB === 'postgres' ? 'postgre
 export const dbSkipReason: string | undefined = TEST_DB === 'postgres' ? process.env[POSTGRES_SKIP_REASON] : undefined;
 
 /** `describe` that skips, saying why, when the database of this project is missing. */
-export const describeDb: jest.Describe = dbSkipReason
-  ? (((name: string, fn: () => void) => describe.skip(`${name} [skipped: ${dbSkipReason}]`, fn)) as unknown as jest.Describe)
-  : describe;
+export const describeDb = describeIfAvailable(dbSkipReason);
 
 /**
- * `describe` for suites of several instances or processes on one PostgreSQL: skipped, saying why,
- * on the embedded database, which belongs to one process.
+ * `describe` for suites of several instances or processes on one PostgreSQL: not applicable to
+ * the embedded database, which belongs to one process.
  */
-export const describeSharedDb: jest.Describe =
-  TEST_DB === 'postgres'
-    ? describeDb
-    : (((name: string, fn: () => void) => describe.skip(`${name} [not applicable: PGlite is one process's database]`, fn)) as unknown as jest.Describe);
+export const describeSharedDb = describeIfAvailable(dbSkipReason, TEST_DB === 'postgres' ? undefined : "PGlite is one process's database");
 
 export interface TestDatabase {
   database: Database;
@@ -44,32 +39,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     const database = await openDatabase({ pglite });
     return { database, drop: () => database.close() };
   }
-  const name = `rt_test_${crypto.randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
-  const url = withDatabase(TEST_DATABASE_URL, name);
-  const database = await openDatabase({ databaseUrl: url });
+  const created = await createDatabase('rt_test');
+  const database = await openDatabase({ databaseUrl: created.url });
   return {
     database,
-    url,
+    url: created.url,
     drop: async () => {
       await database.close();
-      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await created.drop();
     },
   };
-}
-
-export async function adminQuery(sql: string): Promise<void> {
-  const client = new Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
