@@ -3,6 +3,7 @@ import type { Db } from '../storage/db';
 import { AppError } from '../errors/app-error';
 import { type Principal } from './principal';
 import { Role } from '../contract/vocabulary';
+import { deleteTicketsExpiredBefore, insertTicket, lockUnexpiredTickets, useTicket } from './stream-ticket-repository';
 
 /**
  * Single-use stream tickets: EventSource cannot send an Authorization header, and a JWT in a URL
@@ -29,26 +30,14 @@ export function createTicketStore(db: Db, ttlMs: number, now: () => number = Dat
       return db.transaction(async (trx) => {
         const t = now();
         // Counted under a lock on the user's row, so racing mints cannot both see room for one more.
-        await trx('users').where({ id: p.userId }).forUpdate().first('id');
-        const held: Array<{ expires_at: Date | string }> = await trx('stream_tickets')
-          .where({ user_id: p.userId })
-          .andWhere('expires_at', '>', new Date(t))
-          .orderBy('expires_at')
-          .limit(MAX_UNEXPIRED_TICKETS_PER_USER)
-          .select('expires_at');
+        const held = await lockUnexpiredTickets(trx, p.userId, new Date(t), MAX_UNEXPIRED_TICKETS_PER_USER);
         if (held.length >= MAX_UNEXPIRED_TICKETS_PER_USER) {
-          const retryAfterMs = Math.max(0, new Date(held[0].expires_at).getTime() - t);
+          const retryAfterMs = Math.max(0, new Date(held[0]).getTime() - t);
           throw new AppError('RATE_LIMITED', 'Too many stream tickets; use one or wait for one to expire', { retryAfterMs });
         }
         // A ticket never outlives the token that minted it.
         const expiresAt = new Date(Math.min(t + ttlMs, p.expiresAt.getTime()));
-        await trx('stream_tickets').insert({
-          hash: hash(ticket),
-          user_id: p.userId,
-          role: p.role,
-          token_expires_at: p.expiresAt,
-          expires_at: expiresAt,
-        });
+        await insertTicket(trx, { hash: hash(ticket), userId: p.userId, role: p.role, tokenExpiresAt: p.expiresAt, expiresAt });
         return { ticket, expiresInMs: expiresAt.getTime() - t };
       });
     },
@@ -56,19 +45,13 @@ export function createTicketStore(db: Db, ttlMs: number, now: () => number = Dat
     async redeem(ticket) {
       if (!TICKET_PATTERN.test(ticket)) throw new AppError('AUTH_INVALID', 'Ticket is invalid, used or expired');
       // One UPDATE decides: of two concurrent redeems exactly one sees `used_at IS NULL`.
-      const rows: Array<{ user_id: string; role: string; token_expires_at: Date | string }> = await db('stream_tickets')
-        .update({ used_at: new Date(now()) })
-        .where({ hash: hash(ticket) })
-        .whereNull('used_at')
-        .andWhere('expires_at', '>', new Date(now()))
-        .returning(['user_id', 'role', 'token_expires_at']);
-      const row = rows[0];
+      const row = await useTicket(db, hash(ticket), new Date(now()));
       if (!row) throw new AppError('AUTH_INVALID', 'Ticket is invalid, used or expired');
       return { userId: row.user_id, role: Role.parse(row.role), expiresAt: new Date(row.token_expires_at) };
     },
 
     async pruneExpired() {
-      return db('stream_tickets').where('expires_at', '<', new Date(now() - 60_000)).del();
+      return deleteTicketsExpiredBefore(db, new Date(now() - 60_000));
     },
   };
 }

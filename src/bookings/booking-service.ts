@@ -9,6 +9,7 @@ import { findUser } from '../users/user-repository';
 import { holdForClientDispute, lockPaymentByBooking } from '../payments/payment-repository';
 import { movePayment, releaseEscrow } from '../payments/escrow';
 import type { BookingPayments, PaymentInit } from '../payments/payment-service';
+import { runFollowUp, type FollowUp } from '../payments/paystack-follow-ups';
 import {
   findBookingView,
   findEscrowDueBy,
@@ -138,7 +139,7 @@ export class BookingService {
     // Paystack is called only after the commit: never hold a transaction (on PGlite, the only
     // connection) across a network call.
     if (result.followUp) {
-      await result.followUp();
+      await runFollowUp(this.payments, result.followUp);
       return (await findBookingView(this.knex, id))!;
     }
     return result.view;
@@ -187,7 +188,7 @@ export class BookingService {
     const due = await findEscrowDueBy(this.knex, hours, new Date(now), { limit: 100 });
     let released = 0;
     for (const id of due) {
-      const { result: payoutId } = await this.publisher.transaction(async (trx, emit) => {
+      const { result: followUp } = await this.publisher.transaction(async (trx, emit): Promise<FollowUp | null> => {
         const row = await lockBooking(trx, id);
         const payment = await lockPaymentByBooking(trx, id);
         // Re-checked under the locks: the client may have confirmed or disputed meanwhile.
@@ -203,11 +204,11 @@ export class BookingService {
         }
         const payout = await releaseEscrow(trx, emit, payment, parties(row), this.rules.feeBps);
         emitBookingEvent(emit, 'booking.completion_confirmed', (await findBookingView(trx, String(id)))!, row.status, { auto: true });
-        return payout.id;
+        return { kind: 'transfer', payoutId: payout.id };
       });
-      if (payoutId) {
+      if (followUp) {
         released++;
-        await this.payments.startTransfer(payoutId);
+        await runFollowUp(this.payments, followUp);
       }
     }
     return released;
@@ -220,7 +221,7 @@ export class BookingService {
     row: BookingRow,
     action: BookingAction,
     reason: string | undefined,
-  ): Promise<(() => Promise<unknown>) | undefined | 'unchanged'> {
+  ): Promise<FollowUp | undefined | 'unchanged'> {
     const payment = await lockPaymentByBooking(trx, String(row.id));
     switch (action) {
       case 'dispute':
@@ -248,14 +249,14 @@ export class BookingService {
           });
         }
         const payout = await releaseEscrow(trx, emit, payment, parties(row), this.rules.feeBps);
-        return () => this.payments.startTransfer(payout.id);
+        return { kind: 'transfer', payoutId: payout.id };
       }
       case 'cancel':
         // The customer's bank decides an open card dispute; a refund now could pay the client twice.
         if (payment?.disputed_at) throw new AppError('DISPUTE_OPEN', 'A card dispute about this payment is open; it must be resolved first');
         if (payment && (payment.status === 'PAID' || payment.status === 'ESCROW')) {
           await movePayment(trx, emit, payment, parties(row), 'REFUND_PENDING');
-          return () => this.payments.requestRefund(payment.id);
+          return { kind: 'refund', paymentId: payment.id };
         }
         return undefined;
       default:

@@ -9,7 +9,7 @@ import { InboxQuery } from '../notifications/notification-routes';
 import { ContactPreferencesInput } from '../channels/contact-preferences';
 import { PushSubscriptionInput, Unsubscribe } from '../channels/push-routes';
 import { TwilioStatusCallback } from '../channels/twilio-callbacks';
-import { ListPaymentsQuery, ListPayoutsQuery } from '../payments/ledger';
+import { ListPaymentsQuery, ListPayoutsQuery } from '../payments/money-lists';
 import { AdminAction, AdminActionRequest } from '../payments/escrow-admin';
 import { ProvidersQuery, ServicesRequest } from '../users/user-routes';
 import { PayoutAccountRequest } from '../payments/payout-account-routes';

@@ -2,18 +2,10 @@ import crypto from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import { AppError } from '../errors/app-error';
+import { claimKey, deleteKeysCreatedBefore, findKey, forgetKey, releaseKey, storeAnswer } from './idempotency-repository';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 const TTL_MS = 24 * 3_600_000;
-
-interface Stored {
-  user_id: string;
-  key: string;
-  request_hash: string;
-  status: number | null;
-  body: unknown;
-  created_at: Date;
-}
 
 /**
  * `Idempotency-Key` on a POST: the same key from the same user within 24 h gets the first answer
@@ -34,16 +26,11 @@ export function idempotent(knex: Knex, now: () => number = Date.now): RequestHan
       .update(`${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(req.body ?? null)}`)
       .digest('hex');
 
-    const claimed = await knex('idempotency_keys')
-      .insert({ user_id: userId, key, request_hash: hash })
-      .onConflict(['user_id', 'key'])
-      .ignore()
-      .returning('key');
-    if (claimed.length === 0) {
-      const prior = await knex<Stored>('idempotency_keys').where({ user_id: userId, key }).first();
+    if (!(await claimKey(knex, userId, key, hash))) {
+      const prior = await findKey(knex, userId, key);
       if (prior && now() - new Date(prior.created_at).getTime() > TTL_MS) {
         // Expired: forget it and treat this as a first request.
-        await knex('idempotency_keys').where({ user_id: userId, key, request_hash: prior.request_hash }).del();
+        await forgetKey(knex, userId, key, prior.request_hash);
         return idempotent(knex, now)(req, res, next);
       }
       if (!prior || prior.request_hash !== hash) {
@@ -61,7 +48,7 @@ export function idempotent(knex: Knex, now: () => number = Date.now): RequestHan
         // A server-side failure did nothing reliable: let the retry run again. Often the failure
         // is the database itself, so the release is retried until it is back; otherwise the key
         // would answer IDEMPOTENCY_KEY_IN_USE for a day.
-        const release = () => knex('idempotency_keys').where({ user_id: userId, key, request_hash: hash }).whereNull('status').del();
+        const release = () => releaseKey(knex, userId, key, hash);
         release().then(
           () => json(body),
           (err: unknown) => {
@@ -72,16 +59,13 @@ export function idempotent(knex: Knex, now: () => number = Date.now): RequestHan
         );
         return res;
       }
-      knex('idempotency_keys')
-        .where({ user_id: userId, key })
-        .update({ status, body: JSON.stringify(body ?? null) })
-        .then(
-          () => json(body),
-          (err: unknown) => {
-            req.log?.error({ code: 'IDEMPOTENCY_SAVE_FAILED', err }, 'could not store an idempotent answer');
-            json(body);
-          },
-        );
+      storeAnswer(knex, userId, key, status, body).then(
+        () => json(body),
+        (err: unknown) => {
+          req.log?.error({ code: 'IDEMPOTENCY_SAVE_FAILED', err }, 'could not store an idempotent answer');
+          json(body);
+        },
+      );
       return res;
     };
     next();
@@ -99,5 +83,5 @@ function retryRelease(release: () => Promise<unknown>, started = Date.now(), att
 }
 
 export async function pruneIdempotencyKeys(knex: Knex, now = Date.now()): Promise<number> {
-  return knex('idempotency_keys').where('created_at', '<', new Date(now - TTL_MS)).del();
+  return deleteKeysCreatedBefore(knex, new Date(now - TTL_MS));
 }

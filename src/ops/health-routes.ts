@@ -5,6 +5,7 @@ import type { Database } from '../storage/db';
 import type { Telemetry } from '../metrics/telemetry';
 import type { Lifecycle } from '../http/lifecycle';
 import { metricsGuard } from './metrics-token';
+import { pingDatabase } from './health-repository';
 
 export interface HealthRoutesDeps {
   config: Pick<Config, 'METRICS_TOKEN'>;
@@ -25,7 +26,7 @@ export function healthRoutes(deps: HealthRoutesDeps): Router {
   router.get('/readyz', async (_req, res) => {
     if (deps.lifecycle.draining) throw new AppError('SHUTTING_DOWN', 'Server is shutting down');
     try {
-      await deps.db.knex.raw('SELECT 1');
+      await pingDatabase(deps.db.knex);
       // Once migrated, always migrated for this process; skip re-reading the migrations folder.
       migrated ||= await deps.db.isMigrated();
     } catch (err) {

@@ -7,6 +7,7 @@ import { recordAdminAction } from './attention-repository';
 import { movePayment, releaseEscrow } from './escrow';
 import { clearRefundFailure, lockPaymentBooking, lockPaymentByBooking, setVerifiedAmount } from './payment-repository';
 import type { PaymentFollowUps } from './payment-service';
+import { runFollowUp, type FollowUp } from './paystack-follow-ups';
 import { amountsOf, heldAmount } from './payment-amounts';
 
 /**
@@ -57,7 +58,7 @@ export class EscrowAdmin {
         new AppError('INVALID_TRANSITION', why, { currentStatus: booking.status, paymentStatus: payment?.status ?? null });
       if (!payment) throw refuse('This booking has no payment');
       const parties = { clientId: booking.client_id, providerId: booking.provider_id, bookingId };
-      let followUp: (() => Promise<unknown>) | undefined;
+      let followUp: FollowUp | undefined;
       let status = payment.status;
       let refundAmount: number | undefined;
       switch (action) {
@@ -89,7 +90,7 @@ export class EscrowAdmin {
           if (partial && payment.status !== 'ESCROW') throw refuse('Only money in escrow can be refunded in part');
           // A partial refund's target: what has gone back by refunds once it is processed.
           await movePayment(trx, emit, payment, parties, 'REFUND_PENDING', partial ? { refund_target: amounts.refunded + part } : {});
-          followUp = () => this.payments.requestRefund(payment.id);
+          followUp = { kind: 'refund', paymentId: payment.id };
           status = 'REFUND_PENDING';
           refundAmount = part ?? held;
           break;
@@ -98,14 +99,14 @@ export class EscrowAdmin {
           if (payment.status !== 'ESCROW') throw refuse('Only money in escrow can be released');
           if (payment.disputed_at) throw new AppError('DISPUTE_OPEN', 'A card dispute about this payment is open; the bank decides it');
           const payout = await releaseEscrow(trx, emit, payment, parties, this.feeBps);
-          followUp = () => this.payments.startTransfer(payout.id);
+          followUp = { kind: 'transfer', payoutId: payout.id };
           status = 'RELEASED';
           break;
         }
         case 'retry-refund':
           if (payment.status !== 'REFUND_PENDING') throw refuse('Only a pending refund can be retried');
           await clearRefundFailure(trx, payment.id);
-          followUp = () => this.payments.requestRefund(payment.id);
+          followUp = { kind: 'refund', paymentId: payment.id };
           break;
       }
       await recordAdminAction(trx, { actorId: p.userId, action, bookingId, paymentId: payment.id, reason });
@@ -124,7 +125,7 @@ export class EscrowAdmin {
       });
       return { followUp, status };
     });
-    if (result.followUp) await result.followUp();
+    if (result.followUp) await runFollowUp(this.payments, result.followUp);
     return { bookingId, action, paymentStatus: result.status };
   }
 }

@@ -1,13 +1,9 @@
 import type { Knex } from 'knex';
-import { pageOf } from '../storage/paging';
-import { z } from 'zod';
-import type { Db } from '../storage/db';
-import { RowId } from '../http/ids';
-import { payoutAmount } from './escrow';
 import { PaymentStatus, PayoutStatus } from '../contract/vocabulary';
-import type { PaymentItem, PayoutItem } from '../contract/views';
-export type { PaymentItem, PayoutItem };
+import { inReadOnlySnapshot } from '../storage/snapshot-repository';
+import { payoutAmount } from './escrow';
 import { checkJournal, type JournalReport } from './journal-check';
+import { readLedgerFacts, type LedgerFacts, type Offenders } from './ledger-repository';
 
 /*
  * The money ledger, computed from the database on demand: what came in, where it is now, what went
@@ -58,9 +54,6 @@ export const PAYOUT_KEY: Readonly<Record<PayoutStatus, PayoutKey>> = {
   REVERSED: 'reversed',
 };
 
-/** Payout statuses in which no money reached the provider (or it came back). */
-export const SETTLED_WITHOUT_MONEY: readonly PayoutStatus[] = ['FAILED', 'REVERSED'];
-
 export interface CurrencyLedger {
   received: number;
   inEscrow: number;
@@ -86,7 +79,7 @@ export interface LedgerCheck {
   name: LedgerCheckName;
   ok: boolean;
   description: string;
-  /** `count` offending rows in all; at most OFFENDERS_SHOWN ids of each kind, smallest first. */
+  /** `count` offending rows in all; at most OFFENDERS_SHOWN (ledger-repository.ts) ids of each kind, smallest first. */
   details: {
     count: number;
     paymentIds: string[];
@@ -109,157 +102,12 @@ export interface LedgerSummary {
   journal: JournalReport;
 }
 
-export const OFFENDERS_SHOWN = 20;
-
 /** A SQL sum or count (text, or null for an empty sum) as integer cents; throws past 2^53. */
 export function cents(v: string | number | null | undefined): number {
   if (v === null || v === undefined) return 0;
   const n = Number(v);
   if (!Number.isSafeInteger(n)) throw new RangeError(`Ledger amount ${String(v)} is not an exact integer below 2^53`);
   return n;
-}
-
-/**
- * The most a payout may be for a payment of `amountSql` cents: the SQL twin of `payoutAmount`
- * (amount − ceil(amount × bps / 10000)), in integer arithmetic for non-negative amounts.
- */
-export function maxPayoutSql(amountSql: string, bpsSql: string): string {
-  return `(${amountSql} - ((${amountSql}) * (${bpsSql}) + 9999) / 10000)`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The facts, read in one snapshot
-
-export interface Offenders {
-  count: number;
-  paymentIds: string[];
-  payoutIds: string[];
-}
-
-export interface LedgerFacts {
-  payments: Array<{ currency: string; status: string; total: string | null }>;
-  payouts: Array<{ currency: string; status: string; total: string | null }>;
-  /** Payout amounts of RELEASED payments, by the payment's currency. */
-  releasedPayouts: Array<{ currency: string; total: string | null }>;
-  unknownPaymentStatuses: Offenders;
-  releasedWithoutOnePayout: Offenders;
-  payoutsOverMaximum: Offenders & { rows: Array<{ payoutId: string; paymentId: string; amount: string; paymentAmount: string; feeBps: number }> };
-  payoutsForUnreleased: Offenders;
-  nonPositiveAmounts: Offenders;
-  payoutsNotMatchingPayment: Offenders;
-}
-
-/** Up to OFFENDERS_SHOWN ids of `q` (which selects `id`), smallest first, and how many there are. */
-async function offenders(q: Knex.QueryBuilder, db: Db, idSql: string, kind: 'payment' | 'payout'): Promise<Offenders> {
-  const rows = await q
-    .clearSelect()
-    .select<Array<{ id: string; total: number | string }>>(db.raw(`${idSql}::text AS id`), db.raw('count(*) OVER ()::int AS total'))
-    .orderByRaw(idSql)
-    .limit(OFFENDERS_SHOWN);
-  const ids = rows.map((r) => r.id);
-  return {
-    count: rows.length ? Number(rows[0].total) : 0,
-    paymentIds: kind === 'payment' ? ids : [],
-    payoutIds: kind === 'payout' ? ids : [],
-  };
-}
-
-/** Every query the summary needs, in the caller's transaction (one snapshot). */
-export async function readLedgerFacts(db: Db, feeBps: number): Promise<LedgerFacts> {
-  if (!Number.isSafeInteger(feeBps) || feeBps < 0 || feeBps > 10_000) throw new RangeError(`feeBps ${feeBps} is not 0..10000`);
-  const payments = await db('payments')
-    .select<LedgerFacts['payments']>('currency', 'status', db.raw('sum(amount)::text AS total'))
-    .groupBy('currency', 'status')
-    .orderBy(['currency', 'status']);
-  const payouts = await db('payouts')
-    .select<LedgerFacts['payouts']>('currency', 'status', db.raw('sum(amount)::text AS total'))
-    .groupBy('currency', 'status')
-    .orderBy(['currency', 'status']);
-  const releasedPayouts = await db('payouts as o')
-    .join('payments as p', 'p.id', 'o.payment_id')
-    .where('p.status', 'RELEASED')
-    .select<LedgerFacts['releasedPayouts']>('p.currency', db.raw('sum(o.amount)::text AS total'))
-    .groupBy('p.currency');
-
-  // (a) a payment that left PENDING without failing, in no bucket.
-  const unknownPaymentStatuses = await offenders(db('payments').whereNotIn('status', [...PaymentStatus.options]), db, 'id', 'payment');
-
-  // (b) RELEASED with no payout (or, were the unique constraint gone, several).
-  const releasedWithoutOnePayout = await offenders(
-    db('payments as p').leftJoin('payouts as o', 'o.payment_id', 'p.id').where('p.status', 'RELEASED').groupBy('p.id').havingRaw('count(o.id) <> 1'),
-    db,
-    'p.id',
-    'payment',
-  );
-
-  // (c) more than the payment less the fee: the rate the payout was made with (PLATFORM_FEE_BPS
-  // for payouts made before the rate was stored).
-  const rate = `coalesce(o.fee_bps, ${feeBps})`;
-  const over = () => db('payouts as o').join('payments as p', 'p.id', 'o.payment_id').whereRaw(`o.amount > ${maxPayoutSql('p.amount', rate)}`);
-  const overIds = await offenders(over(), db, 'o.id', 'payout');
-  const overRows: LedgerFacts['payoutsOverMaximum']['rows'] = overIds.count
-    ? await over()
-        .select<LedgerFacts['payoutsOverMaximum']['rows']>(
-          db.raw('o.id::text AS "payoutId"'),
-          db.raw('p.id::text AS "paymentId"'),
-          db.raw('o.amount::text AS amount'),
-          db.raw('p.amount::text AS "paymentAmount"'),
-          db.raw(`${rate}::int AS "feeBps"`),
-        )
-        .orderBy('o.id')
-        .limit(OFFENDERS_SHOWN)
-    : [];
-
-  // (d) a payout whose payment is not RELEASED. One exception, a dispute the customer won before
-  // the transfer (settlement.ts): payment RELEASED → REFUNDED, its payout FAILED (DISPUTE_LOST).
-  // A FAILED or REVERSED payout of a REFUNDED payment moved no money; any other one did, twice.
-  const payoutsForUnreleased = await offenders(
-    db('payouts as o')
-      .join('payments as p', 'p.id', 'o.payment_id')
-      .whereNot('p.status', 'RELEASED')
-      .whereNot((w) => {
-        w.where('p.status', 'REFUNDED').whereIn('o.status', [...SETTLED_WITHOUT_MONEY]);
-      }),
-    db,
-    'o.id',
-    'payout',
-  );
-
-  // (e) amounts are bigint (integers by type); they must also be positive.
-  const badPayments = await offenders(db('payments').where('amount', '<=', 0), db, 'id', 'payment');
-  const badPayouts = await offenders(db('payouts').where('amount', '<=', 0), db, 'id', 'payout');
-
-  // (f) a payout belongs to its payment's booking and provider, in its currency, in a known status.
-  const payoutsNotMatchingPayment = await offenders(
-    db('payouts as o')
-      .join('payments as p', 'p.id', 'o.payment_id')
-      .join('bookings as b', 'b.id', 'p.booking_id')
-      .where((w) => {
-        w.whereRaw('o.booking_id <> p.booking_id')
-          .orWhereRaw('o.currency <> p.currency')
-          .orWhereRaw('o.provider_id <> b.provider_id')
-          .orWhereNotIn('o.status', [...PayoutStatus.options]);
-      }),
-    db,
-    'o.id',
-    'payout',
-  );
-
-  return {
-    payments,
-    payouts,
-    releasedPayouts,
-    unknownPaymentStatuses,
-    releasedWithoutOnePayout,
-    payoutsOverMaximum: { ...overIds, rows: overRows },
-    payoutsForUnreleased,
-    nonPositiveAmounts: {
-      count: badPayments.count + badPayouts.count,
-      paymentIds: badPayments.paymentIds,
-      payoutIds: badPayouts.payoutIds,
-    },
-    payoutsNotMatchingPayment,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,91 +196,7 @@ export function summarize(facts: LedgerFacts, feeBps: number, asOf: Date = new D
 
 /** GET /api/ledger/summary: every figure, and the journal's check, from one consistent, read-only snapshot. */
 export async function ledgerSummary(knex: Knex, feeBps: number): Promise<LedgerSummary> {
-  const { facts, journal } = await knex.transaction(async (trx) => {
-    await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    return { facts: await readLedgerFacts(trx, feeBps), journal: await checkJournal(trx) };
-  });
+  const { facts, journal } = await inReadOnlySnapshot(knex, async (trx) => ({ facts: await readLedgerFacts(trx, feeBps), journal: await checkJournal(trx) }));
   const summary = summarize(facts, feeBps);
   return { ...summary, balanced: summary.balanced && journal.balanced, journal };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lists: cursor paging by id, newest first
-
-const Limit = z.coerce.number().int().min(1).max(100).default(20);
-
-export const ListPaymentsQuery = z.strictObject({
-  cursor: RowId.optional(),
-  limit: Limit,
-  status: PaymentStatus.optional(),
-});
-export type ListPaymentsQuery = z.infer<typeof ListPaymentsQuery>;
-
-export const ListPayoutsQuery = z.strictObject({
-  cursor: RowId.optional(),
-  limit: Limit,
-  status: PayoutStatus.optional(),
-});
-export type ListPayoutsQuery = z.infer<typeof ListPayoutsQuery>;
-
-interface MoneyRow {
-  id: string;
-  booking_id: string;
-  reference: string;
-  status: string;
-  amount: string;
-  currency: string;
-  reason?: string | null;
-  created_at: Date | string;
-  updated_at: Date | string;
-}
-
-const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
-
-function item(r: MoneyRow) {
-  return {
-    id: String(r.id),
-    bookingId: String(r.booking_id),
-    reference: r.reference,
-    status: r.status,
-    amount: cents(r.amount),
-    currency: r.currency,
-    ...(r.reason ? { reason: r.reason } : {}),
-    createdAt: iso(r.created_at),
-    updatedAt: iso(r.updated_at),
-  };
-}
-
-/** Payments, newest first: a client's (`clientId`), those of a provider's bookings (`providerId`), or all. */
-export async function listPayments(
-  db: Db,
-  o: ListPaymentsQuery & { clientId?: string; providerId?: string },
-): Promise<{ payments: PaymentItem[]; nextCursor: string | null }> {
-  const q = db('payments as p')
-    .join('bookings as b', 'b.id', 'p.booking_id')
-    .select('p.id', 'p.booking_id', 'p.reference', 'p.status', 'p.amount', 'p.currency', 'p.created_at', 'p.updated_at')
-    .orderBy('p.id', 'desc')
-    .limit(o.limit + 1);
-  if (o.clientId !== undefined) q.where('b.client_id', o.clientId);
-  if (o.providerId !== undefined) q.where('b.provider_id', o.providerId);
-  if (o.status) q.where('p.status', o.status);
-  if (o.cursor) q.where('p.id', '<', o.cursor);
-  const { items, nextCursor } = pageOf(((await q) as MoneyRow[]).map(item), o.limit);
-  return { payments: items as PaymentItem[], nextCursor };
-}
-
-/** Payouts, newest first: a provider's (`providerId`), or all. */
-export async function listPayouts(
-  db: Db,
-  o: ListPayoutsQuery & { providerId?: string },
-): Promise<{ payouts: PayoutItem[]; nextCursor: string | null }> {
-  const q = db('payouts as o')
-    .select('o.id', 'o.booking_id', 'o.reference', 'o.status', 'o.amount', 'o.currency', 'o.reason', 'o.created_at', 'o.updated_at')
-    .orderBy('o.id', 'desc')
-    .limit(o.limit + 1);
-  if (o.providerId !== undefined) q.where('o.provider_id', o.providerId);
-  if (o.status) q.where('o.status', o.status);
-  if (o.cursor) q.where('o.id', '<', o.cursor);
-  const { items, nextCursor } = pageOf(((await q) as MoneyRow[]).map(item), o.limit);
-  return { payouts: items as PayoutItem[], nextCursor };
 }

@@ -4,7 +4,8 @@ import { AppError } from '../errors/app-error';
 import { parseInput } from '../http/validate';
 import type { Config } from '../config';
 import type { Database } from '../storage/db';
-import { ledgerSummary, listPayments, listPayouts, ListPaymentsQuery, ListPayoutsQuery } from './ledger';
+import { ledgerSummary } from './ledger';
+import { listPayments, listPayouts, ListPaymentsQuery, ListPayoutsQuery } from './money-lists';
 
 export interface MoneyRoutesDeps extends AuthDeps {
   config: Pick<Config, 'PLATFORM_FEE_BPS'>;

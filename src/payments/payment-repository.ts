@@ -30,12 +30,39 @@ export interface PaymentRow {
   updated_at: Date;
 }
 
+/** A payment as the money lists show it. */
+export type PaymentListRow = Pick<PaymentRow, 'id' | 'booking_id' | 'reference' | 'status' | 'amount' | 'currency' | 'created_at' | 'updated_at'>;
+
+/**
+ * Payments by id, newest first, below `before` when given: a client's (`clientId`), those of a
+ * provider's bookings (`providerId`), or all; in one status when given.
+ */
+export async function listPaymentRows(
+  db: Db,
+  o: { clientId?: string; providerId?: string; status?: PaymentStatus; before?: string; limit: number },
+): Promise<PaymentListRow[]> {
+  const q = db('payments as p')
+    .join('bookings as b', 'b.id', 'p.booking_id')
+    .select('p.id', 'p.booking_id', 'p.reference', 'p.status', 'p.amount', 'p.currency', 'p.created_at', 'p.updated_at')
+    .orderBy('p.id', 'desc')
+    .limit(o.limit);
+  if (o.clientId !== undefined) q.where('b.client_id', o.clientId);
+  if (o.providerId !== undefined) q.where('b.provider_id', o.providerId);
+  if (o.status) q.where('p.status', o.status);
+  if (o.before) q.where('p.id', '<', o.before);
+  return (await q) as PaymentListRow[];
+}
+
 /** Statuses of a payment that no longer holds its booking: a checkout that expired or failed. */
 const ENDED = ['EXPIRED', 'FAILED'];
 
 /** The booking's live payment, or else its latest (an expired checkout, so its status can be shown). */
 export async function findPaymentByBooking(db: Db, bookingId: string): Promise<PaymentRow | undefined> {
   return db<PaymentRow>('payments').where({ booking_id: bookingId }).orderByRaw(`status IN ('EXPIRED', 'FAILED'), id DESC`).first();
+}
+
+export async function findPayment(db: Db, id: string): Promise<PaymentRow | undefined> {
+  return db<PaymentRow>('payments').where({ id }).first();
 }
 
 export async function findPaymentByReference(db: Db, reference: string): Promise<PaymentRow | undefined> {
@@ -122,6 +149,30 @@ export async function setPaymentStatus(db: Db, id: string, status: PaymentStatus
 /** The refund request went through after earlier failures: it leaves the operators' queue. */
 export async function clearRefundFailure(db: Db, id: string): Promise<void> {
   await db('payments').where({ id }).update({ refund_failure: null, refund_failed_at: null });
+}
+
+/**
+ * A refund failed: why, since when (the first failure's time is kept while failures go on), and,
+ * when `checkNow`, the row falls due for the reconciler at once.
+ */
+export async function setRefundFailure(db: Db, id: string, failure: string, o: { firstFailure: boolean; checkNow: boolean }): Promise<void> {
+  await db('payments')
+    .where({ id })
+    .update({
+      refund_failure: failure,
+      refund_failed_at: o.firstFailure ? db.fn.now() : db.raw('refund_failed_at'),
+      ...(o.checkNow ? { next_check_at: db.fn.now() } : {}),
+    });
+}
+
+/** The customer's bank opened a card dispute about the charge. */
+export async function markDisputeOpened(db: Db, id: string, disputeId: string | null): Promise<void> {
+  await db('payments').where({ id }).update({ disputed_at: db.fn.now(), dispute_id: disputeId });
+}
+
+/** The card dispute is over, whoever won it. */
+export async function clearDispute(db: Db, id: string): Promise<void> {
+  await db('payments').where({ id }).update({ disputed_at: null });
 }
 
 /** The client holds escrow: auto-release and payout stop until an admin decides. */

@@ -6,7 +6,7 @@ import { idempotent } from '../http/idempotency';
 import type { Database } from '../storage/db';
 import type { WebhookService } from './webhook-service';
 import type { PaymentService } from './payment-service';
-import type { PayoutRow } from './payout-repository';
+import { findPayout } from './payout-repository';
 
 /** Paystack webhooks need the raw bytes for the signature, so this router is mounted before the JSON parser. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
@@ -38,7 +38,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
     parseInput(EmptyBody, req.body ?? {});
     await deps.payments.retryPayout(principalOf(req), id);
     // retryPayout found the payout (or threw), and payouts are never deleted.
-    const payout = (await deps.db.knex<PayoutRow>('payouts').where({ id }).first('id', 'booking_id', 'reference', 'status', 'amount', 'reason'))!;
+    const payout = (await findPayout(deps.db.knex, id))!;
     res.json({
       id: String(payout.id),
       bookingId: String(payout.booking_id),

@@ -8,12 +8,13 @@ import type { BookingView } from '../contract/views';
 import { findUser } from '../users/user-repository';
 import { emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { journalPayoutMove, newPayoutReference } from './escrow';
-import { clearRefundFailure, findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
+import { clearRefundFailure, findPayment, findPaymentByBooking, insertPayment, type PaymentRow } from './payment-repository';
 import { recordRefundFailure } from './settlement';
 import { amountsOf, owedAmount } from './payment-amounts';
-import { lockPayout, setPayoutStatus, type PayoutRow } from './payout-repository';
+import { findPayout, lockPayout, setPayoutReference, setPayoutStatus } from './payout-repository';
 import { canMovePayout } from './payout-state';
 import { PaystackError, type PaystackClient } from './paystack-client';
+import { runFollowUp, type FollowUp } from './paystack-follow-ups';
 
 /** The Paystack calls that follow a committed booking move. */
 export interface PaymentFollowUps {
@@ -106,9 +107,9 @@ export class PaymentService implements BookingPayments {
    * True when the payout moved.
    */
   async startTransfer(payoutId: string, o: { resend?: boolean } = {}): Promise<boolean> {
-    const payout = await this.knex<PayoutRow>('payouts').where({ id: payoutId }).first();
+    const payout = await findPayout(this.knex, payoutId);
     if (!payout || !(payout.status === 'PENDING' || (o.resend && payout.status === 'PROCESSING'))) return false;
-    const payment = await this.knex<PaymentRow>('payments').where({ id: payout.payment_id }).first();
+    const payment = await findPayment(this.knex, payout.payment_id);
     if (payment?.disputed_at) {
       // Frozen: the transfer waits for the dispute's resolution (settlement.ts sends it then).
       this.logger.info({ code: 'PAYOUT_FROZEN_BY_DISPUTE', payoutId }, 'payout waits for a dispute');
@@ -151,14 +152,14 @@ export class PaymentService implements BookingPayments {
    */
   async retryPayout(p: Principal, payoutId: string): Promise<void> {
     if (p.role !== 'admin') throw new AppError('FORBIDDEN', 'Only admins can retry payouts');
-    await this.publisher.transaction(async (trx, emit) => {
+    const { result: followUp } = await this.publisher.transaction(async (trx, emit): Promise<FollowUp> => {
       const payout = await lockPayout(trx, payoutId);
       if (!payout) throw new AppError('NOT_FOUND', 'Payout not found');
       if (payout.status !== 'FAILED' && payout.status !== 'REVERSED') {
         throw new AppError('INVALID_TRANSITION', `A ${payout.status} payout cannot be retried`, { currentStatus: payout.status });
       }
       // Only money that is still ours to pay out: not a payment refunded after a lost dispute.
-      const payment = await trx<PaymentRow>('payments').where({ id: payout.payment_id }).first();
+      const payment = await findPayment(trx, payout.payment_id);
       if (payment?.status !== 'RELEASED' || payment.disputed_at) {
         throw new AppError('INVALID_TRANSITION', 'The payment behind this payout is not released', {
           currentStatus: payout.status,
@@ -168,10 +169,11 @@ export class PaymentService implements BookingPayments {
       const reference = newPayoutReference(String(payout.booking_id));
       await setPayoutStatus(trx, payoutId, 'PENDING', { reason: null });
       await journalPayoutMove(trx, payout, payout.status, 'PENDING');
-      await trx('payouts').where({ id: payoutId }).update({ reference, transfer_code: null });
+      await setPayoutReference(trx, payoutId, reference);
       emitPayoutStatus(emit, { ...payout, reference }, payout.status, 'PENDING');
+      return { kind: 'transfer', payoutId };
     });
-    await this.startTransfer(payoutId);
+    await runFollowUp(this, followUp);
   }
 
   /**
@@ -195,7 +197,7 @@ export class PaymentService implements BookingPayments {
    * retry and the operators to see. True when the request was accepted.
    */
   async requestRefund(paymentId: string): Promise<boolean> {
-    const payment = await this.knex<PaymentRow>('payments').where({ id: paymentId }).first();
+    const payment = await findPayment(this.knex, paymentId);
     if (!payment || payment.status !== 'REFUND_PENDING') return false;
     if (payment.disputed_at) {
       this.logger.info({ code: 'REFUND_HELD_BY_DISPUTE', paymentId }, 'refund waits for the card dispute');

@@ -3,10 +3,12 @@ import type { Config } from '../config';
 import type { EventPublisher } from '../events/event-publisher';
 import type { Logger } from '../logger';
 import type { PaymentService } from './payment-service';
+import { runFollowUp } from './paystack-follow-ups';
 import { PaystackError, processedRefundTotal, type PaystackClient, type VerifiedTransaction } from './paystack-client';
 import { CHARGE_ENDED_UNPAID, expireCheckout, recordRefundFailure, settleCharge, settleRefund, settleTransfer } from './settlement';
 import { AWAITING_PAYSTACK } from './payment-state';
 import { PAYOUT_AWAITING_PAYSTACK } from './payout-state';
+import { claimDueChecks, type ClaimedCheck } from './check-schedule-repository';
 import type { PayoutStatus } from '../contract/vocabulary';
 
 const BATCH = 50;
@@ -40,8 +42,6 @@ export const TRANSFER_FINAL: Record<string, PayoutStatus> = {
   rejected: 'FAILED',
   reversed: 'REVERSED',
 };
-
-type Claimed = { id: string; reference: string; status: string; created_at: Date; paystack_transaction_id: string | null };
 
 /**
  * Asks Paystack about every payment and payout that waits on it, and settles them through the
@@ -104,29 +104,19 @@ export class Reconciler {
    * the waiting statuses and its schedule is cleared; an unchanged one has already backed off.
    * Payouts frozen by a card dispute are not claimed: nothing may be sent until it is resolved.
    */
-  private async claim(kind: 'payment' | 'payout', now: number): Promise<Claimed[]> {
-    const table = kind === 'payment' ? 'payments' : 'payouts';
-    const statuses = kind === 'payment' ? AWAITING_PAYSTACK : PAYOUT_AWAITING_PAYSTACK;
-    const dueAt = `coalesce(t.next_check_at, t.updated_at + make_interval(secs => ? / 1000.0))`;
-    const frozen =
-      kind === 'payout' ? `AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = t.payment_id AND p.disputed_at IS NOT NULL)` : '';
-    const base = Math.max(this.o.staleAfterMs, 1_000);
-    const result = await this.knex.raw<{ rows: Claimed[] }>(
-      `UPDATE ${table} AS u
-       SET next_check_at = ?::timestamptz + make_interval(secs => least(? * power(2, least(u.check_attempts, 30)), ?) / 1000.0),
-           check_attempts = u.check_attempts + 1
-       WHERE u.id IN (
-         SELECT t.id FROM ${table} t
-         WHERE t.status = ANY(?::text[]) AND ${dueAt} <= ? ${frozen}
-         ORDER BY ${dueAt}, t.id
-         LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-       RETURNING u.id, u.reference, u.status, u.created_at, ${kind === 'payment' ? 'u.paystack_transaction_id' : 'NULL AS paystack_transaction_id'}`,
-      [new Date(now), base, this.o.maxBackoffMs, [...statuses], this.o.staleAfterMs, new Date(now), this.o.staleAfterMs],
-    );
-    return result.rows;
+  private async claim(kind: 'payment' | 'payout', now: number): Promise<ClaimedCheck[]> {
+    return claimDueChecks(this.knex, {
+      kind,
+      statuses: kind === 'payment' ? AWAITING_PAYSTACK : PAYOUT_AWAITING_PAYSTACK,
+      now: new Date(now),
+      staleAfterMs: this.o.staleAfterMs,
+      baseMs: Math.max(this.o.staleAfterMs, 1_000),
+      maxBackoffMs: this.o.maxBackoffMs,
+      limit: BATCH,
+    });
   }
 
-  private async payment(row: Claimed, now: number): Promise<boolean> {
+  private async payment(row: ClaimedCheck, now: number): Promise<boolean> {
     if (row.status === 'REFUND_PENDING') return this.refund(row);
     let verified: VerifiedTransaction | undefined;
     try {
@@ -136,14 +126,9 @@ export class Reconciler {
       if (!(err instanceof PaystackError && err.code === 'PAYSTACK_REJECTED')) throw err;
     }
     if (verified?.status === 'success') {
-      let followUp: (() => Promise<unknown>) | undefined;
-      const { result } = await this.publisher.transaction(async (trx, emit) => {
-        const r = await settleCharge(trx, emit, row.reference, verified, this.logger, (id) => this.payments.requestRefund(id));
-        followUp = r.followUp;
-        return r.outcome;
-      });
-      if (followUp) await followUp();
-      return result === 'processed' || result === 'flagged';
+      const { result } = await this.publisher.transaction((trx, emit) => settleCharge(trx, emit, row.reference, verified, this.logger));
+      if (result.followUp) await runFollowUp(this.payments, result.followUp);
+      return result.outcome === 'processed' || result.outcome === 'flagged';
     }
     const expired = now - new Date(row.created_at).getTime() >= this.o.checkoutExpiryMs;
     if (!expired || (verified && !CHARGE_ENDED_UNPAID.has(verified.status))) return false;
@@ -157,7 +142,7 @@ export class Reconciler {
    * target); pending → wait; needs-attention → the operators (it needs the customer's bank
    * details); none, or only failed ones, and still short of the target → ask again for the rest.
    */
-  private async refund(row: Claimed): Promise<boolean> {
+  private async refund(row: ClaimedCheck): Promise<boolean> {
     const refunds = await this.paystack.listRefunds(row.paystack_transaction_id ?? row.reference);
     const processed = processedRefundTotal(refunds);
     const { result } = await this.publisher.transaction((trx, emit) => settleRefund(trx, emit, row.reference, processed));
@@ -170,7 +155,7 @@ export class Reconciler {
     return this.payments.requestRefund(row.id);
   }
 
-  private async payout(row: Claimed): Promise<boolean> {
+  private async payout(row: ClaimedCheck): Promise<boolean> {
     let remote;
     try {
       remote = await this.paystack.verifyTransfer(row.reference);

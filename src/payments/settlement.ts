@@ -5,13 +5,24 @@ import { journalPayoutMove, movePayment, movePaymentThrough, payoutAmount } from
 import { chargebackLossEntry, partialChargebackEntry, post, refundPaidEntries } from './journal';
 import { emitPartialRefund, emitPaymentStatus, emitPayoutStatus } from './money-events';
 import { amountsOf, heldAmount, owedAmount } from './payment-amounts';
-import { lockPaymentWithBooking, markChargeback, setPaymentStatus, setReturnedAmounts, type PaymentBooking, type PaymentRow } from './payment-repository';
+import {
+  clearDispute,
+  lockPaymentWithBooking,
+  markChargeback,
+  markDisputeOpened,
+  setPaymentStatus,
+  setRefundFailure,
+  setReturnedAmounts,
+  type PaymentBooking,
+  type PaymentRow,
+} from './payment-repository';
 import { canMovePayment } from './payment-state';
-import { lockPayoutByReference, setPayoutAmount, setPayoutStatus, type PayoutRow } from './payout-repository';
+import { lockPayoutByPayment, lockPayoutByReference, setPayoutAmount, setPayoutStatus } from './payout-repository';
 import { bookingAudience } from '../events/audience';
 import { canMovePayout } from './payout-state';
 import type { PayoutStatus } from '../contract/vocabulary';
 import type { VerifiedTransaction } from './paystack-client';
+import type { FollowUp } from './paystack-follow-ups';
 import { CALLED_OFF } from '../contract/vocabulary';
 
 export type SettleOutcome = 'processed' | 'no_change' | 'unknown_reference' | 'flagged';
@@ -30,8 +41,7 @@ export async function settleCharge(
   reference: string | undefined,
   verified: VerifiedTransaction | undefined,
   logger: Logger,
-  requestRefund: (paymentId: string) => Promise<unknown>,
-): Promise<{ outcome: SettleOutcome; followUp?: () => Promise<unknown> }> {
+): Promise<{ outcome: SettleOutcome; followUp?: FollowUp }> {
   const locked = await lockPaymentWithBooking(trx, reference);
   if (!locked || !verified) return { outcome: 'unknown_reference' };
   const { payment: found, booking } = locked;
@@ -78,7 +88,7 @@ export async function settleCharge(
   if (CALLED_OFF.includes(booking.status)) {
     // Paid for a booking that no longer exists: the money goes back.
     await movePaymentThrough(trx, emit, found, parties, ['PAID', 'REFUND_PENDING'], extra);
-    return { outcome: 'processed', followUp: () => requestRefund(found.id) };
+    return { outcome: 'processed', followUp: { kind: 'refund', paymentId: found.id } };
   }
   await movePaymentThrough(trx, emit, found, parties, ['PAID', 'ESCROW'], extra);
   return { outcome: 'processed' };
@@ -155,13 +165,7 @@ export async function recordRefundFailure(
   if (!locked) return 'unknown_reference';
   const { payment, booking } = locked;
   if (payment.status !== 'REFUND_PENDING') return 'no_change';
-  await trx('payments')
-    .where({ id: payment.id })
-    .update({
-      refund_failure: failure,
-      refund_failed_at: payment.refund_failure ? trx.raw('refund_failed_at') : trx.fn.now(),
-      ...(o.checkNow ? { next_check_at: trx.fn.now() } : {}),
-    });
+  await setRefundFailure(trx, payment.id, failure, { firstFailure: !payment.refund_failure, checkNow: o.checkNow });
   if (payment.refund_failure !== failure) {
     emitToPartiesAndAdmins(emit, 'payment.refund_failing', payment, booking, { reason: failure });
   }
@@ -189,7 +193,7 @@ export async function settleDisputeOpened(
   if (!locked) return 'unknown_reference';
   const { payment, booking } = locked;
   if (payment.disputed_at) return 'no_change';
-  await trx('payments').where({ id: payment.id }).update({ disputed_at: trx.fn.now(), dispute_id: disputeId ?? null });
+  await markDisputeOpened(trx, payment.id, disputeId ?? null);
   emitToPartiesAndAdmins(emit, 'payment.dispute_opened', payment, booking, {});
   return 'processed';
 }
@@ -199,7 +203,7 @@ export async function settleDisputeOpened(
  * Customer won: the bank takes back `refundAmount` (the whole charge when Paystack names none).
  * All of what is held: the payment is refunded and a payout that had not gone out fails. Part of
  * it: the rest stays held, or a waiting payout is made smaller and sent. After the payout went out,
- * what the bank took is a chargeback loss for the operators.
+ * what the bank took is a chargeback loss for the operators. A payout to send is the follow-up.
  */
 export async function settleDisputeResolved(
   trx: Knex.Transaction,
@@ -208,12 +212,12 @@ export async function settleDisputeResolved(
   resolution: string | undefined,
   refundAmount: number | undefined,
   logger: Logger,
-): Promise<{ outcome: SettleOutcome; payoutToSend?: string }> {
+): Promise<{ outcome: SettleOutcome; followUp?: FollowUp }> {
   const locked = await lockPaymentWithBooking(trx, reference);
   if (!locked) return { outcome: 'unknown_reference' };
   const { payment, booking } = locked;
   if (!payment.disputed_at) return { outcome: 'no_change' };
-  await trx('payments').where({ id: payment.id }).update({ disputed_at: null });
+  await clearDispute(trx, payment.id);
   const merchantWon = resolution === 'declined';
   const amounts = amountsOf(payment);
   const held = heldAmount(amounts);
@@ -223,8 +227,8 @@ export async function settleDisputeResolved(
     merchantWon,
     ...(merchantWon ? {} : { refundAmount: taken }),
   });
-  const payout = await trx<PayoutRow>('payouts').where({ payment_id: payment.id }).forUpdate().first();
-  if (merchantWon) return { outcome: 'processed', payoutToSend: payout?.status === 'PENDING' ? payout.id : undefined };
+  const payout = await lockPayoutByPayment(trx, payment.id);
+  if (merchantWon) return { outcome: 'processed', followUp: payout?.status === 'PENDING' ? { kind: 'transfer', payoutId: payout.id } : undefined };
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
   const subject = { bookingId: String(booking.id), paymentId: String(payment.id), payoutId: payout ? String(payout.id) : undefined, currency: payment.currency };
   if (payout && payout.status !== 'PENDING' && payout.status !== 'FAILED') {
@@ -240,20 +244,20 @@ export async function settleDisputeResolved(
   if (taken < held && (payment.status === 'ESCROW' || payment.status === 'RELEASED')) {
     const chargedBack = amounts.chargedBack + taken;
     const rest = held - taken;
-    let payoutToSend: string | undefined;
+    let followUp: FollowUp | undefined;
     if (payment.status === 'RELEASED' && payout) {
       // The waiting payout is what is left, less the fee at the payout's own rate.
       const smaller = payout.fee_bps === null ? Math.floor((Number(payout.amount) * rest) / held) : payoutAmount(rest, payout.fee_bps);
       await post(trx, subject, [partialChargebackEntry(taken, { payoutCut: Number(payout.amount) - smaller })]);
       await setPayoutAmount(trx, payout.id, smaller);
-      if (payout.status === 'PENDING') payoutToSend = payout.id;
+      if (payout.status === 'PENDING') followUp = { kind: 'transfer', payoutId: payout.id };
     } else {
       await post(trx, subject, [partialChargebackEntry(taken, null)]);
     }
     await setReturnedAmounts(trx, payment.id, { charged_back_amount: chargedBack });
     const row = { ...payment, charged_back_amount: String(chargedBack) };
     emitPartialRefund(emit, row, parties, { amount: taken, refundedAmount: amounts.refunded + chargedBack, heldAmount: rest, cause: 'CARD_DISPUTE' });
-    return { outcome: 'processed', payoutToSend };
+    return { outcome: 'processed', followUp };
   }
   const share = payout ? { payoutId: String(payout.id), amount: Number(payout.amount) } : undefined;
   if (payment.status === 'ESCROW' || payment.status === 'RELEASED') {

@@ -10,6 +10,7 @@ import { GroupCommit } from '../storage/group-commit';
 import type { PayoutStatus } from '../contract/vocabulary';
 import { recordRefundFailure, settleCharge, settleDisputeOpened, settleDisputeResolved, settleRefund, settleTransfer, type SettleOutcome } from './settlement';
 import type { PaymentService } from './payment-service';
+import { runFollowUp, type FollowUp } from './paystack-follow-ups';
 import type { PaystackClient } from './paystack-client';
 import { isValidPaystackSignature } from './webhook-signature';
 import { toStorable } from '../storage/storable-text';
@@ -28,7 +29,7 @@ const TRANSFER_STATUS: Record<string, PayoutStatus> = {
 };
 
 /** A delivery's settled outcome, as recorded on its row, and the Paystack call to make after it. */
-type Settled = { outcome: SettleOutcome | 'ignored' | 'contradicted'; followUp?: () => Promise<unknown> };
+type Settled = { outcome: SettleOutcome | 'ignored' | 'contradicted'; followUp?: FollowUp };
 
 /** Deliveries settled in one transaction at most: bounds how long a batch holds its row locks. */
 const MAX_BATCH = 50;
@@ -266,7 +267,7 @@ export class WebhookService {
       } else {
         log.info({ outcome: settled.outcome }, 'webhook settled');
       }
-      if (settled.followUp && !this.stopping) await settled.followUp();
+      if (settled.followUp && !this.stopping) await runFollowUp(this.payments, settled.followUp);
     } catch (err) {
       this.counts.deferred++;
       log.warn({ code: 'WEBHOOK_SETTLE_DEFERRED', err }, 'could not settle a delivery now; it is tried again later');
@@ -308,7 +309,7 @@ export class WebhookService {
     if (d.verification.kind === 'contradicted') return { outcome: 'contradicted' };
     if (event === 'charge.success') {
       const verified = d.verification.kind === 'charge' ? d.verification.verified : undefined;
-      return settleCharge(trx, emit, str(data.reference), verified, this.logger, (id) => this.payments.requestRefund(id));
+      return settleCharge(trx, emit, str(data.reference), verified, this.logger);
     }
     if (TRANSFER_STATUS[event]) return { outcome: await settleTransfer(trx, emit, str(data.reference), TRANSFER_STATUS[event], str(data.transfer_code)) };
     if (event === 'refund.processed') {
@@ -323,8 +324,7 @@ export class WebhookService {
     }
     if (event === 'charge.dispute.create') return { outcome: await settleDisputeOpened(trx, emit, disputedReference(d.envelope), str(data.id)) };
     if (event === 'charge.dispute.resolve') {
-      const r = await settleDisputeResolved(trx, emit, disputedReference(d.envelope), str(data.resolution), amount(data.refund_amount), this.logger);
-      return { outcome: r.outcome, followUp: r.payoutToSend ? () => this.payments.startTransfer(r.payoutToSend!) : undefined };
+      return settleDisputeResolved(trx, emit, disputedReference(d.envelope), str(data.resolution), amount(data.refund_amount), this.logger);
     }
     return { outcome: 'ignored' };
   }

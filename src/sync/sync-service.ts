@@ -1,12 +1,13 @@
 import type { Knex } from 'knex';
 import type { Principal } from '../auth/principal';
 import { logBounds } from '../events/event-log';
+import { inReadOnlySnapshot } from '../storage/snapshot-repository';
 import type { Inbox } from '../notifications/inbox';
 import { listBookingViews } from '../bookings/booking-repository';
 import { bookingViewFor } from '../bookings/booking-views';
 import type { BookingView } from '../bookings/booking-schemas';
 import type { BookingStatus } from '../contract/vocabulary';
-import { listPayments, listPayouts } from '../payments/ledger';
+import { listPayments, listPayouts } from '../payments/money-lists';
 import { findUser } from '../users/user-repository';
 import { profile } from '../users/user-routes';
 import type { SyncState } from '../contract/views';
@@ -29,8 +30,7 @@ export const UNREAD_SHOWN = 50;
  * applies nothing twice. The lists are the same repositories and views as their own routes.
  */
 export async function readSyncState(knex: Knex, notifications: Inbox, p: Principal): Promise<SyncState> {
-  return knex.transaction(async (trx) => {
-    await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+  return inReadOnlySnapshot(knex, async (trx) => {
     // The first statement takes the snapshot; every read below sees the same one.
     const { lastId } = await logBounds(trx);
     const user = await findUser(trx, p.userId);

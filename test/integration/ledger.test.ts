@@ -2,7 +2,8 @@ import request from 'supertest';
 import { describeDb } from '../support/test-db';
 import { type Actor, type Marketplace, postCardDispute, startMarketplace } from '../support/marketplace';
 import { payoutAmount } from '../../src/payments/escrow';
-import { maxPayoutSql, type LedgerSummary } from '../../src/payments/ledger';
+import type { LedgerSummary } from '../../src/payments/ledger';
+import { maxPayoutSql } from '../../src/payments/ledger-repository';
 import { inAnHour } from '../support/booking-time';
 
 jest.setTimeout(60_000);

@@ -1,13 +1,6 @@
-import {
-  cents,
-  ListPaymentsQuery,
-  ListPayoutsQuery,
-  NOT_RECEIVED,
-  PAYMENT_BUCKET,
-  summarize,
-  type LedgerFacts,
-  type Offenders,
-} from '../../src/payments/ledger';
+import { cents, NOT_RECEIVED, PAYMENT_BUCKET, summarize } from '../../src/payments/ledger';
+import type { LedgerFacts, Offenders } from '../../src/payments/ledger-repository';
+import { ListPaymentsQuery, ListPayoutsQuery } from '../../src/payments/money-lists';
 import { PaymentStatus } from '../../src/contract/vocabulary';
 
 const none = (): Offenders => ({ count: 0, paymentIds: [], payoutIds: [] });
