@@ -61,6 +61,20 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../src/*'], message: 'fakes/ imports nothing from src/' }] }] },
   },
   {
+    // SQL lives in repositories (`*-repository.ts`), the event log and storage/: routes, services
+    // and jobs call them, and may hold a transaction open around those calls, never a statement.
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*-repository.ts', 'src/events/event-log.ts', 'src/storage/**', 'src/client/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...["CallExpression[callee.property.name='raw']:not([callee.object.name='express'])", "CallExpression[callee.type='Identifier'][callee.name=/^(knex|trx|db)$/]", "CallExpression[callee.property.name='knex']"].map(
+          (selector) => ({ selector, message: 'SQL belongs in a *-repository.ts (or the event log); call a repository function here' }),
+        ),
+      ],
+    },
+  },
+  {
     // The browser's code shares only the contract with the server.
     files: ['src/client/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../contract'], message: 'src/client/ shares only src/contract/ with the server' }] }] },

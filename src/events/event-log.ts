@@ -147,3 +147,60 @@ export function compareIds(a: string, b: string): number {
   if (a.length !== b.length) return a.length < b.length ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** An event row, or (the LEFT JOIN's row when there are none) nulls with the bound. */
+type TailRow = { pruned_through: string } & (EventRow | { id: null });
+
+/*
+ * One statement: the next events after the cursor, and the retention bound read in the same
+ * snapshot, so that what the read misses because it was pruned is covered by the bound. The LEFT
+ * JOIN keeps the bound when there are no events. Prepared once per connection: it runs at least
+ * every RELAY_POLL_MS on every instance.
+ */
+/** The name the tail read is prepared under; it also tells it apart in knex's query events. */
+export const RELAY_TAIL_STATEMENT = 'relay_tail';
+
+const TAIL_SQL = `
+  SELECT s.pruned_through::text AS pruned_through, e.id, e.type, e.audience, e.payload, e.occurred_at
+  FROM event_log_state s
+  LEFT JOIN LATERAL (
+    SELECT id, type, audience, payload, occurred_at FROM events WHERE id > ? ORDER BY id LIMIT ?
+  ) e ON true
+  WHERE s.id = 1
+  ORDER BY e.id`;
+
+/**
+ * The relay's read (outbox-relay.ts): up to `limit` events after `after`, and the retention bound
+ * (every id at or below it was pruned) read in the same snapshot.
+ */
+export async function readLogTail(knex: Knex, after: string, limit: number): Promise<{ events: EventRecord[]; prunedThrough: string }> {
+  const { rows } = (await knex.raw(TAIL_SQL, [after, limit]).options({ name: RELAY_TAIL_STATEMENT })) as { rows: TailRow[] };
+  const bound = rows[0]?.pruned_through;
+  if (bound === undefined) throw new Error('event_log_state is missing its row; migrations did not run');
+  return { events: rows.filter((r): r is TailRow & EventRow => r.id !== null).map(toRecord), prunedThrough: bound };
+}
+
+/*
+ * One statement: the newest events of (from, to], every audience, and the retention bound read in
+ * the same snapshot. The LEFT JOIN keeps the bound when there are no events. Newest first, so that
+ * a gap larger than the poll window costs one bounded read, not a walk through it.
+ */
+const NEWEST_SQL = `
+  SELECT s.pruned_through::text AS pruned_through, e.id, e.type, e.audience, e.payload, e.occurred_at
+  FROM event_log_state s
+  LEFT JOIN LATERAL (
+    SELECT id, type, audience, payload, occurred_at FROM events
+    WHERE id > ? AND id <= ? ORDER BY id DESC LIMIT ?
+  ) e ON true
+  WHERE s.id = 1`;
+
+/**
+ * The poll window's read (realtime/poll-window.ts): the newest `limit` events of (from, to], in id
+ * order, and the retention bound read in the same snapshot.
+ */
+export async function readNewestOf(knex: Knex, from: string, to: string, limit: number): Promise<{ events: EventRecord[]; prunedThrough: string }> {
+  const { rows } = await knex.raw<{ rows: TailRow[] }>(NEWEST_SQL, [from, to, limit]);
+  const bound = rows[0]?.pruned_through;
+  if (bound === undefined) throw new Error('event_log_state is missing its row; migrations did not run');
+  return { events: rows.filter((r): r is TailRow & EventRow => r.id !== null).reverse().map(toRecord), prunedThrough: bound };
+}

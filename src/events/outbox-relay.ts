@@ -1,30 +1,9 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
-import { compareIds, logBounds, toRecord, type EventRow } from './event-log';
+import { compareIds, logBounds, readLogTail } from './event-log';
 import type { EventRecord } from './event-types';
 
 const BATCH = 500;
-
-/** An event row, or (the LEFT JOIN's row when there are none) nulls with the bound. */
-type TailRow = { pruned_through: string } & (EventRow | { id: null });
-
-/*
- * One statement: the next events after the cursor, and the retention bound read in the same
- * snapshot, so that what the read misses because it was pruned is covered by the bound. The LEFT
- * JOIN keeps the bound when there are no events. Prepared once per connection: it runs at least
- * every RELAY_POLL_MS on every instance.
- */
-/** The name the tail read is prepared under; it also tells it apart in knex's query events. */
-export const RELAY_TAIL_STATEMENT = 'relay_tail';
-
-const TAIL_SQL = `
-  SELECT s.pruned_through::text AS pruned_through, e.id, e.type, e.audience, e.payload, e.occurred_at
-  FROM event_log_state s
-  LEFT JOIN LATERAL (
-    SELECT id, type, audience, payload, occurred_at FROM events WHERE id > ? ORDER BY id LIMIT ?
-  ) e ON true
-  WHERE s.id = 1
-  ORDER BY e.id`;
 
 /** Up to this many user channels across a commit's events are dispatched in the committing tick. */
 export const FEW_USERS = 8;
@@ -151,11 +130,9 @@ export class OutboxRelay {
 
   /** Up to BATCH events after the cursor; their retention bound goes to `prunedThrough` first. */
   private async readTail(): Promise<EventRecord[]> {
-    const { rows } = (await this.knex.raw(TAIL_SQL, [this.cursor, BATCH]).options({ name: RELAY_TAIL_STATEMENT })) as { rows: TailRow[] };
-    const bound = rows[0]?.pruned_through;
-    if (bound === undefined) throw new Error('event_log_state is missing its row; migrations did not run');
-    this.prunedThrough(bound);
-    return rows.filter((r): r is TailRow & EventRow => r.id !== null).map(toRecord);
+    const { events, prunedThrough } = await readLogTail(this.knex, this.cursor, BATCH);
+    this.prunedThrough(prunedThrough);
+    return events;
   }
 
   /** `events` follow the cursor with no gap, in id order. */

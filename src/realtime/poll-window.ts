@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { compareIds, toRecord, type EventRow } from '../events/event-log';
+import { compareIds, readNewestOf } from '../events/event-log';
 import { isAddressedTo } from '../events/audience';
 import type { ChannelName, EventRecord } from '../events/event-types';
 import { passes, type TypeFilter } from './type-filter';
@@ -12,23 +12,6 @@ export interface WindowPage {
   lastEventId: string;
   hasMore: boolean;
 }
-
-/** An event row, or (the LEFT JOIN's row when there are no events) nulls with the bound. */
-type WindowRow = { pruned_through: string } & (EventRow | { id: null });
-
-/*
- * One statement: the newest events of (from, to], every audience, and the retention bound read in
- * the same snapshot. The LEFT JOIN keeps the bound when there are no events. Newest first, so that
- * a gap larger than the window costs one bounded read, not a walk through it.
- */
-const FILL_SQL = `
-  SELECT s.pruned_through::text AS pruned_through, e.id, e.type, e.audience, e.payload, e.occurred_at
-  FROM event_log_state s
-  LEFT JOIN LATERAL (
-    SELECT id, type, audience, payload, occurred_at FROM events
-    WHERE id > ? AND id <= ? ORDER BY id DESC LIMIT ?
-  ) e ON true
-  WHERE s.id = 1`;
 
 /**
  * The recent log, every audience, for polls: a poll whose cursor falls inside is answered from
@@ -126,13 +109,7 @@ export class PollWindow {
   private async fill(): Promise<void> {
     const from = this.top;
     const to = this.dispatchedId();
-    const { rows } = await this.knex.raw<{ rows: WindowRow[] }>(FILL_SQL, [from, to, this.capacity]);
-    const pruned = rows[0]?.pruned_through;
-    if (pruned === undefined) throw new Error('event_log_state is missing its row; migrations did not run');
-    const fresh = rows
-      .filter((r): r is WindowRow & EventRow => r.id !== null)
-      .reverse()
-      .map(toRecord);
+    const { events: fresh, prunedThrough: pruned } = await readNewestOf(this.knex, from, to, this.capacity);
     if (fresh.length === this.capacity) {
       // The read may have stopped short of `from`: what it returned is complete only from its first id.
       this.events = fresh;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger';
+import { beat, forgetInstance, markGone, markLive } from './presence-repository';
 
 export interface StreamPresenceOptions {
   /** How often the users whose streams came or went on this instance are written. */
@@ -8,8 +9,6 @@ export interface StreamPresenceOptions {
   ttlMs: number;
 }
 
-/** How long a dead instance's rows stay before any instance deletes them. */
-const FORGET_DEAD_AFTER = "interval '1 hour'";
 
 /**
  * This instance's part of `stream_presence`: which users are live here (a stream open, or a long
@@ -35,7 +34,7 @@ export class StreamPresence {
 
   async start(): Promise<void> {
     // A restart under the same INSTANCE_ID starts with no streams.
-    await this.knex('stream_presence').where({ instance_id: this.instanceId }).delete();
+    await forgetInstance(this.knex, this.instanceId, false);
     await this.beat();
     const every = (ms: number, fn: () => Promise<void>) => {
       const t = setInterval(() => void fn().catch((err) => this.logger.warn({ code: 'PRESENCE_WRITE_FAILED', err }, 'stream presence not written; trying again')), ms);
@@ -61,8 +60,7 @@ export class StreamPresence {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     await this.flushing.catch(() => undefined);
-    await this.knex('stream_presence').where({ instance_id: this.instanceId }).delete();
-    await this.knex('instance_heartbeats').where({ instance_id: this.instanceId }).delete();
+    await forgetInstance(this.knex, this.instanceId, true);
   }
 
   private async write(): Promise<void> {
@@ -72,13 +70,8 @@ export class StreamPresence {
     const here = users.filter((u) => this.isStreaming(u));
     const gone = users.filter((u) => !this.isStreaming(u));
     try {
-      if (here.length) {
-        await this.knex.raw(
-          'INSERT INTO stream_presence (user_id, instance_id) SELECT unnest(?::text[]), ? ON CONFLICT DO NOTHING',
-          [here, this.instanceId],
-        );
-      }
-      if (gone.length) await this.knex.raw('DELETE FROM stream_presence WHERE instance_id = ? AND user_id = ANY(?::text[])', [this.instanceId, gone]);
+      if (here.length) await markLive(this.knex, this.instanceId, here);
+      if (gone.length) await markGone(this.knex, this.instanceId, gone);
     } catch (err) {
       for (const u of users) this.marked.add(u);
       throw err;
@@ -87,14 +80,6 @@ export class StreamPresence {
 
   private async beat(): Promise<void> {
     if (this.stopped) return;
-    await this.knex.raw(
-      `INSERT INTO instance_heartbeats (instance_id, expires_at) VALUES (?, now() + ? * interval '1 millisecond')
-       ON CONFLICT (instance_id) DO UPDATE SET expires_at = excluded.expires_at`,
-      [this.instanceId, this.o.ttlMs],
-    );
-    await this.knex.raw(
-      `DELETE FROM stream_presence WHERE instance_id IN (SELECT instance_id FROM instance_heartbeats WHERE expires_at < now() - ${FORGET_DEAD_AFTER})`,
-    );
-    await this.knex.raw(`DELETE FROM instance_heartbeats WHERE expires_at < now() - ${FORGET_DEAD_AFTER}`);
+    await beat(this.knex, this.instanceId, this.o.ttlMs);
   }
 }

@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../support/test-server';
 import { PAYSTACK_TEST_KEY, startMarketplace, type Marketplace } from '../support/marketplace';
 import { fingerprint, send, uniqueKey } from '../support/hostile-harness';
 import { ROUTE_CATALOG } from '../support/route-catalog';
-import { RELAY_TAIL_STATEMENT } from '../../src/events/outbox-relay';
+import { RELAY_TAIL_STATEMENT } from '../../src/events/event-log';
 import { openStream } from '../support/sse-client';
 import { spawnServer, killServer, withTimeout } from '../support/server-process';
 import { signPaystackBody } from '../../fakes/fake-paystack';
