@@ -68,20 +68,29 @@ export default tseslint.config(
     rules: {
       'no-restricted-syntax': [
         'error',
-        ...["CallExpression[callee.property.name='raw']:not([callee.object.name='express'])", "CallExpression[callee.type='Identifier'][callee.name=/^(knex|trx|db)$/]", "CallExpression[callee.property.name='knex']"].map(
-          (selector) => ({ selector, message: 'SQL belongs in a *-repository.ts (or the event log); call a repository function here' }),
-        ),
+        ...[
+          "CallExpression[callee.property.name='raw']:not([callee.object.name='express'])",
+          "CallExpression[callee.type='Identifier'][callee.name=/^(knex|trx|db)$/]",
+          "CallExpression[callee.property.name='knex']",
+        ].map((selector) => ({ selector, message: 'SQL belongs in a *-repository.ts (or the event log); call a repository function here' })),
       ],
     },
   },
   {
     // The browser's code shares only the contract with the server.
     files: ['src/client/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../contract'], message: 'src/client/ shares only src/contract/ with the server' }] }] },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../contract'], message: 'src/client/ shares only src/contract/ with the server' }] }],
+    },
   },
   {
     files: ['src/client/*/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../../*', '!../../contract'], message: 'src/client/ shares only src/contract/ with the server' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../../*', '!../../contract'], message: 'src/client/ shares only src/contract/ with the server' }] },
+      ],
+    },
   },
   {
     // The JavaScript at the top (this file, jest's configs) is in no tsconfig: linted without types.

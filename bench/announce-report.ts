@@ -13,7 +13,13 @@ export function announceRows(list: AnnounceResult[]): CheckedRow[] {
   const how = first.users.via === 'sql-insert' ? 'one INSERT via pg' : 'GET /api/me, 50 at a time';
   const after = first.rows.method === 'after-stop' ? ', counted after stop' : '';
   return [
-    { metric: 'users in the database (half client, half provider)', unit: 'users', value: med((r) => r.users.created), digits: 0, expect: first.users.requested },
+    {
+      metric: 'users in the database (half client, half provider)',
+      unit: 'users',
+      value: med((r) => r.users.created),
+      digits: 0,
+      expect: first.users.requested,
+    },
     { metric: `time to create them (${how})`, unit: 's', value: med((r) => r.users.seconds), digits: 2, better: 'lower' },
     { metric: 'time to send: POST /api/broadcasts {all} -> 202', unit: 'ms', value: med((r) => r.send.ms), digits: 1, better: 'lower' },
     { metric: 'server CPU for the send', unit: 'ms', value: med((r) => r.send.serverCpuMs), digits: 1, better: 'lower' },

@@ -259,10 +259,7 @@ async function measureAnnounce(o: AnnounceOptions, deps: AnnounceDeps, onServer:
     const tc = nowMs();
     if (pg) {
       say(`inserting ${o.users} users (one INSERT)`);
-      const r = await pg.query(
-        'INSERT INTO users (id, role) SELECT * FROM unnest($1::text[], $2::text[])',
-        [users.map((u) => u.id), users.map((u) => u.role)],
-      );
+      const r = await pg.query('INSERT INTO users (id, role) SELECT * FROM unnest($1::text[], $2::text[])', [users.map((u) => u.id), users.map((u) => u.role)]);
       result.users.created = r.rowCount ?? 0;
     } else {
       say(`creating ${o.users} users through GET /api/me, ${o.createConcurrency} at a time (budget ${o.createBudgetMs / 1000} s)`);
@@ -362,8 +359,10 @@ async function measureAnnounce(o: AnnounceOptions, deps: AnnounceDeps, onServer:
         const list: Array<{ type: string; title: string; body: string; readAt: string | null }> = v?.notifications ?? [];
         const found = list.find((n) => n.title === title && n.body === body);
         if (!found) error(`${u.id} (${u.role}): the announcement is not in GET /api/notifications (${list.length} notifications)`);
-        else if (found.type !== 'announcement' || found.readAt !== null) error(`${u.id}: announcement listed as ${JSON.stringify({ type: found.type, readAt: found.readAt })}`);
-        if (!(typeof v?.unreadCount === 'number' && v.unreadCount >= 1)) error(`${u.id} (${u.role}): GET /api/notifications unreadCount ${v?.unreadCount}, expected >= 1`);
+        else if (found.type !== 'announcement' || found.readAt !== null)
+          error(`${u.id}: announcement listed as ${JSON.stringify({ type: found.type, readAt: found.readAt })}`);
+        if (!(typeof v?.unreadCount === 'number' && v.unreadCount >= 1))
+          error(`${u.id} (${u.role}): GET /api/notifications unreadCount ${v?.unreadCount}, expected >= 1`);
       }
       const b = await call('GET', '/api/me', u.token, undefined, seq);
       if (b.status !== 200) error(`${u.id}: GET /api/me answered ${b.status} ${b.body.slice(0, 200)}`);

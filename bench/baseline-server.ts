@@ -179,7 +179,8 @@ function poll(req: IncomingMessage, res: ServerResponse, query: string): void {
   for (let i = a - first + 1; i < log.length; i++) {
     const e = log[i];
     if (!e.audience.some((c) => c === 'all' || c === user || c === role)) continue;
-    if (events.length === limit) return json(res, 200, { events, lastEventId: events[limit - 1].id, hasMore: true, reset: false, pollIntervalMs: POLL_INTERVAL_MS });
+    if (events.length === limit)
+      return json(res, 200, { events, lastEventId: events[limit - 1].id, hasMore: true, reset: false, pollIntervalMs: POLL_INTERVAL_MS });
     events.push(e.envelope);
   }
   json(res, 200, { events, lastEventId: newest, hasMore: false, reset: false, pollIntervalMs: POLL_INTERVAL_MS });

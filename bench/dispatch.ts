@@ -169,7 +169,13 @@ export async function runDispatch(o: DispatchOptions, deps: DispatchDeps): Promi
         if (withBacklog) backlogDone = true;
       }
     }
-    const pick = (on: boolean, f: (s: DispatchSide) => number | null) => median(sides.filter((s) => s.dispatcher === on).map(f).filter((v): v is number => v !== null));
+    const pick = (on: boolean, f: (s: DispatchSide) => number | null) =>
+      median(
+        sides
+          .filter((s) => s.dispatcher === on)
+          .map(f)
+          .filter((v): v is number => v !== null),
+      );
     const side = (on: boolean) => ({
       postP50Ms: pick(on, (s) => s.sustained.postRtt.p50Ms),
       postP99Ms: pick(on, (s) => s.sustained.postRtt.p99Ms),
@@ -182,7 +188,11 @@ export async function runDispatch(o: DispatchOptions, deps: DispatchDeps): Promi
     const off = side(false);
     const onS = side(true);
     const r = (a: number | null, b: number | null) => (a !== null && b ? a / b : null);
-    return { options: o, sides, summary: { off, on: onS, postP50Ratio: r(onS.postP50Ms, off.postP50Ms), receiveP50Ratio: r(onS.receiveP50Ms, off.receiveP50Ms) } };
+    return {
+      options: o,
+      sides,
+      summary: { off, on: onS, postP50Ratio: r(onS.postP50Ms, off.postP50Ms), receiveP50Ratio: r(onS.receiveP50Ms, off.receiveP50Ms) },
+    };
   } finally {
     await fakes.stop();
   }
@@ -239,7 +249,10 @@ async function runSide(
     const run = crypto.randomBytes(3).toString('hex');
     const sign = (sub: string, role: string) => jwt.sign({ sub, role }, deps.jwtSecret, { algorithm: 'HS256', expiresIn: 3600 });
     const admin = sign(`bench-admin-${run}`, 'admin');
-    const streamUsers = Array.from({ length: o.streams }, (_, i) => ({ id: `dsp-${run}-s${i}`, token: sign(`dsp-${run}-s${i}`, i % 2 ? 'provider' : 'client') }));
+    const streamUsers = Array.from({ length: o.streams }, (_, i) => ({
+      id: `dsp-${run}-s${i}`,
+      token: sign(`dsp-${run}-s${i}`, i % 2 ? 'provider' : 'client'),
+    }));
     const awayUsers = Array.from({ length: o.away }, (_, i) => ({ id: `dsp-${run}-a${i}`, token: sign(`dsp-${run}-a${i}`, i % 2 ? 'provider' : 'client') }));
 
     progress(`${tag} opening ${o.streams} streams; ${o.away} users away; every user turns push on`);
@@ -318,7 +331,8 @@ async function runSide(
     let next = 0;
     let accepted = 0;
     let toAway = 0;
-    const commits = async () => (pg ? Number((await pg.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit) : null);
+    const commits = async () =>
+      pg ? Number((await pg.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit) : null;
     // PostgreSQL publishes a backend's counts at most once a second.
     await sleep(1_100);
     const c0 = await commits();
@@ -409,7 +423,9 @@ async function runSide(
       await sequential('outage', Number.MAX_SAFE_INTEGER, () => nowMs() - outageStart >= o.outageSeconds * 1000);
       await publisher;
       rtts.splice(0);
-      const waitingAtUp = pg ? Number((await pg.query("SELECT count(*) AS n FROM notification_deliveries WHERE status IN ('queued', 'sending') AND attempts > 0")).rows[0].n) : -1;
+      const waitingAtUp = pg
+        ? Number((await pg.query("SELECT count(*) AS n FROM notification_deliveries WHERE status IN ('queued', 'sending') AND attempts > 0")).rows[0].n)
+        : -1;
       await fakes.rpc.call('up');
       const up = nowMs();
       const wanted = sentBefore + published;
@@ -444,7 +460,12 @@ async function runSide(
         failed: status.deliveries.byChannel.push?.failed ?? 0,
         duplicatePushes: counts.push.duplicateNotifications,
         refusedByFake: counts.push.refused - refusedBefore,
-        latency: { before: await phaseLatency('before'), outage: await phaseLatency('outage'), drain: await phaseLatency('drain'), after: await phaseLatency('after') },
+        latency: {
+          before: await phaseLatency('before'),
+          outage: await phaseLatency('outage'),
+          drain: await phaseLatency('drain'),
+          after: await phaseLatency('after'),
+        },
       };
     }
 
@@ -491,7 +512,6 @@ async function waitSettled(url: string, total: number, timeoutMs: number): Promi
   }
   return null;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 

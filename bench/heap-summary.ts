@@ -53,7 +53,10 @@ const rows = [...new Set([...a.keys(), ...b.keys()])].map((k) => {
   return { k, dCount: y.count - x.count, dBytes: y.bytes - x.bytes };
 });
 const totalBytes = rows.reduce((s, r) => s + r.dBytes, 0);
-const out = [`self size grown: ${(totalBytes / 1024).toFixed(0)} KB in all, ${(totalBytes / per / 1024).toFixed(2)} KB per ${per > 1 ? `connection (of ${per})` : 'unit'}`, ''];
+const out = [
+  `self size grown: ${(totalBytes / 1024).toFixed(0)} KB in all, ${(totalBytes / per / 1024).toFixed(2)} KB per ${per > 1 ? `connection (of ${per})` : 'unit'}`,
+  '',
+];
 out.push(`${'bytes/conn'.padStart(10)} ${'count/conn'.padStart(10)}  what`);
 for (const r of rows.sort((p, q) => q.dBytes - p.dBytes).slice(0, Number(values.top))) {
   out.push(`${(r.dBytes / per).toFixed(0).padStart(10)} ${(r.dCount / per).toFixed(2).padStart(10)}  ${r.k}`);

@@ -7,13 +7,7 @@ export interface PostResult {
   body: string;
 }
 
-export function postJson(
-  url: string,
-  token: string,
-  body: BroadcastBody,
-  agent: http.Agent,
-  timeoutMs = 30_000,
-): Promise<PostResult> {
+export function postJson(url: string, token: string, body: BroadcastBody, agent: http.Agent, timeoutMs = 30_000): Promise<PostResult> {
   const text = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(

@@ -7,16 +7,7 @@
 import http from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import {
-  nowMs,
-  type ClientStatus,
-  type ConnectArgs,
-  type ConnectResult,
-  type PhaseReport,
-  type RpcReply,
-  type RpcRequest,
-  type Stamp,
-} from './protocol';
+import { nowMs, type ClientStatus, type ConnectArgs, type ConnectResult, type PhaseReport, type RpcReply, type RpcRequest, type Stamp } from './protocol';
 
 interface Stream {
   open: boolean;

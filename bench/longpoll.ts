@@ -24,7 +24,17 @@ import http from 'node:http';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { nowMs, type ClientStatus, type ConnectResult, type PhaseReport, type Stamp } from './protocol';
-import { measureClock, assertNotAborting, isAborting, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type ServerProc, type PrepareDatabase } from './procs';
+import {
+  measureClock,
+  assertNotAborting,
+  isAborting,
+  startLoadClient,
+  startServerProcess,
+  ROOT,
+  type LoadClientProc,
+  type ServerProc,
+  type PrepareDatabase,
+} from './procs';
 import { getText, postJson, readMetrics, requestJson, type MetricsSample } from './http';
 import { fmt, rng, summarize } from './report';
 import type { LongPollStatus } from './long-poll-client';
@@ -438,7 +448,13 @@ async function measureLongPoll(o: LongPollOptions, deps: LongPollDeps, onServer:
     say(`memory: opening ${o.streams} streams (${o.connectConcurrency} at a time)`);
     const conn = await sc.rpc.call<ConnectResult>(
       'connect',
-      { transport: 'sse', url: `${server.url}/api/events/stream`, tokens: streamUsers.map((u) => u.token), concurrency: o.connectConcurrency, timeoutMs: 30_000 },
+      {
+        transport: 'sse',
+        url: `${server.url}/api/events/stream`,
+        tokens: streamUsers.map((u) => u.token),
+        concurrency: o.connectConcurrency,
+        timeoutMs: 30_000,
+      },
       600_000,
     );
     await sleep(500);
@@ -652,10 +668,34 @@ export function longPollReport(r: LongPollResult): string[] {
   const pubErrors = Object.values(r.integrity.publishErrors).reduce((a, v) => a + v, 0);
   type R = [string, string, string, string, string, string, string];
   const rows: R[] = [
-    ['long polls held at once (one distinct user each)', 'polls', f(heldPolls, 0), `${f(r.streams.opened, 0)} streams`, '', check(heldPolls >= r.polls.requested), `>= ${r.polls.requested}`],
+    [
+      'long polls held at once (one distinct user each)',
+      'polls',
+      f(heldPolls, 0),
+      `${f(r.streams.opened, 0)} streams`,
+      '',
+      check(heldPolls >= r.polls.requested),
+      `>= ${r.polls.requested}`,
+    ],
     ['polls started / streams opened per second', 'per s', f(r.polls.perSec, 0), f(r.streams.perSec, 0), times(r.polls.perSec, r.streams.perSec), '', ''],
-    ['heap per held poll / per open stream (after GC)', 'KB', f(m.perPollKB.heap, 2), f(m.perStreamKB.heap, 2), times(m.perPollKB.heap, m.perStreamKB.heap), check(m.perPollKB.heap <= m.perStreamKB.heap), '<= 1.00x'],
-    ['RSS per held poll / per open stream', 'KB', f(m.perPollKB.rss, 2), f(m.perStreamKB.rss, 2), times(m.perPollKB.rss, m.perStreamKB.rss), check(m.perPollKB.rss <= m.perStreamKB.rss), '<= 1.00x'],
+    [
+      'heap per held poll / per open stream (after GC)',
+      'KB',
+      f(m.perPollKB.heap, 2),
+      f(m.perStreamKB.heap, 2),
+      times(m.perPollKB.heap, m.perStreamKB.heap),
+      check(m.perPollKB.heap <= m.perStreamKB.heap),
+      '<= 1.00x',
+    ],
+    [
+      'RSS per held poll / per open stream',
+      'KB',
+      f(m.perPollKB.rss, 2),
+      f(m.perStreamKB.rss, 2),
+      times(m.perPollKB.rss, m.perStreamKB.rss),
+      check(m.perPollKB.rss <= m.perStreamKB.rss),
+      '<= 1.00x',
+    ],
     [
       'targeted event -> held poll / open stream, p50',
       'ms',
@@ -676,10 +716,18 @@ export function longPollReport(r: LongPollResult): string[] {
       '<= 1.20x',
     ],
     [`  (an announcement to all with nobody listening, subtracted: ${c.users} cycles each)`, 'us', f(c.fanoutPublishUs, 0), '', '', '', ''],
-    ['server CPU per long-poll cycle, woken by an event to its user / per short poll', 'us', f(c.cycleUs, 0), f(c.shortPollUs, 0), times(c.cycleUs, c.shortPollUs), check(c.ratio === null ? null : c.ratio <= 1.2), '<= 1.20x'],
+    [
+      'server CPU per long-poll cycle, woken by an event to its user / per short poll',
+      'us',
+      f(c.cycleUs, 0),
+      f(c.shortPollUs, 0),
+      times(c.cycleUs, c.shortPollUs),
+      check(c.ratio === null ? null : c.ratio <= 1.2),
+      '<= 1.20x',
+    ],
     ['  (publishing an event to one existing user who holds nothing, subtracted: 1 cycle each)', 'us', f(c.publishUs, 0), '', '', '', ''],
     [
-      'the same cycle / a short poll that picks up its user\'s new event (publish subtracted)',
+      "the same cycle / a short poll that picks up its user's new event (publish subtracted)",
       'us',
       f(c.cycleUs, 0),
       f(c.shortWithEventUs, 0),
@@ -698,9 +746,25 @@ export function longPollReport(r: LongPollResult): string[] {
     ],
     ['idle: server CPU per client per minute', 'ms', f(id.serverCpuMsPerClientPerMin, 2), '', '', '', ''],
     [`events lost (of ${r.integrity.expected} sent to polls and streams)`, 'events', f(r.integrity.lost, 0), '', '', check(r.integrity.lost === 0), '0'],
-    ['duplicates / misdelivered', 'events', f(r.integrity.duplicates + r.integrity.misdelivered, 0), '', '', check(r.integrity.duplicates + r.integrity.misdelivered === 0), '0'],
+    [
+      'duplicates / misdelivered',
+      'events',
+      f(r.integrity.duplicates + r.integrity.misdelivered, 0),
+      '',
+      '',
+      check(r.integrity.duplicates + r.integrity.misdelivered === 0),
+      '0',
+    ],
     ['poll errors (non-200, socket) / publish errors', 'requests', f(lpErrors + pubErrors, 0), '', '', check(lpErrors + pubErrors === 0), '0'],
-    ['streams dropped during run', 'streams', f(r.integrity.streamClient.closedAfterOpen, 0), '', '', check(r.integrity.streamClient.closedAfterOpen === 0), '0'],
+    [
+      'streams dropped during run',
+      'streams',
+      f(r.integrity.streamClient.closedAfterOpen, 0),
+      '',
+      '',
+      check(r.integrity.streamClient.closedAfterOpen === 0),
+      '0',
+    ],
     ['server warn/error log lines during run', 'lines', f(r.server.warningCount, 0), '', '', check(r.server.warningCount === 0), '0'],
   ];
   const header: R = ['metric', 'unit', 'long polls', 'streams / short polls', 'polls vs them', 'check', 'target'];

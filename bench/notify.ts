@@ -103,7 +103,13 @@ export interface NotifyResult {
   /** Per K: the highest fixed rate that kept up, the first that did not, and the max step's figures. */
   /** PostgreSQL NOTIFY alone (no log, no relay): K plain connections LISTENing, closed-loop pg_notify. */
   raw: RawStep[];
-  saturation: Array<{ instances: number; highestKeptUp: number | null; firstFailed: number | null; maxCommittedPerSec: number; maxDeliveredPerSecMin: number | null }>;
+  saturation: Array<{
+    instances: number;
+    highestKeptUp: number | null;
+    firstFailed: number | null;
+    maxCommittedPerSec: number;
+    maxDeliveredPerSecMin: number | null;
+  }>;
 }
 
 interface Worker {
@@ -253,11 +259,7 @@ export async function runNotify(o: NotifyOptions, deps: NotifyDeps): Promise<Not
         keptUp: false,
       };
       step.keptUp =
-        rate !== null &&
-        step.committedPerSec >= 0.95 * rate &&
-        step.allDelivered &&
-        step.failed === 0 &&
-        (k === 0 || (step.lagP99Ms ?? Infinity) < 250);
+        rate !== null && step.committedPerSec >= 0.95 * rate && step.allDelivered && step.failed === 0 && (k === 0 || (step.lagP99Ms ?? Infinity) < 250);
       if (record) {
         result.steps.push(step);
         say(
@@ -279,7 +281,13 @@ export async function runNotify(o: NotifyOptions, deps: NotifyDeps): Promise<Not
         while (listeners.length < k) {
           const batch = Math.min(4, k - listeners.length);
           const started = await Promise.all(
-            Array.from({ length: batch }, (_, i) => forkWorker('listener', { DATABASE_URL: url, RELAY_POLL_MS: '60000', WAKE_DEBOUNCE_MS: String(o.debounceMs) }, `notify listener ${listeners.length + i + 1}`)),
+            Array.from({ length: batch }, (_, i) =>
+              forkWorker(
+                'listener',
+                { DATABASE_URL: url, RELAY_POLL_MS: '60000', WAKE_DEBOUNCE_MS: String(o.debounceMs) },
+                `notify listener ${listeners.length + i + 1}`,
+              ),
+            ),
           );
           listeners.push(...started);
         }
@@ -308,10 +316,12 @@ export async function runNotify(o: NotifyOptions, deps: NotifyDeps): Promise<Not
       });
     }
     // PostgreSQL's NOTIFY by itself, with our listeners gone (they would be woken too).
-    await Promise.all(listeners.splice(0).map(async (l) => {
-      await l.rpc.call('stop', {}, 10_000).catch(() => undefined);
-      await l.stop();
-    }));
+    await Promise.all(
+      listeners.splice(0).map(async (l) => {
+        await l.rpc.call('stop', {}, 10_000).catch(() => undefined);
+        await l.stop();
+      }),
+    );
     for (const k of o.instances.filter((n) => n > 0)) {
       assertNotAborting();
       const w = await forkWorker('rawlisten', { DATABASE_URL: url, RAW_CONNECTIONS: String(k) }, `raw NOTIFY listener x${k}`);
@@ -376,7 +386,25 @@ export function notifyReport(r: NotifyResult): string[] {
   );
   out.push('');
   const f = (v: number | null | undefined, d = 0) => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(d));
-  const header = ['K', 'target/s', 'committed/s', 'slowest inst. recv/s', 'all deliveries/s', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'tx p50 ms', 'wakes/event', 'reads/event', 'listener us/event', 'publisher us/event', 'postgres cores', 'machine busy', 'lost', 'kept up'];
+  const header = [
+    'K',
+    'target/s',
+    'committed/s',
+    'slowest inst. recv/s',
+    'all deliveries/s',
+    'lag p50 ms',
+    'lag p99 ms',
+    'lag max ms',
+    'tx p50 ms',
+    'wakes/event',
+    'reads/event',
+    'listener us/event',
+    'publisher us/event',
+    'postgres cores',
+    'machine busy',
+    'lost',
+    'kept up',
+  ];
   const body = r.steps.map((s) => [
     String(s.instances),
     s.targetRate === null ? 'max' : String(s.targetRate),
@@ -410,7 +438,9 @@ export function notifyReport(r: NotifyResult): string[] {
   }
   if (r.raw.length) {
     out.push('');
-    out.push(`PostgreSQL NOTIFY alone (no log, no relay): K plain connections LISTENing, ${o.concurrency} connections sending pg_notify as fast as they can (one transaction each)`);
+    out.push(
+      `PostgreSQL NOTIFY alone (no log, no relay): K plain connections LISTENing, ${o.concurrency} connections sending pg_notify as fast as they can (one transaction each)`,
+    );
     out.push('');
     const h2 = ['K', 'sent/s', 'slowest conn. recv/s', 'lag p50 ms', 'lag p99 ms', 'lost', 'postgres cores', 'machine busy'];
     const b2 = r.raw.map((x) => [

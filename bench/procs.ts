@@ -121,7 +121,10 @@ export class Rpc {
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private exited: Error | null = null;
 
-  constructor(private readonly child: ChildProcess, label: string) {
+  constructor(
+    private readonly child: ChildProcess,
+    label: string,
+  ) {
     child.on('message', (m: RpcReply) => {
       const p = this.pending.get(m?.rid);
       if (!p) return;
@@ -214,7 +217,16 @@ export async function startServerProcess(o: {
   const warnings = warningLines();
   const srv = spawnServer(
     { ...o.env, PORT: String(o.port) },
-    { name: o.name, entry: entry.file, loader: entry.execArgv, nodeArgs: ['--expose-gc', ...(o.nodeArgs ?? [])], imports: [`./${hook.file}`], baseEnv, ipc: true, onLine: warnings.onLine },
+    {
+      name: o.name,
+      entry: entry.file,
+      loader: entry.execArgv,
+      nodeArgs: ['--expose-gc', ...(o.nodeArgs ?? [])],
+      imports: [`./${hook.file}`],
+      baseEnv,
+      ipc: true,
+      onLine: warnings.onLine,
+    },
   );
   const child = srv.child;
   const stopNow = onCleanup(`stop ${o.name}`, async () => {
@@ -235,7 +247,8 @@ export async function startServerProcess(o: {
     url: srv.url,
     warnings: warnings.lines,
     startupWarnings: warnings.startup,
-    exitReport: () => (srv.isRunning() ? null : `${o.name} exited during the run (code ${child.exitCode}, signal ${child.signalCode}); last output:\n${srv.tail()}`),
+    exitReport: () =>
+      srv.isRunning() ? null : `${o.name} exited during the run (code ${child.exitCode}, signal ${child.signalCode}); last output:\n${srv.tail()}`,
     get warningCount() {
       return warnings.count;
     },

@@ -54,7 +54,8 @@ const pkgOf = (n: Node): string => {
   if (src) return `${src[1]}/${src[2].replace(/\.ts$/, '')}`;
   return url;
 };
-const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+const label = (n: Node) =>
+  `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
 
 const bySelfFn = new Map<string, number>();
 const byPkg = new Map<string, number>();

@@ -26,9 +26,7 @@ export interface Stamp {
 }
 
 /** The request body accepted by POST /api/broadcasts on both servers. */
-export type BroadcastBody =
-  | { title: string; body: string; all: true }
-  | { title: string; body: string; userIds: string[] };
+export type BroadcastBody = { title: string; body: string; all: true } | { title: string; body: string; userIds: string[] };
 
 export interface RpcRequest {
   rid: number;

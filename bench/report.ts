@@ -13,7 +13,10 @@ export function summarize(values: readonly number[]): { n: number; p50: number |
 }
 
 export function median(values: readonly number[]): number | null {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** Deterministic PRNG (mulberry32), so both servers get the same targets in the same order. */
@@ -100,7 +103,7 @@ export function checkedTable(rows: CheckedRow[], label: string): string {
     r.metric,
     r.unit,
     fmt(r.value, r.digits ?? 1),
-    r.expect !== undefined ? fmt(r.expect, 0) : r.better === 'zero' ? '0' : r.better ?? '',
+    r.expect !== undefined ? fmt(r.expect, 0) : r.better === 'zero' ? '0' : (r.better ?? ''),
     r.expect !== undefined ? (r.value === null ? 'n/a' : r.value === r.expect ? 'ok' : 'UNEXPECTED') : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));

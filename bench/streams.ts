@@ -71,7 +71,14 @@ export interface TargetResult {
     openAtEnd: number;
     client: ClientStatus;
   };
-  server: { startupWarnings: string[]; warningCount: number; warnings: string[]; metricsAtEnd: Record<string, number>; shutdownMs: number; exitedGracefully: boolean };
+  server: {
+    startupWarnings: string[];
+    warningCount: number;
+    warnings: string[];
+    metricsAtEnd: Record<string, number>;
+    shutdownMs: number;
+    exitedGracefully: boolean;
+  };
 }
 
 type Database = Awaited<ReturnType<PrepareDatabase>>;
@@ -158,9 +165,7 @@ async function startTarget(name: TargetName, opts: Options): Promise<{ server: S
     env,
     port,
     readyPath: name === 'ours' ? '/readyz' : '/healthz',
-    nodeArgs: opts.profile
-      ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles', name)}`]
-      : [],
+    nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles', name)}`] : [],
   });
   return { server, db, startupMs: Date.now() - t0 };
 }
@@ -201,8 +206,7 @@ async function connectStreams(name: TargetName, opts: Options, server: ServerPro
     await server.rpc.call('heapsnapshot', { file: path.join(heapDir, `${name}-after.heapsnapshot`) }, 300_000);
   }
   progress(
-    `[${name}] ${conn.opened}/${conn.requested} open in ${conn.durationMs.toFixed(0)} ms` +
-      (conn.failed ? `; failures ${JSON.stringify(conn.failures)}` : ''),
+    `[${name}] ${conn.opened}/${conn.requested} open in ${conn.durationMs.toFixed(0)} ms` + (conn.failed ? `; failures ${JSON.stringify(conn.failures)}` : ''),
   );
   if (conn.openedIndices.length === 0) throw new Error(`[${name}] no stream opened: ${JSON.stringify(conn.failures)}`);
   return { conn, m0, mConnected, m1 };
@@ -311,4 +315,3 @@ function pickMetrics(all: Record<string, number>): Record<string, number> {
   ];
   return Object.fromEntries(keep.filter((k) => k in all).map((k) => [k, all[k]]));
 }
-

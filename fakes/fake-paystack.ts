@@ -157,8 +157,7 @@ const now = () => new Date().toISOString();
 const code = (prefix: string) => `${prefix}_${crypto.randomBytes(8).toString('hex').slice(0, 15)}`;
 const isPositiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
 /** Paystack takes amounts as integers or integer strings ("20000", as in its own docs). */
-const toAmount = (v: unknown): number | undefined =>
-  typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
+const toAmount = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 /** A request field as text: a string or number as it is, anything else (an object, a list) as its JSON. */
 const asText = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v));
@@ -284,10 +283,7 @@ export class FakePaystack {
    * overridden amount/currency if given (so verify reports them too), and a signed
    * `charge.success` is posted to the webhook target. Returns the target's answer.
    */
-  async completeCharge(
-    reference: string,
-    overrides: { amount?: number; currency?: string; status?: TransactionStatus } = {},
-  ): Promise<WebhookResponse> {
+  async completeCharge(reference: string, overrides: { amount?: number; currency?: string; status?: TransactionStatus } = {}): Promise<WebhookResponse> {
     const t = this.markPaid(reference, overrides);
     return this.postWebhook('charge.success', this.chargeData(t, 'webhook'));
   }

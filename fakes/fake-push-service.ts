@@ -80,7 +80,10 @@ export class FakePushService {
     if (!/^vapid t=[\w-]+\.[\w-]+\.[\w-]+, k=[\w-]+$/.test(String(req.headers.authorization))) return refuse(401, 'VAPID authorization required (RFC 8292)');
     let payload: Record<string, unknown>;
     try {
-      payload = JSON.parse(decrypt(Buffer.concat(chunks), { version: 'aes128gcm', privateKey: sub.ecdh, authSecret: sub.auth }).toString('utf8')) as Record<string, unknown>;
+      payload = JSON.parse(decrypt(Buffer.concat(chunks), { version: 'aes128gcm', privateKey: sub.ecdh, authSecret: sub.auth }).toString('utf8')) as Record<
+        string,
+        unknown
+      >;
     } catch (err) {
       return refuse(400, `could not decrypt: ${(err as Error).message}`);
     }

@@ -102,7 +102,11 @@ export class FakeTwilio {
    * StatusCallback URL. `via` is where it actually goes (a proxy in front of the server, whose
    * public URL the StatusCallback is); `sign` replaces the signature (a forger's).
    */
-  async postStatus(sid: string, status: string, o: { errorCode?: string; via?: string; signature?: string | null } = {}): Promise<{ status: number; body: unknown }> {
+  async postStatus(
+    sid: string,
+    status: string,
+    o: { errorCode?: string; via?: string; signature?: string | null } = {},
+  ): Promise<{ status: number; body: unknown }> {
     const m = this.messages.find((x) => x.sid === sid);
     if (!m?.statusCallback) throw new Error(`no message ${sid} with a StatusCallback`);
     const params: Record<string, string> = {
@@ -143,7 +147,8 @@ export class FakeTwilio {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    const error = (status: number, code: number, message: string) => answer(status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+    const error = (status: number, code: number, message: string) =>
+      answer(status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
     const path = `/2010-04-01/Accounts/${this.accountSid}/Messages.json`;
     if (req.method !== 'POST' || req.url !== path) return error(404, 20404, 'The requested resource was not found');
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;

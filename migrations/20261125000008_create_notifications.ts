@@ -18,9 +18,7 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('read_at', { useTz: true });
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.raw('clock_timestamp()'));
   });
-  await knex.raw(
-    'ALTER TABLE notifications ADD CONSTRAINT notifications_one_target CHECK ((user_id IS NULL) <> (audience IS NULL))',
-  );
+  await knex.raw('ALTER TABLE notifications ADD CONSTRAINT notifications_one_target CHECK ((user_id IS NULL) <> (audience IS NULL))');
   await knex.raw('CREATE INDEX notifications_user ON notifications (user_id, id DESC) WHERE user_id IS NOT NULL');
   await knex.raw('CREATE INDEX notifications_user_unread ON notifications (user_id) WHERE user_id IS NOT NULL AND read_at IS NULL');
   await knex.raw('CREATE INDEX notifications_broadcast ON notifications (id DESC) WHERE user_id IS NULL');

@@ -13,7 +13,9 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('chargeback_loss');
   });
   // Losses recorded before this column were the whole charge.
-  await knex('payments').whereNotNull('chargeback_at').update({ chargeback_loss: knex.ref('amount') });
+  await knex('payments')
+    .whereNotNull('chargeback_at')
+    .update({ chargeback_loss: knex.ref('amount') });
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -16,8 +16,7 @@ const isTimeZone = (zone: string): boolean => {
   }
 };
 
-const intFromEnv = (def: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+const intFromEnv = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /** Every environment variable the server reads; nothing outside this file touches process.env. */
 export const EnvSchema = z.object({
@@ -61,7 +60,12 @@ export const EnvSchema = z.object({
   // Browser origins allowed to call the API from another site; the pages we serve need none.
   CORS_ORIGINS: z
     .string()
-    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin)))
     .default([]),
   // Seeded demo users, an in-process fake Paystack and server-minted tokens: never in production.
@@ -71,7 +75,12 @@ export const EnvSchema = z.object({
   // Currencies a booking may be in: only those a payout recipient can be created in (ZAR: `basa`).
   PAYMENT_CURRENCIES: z
     .string()
-    .transform((s) => s.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((c) => c.trim().toUpperCase())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(['ZAR'], { error: 'payouts can only be made in ZAR (Paystack basa recipients)' })).min(1))
     .default(['ZAR']),
   // A checkout nobody paid is verified once more and expires after this long; the client may start another.
@@ -96,7 +105,10 @@ export const EnvSchema = z.object({
     .string()
     .transform((s, ctx) => {
       if (/^\d+$/.test(s.trim())) return Number(s.trim());
-      const list = s.split(',').map((a) => a.trim()).filter(Boolean);
+      const list = s
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
       try {
         proxyaddr.compile(list);
       } catch (err) {
@@ -124,7 +136,11 @@ export const EnvSchema = z.object({
 
   // Time moves bookings: request expiry and reminders (src/bookings/booking-timers.ts).
   // Hours a PENDING request waits for the provider's answer before it expires (never past its scheduledFor); fractions allowed.
-  BOOKING_REQUEST_TTL_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  BOOKING_REQUEST_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24),
   // How often each instance looks for due booking timers (expiries and reminders).
   BOOKING_TIMERS_INTERVAL_MS: intFromEnv(30_000, 100, 3_600_000),
   // The marketplace's own time: every time on every page, toast and notification is said in it.
@@ -136,9 +152,19 @@ export const EnvSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   // Reaching people who are not looking (src/channels/).
   // Seconds a notification stays unread, with no live stream, before it goes by push (unset: ESCALATION_DEFAULTS, or DEMO_ESCALATION_DEFAULTS in demo mode).
-  ESCALATE_PUSH_AFTER_S: z.coerce.number().int().min(0).max(7 * 86_400).optional(),
+  ESCALATE_PUSH_AFTER_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .optional(),
   // Seconds a notification stays unread before it goes by WhatsApp or SMS (unset: as above).
-  ESCALATE_SMS_AFTER_S: z.coerce.number().int().min(0).max(7 * 86_400).optional(),
+  ESCALATE_SMS_AFTER_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .optional(),
   // How often the delivery dispatcher looks for new notifications and due deliveries (a commit also wakes it).
   DISPATCH_POLL_MS: intFromEnv(1_000, 10, 60_000),
   // Attempts at one delivery the provider refused for a passing reason, waiting twice as long each time:
@@ -147,21 +173,38 @@ export const EnvSchema = z.object({
   // The wait before a refused delivery's first retry (milliseconds); each further retry doubles it.
   DELIVERY_RETRY_BASE_MS: intFromEnv(30_000, 10, 3_600_000),
   // `0`: this instance records and sends no deliveries beyond the tab (others sharing the database do).
-  DISPATCH_ENABLED: z.enum(['0', '1']).default('1').transform((v) => v === '1'),
+  DISPATCH_ENABLED: z
+    .enum(['0', '1'])
+    .default('1')
+    .transform((v) => v === '1'),
   // SMTP server for email (smtp:// or smtps://, credentials in the URL); unset: email is off.
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   // The From address of every email.
   MAIL_FROM: z.string().min(3).max(320).default('Marketplace <no-reply@marketplace.local>'),
   // VAPID keys (base64url, as web-push generates them) and the contact they name; unset outside production: generated once into DATA_DIR.
-  VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{80,100}$/, 'a base64url P-256 public key').optional(),
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{80,100}$/, 'a base64url P-256 public key')
+    .optional(),
   // The private half of the VAPID key pair.
-  VAPID_PRIVATE_KEY: z.string().regex(/^[A-Za-z0-9_-]{40,50}$/, 'a base64url P-256 private key').optional(),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{40,50}$/, 'a base64url P-256 private key')
+    .optional(),
   // Who push services may contact about our pushes: a mailto: or https: URL.
-  VAPID_SUBJECT: z.string().regex(/^(mailto:|https:\/\/)/, 'a mailto: or https: URL').default('mailto:ops@marketplace.local'),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)/, 'a mailto: or https: URL')
+    .default('mailto:ops@marketplace.local'),
   // host:port pairs a push subscription may point at over plain http or on a private address (local fakes only).
   PUSH_ALLOWED_TEST_HOSTS: z
     .string()
-    .transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[a-z0-9.\-[\]:]+:\d{1,5}$/, 'host:port')))
     .default([]),
   // The address people and providers reach this server at (links in messages, signed callbacks); unset: http://localhost:PORT.
@@ -171,11 +214,17 @@ export const EnvSchema = z.object({
   // Where Twilio's REST API answers (a local fake in tests and the demo).
   TWILIO_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com'),
   // The account that sends, and whose token signs status callbacks.
-  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'AC followed by 32 hex digits').optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'AC followed by 32 hex digits')
+    .optional(),
   // The account's auth token: HTTP Basic password and the key of X-Twilio-Signature.
   TWILIO_AUTH_TOKEN: z.string().min(16).max(200).optional(),
   // Sender of SMS: an E.164 number or a Messaging Service SID (MG…); unset: SMS is off.
-  TWILIO_SMS_FROM: z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number or a Messaging Service SID').optional(),
+  TWILIO_SMS_FROM: z
+    .string()
+    .regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'an E.164 number or a Messaging Service SID')
+    .optional(),
   // Sender of WhatsApp messages: an E.164 number (sent as whatsapp:+…) or a Messaging Service SID; unset: WhatsApp is off.
   TWILIO_WHATSAPP_FROM: z
     .string()
@@ -197,14 +246,27 @@ export const EnvSchema = z.object({
     .pipe(
       z
         .record(z.string(), z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'a Content SID: HX followed by 32 hex digits'))
-        .refine((r) => Object.keys(r).every((type) => type === '*' || type in POLICIES), 'keys must be notification types with a policy (src/channels/policies.ts), or *'),
+        .refine(
+          (r) => Object.keys(r).every((type) => type === '*' || type in POLICIES),
+          'keys must be notification types with a policy (src/channels/policies.ts), or *',
+        ),
     )
     .default({}),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
 export type Config = Readonly<
-  Omit<Env, 'JWT_SECRET' | 'INSTANCE_ID' | 'DEMO_MODE' | 'PAYSTACK_BASE_URL' | 'VAPID_PUBLIC_KEY' | 'VAPID_PRIVATE_KEY' | 'ESCALATE_PUSH_AFTER_S' | 'ESCALATE_SMS_AFTER_S'> & {
+  Omit<
+    Env,
+    | 'JWT_SECRET'
+    | 'INSTANCE_ID'
+    | 'DEMO_MODE'
+    | 'PAYSTACK_BASE_URL'
+    | 'VAPID_PUBLIC_KEY'
+    | 'VAPID_PRIVATE_KEY'
+    | 'ESCALATE_PUSH_AFTER_S'
+    | 'ESCALATE_SMS_AFTER_S'
+  > & {
     JWT_SECRET: string;
     ESCALATE_PUSH_AFTER_S: number;
     ESCALATE_SMS_AFTER_S: number;
@@ -307,8 +369,7 @@ function readOrCreateSecret(dataDir: string): string {
   return readOrCreateDataFile(
     path.join(dataDir, 'jwt-secret'),
     () => crypto.randomBytes(48).toString('base64url'),
-    (content, file) =>
-      content.length < 32 ? `JWT_SECRET: ${file} holds fewer than 32 characters; delete it to generate a new one, or set JWT_SECRET` : null,
+    (content, file) => (content.length < 32 ? `JWT_SECRET: ${file} holds fewer than 32 characters; delete it to generate a new one, or set JWT_SECRET` : null),
   );
 }
 

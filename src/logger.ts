@@ -28,10 +28,7 @@ export function redactUrl(url: string | undefined): string | undefined {
 }
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino(
-    { level, redact: { paths: REDACT_PATHS, censor: '[Redacted]' }, base: { svc: 'marketplace-rt' } },
-    destination,
-  );
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[Redacted]' }, base: { svc: 'marketplace-rt' } }, destination);
 }
 
 /**

@@ -9,8 +9,6 @@ export const PACKAGE_ROOT: string = (() => {
   return process.cwd();
 })();
 
-export const PACKAGE_VERSION: string = (
-  JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }
-).version;
+export const PACKAGE_VERSION: string = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export const PUBLIC_DIR = path.join(PACKAGE_ROOT, 'public');

@@ -22,10 +22,7 @@ async function main(): Promise<void> {
     );
   }
   const running = await startServer(config, logger);
-  logger.info(
-    { port: running.port, database: running.services.db.kind, instanceId: config.INSTANCE_ID },
-    `listening on http://localhost:${running.port}`,
-  );
+  logger.info({ port: running.port, database: running.services.db.kind, instanceId: config.INSTANCE_ID }, `listening on http://localhost:${running.port}`);
   if (running.services.config.demoMode) {
     logger.info({ port: running.port }, `demo ready at http://localhost:${running.port}/`);
   }

@@ -122,7 +122,12 @@ export function buildServices(config: Config, db: Database, logger: Logger, demo
     telemetry.eventsPublished.inc(events.length);
     relay.offer(events);
   };
-  const publisher = new EventPublisher(db.knex, toRelay, deriveAlertsAndNotifications(attention, notificationsOf(config.MARKETPLACE_TIME_ZONE)), config.INSTANCE_ID);
+  const publisher = new EventPublisher(
+    db.knex,
+    toRelay,
+    deriveAlertsAndNotifications(attention, notificationsOf(config.MARKETPLACE_TIME_ZONE)),
+    config.INSTANCE_ID,
+  );
   const statusFigures = new StatusFigures(db.knex, logger);
   const tickets = createTicketStore(db.knex, config.TICKET_TTL_MS);
   const paystack = paystackOf(config, logger);

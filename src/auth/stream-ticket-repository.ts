@@ -22,10 +22,7 @@ export async function lockUnexpiredTickets(db: Db, userId: string, now: Date, li
   return rows.map((r) => r.expires_at);
 }
 
-export async function insertTicket(
-  db: Db,
-  t: { hash: string; userId: string; role: string; tokenExpiresAt: Date; expiresAt: Date },
-): Promise<void> {
+export async function insertTicket(db: Db, t: { hash: string; userId: string; role: string; tokenExpiresAt: Date; expiresAt: Date }): Promise<void> {
   await db('stream_tickets').insert({ hash: t.hash, user_id: t.userId, role: t.role, token_expires_at: t.tokenExpiresAt, expires_at: t.expiresAt });
 }
 

@@ -31,9 +31,15 @@ export class BookingClock {
     for (;;) {
       const { result: claimed } = await this.publisher.transaction(async (trx, emit) => {
         const due = await claimDueTimers(trx, new Date(now), BATCH);
-        const bookings = await lockBookings(trx, due.map((t) => t.booking_id));
+        const bookings = await lockBookings(
+          trx,
+          due.map((t) => t.booking_id),
+        );
         for (const timer of due) await this.fire(trx, emit, timer, bookings.get(timer.booking_id)!, now, counts);
-        await markTimersFired(trx, due.map((t) => t.id));
+        await markTimersFired(
+          trx,
+          due.map((t) => t.id),
+        );
         return due.length;
       });
       if (claimed < BATCH) return counts;
@@ -42,7 +48,11 @@ export class BookingClock {
 
   private async fire(trx: Knex.Transaction, emit: Emit, timer: DueTimer, row: BookingRow, now: number, counts: ClockCounts): Promise<void> {
     const scheduledFor = new Date(row.scheduled_for);
-    const outcome = timerOutcome({ kind: timer.kind, dueAt: new Date(timer.due_at) }, { status: row.status, createdAt: new Date(row.created_at), scheduledFor }, now);
+    const outcome = timerOutcome(
+      { kind: timer.kind, dueAt: new Date(timer.due_at) },
+      { status: row.status, createdAt: new Date(row.created_at), scheduledFor },
+      now,
+    );
     const bookingId = String(row.id);
     switch (outcome.do) {
       case 'expire': {

@@ -43,9 +43,7 @@ function toView(r: ViewRow): BookingView {
     notes: r.notes,
     status: r.status,
     reason: r.reason,
-    payment: r.payment_id
-      ? { id: String(r.payment_id), reference: r.payment_reference!, status: r.payment_status!, amount: Number(r.payment_amount) }
-      : null,
+    payment: r.payment_id ? { id: String(r.payment_id), reference: r.payment_reference!, status: r.payment_status!, amount: Number(r.payment_amount) } : null,
     payout: r.payout_id
       ? {
           id: String(r.payout_id),
@@ -84,10 +82,7 @@ export async function findBookingView(db: Db, id: string): Promise<BookingView |
   return row && toView(row);
 }
 
-export async function listBookingViews(
-  db: Db,
-  o: { userId?: string; status?: BookingStatus; before?: string; limit: number },
-): Promise<BookingView[]> {
+export async function listBookingViews(db: Db, o: { userId?: string; status?: BookingStatus; before?: string; limit: number }): Promise<BookingView[]> {
   const q = viewQuery(db).orderBy('b.id', 'desc').limit(o.limit);
   const userId = o.userId;
   if (userId) {
@@ -111,7 +106,10 @@ export async function lockBooking(db: Db, id: string): Promise<BookingRow | unde
  */
 export async function lockBookings(db: Db, ids: readonly string[]): Promise<Map<string, BookingRow>> {
   if (!ids.length) return new Map();
-  const rows: BookingRow[] = await db<BookingRow>('bookings').whereIn('id', [...new Set(ids)]).orderBy('id').forUpdate();
+  const rows: BookingRow[] = await db<BookingRow>('bookings')
+    .whereIn('id', [...new Set(ids)])
+    .orderBy('id')
+    .forUpdate();
   return new Map(rows.map((r) => [String(r.id), r]));
 }
 

@@ -42,14 +42,20 @@ export function bookingRoutes(deps: BookingRoutesDeps): Router {
     res.json(await deps.bookings.checkout(principalOf(req), id, body.email));
   });
 
-  router.post('/api/bookings/:id/:action', auth, (req, _res, next) => next(BookingAction.safeParse(req.params.action).success ? undefined : 'route'), once, async (req, res) => {
-    const action = BookingAction.parse(req.params.action);
-    const id = pathId(req.params.id, 'Booking');
-    const takesReason = action === 'reject' || action === 'cancel';
-    const body = parseInput(action === 'dispute' ? DisputeRequest : takesReason ? ReasonRequest : EmptyRequest, req.body ?? {});
-    const p = principalOf(req);
-    res.json(bookingViewFor(await deps.bookings.act(p, id, action, 'reason' in body ? body.reason : undefined), p));
-  });
+  router.post(
+    '/api/bookings/:id/:action',
+    auth,
+    (req, _res, next) => next(BookingAction.safeParse(req.params.action).success ? undefined : 'route'),
+    once,
+    async (req, res) => {
+      const action = BookingAction.parse(req.params.action);
+      const id = pathId(req.params.id, 'Booking');
+      const takesReason = action === 'reject' || action === 'cancel';
+      const body = parseInput(action === 'dispute' ? DisputeRequest : takesReason ? ReasonRequest : EmptyRequest, req.body ?? {});
+      const p = principalOf(req);
+      res.json(bookingViewFor(await deps.bookings.act(p, id, action, 'reason' in body ? body.reason : undefined), p));
+    },
+  );
 
   return router;
 }

@@ -14,9 +14,7 @@ export const AmountCents = z.number().int().min(100).max(100_000_000);
 export const CreateBookingRequest = z.strictObject({
   providerId: UserId,
   service: z.string().trim().min(1).max(100),
-  scheduledFor: z.iso
-    .datetime({ offset: true })
-    .refine((v) => Date.parse(v) > Date.now(), 'must be in the future'),
+  scheduledFor: z.iso.datetime({ offset: true }).refine((v) => Date.parse(v) > Date.now(), 'must be in the future'),
   amount: AmountCents,
   currency: Currency.default('ZAR'),
   notes: z.string().max(2000).optional(),

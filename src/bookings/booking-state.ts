@@ -32,10 +32,8 @@ export const BOOKING_RULES: Readonly<Record<BookingAction, Rule>> = {
   dispute: { from: ['CONFIRMED', 'IN_PROGRESS', 'COMPLETED'], by: ['client'], event: 'booking.disputed' },
 };
 
-
 export type Decision =
-  | { ok: true; to: BookingStatus; event?: string }
-  | { ok: false; error: 'NOT_A_PARTY' | 'WRONG_PARTY' | 'INVALID_TRANSITION' | 'REQUEST_EXPIRED' };
+  { ok: true; to: BookingStatus; event?: string } | { ok: false; error: 'NOT_A_PARTY' | 'WRONG_PARTY' | 'INVALID_TRANSITION' | 'REQUEST_EXPIRED' };
 
 /** Who the actor is to this booking, if anyone. */
 export function partyOf(booking: { clientId: string; providerId: string }, userId: string): Party | null {

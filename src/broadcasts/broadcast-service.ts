@@ -16,14 +16,8 @@ export function broadcastAudience(req: BroadcastRequest): ChannelName[] {
 }
 
 /** Publishes an `announcement`; recipients see the text, never who else received it. */
-export async function sendBroadcast(
-  publisher: EventPublisher,
-  principal: Principal,
-  req: BroadcastRequest,
-): Promise<{ eventId: string }> {
+export async function sendBroadcast(publisher: EventPublisher, principal: Principal, req: BroadcastRequest): Promise<{ eventId: string }> {
   assertCanBroadcast(principal);
-  const [event] = await publisher.publish([
-    { type: 'announcement', audience: broadcastAudience(req), payload: { title: req.title, body: req.body } },
-  ]);
+  const [event] = await publisher.publish([{ type: 'announcement', audience: broadcastAudience(req), payload: { title: req.title, body: req.body } }]);
   return { eventId: event.id };
 }

@@ -22,13 +22,23 @@ export interface Channels {
  * The configured channels and the dispatcher over them; a channel without its settings is off, and
  * says so. The dispatcher runs once started (jobs.ts), when DISPATCH_ENABLED.
  */
-export function buildChannels(o: { config: Config; knex: Knex; /** Whether the user is live on this instance: a stream open or a long poll held. */
-  isLive: (userId: string) => boolean; telemetry: Telemetry; logger: Logger }): Channels {
+export function buildChannels(o: {
+  config: Config;
+  knex: Knex; /** Whether the user is live on this instance: a stream open or a long poll held. */
+  isLive: (userId: string) => boolean;
+  telemetry: Telemetry;
+  logger: Logger;
+}): Channels {
   const { config, logger } = o;
   const baseUrl = config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`;
   const senders = new Map<DeliveryChannel, ChannelSender>();
   const email = config.SMTP_URL
-    ? new EmailChannel({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, dashboardUrl: new URL('/', baseUrl).href, receiptFor: (id) => receiptFacts(o.knex, id) })
+    ? new EmailChannel({
+        smtpUrl: config.SMTP_URL,
+        from: config.MAIL_FROM,
+        dashboardUrl: new URL('/', baseUrl).href,
+        receiptFor: (id) => receiptFacts(o.knex, id),
+      })
     : null;
   if (email) senders.set('email', email);
   else logger.info({ code: 'EMAIL_NOT_CONFIGURED' }, 'SMTP_URL is not set; email deliveries are recorded as skipped');
@@ -40,9 +50,20 @@ export function buildChannels(o: { config: Config; knex: Knex; /** Whether the u
       ? new TwilioClient({ baseUrl: config.TWILIO_BASE_URL, accountSid: config.TWILIO_ACCOUNT_SID, authToken: config.TWILIO_AUTH_TOKEN, timeoutMs: 10_000 })
       : null;
   const statusCallback = new URL(TWILIO_WEBHOOK_PATH, baseUrl).href;
-  for (const [channel, from] of [['whatsapp', config.TWILIO_WHATSAPP_FROM], ['sms', config.TWILIO_SMS_FROM]] as const) {
-    if (twilio && from) senders.set(channel, new TextChannel({ channel, client: twilio, from, statusCallback, templates: channel === 'whatsapp' ? config.TWILIO_WHATSAPP_TEMPLATES : undefined }));
-    else logger.info({ code: `${channel.toUpperCase()}_NOT_CONFIGURED` }, `TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_${channel.toUpperCase()}_FROM are not all set; ${channel} deliveries are recorded as skipped`);
+  for (const [channel, from] of [
+    ['whatsapp', config.TWILIO_WHATSAPP_FROM],
+    ['sms', config.TWILIO_SMS_FROM],
+  ] as const) {
+    if (twilio && from)
+      senders.set(
+        channel,
+        new TextChannel({ channel, client: twilio, from, statusCallback, templates: channel === 'whatsapp' ? config.TWILIO_WHATSAPP_TEMPLATES : undefined }),
+      );
+    else
+      logger.info(
+        { code: `${channel.toUpperCase()}_NOT_CONFIGURED` },
+        `TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_${channel.toUpperCase()}_FROM are not all set; ${channel} deliveries are recorded as skipped`,
+      );
   }
   const dispatcher = new Dispatcher(o.knex, senders, o.isLive, o.telemetry, logger, {
     delays: { pushAfterS: config.ESCALATE_PUSH_AFTER_S, textAfterS: config.ESCALATE_SMS_AFTER_S },

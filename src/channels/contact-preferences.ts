@@ -37,7 +37,10 @@ export const ContactPreferencesInput = z.strictObject({
     .refine((q) => q.start !== q.end, 'start and end must differ')
     .nullable()
     .optional(),
-  channels: z.record(EventType, z.array(DeliveryChannel).max(4)).refine((r) => Object.keys(r).length <= 50, 'at most 50 types').optional(),
+  channels: z
+    .record(EventType, z.array(DeliveryChannel).max(4))
+    .refine((r) => Object.keys(r).length <= 50, 'at most 50 types')
+    .optional(),
 });
 export type ContactPreferencesInput = z.infer<typeof ContactPreferencesInput>;
 

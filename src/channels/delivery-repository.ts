@@ -170,7 +170,11 @@ const ABANDONED_REASON = 'interrupted while sending; not sent again, so it went 
  * subscriptions. Presence is checked against the database's clock, not `now`: it is about who is
  * streaming at this moment.
  */
-export async function claimDue(db: Db, now: Date, o: { limit: number; leaseMs: number; cancelledByReading: readonly DeliveryChannel[] }): Promise<ClaimedBatch> {
+export async function claimDue(
+  db: Db,
+  now: Date,
+  o: { limit: number; leaseMs: number; cancelledByReading: readonly DeliveryChannel[] },
+): Promise<ClaimedBatch> {
   const { rows } = await db.raw<{ rows: ClaimRow[] }>(
     `WITH abandoned AS (
        UPDATE notification_deliveries
@@ -219,7 +223,12 @@ export async function claimDue(db: Db, now: Date, o: { limit: number; leaseMs: n
      LEFT JOIN users u ON u.id = c.user_id AND c.status = 'sending'`,
     [ABANDONED_REASON, now, now, now, o.limit, [...o.cancelledByReading], new Date(now.getTime() + o.leaseMs), now, now],
   );
-  const batch: ClaimedBatch = { toSend: [], skipped: [], abandoned: Number(rows[0]?.abandoned ?? 0), nextDue: rows[0]?.next_due ? new Date(rows[0].next_due) : null };
+  const batch: ClaimedBatch = {
+    toSend: [],
+    skipped: [],
+    abandoned: Number(rows[0]?.abandoned ?? 0),
+    nextDue: rows[0]?.next_due ? new Date(rows[0].next_due) : null,
+  };
   for (const r of rows) {
     if (r.id === null) continue;
     if (r.status === 'skipped') batch.skipped.push({ id: r.id, channel: r.channel, notified_at: r.notified_at });
@@ -290,12 +299,19 @@ export async function settleDeliveries(db: Db, settled: readonly Settlement[]): 
 export async function deliveriesOf(db: Db, userId: string, notificationIds: readonly string[]): Promise<Map<string, DeliveryView[]>> {
   const out = new Map<string, DeliveryView[]>();
   if (!notificationIds.length) return out;
-  const rows: Array<{ notification_id: string; channel: DeliveryChannel; status: DeliveryStatus; reason: string | null; due_at: Date; sent_at: Date | null; attempts: number }> =
-    await db('notification_deliveries')
-      .where('user_id', userId)
-      .whereIn('notification_id', [...notificationIds])
-      .orderBy('id')
-      .select('notification_id', 'channel', 'status', 'reason', 'due_at', 'sent_at', 'attempts');
+  const rows: Array<{
+    notification_id: string;
+    channel: DeliveryChannel;
+    status: DeliveryStatus;
+    reason: string | null;
+    due_at: Date;
+    sent_at: Date | null;
+    attempts: number;
+  }> = await db('notification_deliveries')
+    .where('user_id', userId)
+    .whereIn('notification_id', [...notificationIds])
+    .orderBy('id')
+    .select('notification_id', 'channel', 'status', 'reason', 'due_at', 'sent_at', 'attempts');
   for (const r of rows) {
     const key = String(r.notification_id);
     const list = out.get(key) ?? [];
@@ -320,7 +336,13 @@ export type ProviderOutcome = { status: 'delivered' } | { status: 'failed'; code
  * `channels`. Only a row still `sent` changes, so a repeated or late callback has no further
  * effect. Returns how many rows changed (0 or 1).
  */
-export async function recordProviderOutcome(db: Db, channels: readonly DeliveryChannel[], providerRef: string, outcome: ProviderOutcome, now: Date): Promise<number> {
+export async function recordProviderOutcome(
+  db: Db,
+  channels: readonly DeliveryChannel[],
+  providerRef: string,
+  outcome: ProviderOutcome,
+  now: Date,
+): Promise<number> {
   const fields = outcome.status === 'delivered' ? { status: 'delivered' } : { status: 'failed', error_code: outcome.code, reason: outcome.reason };
   return db('notification_deliveries')
     .whereIn('channel', [...channels])

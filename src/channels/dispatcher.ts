@@ -2,7 +2,17 @@ import type { Knex } from 'knex';
 import type { Logger } from '../logger';
 import type { ChannelSender } from './channel';
 import { SendRefused } from './channel';
-import { claimDue, contactsOf, lockCursorAndRead, recordDeliveriesAndAdvance, settleDeliveries, type ClaimedBatch, type ClaimedDelivery, type Outcome, type Settlement } from './delivery-repository';
+import {
+  claimDue,
+  contactsOf,
+  lockCursorAndRead,
+  recordDeliveriesAndAdvance,
+  settleDeliveries,
+  type ClaimedBatch,
+  type ClaimedDelivery,
+  type Outcome,
+  type Settlement,
+} from './delivery-repository';
 import { planDeliveries, type PlannedNotification } from './delivery-plan';
 import { cancelledByReading, type EscalationDelays } from './policies';
 import { DeliveryChannel } from '../contract/vocabulary';
@@ -261,7 +271,10 @@ export class Dispatcher {
   /** Records outcomes, then counts them: a rolled-back record is not counted. */
   private async record(settled: ReadonlyArray<{ d: ClaimedDelivery; s: Settlement }>): Promise<void> {
     if (!settled.length) return;
-    await settleDeliveries(this.knex, settled.map((x) => x.s));
+    await settleDeliveries(
+      this.knex,
+      settled.map((x) => x.s),
+    );
     for (const { d, s } of settled) {
       const outcome = s.outcome.status === 'queued' ? 'retried' : s.outcome.status;
       this.recorder.recordSend(d.channel, outcome, new Date(d.notified_at), s.at);
@@ -288,8 +301,21 @@ export class Dispatcher {
       const log = { deliveryId: d.id, notificationId: d.notification_id, channel: d.channel, attempts: d.attempts };
       if (err instanceof SendRefused && err.retryable) {
         const willRetry = d.attempts < this.o.maxAttempts;
-        this.refusals.refused(d.channel, { deliveryId: d.id, notificationId: d.notification_id, notifiedAt: new Date(d.notified_at), attempts: d.attempts, code: err.code, message: err.message, willRetry }, now);
-        if (willRetry) return { status: 'queued', dueAt: new Date(now.getTime() + this.retryBaseMs * 2 ** (d.attempts - 1)), code: err.code, reason: err.message };
+        this.refusals.refused(
+          d.channel,
+          {
+            deliveryId: d.id,
+            notificationId: d.notification_id,
+            notifiedAt: new Date(d.notified_at),
+            attempts: d.attempts,
+            code: err.code,
+            message: err.message,
+            willRetry,
+          },
+          now,
+        );
+        if (willRetry)
+          return { status: 'queued', dueAt: new Date(now.getTime() + this.retryBaseMs * 2 ** (d.attempts - 1)), code: err.code, reason: err.message };
       } else this.refusals.settled(d.channel, d.id);
       const code = err instanceof SendRefused ? err.code : 'SEND_OUTCOME_UNKNOWN';
       // Anything but an explicit refusal may have happened after the provider took the message.

@@ -16,9 +16,7 @@ const when = (d: Date) => d.toLocaleString('en-ZA', { dateStyle: 'medium', timeS
 /** The receipt's lines, label and value: a payout's for a payout notification, else the payment's. */
 export function receiptLines(type: string, r: ReceiptFacts): Array<[string, string]> {
   const money = (cents: number) => formatMoney(cents, r.currency);
-  const booking: Array<[string, string]> = [
-    ['Booking', `#${r.bookingId}, ${r.service}, ${when(r.scheduledFor)}`],
-  ];
+  const booking: Array<[string, string]> = [['Booking', `#${r.bookingId}, ${r.service}, ${when(r.scheduledFor)}`]];
   if (type === 'payout.status_changed' && r.payout) {
     return [
       ...booking,
@@ -40,12 +38,9 @@ export function receiptLines(type: string, r: ReceiptFacts): Array<[string, stri
 /** The plain-text and HTML bodies of a notification's email, with its receipt when it has one. */
 export function emailContent(m: Pick<OutgoingMessage, 'type' | 'title' | 'body'>, receipt: ReceiptFacts | null, dashboardUrl: string): EmailContent {
   const lines = receipt ? receiptLines(m.type, receipt) : [];
-  const text = [
-    m.body,
-    ...(lines.length ? ['', 'Receipt', ...lines.map(([k, v]) => `${k}: ${v}`)] : []),
-    '',
-    `Open your dashboard: ${dashboardUrl}`,
-  ].join('\n');
+  const text = [m.body, ...(lines.length ? ['', 'Receipt', ...lines.map(([k, v]) => `${k}: ${v}`)] : []), '', `Open your dashboard: ${dashboardUrl}`].join(
+    '\n',
+  );
   const table = lines.length
     ? `<h2>Receipt</h2><table>${lines.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`
     : '';

@@ -5,16 +5,7 @@ export async function readPreferences(db: Db, userId: string): Promise<Preferenc
   return db('users as u')
     .leftJoin('notification_preferences as np', 'np.user_id', 'u.id')
     .where('u.id', userId)
-    .first(
-      'np.muted_types',
-      'np.email',
-      'u.email as profile_email',
-      'np.phone',
-      'np.time_zone',
-      'np.quiet_start_min',
-      'np.quiet_end_min',
-      'np.channels',
-    );
+    .first('np.muted_types', 'np.email', 'u.email as profile_email', 'np.phone', 'np.time_zone', 'np.quiet_start_min', 'np.quiet_end_min', 'np.channels');
 }
 
 /** Writes only the columns given; a user with no row yet gets one. */

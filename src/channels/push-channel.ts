@@ -44,7 +44,13 @@ export class PushChannel implements ChannelSender {
     const { role, subscriptions: subs } = m.push ?? (await this.recipient(m.userId));
     if (!subs.length) throw new SendRefused('NO_PUSH_SUBSCRIPTION', 'no push subscription', false);
     // A title, a short body and where to go: well under the 4 KB push services accept.
-    const payload = JSON.stringify({ title: m.title, body: m.body.slice(0, 500), url: (role && DASHBOARD[role]) ?? '/', notificationId: m.notificationId, type: m.type });
+    const payload = JSON.stringify({
+      title: m.title,
+      body: m.body.slice(0, 500),
+      url: (role && DASHBOARD[role]) ?? '/',
+      notificationId: m.notificationId,
+      type: m.type,
+    });
     let accepted = 0;
     let gone = 0;
     let retryable: SendRefused | null = null;
@@ -66,7 +72,8 @@ export class PushChannel implements ChannelSender {
           bodyTimeout: this.o.timeoutMs,
         });
         await res.body.dump();
-        if (res.statusCode < 200 || res.statusCode > 299) throw Object.assign(new Error(`push service answered ${res.statusCode}`), { statusCode: res.statusCode });
+        if (res.statusCode < 200 || res.statusCode > 299)
+          throw Object.assign(new Error(`push service answered ${res.statusCode}`), { statusCode: res.statusCode });
         accepted++;
       } catch (err) {
         const status = (err as { statusCode?: number }).statusCode;

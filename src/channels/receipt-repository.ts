@@ -17,7 +17,18 @@ export interface ReceiptFacts {
 
 export async function receiptFacts(db: Db, bookingId: string): Promise<ReceiptFacts | null> {
   const row:
-    | { id: string; service: string; scheduled_for: Date; amount: string; currency: string; p_reference: string | null; p_status: string | null; o_amount: string | null; o_reference: string | null; o_status: string | null }
+    | {
+        id: string;
+        service: string;
+        scheduled_for: Date;
+        amount: string;
+        currency: string;
+        p_reference: string | null;
+        p_status: string | null;
+        o_amount: string | null;
+        o_reference: string | null;
+        o_status: string | null;
+      }
     | undefined = await db('bookings as b')
     .leftJoin('payments as p', 'p.booking_id', 'b.id')
     .leftJoin('payouts as o', 'o.booking_id', 'b.id')

@@ -46,7 +46,15 @@ export class RefusalLog {
       o = { since: now, lastCode: r.code, lastMessage: r.message, refused: 0, refusedSinceSummary: 0, summarizedAt: now, waiting: new Map() };
       this.outages.set(channel, o);
       this.logger.warn(
-        { code: r.code, channel, deliveryId: r.deliveryId, notificationId: r.notificationId, attempts: r.attempts, err: r.message, summaryEveryS: this.intervalMs / 1000 },
+        {
+          code: r.code,
+          channel,
+          deliveryId: r.deliveryId,
+          notificationId: r.notificationId,
+          attempts: r.attempts,
+          err: r.message,
+          summaryEveryS: this.intervalMs / 1000,
+        },
         'the provider refused a send for now; it is tried again later, and further refusals on this channel are summarized until it takes one',
       );
     } else o.refusedSinceSummary++;

@@ -14,6 +14,8 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `migration failed: ${err instanceof Error ? (err.stack ?? String(err)) : String(err)}\n`);
+  process.stderr.write(
+    err instanceof ConfigError ? `${err.message}\n` : `migration failed: ${err instanceof Error ? (err.stack ?? String(err)) : String(err)}\n`,
+  );
   process.exit(1);
 });

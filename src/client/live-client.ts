@@ -106,7 +106,11 @@ class BrowserLiveClient implements LiveClient {
     document.addEventListener('visibilitychange', this.onVisibility);
     if (this.o.shareAcrossTabs !== false && canShareAcrossTabs()) {
       this.follower = new TabFollower(this.api, { event: (e) => this.emit(e), reset: () => this.emitReset() }, this.cursor);
-      this.group = new TabGroup(this.key, () => this.lead(), (m) => this.onGroupMessage(m));
+      this.group = new TabGroup(
+        this.key,
+        () => this.lead(),
+        (m) => this.onGroupMessage(m),
+      );
       this.group.post({ k: 'hello', types: [...this.types] });
       this.group.join();
     } else {

@@ -229,10 +229,7 @@ export class StreamEngine {
       for (let page = 0; page < 100 && this.running; page++) {
         const wait = this.o.waitSeconds ?? 20;
         const started = Date.now();
-        const r =
-          this.cursor === null
-            ? await this.o.api.poll(null)
-            : await this.o.api.longPoll(this.cursor, { wait, signal: abort.signal });
+        const r = this.cursor === null ? await this.o.api.poll(null) : await this.o.api.longPoll(this.cursor, { wait, signal: abort.signal });
         if (!this.running || abort.signal.aborted) break;
         const more = this.takePoll(r);
         const held = r.events.length > 0 || Date.now() - started >= MIN_HELD_MS;

@@ -158,7 +158,10 @@ export const SyncState = z.object({
   profile: Profile,
   bookings: z.object({ active: z.array(SeenBookingView), recent: z.array(SeenBookingView) }),
   payments: z.object({ items: z.array(PaymentItem), nextCursor: NextCursor }),
-  payouts: z.object({ items: z.array(PayoutItem), nextCursor: NextCursor }).optional().describe("Providers' and admins' only"),
+  payouts: z
+    .object({ items: z.array(PayoutItem), nextCursor: NextCursor })
+    .optional()
+    .describe("Providers' and admins' only"),
   notifications: z.object({ unread: z.array(InboxNotificationView), unreadCount: z.number().int(), nextCursor: NextCursor }),
 });
 export type SyncState = z.infer<typeof SyncState>;
@@ -172,7 +175,9 @@ export const OutboxMessageView = z.object({
   at: Timestamp.describe('When the fake received it'),
   title: z.string().describe("An email's subject, a push notification's title, a WhatsApp template's Content SID; empty for free text"),
   text: z.string().describe('What the person reads'),
-  status: z.string().describe("For SMS and WhatsApp, the last status the fake reported back by its signed callback (`delivered`), and our answer's outcome; else `received`"),
+  status: z
+    .string()
+    .describe("For SMS and WhatsApp, the last status the fake reported back by its signed callback (`delivered`), and our answer's outcome; else `received`"),
 });
 export type OutboxMessageView = z.infer<typeof OutboxMessageView>;
 

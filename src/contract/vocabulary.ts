@@ -11,7 +11,11 @@ export const Role = z.enum(['client', 'provider', 'admin']);
 export type Role = z.infer<typeof Role>;
 
 // Ids are opaque strings from the identity provider; bounded so they are safe in channel names and logs.
-export const UserId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, 'invalid user id');
+export const UserId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:@-]+$/, 'invalid user id');
 
 export const BookingStatus = z.enum(['PENDING', 'CONFIRMED', 'IN_PROGRESS', 'COMPLETED', 'REJECTED', 'CANCELLED', 'EXPIRED']);
 export type BookingStatus = z.infer<typeof BookingStatus>;

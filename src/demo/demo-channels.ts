@@ -142,7 +142,11 @@ export async function startDemoChannels(config: Config, logger: Logger): Promise
 const subscriptionIdOf = (endpoint: string) => endpoint.split('/').pop() ?? '';
 
 function fromMail(mail: ParsedMail) {
-  const to = [mail.to].flat().flatMap((t) => t?.value ?? []).map((v) => v.address ?? '').filter(Boolean);
+  const to = [mail.to]
+    .flat()
+    .flatMap((t) => t?.value ?? [])
+    .map((v) => v.address ?? '')
+    .filter(Boolean);
   return {
     channel: 'email' as const,
     to: to.join(', '),

@@ -31,7 +31,10 @@ export class DemoOutbox {
 
   /** Newest first. */
   list(channel?: DeliveryChannel): OutboxMessageView[] {
-    return this.messages.filter((m) => !channel || m.channel === channel).reverse().map((m) => ({ ...m }));
+    return this.messages
+      .filter((m) => !channel || m.channel === channel)
+      .reverse()
+      .map((m) => ({ ...m }));
   }
 
   /** The demo starts over: what was sent goes with the bookings it was about. */

@@ -36,9 +36,7 @@ export async function startDemoPaystack(config: Config, logger: Logger): Promise
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (stopped) return;
-      settle().catch((err) =>
-        logger.warn({ code: 'DEMO_SETTLE_FAILED', what, reference, err: String(err) }, 'demo Paystack could not settle'),
-      );
+      settle().catch((err) => logger.warn({ code: 'DEMO_SETTLE_FAILED', what, reference, err: String(err) }, 'demo Paystack could not settle'));
     }, DEMO_SETTLE_DELAY_MS);
     timers.add(timer);
   };

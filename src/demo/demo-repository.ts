@@ -27,7 +27,10 @@ export async function wipeDemoData(knex: Knex): Promise<void> {
 
 /** Gives a demo user a phone number for texts unless they have one (one they set in the demo stays). */
 export async function giveDemoPhone(knex: Knex, userId: string, phone: string): Promise<void> {
-  await knex('notification_preferences').insert({ user_id: userId, phone }).onConflict('user_id').merge({ phone: knex.raw('coalesce(notification_preferences.phone, excluded.phone)') });
+  await knex('notification_preferences')
+    .insert({ user_id: userId, phone })
+    .onConflict('user_id')
+    .merge({ phone: knex.raw('coalesce(notification_preferences.phone, excluded.phone)') });
 }
 
 /**
@@ -35,11 +38,7 @@ export async function giveDemoPhone(knex: Knex, userId: string, phone: string): 
  * user's subscriptions to an earlier one (plain http on loopback, which only a fake can be) are
  * dead, and go. Subscriptions a real browser made (https, a vendor's push service) stay.
  */
-export async function replaceDemoPushSubscription(
-  knex: Knex,
-  userId: string,
-  s: { endpoint: string; p256dh: string; auth: string },
-): Promise<void> {
+export async function replaceDemoPushSubscription(knex: Knex, userId: string, s: { endpoint: string; p256dh: string; auth: string }): Promise<void> {
   await knex.transaction(async (trx) => {
     await trx('push_subscriptions').where('user_id', userId).andWhere('endpoint', 'like', 'http://127.0.0.1:%').del();
     await trx('push_subscriptions').insert({ user_id: userId, endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth });

@@ -66,7 +66,10 @@ export function demoRoutes(deps: DemoRoutesDeps): Router {
     const user = findDemoUser(userId);
     if (!user) throw new AppError('NOT_FOUND', 'No demo user with that id');
     const token = deps.tokens.sign({ sub: user.id, role: user.role, name: user.name, email: user.email }, DEMO_TOKEN_TTL_SECONDS);
-    res.set('Cache-Control', 'no-store').status(201).json({ token, user: publicView(user), expiresInSeconds: DEMO_TOKEN_TTL_SECONDS });
+    res
+      .set('Cache-Control', 'no-store')
+      .status(201)
+      .json({ token, user: publicView(user), expiresInSeconds: DEMO_TOKEN_TTL_SECONDS });
   });
 
   // What the in-process fakes of email, SMS, WhatsApp and push received, newest first: the page

@@ -12,7 +12,10 @@ import { NAMED_SCHEMAS } from './operations';
 
 /** A component name for an event type: `booking.created` → `BookingCreatedEvent`. */
 export const eventSchemaName = (type: string) =>
-  type.split(/[._]/).map((p) => p[0].toUpperCase() + p.slice(1)).join('') + 'Event';
+  type
+    .split(/[._]/)
+    .map((p) => p[0].toUpperCase() + p.slice(1))
+    .join('') + 'Event';
 export const controlSchemaName = (type: string) => eventSchemaName(type).replace(/Event$/, 'Control');
 
 export function buildAsyncApi(o: { version: string; host: string }): JsonSchema {
@@ -33,7 +36,8 @@ export function buildAsyncApi(o: { version: string; host: string }): JsonSchema 
   messages.reset = {
     name: 'reset',
     title: 'reset',
-    summary: 'The cursor cannot be honoured (malformed, pruned, or ahead of the log): reload state from GET /api/sync and apply what follows. Its SSE id is `lastEventId`.',
+    summary:
+      'The cursor cannot be honoured (malformed, pruned, or ahead of the log): reload state from GET /api/sync and apply what follows. Its SSE id is `lastEventId`.',
     contentType: 'application/json',
     payload: { $ref: `#/components/schemas/${controlSchemaName('reset')}` },
   };
@@ -47,7 +51,8 @@ export function buildAsyncApi(o: { version: string; host: string }): JsonSchema 
   messages.pollResponse = {
     name: 'pollResponse',
     title: 'Poll answer',
-    summary: 'The answer of GET /api/events: envelopes as on the stream, and the cursor for the next poll. `reset: true` means the same as the stream\'s `reset`.',
+    summary:
+      "The answer of GET /api/events: envelopes as on the stream, and the cursor for the next poll. `reset: true` means the same as the stream's `reset`.",
     contentType: 'application/json',
     payload: { $ref: '#/components/schemas/PollResponse' },
   };

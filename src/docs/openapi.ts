@@ -49,7 +49,13 @@ const errorBody = (codes: [ErrorCode, ...ErrorCode[]]) =>
 const isRaw = (a: z.ZodType | RawAnswer): a is RawAnswer => 'mediaType' in a;
 
 export const operationId = (op: Operation) =>
-  op.method + op.path.replace(/\{(\w+)\}/g, 'By_$1').split(/[/-]/).filter(Boolean).map((p) => p[0].toUpperCase() + p.slice(1)).join('');
+  op.method +
+  op.path
+    .replace(/\{(\w+)\}/g, 'By_$1')
+    .split(/[/-]/)
+    .filter(Boolean)
+    .map((p) => p[0].toUpperCase() + p.slice(1))
+    .join('');
 
 export function buildOpenApi(o: { version: string; demoMode: boolean }): JsonSchema {
   const ops = OPERATIONS.filter((op) => o.demoMode || !op.demoOnly);
@@ -84,8 +90,18 @@ export function buildOpenApi(o: { version: string; demoMode: boolean }): JsonSch
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         streamTicket: { type: 'apiKey', in: 'query', name: 'ticket', description: 'A single-use ticket from POST /api/events/tickets' },
-        paystackSignature: { type: 'apiKey', in: 'header', name: 'x-paystack-signature', description: "HMAC-SHA512 of the raw body with Paystack's secret key" },
-        twilioSignature: { type: 'apiKey', in: 'header', name: 'X-Twilio-Signature', description: 'HMAC-SHA1 with the auth token of the public URL and the sorted POST parameters' },
+        paystackSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-paystack-signature',
+          description: "HMAC-SHA512 of the raw body with Paystack's secret key",
+        },
+        twilioSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Twilio-Signature',
+          description: 'HMAC-SHA1 with the auth token of the public URL and the sorted POST parameters',
+        },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when one is set' },
       },
     },
@@ -94,7 +110,8 @@ export function buildOpenApi(o: { version: string; demoMode: boolean }): JsonSch
 
 function operation(op: Operation, nameOf: Map<z.ZodType, string>): Record<string, unknown> {
   const parameters: unknown[] = [];
-  for (const [name, schema] of Object.entries(op.path_params ?? {})) parameters.push({ name, in: 'path', required: true, schema: jsonSchemaOf(schema, 'input') });
+  for (const [name, schema] of Object.entries(op.path_params ?? {}))
+    parameters.push({ name, in: 'path', required: true, schema: jsonSchemaOf(schema, 'input') });
   if (op.query) {
     const q = jsonSchemaOf(op.query, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, schema] of Object.entries(q.properties ?? {})) {
@@ -103,10 +120,22 @@ function operation(op: Operation, nameOf: Map<z.ZodType, string>): Record<string
     }
   }
   if (op.idempotent) {
-    parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, description: 'A retry with the same key gets the first answer', schema: { type: 'string', maxLength: 255 } });
+    parameters.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description: 'A retry with the same key gets the first answer',
+      schema: { type: 'string', maxLength: 255 },
+    });
   }
   if (op.path === '/api/events/stream') {
-    parameters.push({ name: 'Last-Event-ID', in: 'header', required: false, description: 'Resume after this event id', schema: { type: 'string', maxLength: 100 } });
+    parameters.push({
+      name: 'Last-Event-ID',
+      in: 'header',
+      required: false,
+      description: 'Resume after this event id',
+      schema: { type: 'string', maxLength: 100 },
+    });
   }
   const responses: Record<string, unknown> = {};
   for (const [status, answer] of Object.entries(op.answers)) {
@@ -128,7 +157,14 @@ function operation(op: Operation, nameOf: Map<z.ZodType, string>): Record<string
     tags: [op.tag],
     security: SECURITY[op.auth],
     ...(parameters.length ? { parameters } : {}),
-    ...(op.body ? { requestBody: { required: !op.body.safeParse({}).success, content: { [op.bodyMediaType ?? 'application/json']: { schema: jsonSchemaOf(op.body, 'input') } } } } : {}),
+    ...(op.body
+      ? {
+          requestBody: {
+            required: !op.body.safeParse({}).success,
+            content: { [op.bodyMediaType ?? 'application/json']: { schema: jsonSchemaOf(op.body, 'input') } },
+          },
+        }
+      : {}),
     responses,
   };
 }

@@ -18,7 +18,21 @@ import { PollQuery } from '../realtime/poll';
 import { StreamQuery } from '../realtime/stream-open';
 import { ResetRequest, SessionRequest } from '../demo/demo-routes';
 import { PollResponse } from '../contract/events';
-import { AttentionItem, BookingView, ContactPreferencesView, DemoOutboxView, Id, InboxNotificationView, NextCursor, NotificationView, PaymentItem, PayoutItem, Profile, SeenBookingView, SyncState } from '../contract/views';
+import {
+  AttentionItem,
+  BookingView,
+  ContactPreferencesView,
+  DemoOutboxView,
+  Id,
+  InboxNotificationView,
+  NextCursor,
+  NotificationView,
+  PaymentItem,
+  PayoutItem,
+  Profile,
+  SeenBookingView,
+  SyncState,
+} from '../contract/views';
 
 /*
  * Every HTTP route, described for the OpenAPI document: what it reads (the zod schemas that
@@ -166,11 +180,18 @@ export const OPERATIONS: readonly Operation[] = [
     errors: ['FORBIDDEN'],
   },
   // src/users
-  { method: 'get', path: '/api/me', summary: 'The caller, with their unread notification count', tag: 'users', auth: 'bearer', answers: { 200: Profile.extend({ unreadCount: z.number().int() }) } },
+  {
+    method: 'get',
+    path: '/api/me',
+    summary: 'The caller, with their unread notification count',
+    tag: 'users',
+    auth: 'bearer',
+    answers: { 200: Profile.extend({ unreadCount: z.number().int() }) },
+  },
   {
     method: 'put',
     path: '/api/me/services',
-    summary: "The services a provider offers",
+    summary: 'The services a provider offers',
     tag: 'users',
     auth: 'bearer',
     body: ServicesRequest,
@@ -241,7 +262,14 @@ export const OPERATIONS: readonly Operation[] = [
     idempotent: true,
     body: EmptyBody,
     answers: {
-      200: z.object({ id: z.string(), bookingId: z.string(), reference: z.string(), status: PayoutStatus, amount: z.number().int(), reason: z.string().optional() }),
+      200: z.object({
+        id: z.string(),
+        bookingId: z.string(),
+        reference: z.string(),
+        status: PayoutStatus,
+        amount: z.number().int(),
+        reason: z.string().optional(),
+      }),
     },
     errors: ['FORBIDDEN', 'INVALID_TRANSITION', 'PAYMENT_PROVIDER_UNAVAILABLE'],
   },
@@ -251,7 +279,16 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Sums per currency, consistency checks and the double-entry journal (admins)',
     tag: 'payments',
     auth: 'bearer',
-    answers: { 200: figures({ asOf: z.string(), feeBps: z.number().int(), currencies: z.record(z.string(), z.looseObject({})), checks: z.array(z.looseObject({ name: z.string(), ok: z.boolean() })), balanced: z.boolean(), journal: z.looseObject({}) }) },
+    answers: {
+      200: figures({
+        asOf: z.string(),
+        feeBps: z.number().int(),
+        currencies: z.record(z.string(), z.looseObject({})),
+        checks: z.array(z.looseObject({ name: z.string(), ok: z.boolean() })),
+        balanced: z.boolean(),
+        journal: z.looseObject({}),
+      }),
+    },
     errors: ['FORBIDDEN'],
   },
   {
@@ -273,21 +310,33 @@ export const OPERATIONS: readonly Operation[] = [
     answers: { 200: page('payouts', PayoutItem) },
     errors: ['FORBIDDEN'],
   },
-  { method: 'get', path: '/api/ops/attention', summary: "The operators' queue: every case in which money waits for a person (admins)", tag: 'operators', auth: 'bearer', answers: { 200: z.object({ items: z.array(AttentionItem) }) }, errors: ['FORBIDDEN'] },
-  ...ADMIN_ACTIONS.map(
-    (action): Operation => ({
-      method: 'post',
-      path: `/api/ops/bookings/{id}/${action}`,
-      summary: `An operator's decision on a booking's money: ${action} (admins)`,
-      tag: 'operators',
-      auth: 'bearer',
-      path_params: byId,
-      idempotent: true,
-      body: AdminActionRequest,
-      answers: { 200: z.object({ bookingId: z.string(), action: z.literal(action), paymentStatus: PaymentStatus }) },
-      errors: ['FORBIDDEN', 'INVALID_TRANSITION', 'DISPUTE_OPEN', 'PAYMENT_PROVIDER_UNAVAILABLE', ...(action === 'refund' ? (['AMOUNT_EXCEEDS_HELD'] as const) : [])],
-    }),
-  ),
+  {
+    method: 'get',
+    path: '/api/ops/attention',
+    summary: "The operators' queue: every case in which money waits for a person (admins)",
+    tag: 'operators',
+    auth: 'bearer',
+    answers: { 200: z.object({ items: z.array(AttentionItem) }) },
+    errors: ['FORBIDDEN'],
+  },
+  ...ADMIN_ACTIONS.map((action): Operation => ({
+    method: 'post',
+    path: `/api/ops/bookings/{id}/${action}`,
+    summary: `An operator's decision on a booking's money: ${action} (admins)`,
+    tag: 'operators',
+    auth: 'bearer',
+    path_params: byId,
+    idempotent: true,
+    body: AdminActionRequest,
+    answers: { 200: z.object({ bookingId: z.string(), action: z.literal(action), paymentStatus: PaymentStatus }) },
+    errors: [
+      'FORBIDDEN',
+      'INVALID_TRANSITION',
+      'DISPUTE_OPEN',
+      'PAYMENT_PROVIDER_UNAVAILABLE',
+      ...(action === 'refund' ? (['AMOUNT_EXCEEDS_HELD'] as const) : []),
+    ],
+  })),
   // src/bookings
   {
     method: 'post',
@@ -300,22 +349,36 @@ export const OPERATIONS: readonly Operation[] = [
     answers: { 201: SeenBookingView },
     errors: ['FORBIDDEN', 'PROVIDER_NOT_FOUND', 'TOO_MANY_PENDING'],
   },
-  { method: 'get', path: '/api/bookings', summary: "The caller's bookings (admins: all), newest first", tag: 'bookings', auth: 'bearer', query: ListBookingsQuery, answers: { 200: page('bookings', SeenBookingView) } },
-  { method: 'get', path: '/api/bookings/{id}', summary: 'One booking, as the caller may see it', tag: 'bookings', auth: 'bearer', path_params: byId, answers: { 200: SeenBookingView } },
-  ...BookingAction.options.map(
-    (action): Operation => ({
-      method: 'post',
-      path: `/api/bookings/{id}/${action}`,
-      summary: `Move a booking: ${action}`,
-      tag: 'bookings',
-      auth: 'bearer',
-      path_params: byId,
-      idempotent: true,
-      body: action === 'dispute' ? DisputeRequest : action === 'reject' || action === 'cancel' ? ReasonRequest : EmptyBody,
-      answers: { 200: SeenBookingView },
-      errors: ['FORBIDDEN', 'INVALID_TRANSITION', 'PAYMENT_REQUIRED', 'TOO_EARLY', 'DISPUTE_OPEN', 'REQUEST_EXPIRED', 'PAYMENT_PROVIDER_UNAVAILABLE'],
-    }),
-  ),
+  {
+    method: 'get',
+    path: '/api/bookings',
+    summary: "The caller's bookings (admins: all), newest first",
+    tag: 'bookings',
+    auth: 'bearer',
+    query: ListBookingsQuery,
+    answers: { 200: page('bookings', SeenBookingView) },
+  },
+  {
+    method: 'get',
+    path: '/api/bookings/{id}',
+    summary: 'One booking, as the caller may see it',
+    tag: 'bookings',
+    auth: 'bearer',
+    path_params: byId,
+    answers: { 200: SeenBookingView },
+  },
+  ...BookingAction.options.map((action): Operation => ({
+    method: 'post',
+    path: `/api/bookings/{id}/${action}`,
+    summary: `Move a booking: ${action}`,
+    tag: 'bookings',
+    auth: 'bearer',
+    path_params: byId,
+    idempotent: true,
+    body: action === 'dispute' ? DisputeRequest : action === 'reject' || action === 'cancel' ? ReasonRequest : EmptyBody,
+    answers: { 200: SeenBookingView },
+    errors: ['FORBIDDEN', 'INVALID_TRANSITION', 'PAYMENT_REQUIRED', 'TOO_EARLY', 'DISPUTE_OPEN', 'REQUEST_EXPIRED', 'PAYMENT_PROVIDER_UNAVAILABLE'],
+  })),
   // src/notifications
   {
     method: 'get',
@@ -326,9 +389,35 @@ export const OPERATIONS: readonly Operation[] = [
     query: InboxQuery,
     answers: { 200: z.object({ notifications: z.array(InboxNotificationView), unreadCount: z.number().int(), nextCursor: NextCursor }) },
   },
-  { method: 'post', path: '/api/notifications/read-all', summary: 'Mark every notification read', tag: 'notifications', auth: 'bearer', idempotent: true, body: EmptyBody, answers: { 200: z.object({ unreadCount: z.number().int() }) } },
-  { method: 'post', path: '/api/notifications/{id}/read', summary: 'Mark one notification read', tag: 'notifications', auth: 'bearer', path_params: byId, idempotent: true, body: EmptyBody, answers: { 200: z.object({ unreadCount: z.number().int() }) } },
-  { method: 'get', path: '/api/me/notification-preferences', summary: "The caller's notification preferences: muted types, contact details, quiet hours, channels per type", tag: 'notifications', auth: 'bearer', answers: { 200: ContactPreferencesView } },
+  {
+    method: 'post',
+    path: '/api/notifications/read-all',
+    summary: 'Mark every notification read',
+    tag: 'notifications',
+    auth: 'bearer',
+    idempotent: true,
+    body: EmptyBody,
+    answers: { 200: z.object({ unreadCount: z.number().int() }) },
+  },
+  {
+    method: 'post',
+    path: '/api/notifications/{id}/read',
+    summary: 'Mark one notification read',
+    tag: 'notifications',
+    auth: 'bearer',
+    path_params: byId,
+    idempotent: true,
+    body: EmptyBody,
+    answers: { 200: z.object({ unreadCount: z.number().int() }) },
+  },
+  {
+    method: 'get',
+    path: '/api/me/notification-preferences',
+    summary: "The caller's notification preferences: muted types, contact details, quiet hours, channels per type",
+    tag: 'notifications',
+    auth: 'bearer',
+    answers: { 200: ContactPreferencesView },
+  },
   {
     method: 'put',
     path: '/api/me/notification-preferences',
@@ -369,8 +458,22 @@ export const OPERATIONS: readonly Operation[] = [
     answers: { 204: { mediaType: '', description: 'Removed' } },
   },
   // src/docs
-  { method: 'get', path: '/api/openapi.json', summary: 'This document', tag: 'contract', auth: 'none', answers: { 200: z.looseObject({ openapi: z.literal('3.1.0') }) } },
-  { method: 'get', path: '/api/asyncapi.json', summary: 'The events of the stream and the poll (AsyncAPI 3)', tag: 'contract', auth: 'none', answers: { 200: z.looseObject({ asyncapi: z.string() }) } },
+  {
+    method: 'get',
+    path: '/api/openapi.json',
+    summary: 'This document',
+    tag: 'contract',
+    auth: 'none',
+    answers: { 200: z.looseObject({ openapi: z.literal('3.1.0') }) },
+  },
+  {
+    method: 'get',
+    path: '/api/asyncapi.json',
+    summary: 'The events of the stream and the poll (AsyncAPI 3)',
+    tag: 'contract',
+    auth: 'none',
+    answers: { 200: z.looseObject({ asyncapi: z.string() }) },
+  },
   // src/demo
   {
     method: 'get',
@@ -409,7 +512,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'post',
     path: '/api/demo/reset',
-    summary: "Start the demo over: every booking, payment, payout, notification and outbox message goes, the users stay (demo mode only)",
+    summary: 'Start the demo over: every booking, payment, payout, notification and outbox message goes, the users stay (demo mode only)',
     tag: 'demo',
     auth: 'none',
     demoOnly: true,
@@ -430,4 +533,13 @@ export const OPERATIONS: readonly Operation[] = [
 ];
 
 /** Views named in the document's components, so a client generator gives them their names. */
-export const NAMED_SCHEMAS: Record<string, z.ZodType> = { BookingView, PaymentItem, PayoutItem, NotificationView, Profile, SyncState, PollResponse, AttentionItem };
+export const NAMED_SCHEMAS: Record<string, z.ZodType> = {
+  BookingView,
+  PaymentItem,
+  PayoutItem,
+  NotificationView,
+  Profile,
+  SyncState,
+  PollResponse,
+  AttentionItem,
+};

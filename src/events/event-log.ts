@@ -89,11 +89,7 @@ export interface ReadOptions {
 }
 
 export async function readEvents(db: Db, o: ReadOptions): Promise<EventRecord[]> {
-  const q = db<EventRow>('events')
-    .select('id', 'type', 'audience', 'payload', 'occurred_at')
-    .where('id', '>', o.after)
-    .orderBy('id', 'asc')
-    .limit(o.limit);
+  const q = db<EventRow>('events').select('id', 'type', 'audience', 'payload', 'occurred_at').where('id', '>', o.after).orderBy('id', 'asc').limit(o.limit);
   if (o.upTo !== undefined) q.andWhere('id', '<=', o.upTo);
   if (o.channels) q.andWhereRaw('audience && ?::text[]', [[...o.channels]]);
   if (o.types) q.andWhereRaw('type = ANY(?::text[])', [[...o.types]]);
@@ -202,5 +198,11 @@ export async function readNewestOf(knex: Knex, from: string, to: string, limit: 
   const { rows } = await knex.raw<{ rows: TailRow[] }>(NEWEST_SQL, [from, to, limit]);
   const bound = rows[0]?.pruned_through;
   if (bound === undefined) throw new Error('event_log_state is missing its row; migrations did not run');
-  return { events: rows.filter((r): r is TailRow & EventRow => r.id !== null).reverse().map(toRecord), prunedThrough: bound };
+  return {
+    events: rows
+      .filter((r): r is TailRow & EventRow => r.id !== null)
+      .reverse()
+      .map(toRecord),
+    prunedThrough: bound,
+  };
 }

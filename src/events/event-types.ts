@@ -3,14 +3,13 @@ import { Role, UserId } from '../contract/vocabulary';
 import type { EventEnvelope } from '../contract/events';
 
 /** A channel an event is addressed to: one user, everyone of a role, or everyone. */
-export const ChannelName = z.union([
-  z.templateLiteral(['user:', UserId]),
-  z.templateLiteral(['role:', Role]),
-  z.literal('all'),
-]);
+export const ChannelName = z.union([z.templateLiteral(['user:', UserId]), z.templateLiteral(['role:', Role]), z.literal('all')]);
 export type ChannelName = z.infer<typeof ChannelName>;
 
-export const EventType = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/).max(64);
+export const EventType = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/)
+  .max(64);
 
 export const NewEvent = z.object({
   type: EventType,

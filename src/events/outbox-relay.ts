@@ -142,10 +142,7 @@ export class OutboxRelay {
     try {
       this.deliver(events, after);
     } catch (err) {
-      this.logger.error(
-        { code: 'BROADCAST_FAILED', firstEventId: events[0].id, lastEventId: this.cursor, err },
-        'delivering events failed',
-      );
+      this.logger.error({ code: 'BROADCAST_FAILED', firstEventId: events[0].id, lastEventId: this.cursor, err }, 'delivering events failed');
     }
   }
 }

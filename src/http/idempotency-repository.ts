@@ -12,7 +12,11 @@ export interface StoredKey {
 
 /** Records the key as in progress; false when the user already holds it (a repeat, or a reuse). */
 export async function claimKey(db: Db, userId: string, key: string, requestHash: string): Promise<boolean> {
-  const claimed = await db('idempotency_keys').insert({ user_id: userId, key, request_hash: requestHash }).onConflict(['user_id', 'key']).ignore().returning('key');
+  const claimed = await db('idempotency_keys')
+    .insert({ user_id: userId, key, request_hash: requestHash })
+    .onConflict(['user_id', 'key'])
+    .ignore()
+    .returning('key');
   return claimed.length > 0;
 }
 

@@ -147,7 +147,10 @@ export class Telemetry {
   }
 
   /** Sends by channel and outcome, and the recent time from notification to send. */
-  async deliveryFigures(): Promise<{ byChannel: Record<string, Record<string, number>>; sendDelay: { p50Ms: number | null; p99Ms: number | null; samples: number } }> {
+  async deliveryFigures(): Promise<{
+    byChannel: Record<string, Record<string, number>>;
+    sendDelay: { p50Ms: number | null; p99Ms: number | null; samples: number };
+  }> {
     const byChannel: Record<string, Record<string, number>> = {};
     for (const v of (await this.deliverySends.get()).values) {
       const channel = String(v.labels.channel);
@@ -177,9 +180,7 @@ export class Telemetry {
 
   async counterValue(c: client.Counter<string>, labels?: Record<string, string>): Promise<number> {
     const { values } = await c.get();
-    return values
-      .filter((v) => !labels || Object.entries(labels).every(([k, want]) => v.labels[k] === want))
-      .reduce((sum, v) => sum + v.value, 0);
+    return values.filter((v) => !labels || Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
   }
 
   async lagPercentiles(): Promise<{ p50Ms: number | null; p99Ms: number | null; samples: number }> {

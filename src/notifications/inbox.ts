@@ -27,7 +27,11 @@ export class Inbox {
     const muted = (await mutedTypes(db, [p.userId])).get(p.userId) ?? new Set<string>();
     const { items, nextCursor } = pageOf(rows, o.limit);
     // Where each notification went beyond the tab (email, push, WhatsApp, SMS), and why not.
-    const deliveries = await deliveriesOf(db, p.userId, items.map((r) => String(r.id)));
+    const deliveries = await deliveriesOf(
+      db,
+      p.userId,
+      items.map((r) => String(r.id)),
+    );
     return {
       // Muted types are silent even for announcements written before the preference changed.
       notifications: items.map((r) => ({ ...toNotificationView(r, r.silent || muted.has(r.type)), deliveries: deliveries.get(String(r.id)) ?? [] })),

@@ -51,7 +51,10 @@ export function notificationsOf(timeZone?: string): DeriveEvents {
       // What needs an operator is one shared notification for every admin, like an announcement.
       const forAdmins = e.audience.includes('role:admin') ? notificationText(facts, 'admin', timeZone) : null;
       if (forAdmins) slots.push(await announceShared(trx, ['role:admin'], { type: e.type, ...forAdmins }));
-      for (const [side, userId] of [['client', booking.clientId], ['provider', booking.providerId]] as Array<[Side, string]>) {
+      for (const [side, userId] of [
+        ['client', booking.clientId],
+        ['provider', booking.providerId],
+      ] as Array<[Side, string]>) {
         const text = notificationText(facts, side, timeZone);
         if (text) want({ userId, type: e.type, ...text, data: { bookingId: booking.id } });
       }

@@ -75,9 +75,7 @@ function inboxOf(db: Db, owner: InboxOwner) {
     })
     .where((w) => {
       w.where('n.user_id', owner.id).orWhere((b) => {
-        b.whereNull('n.user_id')
-          .andWhereRaw('n.audience && ?', [owner.channels])
-          .andWhere('n.created_at', '>=', owner.joinedAt);
+        b.whereNull('n.user_id').andWhereRaw('n.audience && ?', [owner.channels]).andWhere('n.created_at', '>=', owner.joinedAt);
       });
     });
 }
@@ -122,9 +120,7 @@ export type CreatedNotification = NotificationRow & { unreadCount: number };
  * muted is written silent. Returns the row for each of `wanted`, in order, or undefined.
  */
 export async function insertPersonalNotifications(db: Db, wanted: readonly PersonalNotification[]): Promise<Array<CreatedNotification | undefined>> {
-  const input = JSON.stringify(
-    wanted.map((w, ord) => ({ ord, user_id: w.userId, type: w.type, title: w.title, body: w.body, data: w.data ?? null })),
-  );
+  const input = JSON.stringify(wanted.map((w, ord) => ({ ord, user_id: w.userId, type: w.type, title: w.title, body: w.body, data: w.data ?? null })));
   const { rows } = await db
     .raw<{ rows: Array<NotificationRow & { ord: number; unread_count: string }> }>(insertPersonalSql(db), [input, wanted.length])
     // Prepared once per connection and planned from then on from its cache: planning it afresh

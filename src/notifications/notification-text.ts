@@ -60,10 +60,15 @@ export function notificationText(e: EventFacts, side: Side, timeZone = DEFAULT_T
   switch (e.type) {
     case 'booking.created':
       return side === 'provider' && b
-        ? { title: `New booking request from ${b.clientName}`, body: `${b.service} on ${when(p.booking?.scheduledFor)}, ${money(p.booking?.amount, p.booking?.currency)}` }
+        ? {
+            title: `New booking request from ${b.clientName}`,
+            body: `${b.service} on ${when(p.booking?.scheduledFor)}, ${money(p.booking?.amount, p.booking?.currency)}`,
+          }
         : null;
     case 'booking.accepted':
-      return side === 'client' && b ? { title: 'Your booking has been accepted!', body: `${b.providerName} will do your ${b.service}. You can pay now.` } : null;
+      return side === 'client' && b
+        ? { title: 'Your booking has been accepted!', body: `${b.providerName} will do your ${b.service}. You can pay now.` }
+        : null;
     case 'booking.rejected':
       return side === 'client' && b
         ? { title: 'Your booking was declined', body: `${b.providerName} cannot take this ${b.service}${p.booking?.reason ? `: ${p.booking.reason}` : '.'}` }
@@ -76,18 +81,33 @@ export function notificationText(e: EventFacts, side: Side, timeZone = DEFAULT_T
         : null;
     case 'booking.cancelled': {
       if (!b) return null;
-      const by = p.cancelledBy === side ? 'You' : p.cancelledBy === 'client' ? b.clientName : p.cancelledBy === 'provider' ? b.providerName : p.cancelledBy === 'operator' ? 'Our team' : null;
+      const by =
+        p.cancelledBy === side
+          ? 'You'
+          : p.cancelledBy === 'client'
+            ? b.clientName
+            : p.cancelledBy === 'provider'
+              ? b.providerName
+              : p.cancelledBy === 'operator'
+                ? 'Our team'
+                : null;
       const why = p.booking?.reason ? ` Reason: “${String(p.booking.reason)}”` : '';
       // The other side's name once: "Naledi cancelled the tiling booking", not "… from Naledi".
       const byOtherSide = p.cancelledBy === 'client' || p.cancelledBy === 'provider' ? p.cancelledBy !== side : false;
       const booking = `the ${b.service} booking${byOtherSide ? '' : side === 'client' ? ` with ${b.providerName}` : ` from ${b.clientName}`}`;
-      return { title: 'Booking cancelled', body: by ? `${by} cancelled ${booking}.${why}` : `${booking[0].toUpperCase()}${booking.slice(1)} was cancelled.${why}` };
+      return {
+        title: 'Booking cancelled',
+        body: by ? `${by} cancelled ${booking}.${why}` : `${booking[0].toUpperCase()}${booking.slice(1)} was cancelled.${why}`,
+      };
     }
     case 'booking.completion_confirmed':
       return p.auto === true && b
         ? side === 'client'
           ? { title: 'Payment released automatically', body: `You did not confirm the ${b.service} in time, so the payment was released to ${b.providerName}.` }
-          : { title: 'Completion confirmed automatically', body: `The ${b.service} for ${b.clientName} was confirmed automatically; your payout is on its way.` }
+          : {
+              title: 'Completion confirmed automatically',
+              body: `The ${b.service} for ${b.clientName} was confirmed automatically; your payout is on its way.`,
+            }
         : null;
     case 'payment.dispute_opened':
       return b
@@ -98,7 +118,13 @@ export function notificationText(e: EventFacts, side: Side, timeZone = DEFAULT_T
     case 'payment.dispute_resolved':
       return b
         ? p.merchantWon
-          ? { title: 'Dispute resolved', body: side === 'provider' ? 'The dispute was resolved in your favour; your payout continues.' : `The dispute about ${b.service} was resolved in the provider's favour.` }
+          ? {
+              title: 'Dispute resolved',
+              body:
+                side === 'provider'
+                  ? 'The dispute was resolved in your favour; your payout continues.'
+                  : `The dispute about ${b.service} was resolved in the provider's favour.`,
+            }
           : disputeLostText(side, money(p.refundAmount ?? p.amount, p.currency), b.service, Number(p.refundAmount ?? p.amount) < Number(p.amount))
         : null;
     case 'payment.partially_refunded':
@@ -120,22 +146,37 @@ export function notificationText(e: EventFacts, side: Side, timeZone = DEFAULT_T
     case 'booking.disputed':
       return b
         ? side === 'client'
-          ? { title: 'Your payment is on hold', body: `The ${money(p.booking?.amount, p.booking?.currency)} for ${b.service} stays in escrow until our team has looked at your dispute.` }
-          : { title: 'The client disputed the work', body: `${b.clientName} says the ${b.service} was not done as agreed${p.reason ? `: ${String(p.reason)}` : '.'} The payment is on hold until our team decides.` }
+          ? {
+              title: 'Your payment is on hold',
+              body: `The ${money(p.booking?.amount, p.booking?.currency)} for ${b.service} stays in escrow until our team has looked at your dispute.`,
+            }
+          : {
+              title: 'The client disputed the work',
+              body: `${b.clientName} says the ${b.service} was not done as agreed${p.reason ? `: ${String(p.reason)}` : '.'} The payment is on hold until our team decides.`,
+            }
         : null;
     case 'booking.release_reminder':
       return side === 'client' && b
-        ? { title: 'Payment will be released tomorrow', body: `Unless you dispute it, ${money(p.amount, p.currency)} for ${b.service} goes to ${b.providerName} on ${when(p.autoReleaseAt)}.` }
+        ? {
+            title: 'Payment will be released tomorrow',
+            body: `Unless you dispute it, ${money(p.amount, p.currency)} for ${b.service} goes to ${b.providerName} on ${when(p.autoReleaseAt)}.`,
+          }
         : null;
     case 'booking.expired':
       return b
         ? side === 'client'
-          ? { title: 'Your booking request expired', body: `${b.providerName} did not answer your ${b.service} request in time. You can book another provider.` }
+          ? {
+              title: 'Your booking request expired',
+              body: `${b.providerName} did not answer your ${b.service} request in time. You can book another provider.`,
+            }
           : { title: 'A booking request expired', body: `${b.clientName}'s ${b.service} request for ${when(p.booking?.scheduledFor)} expired unanswered.` }
         : null;
     case 'booking.request_reminder':
       return side === 'provider' && b
-        ? { title: `${b.clientName} is waiting for your answer`, body: `Accept or decline the ${b.service} request for ${when(p.scheduledFor)} by ${when(p.expiresAt)}, or it expires.` }
+        ? {
+            title: `${b.clientName} is waiting for your answer`,
+            body: `Accept or decline the ${b.service} request for ${when(p.scheduledFor)} by ${when(p.expiresAt)}, or it expires.`,
+          }
         : null;
     case 'booking.reminder':
       return b
@@ -145,10 +186,18 @@ export function notificationText(e: EventFacts, side: Side, timeZone = DEFAULT_T
           }
         : null;
     case 'booking.admin_action':
-      return b ? { title: 'Our team has decided', body: adminActionText(String(p.action), side, money(p.refundAmount ?? p.amount, p.currency), b.service, String(p.reason)) } : null;
+      return b
+        ? {
+            title: 'Our team has decided',
+            body: adminActionText(String(p.action), side, money(p.refundAmount ?? p.amount, p.currency), b.service, String(p.reason)),
+          }
+        : null;
     case 'payment.refund_failing':
       return side === 'client' && b
-        ? { title: 'Your refund is delayed', body: `The refund of ${money(p.amount, p.currency)} for ${b.service} did not go through yet. Our team has been told.` }
+        ? {
+            title: 'Your refund is delayed',
+            body: `The refund of ${money(p.amount, p.currency)} for ${b.service} did not go through yet. Our team has been told.`,
+          }
         : null;
     default:
       return null;
@@ -179,7 +228,10 @@ function adminText(e: EventFacts, money: (cents: number | undefined, currency: s
     case 'payment.dispute_resolved':
       return { title: 'Card dispute resolved', body: `The dispute on ${about} was resolved (${String(p.resolution ?? 'unknown')}).` };
     case 'ops.attention':
-      return { title: `Needs attention: ${ATTENTION_TITLES[String(p.item?.reason)] ?? String(p.item?.reason)}`, body: `${money(p.item?.amount, p.item?.currency)} on ${about}.` };
+      return {
+        title: `Needs attention: ${ATTENTION_TITLES[String(p.item?.reason)] ?? String(p.item?.reason)}`,
+        body: `${money(p.item?.amount, p.item?.currency)} on ${about}.`,
+      };
     case 'booking.admin_action':
       return { title: `Operator action: ${String(p.action)}`, body: `On ${about}: ${String(p.reason)}` };
     default:
@@ -201,9 +253,13 @@ function disputeLostText(side: Side, amount: string, service: string, partial: b
 function adminActionText(action: string, side: Side, amount: string, service: string, reason: string): string {
   const what =
     action === 'release'
-      ? side === 'provider' ? `${amount} for ${service} is released to you` : `${amount} for ${service} is released to the provider`
+      ? side === 'provider'
+        ? `${amount} for ${service} is released to you`
+        : `${amount} for ${service} is released to the provider`
       : action === 'refund'
-        ? side === 'client' ? `${amount} for ${service} is being refunded to you` : `${amount} for ${service} is being refunded to the client`
+        ? side === 'client'
+          ? `${amount} for ${service} is being refunded to you`
+          : `${amount} for ${service} is being refunded to the client`
         : action === 'accept-flagged'
           ? `the payment of ${amount} for ${service} is accepted and held in escrow`
           : `the refund of ${amount} for ${service} is being tried again`;

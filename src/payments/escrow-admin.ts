@@ -54,8 +54,7 @@ export class EscrowAdmin {
       const booking = await lockPaymentBooking(trx, bookingId);
       if (!booking) throw new AppError('NOT_FOUND', 'Booking not found');
       const payment = await lockPaymentByBooking(trx, bookingId);
-      const refuse = (why: string) =>
-        new AppError('INVALID_TRANSITION', why, { currentStatus: booking.status, paymentStatus: payment?.status ?? null });
+      const refuse = (why: string) => new AppError('INVALID_TRANSITION', why, { currentStatus: booking.status, paymentStatus: payment?.status ?? null });
       if (!payment) throw refuse('This booking has no payment');
       const parties = { clientId: booking.client_id, providerId: booking.provider_id, bookingId };
       let followUp: FollowUp | undefined;

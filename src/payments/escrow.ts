@@ -51,7 +51,10 @@ export async function movePaymentThrough(
   }
   await setPaymentStatus(trx, payment.id, from, extra);
   // A refund's target may be set by this very move.
-  const amounts = amountsOf({ ...payment, ...(extra.refund_target !== undefined && { refund_target: extra.refund_target === null ? null : String(extra.refund_target) }) });
+  const amounts = amountsOf({
+    ...payment,
+    ...(extra.refund_target !== undefined && { refund_target: extra.refund_target === null ? null : String(extra.refund_target) }),
+  });
   let previous = payment.status;
   for (const to of steps) {
     if (to !== 'RELEASED') {
@@ -110,7 +113,13 @@ export async function releaseEscrow(
     currency: payment.currency,
     fee_bps: feeBps,
   });
-  const entries = paymentEntries('ESCROW', 'RELEASED', { amount: Number(payment.amount), held, verifiedAmount: null, fees: null, payoutAmount: Number(payout.amount) });
+  const entries = paymentEntries('ESCROW', 'RELEASED', {
+    amount: Number(payment.amount),
+    held,
+    verifiedAmount: null,
+    fees: null,
+    payoutAmount: Number(payout.amount),
+  });
   await post(trx, { bookingId: parties.bookingId, paymentId: String(payment.id), payoutId: String(payout.id), currency: payment.currency }, entries);
   emitPayoutStatus(emit, payout, null, 'PENDING');
   return payout;

@@ -12,7 +12,9 @@ export async function insertJournalEntries(
   entries: ReadonlyArray<{ kind: string; postings: readonly Posting[] }>,
 ): Promise<void> {
   if (!entries.length) return;
-  const ctes = entries.map((_, i) => `e${i} AS (INSERT INTO journal_entries (kind, booking_id, payment_id, payout_id, currency) VALUES (?, ?, ?, ?, ?) RETURNING id)`);
+  const ctes = entries.map(
+    (_, i) => `e${i} AS (INSERT INTO journal_entries (kind, booking_id, payment_id, payout_id, currency) VALUES (?, ?, ?, ?, ?) RETURNING id)`,
+  );
   const rows = entries.flatMap((e, i) => e.postings.map(() => `((SELECT id FROM e${i}), ?, ?)`));
   const bindings = [
     ...entries.flatMap((e) => [e.kind, subject.bookingId, subject.paymentId, subject.payoutId ?? null, subject.currency]),

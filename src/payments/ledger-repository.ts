@@ -87,7 +87,10 @@ export async function readLedgerFacts(db: Db, feeBps: number): Promise<LedgerFac
   // (c) more than the payment less the fee: the rate the payout was made with (PLATFORM_FEE_BPS
   // for payouts made before the rate was stored).
   const rate = `coalesce(o.fee_bps, ${feeBps})`;
-  const over = () => db('payouts as o').join('payments as p', 'p.id', 'o.payment_id').whereRaw(`o.amount > ${maxPayoutSql('p.amount', rate)}`);
+  const over = () =>
+    db('payouts as o')
+      .join('payments as p', 'p.id', 'o.payment_id')
+      .whereRaw(`o.amount > ${maxPayoutSql('p.amount', rate)}`);
   const overIds = await offenders(over(), db, 'o.id', 'payout');
   const overRows: LedgerFacts['payoutsOverMaximum']['rows'] = overIds.count
     ? await over()

@@ -56,13 +56,7 @@ export function emitPartialRefund(
 }
 
 /** `payout.status_changed`, to the provider only: a client has no business seeing payouts. */
-export function emitPayoutStatus(
-  emit: Emit,
-  p: PayoutRow,
-  previousStatus: PayoutStatus | null,
-  status: PayoutStatus,
-  reason?: string | null,
-): void {
+export function emitPayoutStatus(emit: Emit, p: PayoutRow, previousStatus: PayoutStatus | null, status: PayoutStatus, reason?: string | null): void {
   emit({
     type: 'payout.status_changed',
     audience: [userChannel(p.provider_id)],

@@ -68,10 +68,7 @@ export async function listPayments(
 }
 
 /** Payouts, newest first: a provider's (`providerId`), or all. */
-export async function listPayouts(
-  db: Db,
-  o: ListPayoutsQuery & { providerId?: string },
-): Promise<{ payouts: PayoutItem[]; nextCursor: string | null }> {
+export async function listPayouts(db: Db, o: ListPayoutsQuery & { providerId?: string }): Promise<{ payouts: PayoutItem[]; nextCursor: string | null }> {
   const rows = await listPayoutRows(db, { providerId: o.providerId, status: o.status, before: o.cursor, limit: o.limit + 1 });
   const { items, nextCursor } = pageOf(rows.map(item), o.limit);
   return { payouts: items as PayoutItem[], nextCursor };

@@ -94,10 +94,7 @@ export async function lockPaymentBooking(db: Db, bookingId: string): Promise<Pay
  * payment (FOR UPDATE OF locks in the order named), the order booking moves take, so a webhook
  * racing a cancel waits instead of deadlocking.
  */
-export async function lockPaymentWithBooking(
-  db: Db,
-  reference: string | undefined,
-): Promise<{ payment: PaymentRow; booking: PaymentBooking } | undefined> {
+export async function lockPaymentWithBooking(db: Db, reference: string | undefined): Promise<{ payment: PaymentRow; booking: PaymentBooking } | undefined> {
   if (!reference) return undefined;
   const { rows } = await db.raw<{ rows: Array<PaymentRow & { b_client_id: string; b_provider_id: string; b_status: BookingStatus }> }>(
     `SELECT p.*, b.client_id AS b_client_id, b.provider_id AS b_provider_id, b.status AS b_status
@@ -143,7 +140,9 @@ export type PaymentExtra = {
 
 export async function setPaymentStatus(db: Db, id: string, status: PaymentStatus, extra: PaymentExtra = {}): Promise<void> {
   // A new status starts a new wait: its first check falls due RECONCILE_AFTER_MS from now.
-  await db('payments').where({ id }).update({ status, ...extra, updated_at: db.fn.now(), next_check_at: null, check_attempts: 0 });
+  await db('payments')
+    .where({ id })
+    .update({ status, ...extra, updated_at: db.fn.now(), next_check_at: null, check_attempts: 0 });
 }
 
 /** The refund request went through after earlier failures: it leaves the operators' queue. */
@@ -192,5 +191,7 @@ export async function markChargeback(db: Db, id: string, loss: number): Promise<
 
 /** Partial amounts that changed without a change of status (see payment-amounts.ts). */
 export async function setReturnedAmounts(db: Db, id: string, a: { refunded_amount?: number; charged_back_amount?: number }): Promise<void> {
-  await db('payments').where({ id }).update({ ...a, updated_at: db.fn.now() });
+  await db('payments')
+    .where({ id })
+    .update({ ...a, updated_at: db.fn.now() });
 }

@@ -72,7 +72,10 @@ export class PaymentService implements BookingPayments {
     const payer = email ?? p.email ?? (await findUser(this.knex, p.userId))?.email ?? undefined;
     if (!payer) throw new AppError('EMAIL_REQUIRED', 'An email is needed to pay: put one in the token or the body');
 
-    const reference = `bk${bookingId}-${crypto.randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, '0')}`;
+    const reference = `bk${bookingId}-${crypto
+      .randomBytes(9)
+      .toString('base64url')
+      .replace(/[^A-Za-z0-9]/g, '0')}`;
     const init = await this.call('transaction.initialize', () =>
       this.client().initializeTransaction({
         email: payer,

@@ -64,14 +64,11 @@ export async function findPayoutByReference(db: Db, reference: string): Promise<
   return db<PayoutRow>('payouts').where({ reference }).first();
 }
 
-export async function setPayoutStatus(
-  db: Db,
-  id: string,
-  status: PayoutStatus,
-  extra: { transfer_code?: string; reason?: string | null } = {},
-): Promise<void> {
+export async function setPayoutStatus(db: Db, id: string, status: PayoutStatus, extra: { transfer_code?: string; reason?: string | null } = {}): Promise<void> {
   // A new status starts a new wait: its first check falls due RECONCILE_AFTER_MS from now.
-  await db('payouts').where({ id }).update({ status, ...extra, updated_at: db.fn.now(), next_check_at: null, check_attempts: 0 });
+  await db('payouts')
+    .where({ id })
+    .update({ status, ...extra, updated_at: db.fn.now(), next_check_at: null, check_attempts: 0 });
 }
 
 /** A retried payout's new transfer reference; the old transfer's code no longer applies. */

@@ -60,16 +60,15 @@ export class PaystackError extends Error {
 // Response schemas (lenient: unknown fields pass, amounts may be strings)
 
 /** An integer amount in subunits (cents), given as a number or a numeric string ("5000"). */
-const Amount = z
-  .union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)])
-  .pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
+const Amount = z.union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
 
-const NumericId = z
-  .union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)])
-  .pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
+const NumericId = z.union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
 
 const Text = z.string().min(1);
-const Currency = z.string().min(1).transform((c) => c.toUpperCase());
+const Currency = z
+  .string()
+  .min(1)
+  .transform((c) => c.toUpperCase());
 
 const Envelope = z.looseObject({
   status: z.boolean(),
@@ -110,9 +109,7 @@ export const VerifiedTransaction = z
   }));
 export type VerifiedTransaction = z.output<typeof VerifiedTransaction>;
 
-export const TransferRecipient = z
-  .looseObject({ recipient_code: Text })
-  .transform((d) => ({ recipientCode: d.recipient_code }));
+export const TransferRecipient = z.looseObject({ recipient_code: Text }).transform((d) => ({ recipientCode: d.recipient_code }));
 export type TransferRecipient = z.output<typeof TransferRecipient>;
 
 export const InitiatedTransfer = z
@@ -248,12 +245,7 @@ export function createPaystackClient(options: PaystackClientOptions): PaystackCl
   const agent = new Agent();
   let closing: Promise<void> | undefined;
 
-  async function call<S extends z.ZodType>(
-    method: 'GET' | 'POST',
-    path: string,
-    schema: S,
-    body?: Record<string, unknown>,
-  ): Promise<z.output<S>> {
+  async function call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body?: Record<string, unknown>): Promise<z.output<S>> {
     const operation = `${method} ${path}`;
     const started = Date.now();
     const fail = (code: PaystackErrorCode, message: string, extra: Omit<PaystackError['details'], 'operation'> = {}, cause?: unknown) => {

@@ -172,7 +172,9 @@ export class Reconciler {
 }
 
 /** The reconciler's schedule, from the validated configuration. */
-export function reconcilerOptions(config: Pick<Config, 'RECONCILE_AFTER_MS' | 'RECONCILE_MAX_BACKOFF_MS' | 'CHECKOUT_EXPIRY_HOURS' | 'RECONCILE_INTERVAL_MS'>): ReconcilerOptions {
+export function reconcilerOptions(
+  config: Pick<Config, 'RECONCILE_AFTER_MS' | 'RECONCILE_MAX_BACKOFF_MS' | 'CHECKOUT_EXPIRY_HOURS' | 'RECONCILE_INTERVAL_MS'>,
+): ReconcilerOptions {
   return {
     staleAfterMs: config.RECONCILE_AFTER_MS,
     maxBackoffMs: config.RECONCILE_MAX_BACKOFF_MS,

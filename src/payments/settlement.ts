@@ -49,8 +49,7 @@ export async function settleCharge(
   if (found.status !== 'PENDING') return { outcome: 'no_change' };
   // What was really taken, and Paystack's fee, written with the status: an operator deciding a
   // flagged charge needs the first, the journal both. Only a successful charge took anything.
-  const taken =
-    verified.status === 'success' ? { verified_amount: verified.amount, verified_currency: verified.currency, paystack_fees: verified.fees } : {};
+  const taken = verified.status === 'success' ? { verified_amount: verified.amount, verified_currency: verified.currency, paystack_fees: verified.fees } : {};
   if (verified.status === 'success') {
     found.verified_amount = String(verified.amount);
     found.verified_currency = verified.currency;
@@ -67,10 +66,7 @@ export async function settleCharge(
     return { outcome: 'processed' };
   }
   const matches =
-    verified.status === 'success' &&
-    verified.reference === found.reference &&
-    verified.amount === Number(found.amount) &&
-    verified.currency === found.currency;
+    verified.status === 'success' && verified.reference === found.reference && verified.amount === Number(found.amount) && verified.currency === found.currency;
   if (!matches) {
     logger.error(
       {
@@ -143,7 +139,12 @@ export async function settleRefund(trx: Knex.Transaction, emit: Emit, reference:
     emitPaymentStatus(emit, row, parties, payment.status, to);
   }
   if (to !== 'REFUNDED') {
-    emitPartialRefund(emit, { ...row, status: to }, parties, { amount: newly, refundedAmount: after.refunded + after.chargedBack, heldAmount: held, cause: 'REFUND' });
+    emitPartialRefund(emit, { ...row, status: to }, parties, {
+      amount: newly,
+      refundedAmount: after.refunded + after.chargedBack,
+      heldAmount: held,
+      cause: 'REFUND',
+    });
   }
   return 'processed';
 }
@@ -230,7 +231,12 @@ export async function settleDisputeResolved(
   const payout = await lockPayoutByPayment(trx, payment.id);
   if (merchantWon) return { outcome: 'processed', followUp: payout?.status === 'PENDING' ? { kind: 'transfer', payoutId: payout.id } : undefined };
   const parties = { clientId: booking.client_id, providerId: booking.provider_id };
-  const subject = { bookingId: String(booking.id), paymentId: String(payment.id), payoutId: payout ? String(payout.id) : undefined, currency: payment.currency };
+  const subject = {
+    bookingId: String(booking.id),
+    paymentId: String(payment.id),
+    payoutId: payout ? String(payout.id) : undefined,
+    currency: payment.currency,
+  };
   if (payout && payout.status !== 'PENDING' && payout.status !== 'FAILED') {
     // The provider has been (or is being) paid: the bank took the charge back from us. A loss for
     // an operator to recover (it is in their queue), recorded as such rather than papered over by
@@ -276,6 +282,13 @@ function emitToPartiesAndAdmins(emit: Emit, type: string, payment: PaymentRow, b
   emit({
     type,
     audience: bookingAudience(type, booking.client_id, booking.provider_id),
-    payload: { bookingId: String(booking.id), paymentId: String(payment.id), reference: payment.reference, amount: Number(payment.amount), currency: payment.currency, ...extra },
+    payload: {
+      bookingId: String(booking.id),
+      paymentId: String(payment.id),
+      reference: payment.reference,
+      amount: Number(payment.amount),
+      currency: payment.currency,
+      ...extra,
+    },
   });
 }

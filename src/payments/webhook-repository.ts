@@ -15,10 +15,7 @@ export const RECORDED = 'recorded';
  * (the attempt in flight counts as its first). Resolves with its id, or undefined when its key
  * was recorded already (a redelivery: nothing is written).
  */
-export async function recordDelivery(
-  db: Db,
-  d: { dedupeKey: string; event: string; payload: unknown; retryAfterMs: number },
-): Promise<string | undefined> {
+export async function recordDelivery(db: Db, d: { dedupeKey: string; event: string; payload: unknown; retryAfterMs: number }): Promise<string | undefined> {
   const [row] = await db('webhook_deliveries')
     .insert({
       dedupe_key: d.dedupeKey,
@@ -91,7 +88,10 @@ export async function referenceExists(db: Db, table: 'payments' | 'payouts', ref
 }
 
 /** The payment a refund event names, with the id Paystack knows its transaction by. */
-export async function findRefundedPayment(db: Db, reference: string | undefined): Promise<{ reference: string; paystack_transaction_id: string | null } | undefined> {
+export async function findRefundedPayment(
+  db: Db,
+  reference: string | undefined,
+): Promise<{ reference: string; paystack_transaction_id: string | null } | undefined> {
   if (reference === undefined) return undefined;
   return db('payments').where({ reference }).first('reference', 'paystack_transaction_id');
 }

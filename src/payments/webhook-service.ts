@@ -203,7 +203,10 @@ export class WebhookService {
           claimed += rows.length;
           this.counts.swept += rows.length;
           this.logger.info({ code: 'WEBHOOK_SWEPT', count: rows.length }, 'settling deliveries recorded earlier');
-          const work = rows.map((r) => this.fromRow(r)).filter((d): d is Delivery => d !== undefined).map((d) => this.settleOne(d));
+          const work = rows
+            .map((r) => this.fromRow(r))
+            .filter((d): d is Delivery => d !== undefined)
+            .map((d) => this.settleOne(d));
           work.forEach((w) => this.track(w));
           await Promise.all(work);
         }
@@ -286,7 +289,10 @@ export class WebhookService {
     const keys = ds.map((d) => lockKey(d.envelope));
     const order = ds.map((_, i) => i).sort((a, b) => compare(keys[a], keys[b]));
     const { result } = await this.publisher.transaction(async (trx, emit) => {
-      const mine = await lockUnsettled(trx, ds.map((d) => d.id));
+      const mine = await lockUnsettled(
+        trx,
+        ds.map((d) => d.id),
+      );
       const results: Array<Settled | 'skipped'> = ds.map(() => 'skipped');
       const outcomes: Array<{ id: string; outcome: string }> = [];
       for (const i of order) {
@@ -318,7 +324,8 @@ export class WebhookService {
     }
     // Confirmed by Paystack's list of refunds before this, and only recorded: the reconciler asks
     // Paystack again before anything is requested again.
-    if (event === 'refund.failed') return { outcome: await recordRefundFailure(trx, emit, str(data.transaction_reference), 'REFUND_FAILED', { checkNow: true }) };
+    if (event === 'refund.failed')
+      return { outcome: await recordRefundFailure(trx, emit, str(data.transaction_reference), 'REFUND_FAILED', { checkNow: true }) };
     if (event === 'refund.needs-attention') {
       return { outcome: await recordRefundFailure(trx, emit, str(data.transaction_reference), 'REFUND_NEEDS_ATTENTION', { checkNow: true }) };
     }

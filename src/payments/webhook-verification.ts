@@ -25,13 +25,7 @@ const REFUND_MOVING = new Set(['pending', 'processing', 'processed']);
  * first; a processed refund is measured by Paystack's list of the charge's refunds. A signed but forged or stale one that Paystack contradicts changes nothing. Only our own
  * references are asked about. Throws when Paystack cannot answer: the delivery is tried again later.
  */
-export async function verifyDelivery(
-  db: Db,
-  paystack: PaystackClient,
-  event: string,
-  data: Record<string, unknown>,
-  logger: Logger,
-): Promise<Verification> {
+export async function verifyDelivery(db: Db, paystack: PaystackClient, event: string, data: Record<string, unknown>, logger: Logger): Promise<Verification> {
   const contradicted = (paystackStatus: string, reference: string | undefined): Verification => {
     logger.warn({ code: 'WEBHOOK_CONTRADICTED', webhook: event, reference, paystackStatus }, 'Paystack contradicts the webhook; it changes nothing');
     return { kind: 'contradicted', paystackStatus };

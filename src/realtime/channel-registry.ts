@@ -67,7 +67,7 @@ export class ChannelRegistry {
    */
   dispatch(events: readonly EventRecord[]): number[] {
     const reached: number[] = [];
-    for (let i = 0; i < events.length; ) {
+    for (let i = 0; i < events.length;) {
       let j = i + 1;
       while (j < events.length && sameAudience(events[j].audience, events[i].audience)) j++;
       const run = i === 0 && j === events.length ? events : events.slice(i, j);

@@ -26,6 +26,8 @@ export async function beat(knex: Knex, instanceId: string, ttlMs: number): Promi
      ON CONFLICT (instance_id) DO UPDATE SET expires_at = excluded.expires_at`,
     [instanceId, ttlMs],
   );
-  await knex.raw(`DELETE FROM stream_presence WHERE instance_id IN (SELECT instance_id FROM instance_heartbeats WHERE expires_at < now() - ${FORGET_DEAD_AFTER})`);
+  await knex.raw(
+    `DELETE FROM stream_presence WHERE instance_id IN (SELECT instance_id FROM instance_heartbeats WHERE expires_at < now() - ${FORGET_DEAD_AFTER})`,
+  );
   await knex.raw(`DELETE FROM instance_heartbeats WHERE expires_at < now() - ${FORGET_DEAD_AFTER}`);
 }

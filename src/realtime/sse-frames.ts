@@ -30,7 +30,9 @@ const frames = new WeakMap<EventRecord, string>();
 export function eventFrame(e: EventRecord): string {
   let frame = frames.get(e);
   if (frame === undefined) {
-    frame = createEventBuffer({ serializer: preSerialized }).push(JSON.stringify(toEnvelope(e)), e.type, e.id).read();
+    frame = createEventBuffer({ serializer: preSerialized })
+      .push(JSON.stringify(toEnvelope(e)), e.type, e.id)
+      .read();
     frames.set(e, frame);
   }
   return frame;

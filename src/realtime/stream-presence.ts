@@ -9,7 +9,6 @@ export interface StreamPresenceOptions {
   ttlMs: number;
 }
 
-
 /**
  * This instance's part of `stream_presence`: which users are live here (a stream open, or a long
  * poll held), for the dispatchers of every instance (a user live on B gets no push from A). Off
@@ -37,7 +36,10 @@ export class StreamPresence {
     await forgetInstance(this.knex, this.instanceId, false);
     await this.beat();
     const every = (ms: number, fn: () => Promise<void>) => {
-      const t = setInterval(() => void fn().catch((err) => this.logger.warn({ code: 'PRESENCE_WRITE_FAILED', err }, 'stream presence not written; trying again')), ms);
+      const t = setInterval(
+        () => void fn().catch((err) => this.logger.warn({ code: 'PRESENCE_WRITE_FAILED', err }, 'stream presence not written; trying again')),
+        ms,
+      );
       t.unref();
       this.timers.push(t);
     };

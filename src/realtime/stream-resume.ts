@@ -6,9 +6,7 @@ import type { StreamSubscriber } from './stream-subscriber';
 const REPLAY_PAGE = 500;
 
 export type ResumeOutcome =
-  | { kind: 'fresh'; from: string }
-  | { kind: 'replayed'; from: string; through: string; count: number }
-  | { kind: 'reset'; reason: string; lastEventId: string };
+  { kind: 'fresh'; from: string } | { kind: 'replayed'; from: string; through: string; count: number } | { kind: 'reset'; reason: string; lastEventId: string };
 
 /**
  * Replays the log up to a snapshot, then flushes what arrived live meanwhile. The subscriber must

@@ -19,7 +19,9 @@ export function lockDataDir(lockFile: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(fs.readFileSync(lockFile, 'utf8'));
       if (holder && holder !== process.pid && isAlive(holder)) {
-        throw new Error(`the embedded database at ${lockFile.replace(/\.lock$/, '')} is in use by process ${holder}; stop it first or set DATA_DIR`, { cause: err });
+        throw new Error(`the embedded database at ${lockFile.replace(/\.lock$/, '')} is in use by process ${holder}; stop it first or set DATA_DIR`, {
+          cause: err,
+        });
       }
       fs.unlinkSync(lockFile);
     }

@@ -14,8 +14,7 @@ type QueryObject = { method?: string };
 export class PgliteClient extends ClientPGLite {
   // Not in knex's public typings, but the dialect's documented extension point.
   processResponse(obj: QueryObject, runner: unknown): unknown {
-    const relabelled =
-      obj.method === 'del' ? { ...obj, method: 'delete' } : obj.method === 'counter' ? { ...obj, method: 'update' } : obj;
+    const relabelled = obj.method === 'del' ? { ...obj, method: 'delete' } : obj.method === 'counter' ? { ...obj, method: 'update' } : obj;
     const base = ClientPGLite.prototype as unknown as { processResponse(o: QueryObject, r: unknown): unknown };
     return base.processResponse.call(this, relabelled, runner);
   }

@@ -43,10 +43,7 @@ export async function findUser(db: Db, id: string): Promise<UserRow | undefined>
   return db<UserRow>('users').where({ id }).first();
 }
 
-export async function listProviders(
-  db: Db,
-  o: { service?: string; after?: string; limit: number },
-): Promise<UserRow[]> {
+export async function listProviders(db: Db, o: { service?: string; after?: string; limit: number }): Promise<UserRow[]> {
   const q = db<UserRow>('users').where({ role: 'provider' }).orderBy('id', 'asc').limit(o.limit);
   if (o.service) q.andWhereRaw('? = ANY(services)', [o.service]);
   if (o.after) q.andWhere('id', '>', o.after);
@@ -54,7 +51,9 @@ export async function listProviders(
 }
 
 export async function setServices(db: Db, userId: string, services: string[]): Promise<void> {
-  await db('users').where({ id: userId }).update({ services: db.raw('?::text[]', [services]), updated_at: db.fn.now() });
+  await db('users')
+    .where({ id: userId })
+    .update({ services: db.raw('?::text[]', [services]), updated_at: db.fn.now() });
 }
 
 export async function setPayoutAccount(

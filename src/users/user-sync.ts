@@ -31,7 +31,10 @@ export function createUserSync(db: Db): (c: UserClaims) => Promise<void> {
 
   const write = async (batch: Map<string, Pending>) => {
     try {
-      await upsertUsers(db, [...batch.values()].map((p) => p.claims));
+      await upsertUsers(
+        db,
+        [...batch.values()].map((p) => p.claims),
+      );
     } catch (err) {
       for (const p of batch.values()) for (const w of p.waiters) w.reject(err);
       return;

@@ -24,7 +24,10 @@ describeBrowser('dashboards when time moves a booking (Chromium, demo mode)', ()
   beforeAll(async () => {
     srv = await startTestServer({ DEMO_MODE: '1', BOOKING_TIMERS_INTERVAL_MS: '3600000' });
     browser = await launchBrowser();
-    for (const [as, page] of [['client.html?as=demo-client-thandi', 'client'], ['provider.html?as=demo-provider-sipho', 'provider']] as const) {
+    for (const [as, page] of [
+      ['client.html?as=demo-client-thandi', 'client'],
+      ['provider.html?as=demo-provider-sipho', 'provider'],
+    ] as const) {
       const ctx = await browser.newContext({ viewport: { width: 1200, height: 820 } });
       ctx.setDefaultTimeout(15_000);
       contexts.push(ctx);

@@ -80,7 +80,8 @@ describeBrowser('dashboards load from /api/sync', () => {
     const provider = market.user('sync-p3', 'provider');
     await provider.get('/api/me').expect(200);
     const booked = await client.post('/api/bookings', { providerId: provider.sub, service: 'painting', scheduledFor: inAnHour(), amount: 40_000 }).expect(201);
-    const booking = (p: Awaited<ReturnType<typeof newPage>>, status: string) => p.locator(`.booking[data-booking-id="${booked.body.id}"][data-status="${status}"]`);
+    const booking = (p: Awaited<ReturnType<typeof newPage>>, status: string) =>
+      p.locator(`.booking[data-booking-id="${booked.body.id}"][data-status="${status}"]`);
 
     const first = await newPage(context);
     await first.goto(`${market.srv.url}/client.html#token=${client.token}`);

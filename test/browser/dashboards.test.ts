@@ -117,10 +117,7 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
 
   it('(2) paying on the fake checkout: the charge webhook updates both pages and both badges go up', async () => {
     const before = { client: await badge(client), provider: await badge(provider) };
-    const [checkout] = await Promise.all([
-      client.context().waitForEvent('page'),
-      client.click(`.booking[data-booking-id="${bookingId}"] [data-action="pay"]`),
-    ]);
+    const [checkout] = await Promise.all([client.context().waitForEvent('page'), client.click(`.booking[data-booking-id="${bookingId}"] [data-action="pay"]`)]);
     const failed: string[] = [];
     checkout.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
     await checkout.waitForURL(/\/checkout\//);
@@ -181,7 +178,9 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
 
     // One message per payout change that matters (sent, arrived); the release before it is no third.
     const said = async (type: string) =>
-      provider.locator(`#notification-list .notification[data-type="${type}"]`).evaluateAll((els) => els.map((e) => e.querySelector('.notification-title, h3, strong')?.textContent));
+      provider
+        .locator(`#notification-list .notification[data-type="${type}"]`)
+        .evaluateAll((els) => els.map((e) => e.querySelector('.notification-title, h3, strong')?.textContent));
     expect(await said('payout.status_changed')).toEqual(['Payout arrived: R1,282.50', 'Payout sent']);
     expect(await said('payment.status_changed')).toEqual(['Payment received and held in escrow']);
     expect(await toast(provider, 'Payment released').count()).toBe(0);
@@ -207,10 +206,13 @@ describeBrowser('dashboards in Chromium (demo mode)', () => {
     await operator.goto(`${srv.url}/operator.html?as=demo-admin`);
     await operator.locator('#connection[data-state="live"]').waitFor();
     // The operator's live status sees the three open dashboards.
-    await waitUntil('status to count every role', async () =>
-      Number(await operator.textContent('#streams-client')) >= 1 &&
-      Number(await operator.textContent('#streams-provider')) >= 1 &&
-      Number(await operator.textContent('#streams-admin')) >= 1);
+    await waitUntil(
+      'status to count every role',
+      async () =>
+        Number(await operator.textContent('#streams-client')) >= 1 &&
+        Number(await operator.textContent('#streams-provider')) >= 1 &&
+        Number(await operator.textContent('#streams-admin')) >= 1,
+    );
 
     await operator.locator('#feed-empty').waitFor();
     const before = { client: await badge(client), provider: await badge(provider) };

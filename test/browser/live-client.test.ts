@@ -88,8 +88,7 @@ describeBrowser('browser live client', () => {
     waitUntil(`events ${expected.join(',')}`, async () => (await ns(page)).length >= expected.length, timeoutMs).then(async () =>
       expect(await ns(page)).toEqual(expected),
     );
-  const publish = async (user: string, n: number) =>
-    (await srv.publish({ type: 'test.event', audience: [`user:${user}`], payload: { n } }))[0].id;
+  const publish = async (user: string, n: number) => (await srv.publish({ type: 'test.event', audience: [`user:${user}`], payload: { n } }))[0].id;
   /** Open streams of one user on the server, whoever holds them. */
   const streamsOf = (user: string) => [...srv.running.services.registry.all()].filter((s) => s.isOpen && s.principal.userId === user).length;
   const dropStreamsOf = (user: string) => {

@@ -41,7 +41,7 @@ describeBrowser('dashboards: turning on notifications in Chromium', () => {
     });
     const worker = await page.evaluate(async () => {
       const r = await navigator.serviceWorker.getRegistration('/');
-      return r ? (r.active ?? r.installing ?? r.waiting)?.scriptURL ?? null : null;
+      return r ? ((r.active ?? r.installing ?? r.waiting)?.scriptURL ?? null) : null;
     });
     expect(worker).toBe(`${market.srv.url}/sw.js`);
     expect(await page.evaluate(() => Notification.permission)).toBe('granted');

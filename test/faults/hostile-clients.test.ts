@@ -79,7 +79,9 @@ async function flood(url: string, admin: Actor, neverReaders: number): Promise<n
   const target = (await dropped()) + neverReaders;
   // Four at a time: the log serializes the commits anyway, this only overlaps the HTTP.
   for (let i = 0; ; i += 4) {
-    const replies = await Promise.all([1, 2, 3, 4].map((k) => api(url, admin.token, 'POST', '/api/broadcasts', { title: `flood ${i + k}`, body, role: 'client' })));
+    const replies = await Promise.all(
+      [1, 2, 3, 4].map((k) => api(url, admin.token, 'POST', '/api/broadcasts', { title: `flood ${i + k}`, body, role: 'client' })),
+    );
     const bad = replies.find((r) => r.status !== 202);
     if (bad) throw new Error(`broadcast: ${bad.status} ${JSON.stringify(bad.body)}`);
     if (i % 40 === 0 && (await dropped()) >= target) return i + 4;

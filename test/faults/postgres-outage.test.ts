@@ -59,7 +59,9 @@ describeIfAvailable(privatePostgresSkipReason())('a private PostgreSQL restarted
     // Quickly, not after a connection timeout.
     expect(Math.max(...down.map((d) => d.ms))).toBeLessThan(5_000);
     const status = await api(url, undefined, 'GET', '/api/status');
-    expect(status).toEqual(expect.objectContaining({ status: 200, body: expect.objectContaining({ status: 'degraded', database: expect.objectContaining({ reachable: false }) }) }));
+    expect(status).toEqual(
+      expect.objectContaining({ status: 200, body: expect.objectContaining({ status: 'degraded', database: expect.objectContaining({ reachable: false }) }) }),
+    );
     // Half the clients lose their streams while it is down and keep trying to resume.
     clients.filter((_, i) => i % 2 === 0).forEach((c) => c.drop(50));
     faults.push(`dropped ${Math.ceil(clients.length / 2)} streams while down`);

@@ -43,7 +43,9 @@ describeDb('SIGTERM while under load', () => {
     for (let i = 0; i < 6; i++) held.push(heldPost(srv.port, admin.token, '/api/broadcasts', { title: `held ${i}`, body: 'across SIGTERM', all: true }));
     for (let i = 0; i < 4; i++) {
       const c = people.clients[i];
-      held.push(heldPost(srv.port, c.token, '/api/bookings', { providerId: people.providers[i % 3].sub, service: 'held', scheduledFor: inAnHour(), amount: 10_000 }));
+      held.push(
+        heldPost(srv.port, c.token, '/api/bookings', { providerId: people.providers[i % 3].sub, service: 'held', scheduledFor: inAnHour(), amount: 10_000 }),
+      );
     }
     await withTimeout(Promise.all(held.map((h) => h.continued)), 10_000, '100 Continue on every held request');
 

@@ -13,20 +13,35 @@ describeDb('authentication', () => {
   });
   afterAll(() => srv.stop());
 
-  const sign = (claims: object, secret = TEST_JWT_SECRET, opts: jwt.SignOptions = { algorithm: 'HS256', expiresIn: 600 }) =>
-    jwt.sign(claims, secret, opts);
+  const sign = (claims: object, secret = TEST_JWT_SECRET, opts: jwt.SignOptions = { algorithm: 'HS256', expiresIn: 600 }) => jwt.sign(claims, secret, opts);
 
   const cases: Array<[string, Record<string, string>, string]> = [
     ['no token', {}, 'AUTH_REQUIRED'],
     ['a malformed header', { Authorization: 'Token abc' }, 'AUTH_INVALID'],
     ['a token that is not a JWT', { Authorization: 'Bearer not.a.jwt' }, 'AUTH_INVALID'],
-    ['a wrongly signed token', { Authorization: `Bearer ${sign({ sub: 'u1', role: 'client' }, 'another-secret-of-enough-length-0123456789')}` }, 'AUTH_INVALID'],
-    ['an expired token', { Authorization: `Bearer ${sign({ sub: 'u1', role: 'client', exp: Math.floor(Date.now() / 1000) - 60 }, TEST_JWT_SECRET, { algorithm: 'HS256' })}` }, 'AUTH_EXPIRED'],
+    [
+      'a wrongly signed token',
+      { Authorization: `Bearer ${sign({ sub: 'u1', role: 'client' }, 'another-secret-of-enough-length-0123456789')}` },
+      'AUTH_INVALID',
+    ],
+    [
+      'an expired token',
+      { Authorization: `Bearer ${sign({ sub: 'u1', role: 'client', exp: Math.floor(Date.now() / 1000) - 60 }, TEST_JWT_SECRET, { algorithm: 'HS256' })}` },
+      'AUTH_EXPIRED',
+    ],
     ['a token with an unknown role', { Authorization: `Bearer ${sign({ sub: 'u1', role: 'root' })}` }, 'AUTH_INVALID'],
     ['a token without sub', { Authorization: `Bearer ${sign({ role: 'client' })}` }, 'AUTH_INVALID'],
     ['a token without exp', { Authorization: `Bearer ${sign({ sub: 'u1', role: 'client' }, TEST_JWT_SECRET, { algorithm: 'HS256' })}` }, 'AUTH_INVALID'],
-    ['an alg=none token', { Authorization: `Bearer ${jwt.sign({ sub: 'u1', role: 'admin', exp: Math.floor(Date.now() / 1000) + 60 }, '', { algorithm: 'none' })}` }, 'AUTH_INVALID'],
-    ['an HS512 token', { Authorization: `Bearer ${sign({ sub: 'u1', role: 'client' }, TEST_JWT_SECRET, { algorithm: 'HS512', expiresIn: 60 })}` }, 'AUTH_INVALID'],
+    [
+      'an alg=none token',
+      { Authorization: `Bearer ${jwt.sign({ sub: 'u1', role: 'admin', exp: Math.floor(Date.now() / 1000) + 60 }, '', { algorithm: 'none' })}` },
+      'AUTH_INVALID',
+    ],
+    [
+      'an HS512 token',
+      { Authorization: `Bearer ${sign({ sub: 'u1', role: 'client' }, TEST_JWT_SECRET, { algorithm: 'HS512', expiresIn: 60 })}` },
+      'AUTH_INVALID',
+    ],
   ];
 
   describe.each([
@@ -43,7 +58,9 @@ describeDb('authentication', () => {
   });
 
   it('mints a ticket that opens a stream once, and only once', async () => {
-    const res = await request(srv.url).post('/api/events/tickets').set('Authorization', `Bearer ${srv.token('tina', 'client')}`);
+    const res = await request(srv.url)
+      .post('/api/events/tickets')
+      .set('Authorization', `Bearer ${srv.token('tina', 'client')}`);
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ ticket: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), expiresInMs: 1500 });
 
@@ -59,19 +76,25 @@ describeDb('authentication', () => {
   });
 
   it('refuses an expired or unknown ticket', async () => {
-    const res = await request(srv.url).post('/api/events/tickets').set('Authorization', `Bearer ${srv.token('tom', 'client')}`);
+    const res = await request(srv.url)
+      .post('/api/events/tickets')
+      .set('Authorization', `Bearer ${srv.token('tom', 'client')}`);
     await sleep(1700);
     const late = await request(srv.url).get('/api/events/stream').query({ ticket: res.body.ticket });
     expect(late.status).toBe(401);
     expect(late.body.error.code).toBe('AUTH_INVALID');
 
-    const unknown = await request(srv.url).get('/api/events/stream').query({ ticket: 'A'.repeat(43) });
+    const unknown = await request(srv.url)
+      .get('/api/events/stream')
+      .query({ ticket: 'A'.repeat(43) });
     expect(unknown.status).toBe(401);
     expect(unknown.body.error.code).toBe('AUTH_INVALID');
   });
 
   it('lets exactly one of two concurrent redemptions of a ticket through', async () => {
-    const res = await request(srv.url).post('/api/events/tickets').set('Authorization', `Bearer ${srv.token('tara', 'client')}`);
+    const res = await request(srv.url)
+      .post('/api/events/tickets')
+      .set('Authorization', `Bearer ${srv.token('tara', 'client')}`);
     const outcomes = await Promise.allSettled([0, 1, 2].map(() => srv.running.services.tickets.redeem(res.body.ticket)));
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
   });
@@ -109,7 +132,10 @@ describeDb('authentication', () => {
         .send({ title: 'x', body: 'y', all: true });
       expect(res.status).toBe(403);
       expect(res.body.error.code).toBe('FORBIDDEN');
-      const bad = await request(srv.url).post('/api/broadcasts').set('Authorization', `Bearer ${srv.token('c1', role)}`).send({});
+      const bad = await request(srv.url)
+        .post('/api/broadcasts')
+        .set('Authorization', `Bearer ${srv.token('c1', role)}`)
+        .send({});
       expect(bad.status).toBe(403);
     }
     expect((await srv.db.database.knex('events').where({ type: 'announcement' }).count<{ count: string }[]>('* as count'))[0].count).toBe('0');

@@ -68,10 +68,7 @@ class StalledClient {
       };
       socket.on('data', onData);
       socket.once('close', onClose);
-      socket.write(
-        `GET /api/events/stream HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n` +
-          `Authorization: Bearer ${token}\r\n\r\n`,
-      );
+      socket.write(`GET /api/events/stream HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n` + `Authorization: Bearer ${token}\r\n\r\n`);
     });
     return client;
   }
@@ -227,9 +224,7 @@ describeDb('a client that stops reading is dropped instead of being buffered wit
 
     // The warn line says who, why and how much was queued: never more than the cap plus one event.
     const lines = dropLines();
-    expect(lines).toEqual([
-      expect.objectContaining({ level: 40, code: 'SLOW_CONSUMER_DROPPED', userId: 'stalled', queuedBytes: expect.any(Number) }),
-    ]);
+    expect(lines).toEqual([expect.objectContaining({ level: 40, code: 'SLOW_CONSUMER_DROPPED', userId: 'stalled', queuedBytes: expect.any(Number) })]);
     const oneEvent = Math.max(...big.map((e) => Buffer.byteLength(JSON.stringify(toEnvelope(e))))) + FRAME_OVERHEAD;
     const queued = lines[0].queuedBytes as number;
     expect(queued).toBeGreaterThan(CAP);

@@ -57,16 +57,27 @@ describeDb('the booking clock across a server restart', () => {
       return { status: res.status, body: await res.json() };
     };
     const events = async (token: string) => (await call(token, 'GET', '/api/events?after=0&limit=500')).body.events as Envelope[];
-    const ofBooking = (list: Envelope[], type: string, id: string) => list.filter((e) => e.type === type && String(e.data.bookingId ?? e.data.booking?.id) === id);
+    const ofBooking = (list: Envelope[], type: string, id: string) =>
+      list.filter((e) => e.type === type && String(e.data.bookingId ?? e.data.booking?.id) === id);
 
     srv = await startServerProcess(env, { name: 'first' });
     expect((await call(provider, 'GET', '/api/me')).status).toBe(200);
     // Expires 28.8 s after its creation; its provider is reminded at 14.4 s.
-    const request = await call(client, 'POST', '/api/bookings', { providerId: 'restart-provider', service: 'gate motor', scheduledFor: new Date(Date.now() + 3 * HOUR).toISOString(), amount: 30_000 });
+    const request = await call(client, 'POST', '/api/bookings', {
+      providerId: 'restart-provider',
+      service: 'gate motor',
+      scheduledFor: new Date(Date.now() + 3 * HOUR).toISOString(),
+      amount: 30_000,
+    });
     expect(request.status).toBe(201);
     // Accepted with its 1 h reminder due in 8 s: after the first process is gone.
     const visitAt = Date.now() + HOUR + 8_000;
-    const visit = await call(client, 'POST', '/api/bookings', { providerId: 'restart-provider', service: 'pool pump', scheduledFor: new Date(visitAt).toISOString(), amount: 20_000 });
+    const visit = await call(client, 'POST', '/api/bookings', {
+      providerId: 'restart-provider',
+      service: 'pool pump',
+      scheduledFor: new Date(visitAt).toISOString(),
+      amount: 20_000,
+    });
     expect(visit.status).toBe(201);
     expect((await call(provider, 'POST', `/api/bookings/${visit.body.id}/accept`)).status).toBe(200);
     const before = await events(provider);
@@ -79,7 +90,12 @@ describeDb('the booking clock across a server restart', () => {
     await sleep(Math.max(0, visitAt - HOUR - Date.now() + 1_000));
     srv = await startServerProcess(env, { name: 'second' });
 
-    await waitUntil('the visit reminder after the restart', async () => ofBooking(await events(client), 'booking.reminder', visit.body.id).length === 1, 10_000, 200);
+    await waitUntil(
+      'the visit reminder after the restart',
+      async () => ofBooking(await events(client), 'booking.reminder', visit.body.id).length === 1,
+      10_000,
+      200,
+    );
     await waitUntil('the request to expire', async () => ofBooking(await events(client), 'booking.expired', request.body.id).length === 1, 40_000, 250);
     // A few more of the clock's rounds change nothing.
     await sleep(1_000);

@@ -39,18 +39,24 @@ describeDb('the booking clock: request expiry and reminders', () => {
       .orderBy('id');
     return rows.map((r: StoredEvent) => ({ ...r, id: String(r.id) }));
   }
-  const inbox = async (who: Actor) => (await who.get('/api/notifications').expect(200)).body.notifications as Array<{ type: string; title: string; body: string }>;
+  const inbox = async (who: Actor) =>
+    (await who.get('/api/notifications').expect(200)).body.notifications as Array<{ type: string; title: string; body: string }>;
   const status = async (id: string) => (await knex()('bookings').where({ id }).first()).status;
 
   let n = 0;
   function pair(prefix: string) {
     n++;
-    return { client: m.user(`${prefix}-c${n}`, 'client', { name: 'Thandi', email: `${prefix}${n}@example.co.za` }), provider: m.user(`${prefix}-p${n}`, 'provider', { name: 'Sipho' }) };
+    return {
+      client: m.user(`${prefix}-c${n}`, 'client', { name: 'Thandi', email: `${prefix}${n}@example.co.za` }),
+      provider: m.user(`${prefix}-p${n}`, 'provider', { name: 'Sipho' }),
+    };
   }
   async function request(prefix: string, scheduledFor: Date) {
     const { client, provider } = pair(prefix);
     await provider.get('/api/me').expect(200);
-    const res = await client.post('/api/bookings', { providerId: provider.sub, service: 'geyser repair', scheduledFor: scheduledFor.toISOString(), amount: 45_000 }).expect(201);
+    const res = await client
+      .post('/api/bookings', { providerId: provider.sub, service: 'geyser repair', scheduledFor: scheduledFor.toISOString(), amount: 45_000 })
+      .expect(201);
     return { client, provider, id: res.body.id as string, createdAt: Date.parse(res.body.createdAt), scheduledFor };
   }
 
@@ -83,7 +89,9 @@ describeDb('the booking clock: request expiry and reminders', () => {
       const expired = await eventsOf(b.id, 'booking.expired');
       expect(expired).toHaveLength(1);
       expect(expired[0].audience.sort()).toEqual([`user:${b.client.sub}`, `user:${b.provider.sub}`].sort());
-      expect(expired[0].payload).toEqual(expect.objectContaining({ previousStatus: 'PENDING', status: 'EXPIRED', booking: expect.objectContaining({ id: b.id, status: 'EXPIRED' }) }));
+      expect(expired[0].payload).toEqual(
+        expect.objectContaining({ previousStatus: 'PENDING', status: 'EXPIRED', booking: expect.objectContaining({ id: b.id, status: 'EXPIRED' }) }),
+      );
       expect((await inbox(b.client))[0]).toEqual(expect.objectContaining({ type: 'booking.expired', title: 'Your booking request expired' }));
       expect((await inbox(b.provider))[0]).toEqual(expect.objectContaining({ type: 'booking.expired', title: 'A booking request expired' }));
 
@@ -97,7 +105,12 @@ describeDb('the booking clock: request expiry and reminders', () => {
       clientStream.close();
     }
 
-    for (const [who, action] of [[b.provider, 'accept'], [b.provider, 'reject'], [b.client, 'cancel'], [b.provider, 'cancel']] as const) {
+    for (const [who, action] of [
+      [b.provider, 'accept'],
+      [b.provider, 'reject'],
+      [b.client, 'cancel'],
+      [b.provider, 'cancel'],
+    ] as const) {
       const res = await who.post(`/api/bookings/${b.id}/${action}`, {});
       expect([action, res.status, res.body.error?.code]).toEqual([action, 409, 'REQUEST_EXPIRED']);
     }
@@ -143,7 +156,9 @@ describeDb('the booking clock: request expiry and reminders', () => {
     await b.provider.post(`/api/bookings/${b.id}/accept`).expect(200);
     const pay = await b.client.post(`/api/bookings/${b.id}/payment`).expect(200);
     await m.paystack.completeCharge(pay.body.reference);
-    expect((await b.client.get(`/api/bookings/${b.id}`).expect(200)).body).toEqual(expect.objectContaining({ status: 'CONFIRMED', payment: expect.objectContaining({ status: 'ESCROW' }) }));
+    expect((await b.client.get(`/api/bookings/${b.id}`).expect(200)).body).toEqual(
+      expect.objectContaining({ status: 'CONFIRMED', payment: expect.objectContaining({ status: 'ESCROW' }) }),
+    );
     const at = scheduledFor.getTime();
 
     await clock().runOnce(at - 24 * HOUR - MIN);
@@ -174,9 +189,9 @@ describeDb('the booking clock: request expiry and reminders', () => {
     // An hour ahead (as the helpers and the demo book): both are past.
     const hour = await request('stale', new Date(Date.now() + HOUR));
     await hour.provider.post(`/api/bookings/${hour.id}/accept`).expect(200);
-    expect(await knex()('booking_timers').whereIn('booking_id', [ninety.id, hour.id]).whereIn('kind', ['visit_24h', 'visit_1h']).select('booking_id', 'kind')).toEqual([
-      { booking_id: ninety.id, kind: 'visit_1h' },
-    ]);
+    expect(
+      await knex()('booking_timers').whereIn('booking_id', [ninety.id, hour.id]).whereIn('kind', ['visit_24h', 'visit_1h']).select('booking_id', 'kind'),
+    ).toEqual([{ booking_id: ninety.id, kind: 'visit_1h' }]);
 
     await clock().runOnce(Date.now() + 31 * MIN);
     await clock().runOnce(Date.now() + 2 * HOUR);
@@ -201,10 +216,7 @@ describeDb('the booking clock: request expiry and reminders', () => {
     const bookings = [];
     for (let i = 0; i < 6; i++) bookings.push(await request('race', new Date(Date.now() + 72 * HOUR)));
     const future = Date.now() + 25 * HOUR;
-    const [answers] = await Promise.all([
-      Promise.all(bookings.map((b) => b.provider.post(`/api/bookings/${b.id}/accept`))),
-      clock().runOnce(future),
-    ]);
+    const [answers] = await Promise.all([Promise.all(bookings.map((b) => b.provider.post(`/api/bookings/${b.id}/accept`))), clock().runOnce(future)]);
     for (const [i, b] of bookings.entries()) {
       const res = answers[i];
       const expired = await eventsOf(b.id, 'booking.expired');
@@ -229,7 +241,10 @@ describeDb('the booking clock: request expiry and reminders', () => {
     await createBookingTimers(knex());
 
     const timers = async (id: string) =>
-      ((await knex()('booking_timers').where({ booking_id: id }).orderBy('due_at')) as Array<{ kind: string; due_at: Date }>).map((t) => [t.kind, new Date(t.due_at).getTime()]);
+      ((await knex()('booking_timers').where({ booking_id: id }).orderBy('due_at')) as Array<{ kind: string; due_at: Date }>).map((t) => [
+        t.kind,
+        new Date(t.due_at).getTime(),
+      ]);
     expect(await timers(pending.id)).toEqual([
       ['request_reminder', pending.createdAt + 12 * HOUR],
       ['request_expiry', pending.createdAt + 24 * HOUR],
@@ -243,7 +258,6 @@ describeDb('the booking clock: request expiry and reminders', () => {
     expect(await status(pending.id)).toBe('EXPIRED');
   });
 });
-
 
 describeSharedDb('the booking clock on two instances at once', () => {
   let a: TestServer;

@@ -45,8 +45,7 @@ describeDb('bookings, escrow and payouts, end to end', () => {
     return { ...p, booking: b, reference: pay.body.reference as string };
   }
 
-  const payoutRef = async (bookingId: string): Promise<string> =>
-    (await m.srv.db.database.knex('payouts').where({ booking_id: bookingId }).first()).reference;
+  const payoutRef = async (bookingId: string): Promise<string> => (await m.srv.db.database.knex('payouts').where({ booking_id: bookingId }).first()).reference;
 
   const ofType = (s: TestStream, type: string) => s.events.filter((e) => e.type === type).map((e) => e.data.data);
 

@@ -16,9 +16,7 @@ describeDb('booking rules over HTTP: who may do what, and races', () => {
     const provider = m.user(`rp-${n}`, 'provider', { name: `Provider ${n}` });
     const stranger = m.user(`rs-${n}`, 'client');
     await provider.get('/api/me').expect(200);
-    const res = await client
-      .post('/api/bookings', { providerId: provider.sub, service: 'garden', scheduledFor: inAnHour(), amount: 20000 })
-      .expect(201);
+    const res = await client.post('/api/bookings', { providerId: provider.sub, service: 'garden', scheduledFor: inAnHour(), amount: 20000 }).expect(201);
     return { client, provider, stranger, id: res.body.id as string };
   }
   const eventsFor = async (id: string) =>

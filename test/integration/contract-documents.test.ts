@@ -73,7 +73,11 @@ describeDb('the published contract: /api/openapi.json, /api/asyncapi.json, /docs
     const scripts = [...page.text.matchAll(/<script[^>]*src="([^"]+)"/g)].map((s) => s[1]);
     expect(scripts).toEqual(['/docs/assets/swagger-ui-bundle.js', '/lib/client/docs-page.js']);
     expect(page.text).not.toMatch(/<script>(?!<)/);
-    for (const src of scripts) await request(m.srv.url).get(src).expect(200).expect('Content-Type', /javascript/);
+    for (const src of scripts)
+      await request(m.srv.url)
+        .get(src)
+        .expect(200)
+        .expect('Content-Type', /javascript/);
     await request(m.srv.url).get('/docs/assets/swagger-ui.css').expect(200).expect('Content-Type', /css/);
   });
 

@@ -36,8 +36,16 @@ describeDb('a backlog of deliveries drains after a provider outage', () => {
       endpoints.push(sub.endpoint);
     }
     for (const e of endpoints) pushService.answer(e, 503);
-    await m.user('backlog-ops', 'admin').post('/api/broadcasts', { title: 'Maintenance', body: 'Tonight', userIds: users.map((u) => u.sub) }).expect(202);
-    const created = await knex('notifications').whereIn('user_id', users.map((u) => u.sub)).select('id', 'created_at');
+    await m
+      .user('backlog-ops', 'admin')
+      .post('/api/broadcasts', { title: 'Maintenance', body: 'Tonight', userIds: users.map((u) => u.sub) })
+      .expect(202);
+    const created = await knex('notifications')
+      .whereIn(
+        'user_id',
+        users.map((u) => u.sub),
+      )
+      .select('id', 'created_at');
     expect(created).toHaveLength(20);
     const t0 = Math.max(...created.map((r: { created_at: Date }) => new Date(r.created_at).getTime()));
 
@@ -61,7 +69,12 @@ describeDb('a backlog of deliveries drains after a provider outage', () => {
     expect(pushService.received).toHaveLength(0);
     // 30 s, 60 s, 120 s, 240 s apart (the default base doubling): attempts at +120, +150, +210, +330 and +570.
     expect(endpoints.map(refusedBy)).toEqual(endpoints.map(() => 5));
-    const waiting = await knex('notification_deliveries').whereIn('user_id', users.map((u) => u.sub)).select('status', 'attempts', 'due_at', 'error_code');
+    const waiting = await knex('notification_deliveries')
+      .whereIn(
+        'user_id',
+        users.map((u) => u.sub),
+      )
+      .select('status', 'attempts', 'due_at', 'error_code');
     expect(waiting).toEqual(waiting.map(() => ({ status: 'queued', attempts: 5, due_at: at(570 + 480), error_code: 'PUSH_DEFERRED' })));
 
     for (const e of endpoints) pushService.answer(e, 201);
@@ -73,7 +86,12 @@ describeDb('a backlog of deliveries drains after a provider outage', () => {
 
     const received = pushService.received.map((r) => `${r.subscriptionId}`);
     expect(received.sort()).toEqual(endpoints.map((e) => e.split('/').pop()!).sort());
-    const rows = await knex('notification_deliveries').whereIn('user_id', users.map((u) => u.sub)).select('status', 'attempts', 'error_code', 'reason');
+    const rows = await knex('notification_deliveries')
+      .whereIn(
+        'user_id',
+        users.map((u) => u.sub),
+      )
+      .select('status', 'attempts', 'error_code', 'reason');
     expect(rows).toEqual(rows.map(() => ({ status: 'sent', attempts: 6, error_code: null, reason: null })));
     await a.stop();
     await b.stop();

@@ -84,7 +84,8 @@ describeDb('SMS and WhatsApp through Twilio', () => {
   }
 
   const book = async (client: Actor, provider: Actor) =>
-    (await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 135000 }).expect(201)).body.id as string;
+    (await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 135000 }).expect(201)).body
+      .id as string;
 
   async function notificationOf(actor: Actor, type: string) {
     const inbox = (await actor.get('/api/notifications').expect(200)).body;
@@ -136,7 +137,9 @@ describeDb('SMS and WhatsApp through Twilio', () => {
     ]);
     await d.runOnce(at(t0, 3600));
     expect(twilio.to('whatsapp:+27825550101')).toHaveLength(1);
-    expect(await rowOf(request.id, 'whatsapp')).toEqual(expect.objectContaining({ status: 'sent', provider_ref: sent[0].sid, address: '+27825550101', attempts: 1 }));
+    expect(await rowOf(request.id, 'whatsapp')).toEqual(
+      expect.objectContaining({ status: 'sent', provider_ref: sent[0].sid, address: '+27825550101', attempts: 1 }),
+    );
     expect((await notificationOf(provider, 'booking.created')).deliveries.map((x) => [x.channel, x.status])).toEqual([
       ['push', 'skipped'],
       ['whatsapp', 'sent'],
@@ -164,13 +167,21 @@ describeDb('SMS and WhatsApp through Twilio', () => {
     // Twilio retries callbacks, and WhatsApp reports `read` after `delivered`: no further effect.
     expect(await twilio.postStatus(message.sid, 'delivered', { via: m.srv.url })).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
     expect(await twilio.postStatus(message.sid, 'read', { via: m.srv.url })).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
-    expect(await twilio.postStatus(message.sid, 'undelivered', { via: m.srv.url, errorCode: '30008' })).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
+    expect(await twilio.postStatus(message.sid, 'undelivered', { via: m.srv.url, errorCode: '30008' })).toEqual({
+      status: 200,
+      body: { received: true, outcome: 'duplicate' },
+    });
     expect(await rowOf(request.id, 'whatsapp')).toEqual(expect.objectContaining({ status: 'delivered', error_code: null, updated_at: delivered.updated_at }));
-    expect((await notificationOf(provider, 'booking.created')).deliveries.find((x) => x.channel === 'whatsapp')).toEqual(expect.objectContaining({ status: 'delivered' }));
+    expect((await notificationOf(provider, 'booking.created')).deliveries.find((x) => x.channel === 'whatsapp')).toEqual(
+      expect.objectContaining({ status: 'delivered' }),
+    );
 
     const other = await requestSentByWhatsApp('+27825550104');
     expect(await twilio.postStatus(other.message.sid, 'sent', { via: m.srv.url })).toEqual({ status: 200, body: { received: true, outcome: 'ignored' } });
-    expect(await twilio.postStatus(other.message.sid, 'undelivered', { via: m.srv.url, errorCode: '30008' })).toEqual({ status: 200, body: { received: true, outcome: 'failed' } });
+    expect(await twilio.postStatus(other.message.sid, 'undelivered', { via: m.srv.url, errorCode: '30008' })).toEqual({
+      status: 200,
+      body: { received: true, outcome: 'failed' },
+    });
     expect(await rowOf(other.request.id, 'whatsapp')).toEqual(expect.objectContaining({ status: 'failed', error_code: 'TWILIO_30008' }));
   });
 
@@ -195,7 +206,7 @@ describeDb('SMS and WhatsApp through Twilio', () => {
     expect(before.status).toBe('sent');
   });
 
-  it('the callback route answers bodies that are not Twilio\'s with a 4xx and stores nothing', async () => {
+  it("the callback route answers bodies that are not Twilio's with a 4xx and stores nothing", async () => {
     const post = (headers: Record<string, string>, body: string) => fetch(`${m.srv.url}/api/webhooks/twilio`, { method: 'POST', headers, body });
     const before = await knex()('notification_deliveries').count({ n: '*' }).max({ updated: 'updated_at' }).first();
     const answers = [

@@ -47,7 +47,12 @@ describeDb('deliveries beyond the tab', () => {
   const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
 
   function email(): EmailChannel {
-    const ch = new EmailChannel({ smtpUrl, from: 'Marketplace <no-reply@test.local>', dashboardUrl: 'http://localhost/', receiptFor: (id) => receiptFacts(knex(), id) });
+    const ch = new EmailChannel({
+      smtpUrl,
+      from: 'Marketplace <no-reply@test.local>',
+      dashboardUrl: 'http://localhost/',
+      receiptFor: (id) => receiptFacts(knex(), id),
+    });
     stops.push(() => ch.close());
     return ch;
   }
@@ -87,7 +92,8 @@ describeDb('deliveries beyond the tab', () => {
   }
 
   const book = async (client: Actor, provider: Actor) =>
-    (await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 135000 }).expect(201)).body.id as string;
+    (await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 135000 }).expect(201)).body
+      .id as string;
 
   async function notificationOf(actor: Actor, type: string) {
     const inbox = (await actor.get('/api/notifications').expect(200)).body;
@@ -157,7 +163,13 @@ describeDb('deliveries beyond the tab', () => {
     await d.runOnce(at(t0, 121));
     const pushes = pushService.to(endpoint);
     expect(pushes.map((p) => p.payload)).toEqual([
-      { title: `New booking request from Thandi ${n}`, body: expect.stringContaining('plumbing'), url: '/provider.html', notificationId: request.id, type: 'booking.created' },
+      {
+        title: `New booking request from Thandi ${n}`,
+        body: expect.stringContaining('plumbing'),
+        url: '/provider.html',
+        notificationId: request.id,
+        type: 'booking.created',
+      },
     ]);
     expect(pushes[0].headers.authorization).toContain(`k=${deps().config.vapid!.publicKey}`);
     expect(Number(pushes[0].headers.ttl)).toBeGreaterThan(0);
@@ -196,12 +208,18 @@ describeDb('deliveries beyond the tab', () => {
   it('quiet hours hold a request until the morning in the provider’s zone; an urgent cancellation goes at once', async () => {
     const { client, provider, endpoint } = await pair({ phone: '+27825550003' });
     // From an hour ago to three hours ahead, so whenever the test runs the request falls inside them.
-    const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Africa/Johannesburg', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date());
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Africa/Johannesburg', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(
+      new Date(),
+    );
     const nowMin = Number(local.find((p) => p.type === 'hour')!.value) * 60 + Number(local.find((p) => p.type === 'minute')!.value);
     const endMin = (nowMin + 180) % 1440;
     const clock = (min: number) => `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
     await provider
-      .put('/api/me/notification-preferences', { mutedTypes: [], quietHours: { start: clock((nowMin + 1440 - 60) % 1440), end: clock(endMin) }, timeZone: 'Africa/Johannesburg' })
+      .put('/api/me/notification-preferences', {
+        mutedTypes: [],
+        quietHours: { start: clock((nowMin + 1440 - 60) % 1440), end: clock(endMin) },
+        timeZone: 'Africa/Johannesburg',
+      })
       .expect(200);
     const id = await book(client, provider);
     const request = await notificationOf(provider, 'booking.created');
@@ -230,7 +248,15 @@ describeDb('deliveries beyond the tab', () => {
   it('preferences: a South African number is stored in E.164, a bad one is 400 and changes nothing; mutedTypes alone keeps the rest', async () => {
     const { provider } = await pair();
     const before = (await provider.get('/api/me/notification-preferences').expect(200)).body;
-    expect(before).toEqual({ mutedTypes: [], email: null, effectiveEmail: `dl-p${n}@example.co.za`, phone: null, timeZone: 'Africa/Johannesburg', quietHours: null, channels: {} });
+    expect(before).toEqual({
+      mutedTypes: [],
+      email: null,
+      effectiveEmail: `dl-p${n}@example.co.za`,
+      phone: null,
+      timeZone: 'Africa/Johannesburg',
+      quietHours: null,
+      channels: {},
+    });
     const set = await provider
       .put('/api/me/notification-preferences', {
         mutedTypes: ['booking.started'],
@@ -251,7 +277,15 @@ describeDb('deliveries beyond the tab', () => {
       channels: { 'booking.created': ['push', 'sms'] },
     };
     expect(set.body).toEqual(wanted);
-    for (const bad of [{ phone: '12345' }, { phone: '+1 555' }, { phone: 'call me' }, { timeZone: 'Mars/Olympus' }, { quietHours: { start: '25:00', end: '07:00' } }, { channels: { 'booking.created': ['pigeon'] } }, { email: 'not-an-email' }]) {
+    for (const bad of [
+      { phone: '12345' },
+      { phone: '+1 555' },
+      { phone: 'call me' },
+      { timeZone: 'Mars/Olympus' },
+      { quietHours: { start: '25:00', end: '07:00' } },
+      { channels: { 'booking.created': ['pigeon'] } },
+      { email: 'not-an-email' },
+    ]) {
       const res = await provider.put('/api/me/notification-preferences', { mutedTypes: [], ...bad });
       expect([res.status, res.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
     }
@@ -315,7 +349,9 @@ describeDb('deliveries beyond the tab', () => {
       const res = await u.post('/api/me/push-subscriptions', { endpoint, keys });
       expect([endpoint, res.status, res.body.error?.code]).toEqual([endpoint, 400, 'VALIDATION_FAILED']);
     }
-    expect((await u.post('/api/me/push-subscriptions', { endpoint: 'https://93.184.216.34/push/x', keys: { ...keys, p256dh: 'A'.repeat(87) } })).status).toBe(400);
+    expect((await u.post('/api/me/push-subscriptions', { endpoint: 'https://93.184.216.34/push/x', keys: { ...keys, p256dh: 'A'.repeat(87) } })).status).toBe(
+      400,
+    );
     expect(Number((await knex()('push_subscriptions').where({ user_id: u.sub }).count('* as c').first())!.c)).toBe(0);
 
     const { client, provider, endpoint } = await pair();
@@ -332,7 +368,8 @@ describeDb('deliveries beyond the tab', () => {
     const again = pushService.subscribe();
     await provider.post('/api/me/push-subscriptions', again).expect(201);
     await client.post('/api/me/push-subscriptions', again).expect(201);
-    const unsubscribe = (a: Actor) => supertest(m.srv.url).delete('/api/me/push-subscriptions').set('Authorization', `Bearer ${a.token}`).send({ endpoint: again.endpoint });
+    const unsubscribe = (a: Actor) =>
+      supertest(m.srv.url).delete('/api/me/push-subscriptions').set('Authorization', `Bearer ${a.token}`).send({ endpoint: again.endpoint });
     await unsubscribe(provider).expect(404);
     await unsubscribe(client).expect(204);
     await unsubscribe(client).expect(404);
@@ -349,9 +386,20 @@ describeDb('deliveries beyond the tab', () => {
     const first = dispatcher([email()]);
     await first.ingest();
     const now = new Date();
-    const claimed = (await claimDue(knex(), now, { limit: 500, leaseMs: 60_000, cancelledByReading: ['push', 'whatsapp', 'sms'] })).toSend.filter((x) => x.address === address);
+    const claimed = (await claimDue(knex(), now, { limit: 500, leaseMs: 60_000, cancelledByReading: ['push', 'whatsapp', 'sms'] })).toSend.filter(
+      (x) => x.address === address,
+    );
     expect(claimed).toHaveLength(1);
-    await email().send({ deliveryId: claimed[0].id, notificationId: claimed[0].notification_id, userId: claimed[0].user_id, type: claimed[0].type, title: claimed[0].title, body: claimed[0].body, data: claimed[0].data ?? {}, address });
+    await email().send({
+      deliveryId: claimed[0].id,
+      notificationId: claimed[0].notification_id,
+      userId: claimed[0].user_id,
+      type: claimed[0].type,
+      title: claimed[0].title,
+      body: claimed[0].body,
+      data: claimed[0].data ?? {},
+      address,
+    });
     expect(smtp.to(address)).toHaveLength(1);
 
     // Another instance (or this one restarted) before the lease ends: leaves it alone.
@@ -387,7 +435,9 @@ describeDb('deliveries beyond the tab', () => {
     await m.paystack.completeCharge(c2.reference);
     smtp.refuseNext(550);
     await d.runOnce(new Date());
-    const failed = await knex()('notification_deliveries').where({ address: await emailOf(c2.client), channel: 'email' }).first();
+    const failed = await knex()('notification_deliveries')
+      .where({ address: await emailOf(c2.client), channel: 'email' })
+      .first();
     expect(failed).toEqual(expect.objectContaining({ status: 'failed', error_code: 'SMTP_REJECTED' }));
   });
 });

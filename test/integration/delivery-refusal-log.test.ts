@@ -50,14 +50,28 @@ describeDb('refused sends in the log', () => {
     for (const e of endpoints) pushService.answer(e, 503);
     const mark = m.srv.logs.length;
     const refusedBefore = pushService.refused.length;
-    await m.user('refusal-live-ops', 'admin').post('/api/broadcasts', { title: 'Maintenance', body: 'Tonight', userIds: users.map((u) => u.sub) }).expect(202);
+    await m
+      .user('refusal-live-ops', 'admin')
+      .post('/api/broadcasts', { title: 'Maintenance', body: 'Tonight', userIds: users.map((u) => u.sub) })
+      .expect(202);
     await waitUntil('60 refused attempts', () => pushService.refused.length - refusedBefore >= 60, 20_000);
     for (const e of endpoints) pushService.answer(e, 201);
     const mine = () => pushService.received.filter((r) => endpoints.some((e) => e.endsWith(`/${r.subscriptionId}`)));
     await waitUntil('every push taken', () => mine().length === 10, 20_000);
     // The fake counts a push before it answers: the deliveries are recorded sent after the dispatcher hears back.
     const knex = m.srv.running.services.db.knex;
-    const sent = async () => Number((await knex('notification_deliveries').whereIn('user_id', users.map((u) => u.sub)).where({ channel: 'push', status: 'sent' }).count<{ n: string }[]>({ n: '*' }))[0].n);
+    const sent = async () =>
+      Number(
+        (
+          await knex('notification_deliveries')
+            .whereIn(
+              'user_id',
+              users.map((u) => u.sub),
+            )
+            .where({ channel: 'push', status: 'sent' })
+            .count<{ n: string }[]>({ n: '*' })
+        )[0].n,
+      );
     await waitUntil('every push recorded sent', async () => (await sent()) === 10, 20_000);
 
     const refused = pushService.refused.length - refusedBefore;
@@ -83,7 +97,15 @@ describeDb('refused sends in the log', () => {
       .returning(['id', 'user_id']);
     const ids = inserted.map((r) => String(r.id));
     await knex('notification_deliveries').insert(
-      inserted.map((r) => ({ notification_id: r.id, user_id: r.user_id, channel: 'push', status: 'queued', address: r.user_id, notified_at: notifiedAt, due_at: notifiedAt })),
+      inserted.map((r) => ({
+        notification_id: r.id,
+        user_id: r.user_id,
+        channel: 'push',
+        status: 'queued',
+        address: r.user_id,
+        notified_at: notifiedAt,
+        due_at: notifiedAt,
+      })),
     );
     const push = new PushChannel(knex, { vapid: { subject: deps.config.VAPID_SUBJECT, ...deps.config.vapid! }, timeoutMs: 2_000 }, deps.logger);
     const d = new Dispatcher(knex, new Map([['push', push]]), () => false, deps.telemetry, deps.logger, {
@@ -114,7 +136,9 @@ describeDb('refused sends in the log', () => {
       ['CHANNEL_REFUSING', 8],
       ['CHANNEL_RECOVERED', 40],
     ]);
-    expect(lines.slice(1, 5).map((l) => [l.lastCode, l.waiting, l.oldestWaitingSince])).toEqual(lines.slice(1, 5).map(() => ['PUSH_DEFERRED', 8, notifiedAt.toISOString()]));
+    expect(lines.slice(1, 5).map((l) => [l.lastCode, l.waiting, l.oldestWaitingSince])).toEqual(
+      lines.slice(1, 5).map(() => ['PUSH_DEFERRED', 8, notifiedAt.toISOString()]),
+    );
     expect(lines[5]).toEqual(expect.objectContaining({ refusingForS: 930, waiting: 8 }));
     for (const l of logsFrom(mark).filter((x) => x.level >= 40)) expect(l.code).toEqual(expect.any(String));
     const rows = await knex('notification_deliveries').whereIn('notification_id', ids).select('status', 'attempts');

@@ -24,7 +24,13 @@ describeDb('demo mode', () => {
     }
     expect(new Set(res.body.users.map((u: { role: string }) => u.role))).toEqual(new Set(['client', 'provider', 'admin']));
     // Each recipient code in the database is one the running fake knows, so transfers can go out.
-    const rows = await srv.running.services.db.knex('users').whereIn('id', providers.map((p: { id: string }) => p.id)).select('payout_recipient_code');
+    const rows = await srv.running.services.db
+      .knex('users')
+      .whereIn(
+        'id',
+        providers.map((p: { id: string }) => p.id),
+      )
+      .select('payout_recipient_code');
     for (const r of rows) expect(srv.running.demoPaystack!.fake.recipient(r.payout_recipient_code)).toBeDefined();
   });
 

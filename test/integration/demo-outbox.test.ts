@@ -76,7 +76,9 @@ describeDb('the demo outbox', () => {
     const notice = await siphosNotice(sipho, bookingId);
     expect(push!.text).toBe(notice.body);
     // Where it went, as the app shows it: the same deliveries the outbox saw arrive.
-    await waitUntil('the WhatsApp delivery marked delivered', async () => (await siphosNotice(sipho, bookingId)).deliveries.some((d: any) => d.channel === 'whatsapp' && d.status === 'delivered'));
+    await waitUntil('the WhatsApp delivery marked delivered', async () =>
+      (await siphosNotice(sipho, bookingId)).deliveries.some((d: any) => d.channel === 'whatsapp' && d.status === 'delivered'),
+    );
     const deliveries = (await siphosNotice(sipho, bookingId)).deliveries;
     expect(deliveries).toEqual(
       expect.arrayContaining([
@@ -117,7 +119,7 @@ describeDb('the demo outbox', () => {
     await srv.running.demoPaystack!.fake.completeCharge(pay.body.reference);
 
     const email = await waitUntil(
-      "an email to Thandi",
+      'an email to Thandi',
       async () => newer(await outbox(), since).find((m) => m.channel === 'email' && m.to === THANDI.email),
       15_000,
       100,
@@ -131,7 +133,12 @@ describeDb('the demo outbox', () => {
   it('a reset empties the outbox with the rest of the demo', async () => {
     // Escalations of the tests above still due would arrive after the reset: let them finish first.
     const knex = srv.running.services.db.knex;
-    await waitUntil('no delivery queued or sending', async () => Number((await knex('notification_deliveries').whereIn('status', ['queued', 'sending']).count<{ n: string }[]>({ n: '*' }))[0].n) === 0, 20_000, 100);
+    await waitUntil(
+      'no delivery queued or sending',
+      async () => Number((await knex('notification_deliveries').whereIn('status', ['queued', 'sending']).count<{ n: string }[]>({ n: '*' }))[0].n) === 0,
+      20_000,
+      100,
+    );
     await srv.running.services.dispatcher.idle();
     expect((await outbox()).length).toBeGreaterThan(0);
     await request(srv.url).post('/api/demo/reset').send({ confirm: 'reset' }).expect(200);
@@ -145,7 +152,13 @@ describeDb('the demo outbox', () => {
   });
 
   it('uses configured providers instead of its fakes', async () => {
-    const configured = await startTestServer({ DEMO_MODE: '1', SMTP_URL: 'smtp://127.0.0.1:9', TWILIO_ACCOUNT_SID: `AC${'ab'.repeat(16)}`, TWILIO_AUTH_TOKEN: 'a-configured-twilio-token', TWILIO_SMS_FROM: '+27870000001' });
+    const configured = await startTestServer({
+      DEMO_MODE: '1',
+      SMTP_URL: 'smtp://127.0.0.1:9',
+      TWILIO_ACCOUNT_SID: `AC${'ab'.repeat(16)}`,
+      TWILIO_AUTH_TOKEN: 'a-configured-twilio-token',
+      TWILIO_SMS_FROM: '+27870000001',
+    });
     try {
       const c = configured.running.demoChannels!;
       expect([c.smtp, c.twilio]).toEqual([null, null]);

@@ -19,8 +19,7 @@ describeDb('card disputes freeze the payout', () => {
     return c;
   }
 
-  const dispute = (event: string, reference: string, extra: object = {}) =>
-    postCardDispute(m, event, { id: 358950 + n, reference, amount: 250000 }, extra);
+  const dispute = (event: string, reference: string, extra: object = {}) => postCardDispute(m, event, { id: 358950 + n, reference, amount: 250000 }, extra);
 
   it('freezes the payout, tells the client, the provider and admins, and releases it when the merchant wins', async () => {
     const c = await completed();
@@ -56,7 +55,7 @@ describeDb('card disputes freeze the payout', () => {
     expect((await knex()('payments').where({ id: payment.id }).first()).status).toBe('ESCROW');
 
     await dispute('charge.dispute.resolve', c.reference, { resolution: 'auto-accepted' });
-    expect((await knex()('payments').where({ id: payment.id }).first())).toEqual(expect.objectContaining({ status: 'REFUNDED', disputed_at: null }));
+    expect(await knex()('payments').where({ id: payment.id }).first()).toEqual(expect.objectContaining({ status: 'REFUNDED', disputed_at: null }));
     const opened = await knex()('events').where({ type: 'payment.dispute_opened' }).whereRaw(`payload->>'reference' = ?`, [c.reference]);
     expect(opened).toHaveLength(1);
     expect((await c.client.get('/api/notifications')).body.notifications[0].body).toContain('R2,500.00');

@@ -17,7 +17,9 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
   const queue = async (): Promise<Item[]> => (await ops.get('/api/ops/attention').expect(200)).body.items;
   const casesOf = async (bookingId: string) => (await queue()).filter((i) => i.bookingId === bookingId).map((i) => i.reason);
   const alertsFor = async (bookingId: string) =>
-    (await knex()('events').where({ type: 'ops.attention' }).whereRaw(`payload->>'bookingId' = ?`, [bookingId])).map((e: { payload: { item: Item } }) => e.payload.item.reason);
+    (await knex()('events').where({ type: 'ops.attention' }).whereRaw(`payload->>'bookingId' = ?`, [bookingId])).map(
+      (e: { payload: { item: Item } }) => e.payload.item.reason,
+    );
   const paid = async (prefix: string, amount = 50_000): Promise<ConfirmedBooking> => {
     const c = await m.confirmedBookingWithPayment({ prefix, amount });
     await m.paystack.completeCharge(c.reference);
@@ -105,7 +107,9 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
     const noAccount = m.user('att-noacct-p', 'provider');
     await noAccount.get('/api/me').expect(200);
     const client = m.user('att-noacct-c', 'client', { email: 'noacct@example.co.za' });
-    const b = await client.post('/api/bookings', { providerId: noAccount.sub, service: 's', scheduledFor: new Date(Date.now() + HOUR).toISOString(), amount: 20_000 }).expect(201);
+    const b = await client
+      .post('/api/bookings', { providerId: noAccount.sub, service: 's', scheduledFor: new Date(Date.now() + HOUR).toISOString(), amount: 20_000 })
+      .expect(201);
     await noAccount.post(`/api/bookings/${b.body.id}/accept`).expect(200);
     const pay = await client.post(`/api/bookings/${b.body.id}/payment`).expect(200);
     await m.paystack.completeCharge(pay.body.reference);
@@ -127,21 +131,33 @@ describeDb('escrow: the attention queue and the operators’ actions', () => {
     expect(payout).toEqual(expect.objectContaining({ status: 'PROCESSING', reason: 'OTP_REQUIRED' }));
     expect(await casesOf(c.id)).toEqual(['OTP_REQUIRED']);
     // The reconciler sees a transfer waiting for its OTP: not final, nothing sent again.
-    await knex()('payouts').where({ id: payout.id }).update({ updated_at: new Date(Date.now() - 2 * HOUR) });
+    await knex()('payouts')
+      .where({ id: payout.id })
+      .update({ updated_at: new Date(Date.now() - 2 * HOUR) });
     await m.srv.running.services.reconciler!.runOnce();
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
-    expect(m.paystack.requests.filter((r) => r.method === 'POST' && r.path === '/transfer' && (r.body as { reference: string }).reference === payout.reference)).toHaveLength(1);
+    expect(
+      m.paystack.requests.filter((r) => r.method === 'POST' && r.path === '/transfer' && (r.body as { reference: string }).reference === payout.reference),
+    ).toHaveLength(1);
   });
 
   it('cases that only time creates: a card dispute open too long, escrow held past the booking time with the work not done', async () => {
     const dispute = await paid('att-card');
-    await postCardDispute(m, 'charge.dispute.create', { id: 77_000 + Number(dispute.id), reference: dispute.reference, amount: m.paystack.transaction(dispute.reference)!.amount });
+    await postCardDispute(m, 'charge.dispute.create', {
+      id: 77_000 + Number(dispute.id),
+      reference: dispute.reference,
+      amount: m.paystack.transaction(dispute.reference)!.amount,
+    });
     const stalled = await paid('att-stall');
     expect(await casesOf(dispute.id)).toEqual([]);
     expect(await casesOf(stalled.id)).toEqual([]);
 
-    await knex()('payments').where({ reference: dispute.reference }).update({ disputed_at: new Date(Date.now() - 8 * 24 * HOUR) });
-    await knex()('bookings').where({ id: stalled.id }).update({ scheduled_for: new Date(Date.now() - 49 * HOUR) });
+    await knex()('payments')
+      .where({ reference: dispute.reference })
+      .update({ disputed_at: new Date(Date.now() - 8 * 24 * HOUR) });
+    await knex()('bookings')
+      .where({ id: stalled.id })
+      .update({ scheduled_for: new Date(Date.now() - 49 * HOUR) });
     expect(await casesOf(dispute.id)).toEqual(['CARD_DISPUTE']);
     expect(await casesOf(stalled.id)).toEqual(['STALLED_WORK']);
     const attention = m.srv.running.services.attention;

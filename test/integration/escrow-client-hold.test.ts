@@ -24,7 +24,9 @@ describeDb('escrow: the client can hold money for work not done', () => {
     expect(early.body.error.code).toBe('TOO_EARLY');
     expect(Date.parse(early.body.error.details.earliestStart)).toBeGreaterThan(Date.now() + 59 * 24 * HOUR);
     expect((await knex()('bookings').where({ id: c.id }).first()).status).toBe('CONFIRMED');
-    await knex()('bookings').where({ id: c.id }).update({ scheduled_for: new Date(Date.now() + 110 * 60_000) });
+    await knex()('bookings')
+      .where({ id: c.id })
+      .update({ scheduled_for: new Date(Date.now() + 110 * 60_000) });
     await c.provider.post(`/api/bookings/${c.id}/start`).expect(200);
   });
 

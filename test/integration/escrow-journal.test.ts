@@ -130,7 +130,8 @@ describeDb('escrow: the double-entry journal', () => {
   it('records a card dispute lost after the payout went out as a chargeback loss, and raises it', async () => {
     const c = await released('jr-chargeback', 40_000);
     await m.paystack.settleTransfer(c.payoutReference, 'success');
-    const dispute = (event: string, extra: object = {}) => postCardDispute(m, event, { id: 55_000 + Number(c.id), reference: c.reference, amount: 40_000 }, extra);
+    const dispute = (event: string, extra: object = {}) =>
+      postCardDispute(m, event, { id: 55_000 + Number(c.id), reference: c.reference, amount: 40_000 }, extra);
     await dispute('charge.dispute.create');
     await dispute('charge.dispute.resolve', { resolution: 'auto-accepted' });
     const payment = await paymentOf(c.reference);
@@ -157,7 +158,15 @@ describeDb('escrow: the double-entry journal', () => {
     await ops.post(`/api/payouts/${payout.id}/retry`).expect(200);
     const retried = await knex()('payouts').where({ id: payout.id }).first();
     await m.paystack.settleTransfer(retried.reference, 'success');
-    expect(await entriesOf(f.paymentId)).toEqual(['charge_received', 'paystack_fee', 'escrow_released', 'payout_sent', 'payout_failed', 'payout_sent', 'payout_completed']);
+    expect(await entriesOf(f.paymentId)).toEqual([
+      'charge_received',
+      'paystack_fee',
+      'escrow_released',
+      'payout_sent',
+      'payout_failed',
+      'payout_sent',
+      'payout_completed',
+    ]);
     expect((await journal()).mismatches).toEqual([]);
   });
 });

@@ -19,8 +19,7 @@ describeDb('escrow: partial refunds and partial disputes', () => {
   const knex = () => m.srv.db.database.knex;
   const paymentOf = (reference: string) => knex()('payments').where({ reference }).first();
   const payoutOf = (bookingId: string) => knex()('payouts').where({ booking_id: bookingId }).first();
-  const eventsOf = (type: string, bookingId: string) =>
-    knex()('events').where({ type }).whereRaw(`payload->>'bookingId' = ?`, [bookingId]).orderBy('id');
+  const eventsOf = (type: string, bookingId: string) => knex()('events').where({ type }).whereRaw(`payload->>'bookingId' = ?`, [bookingId]).orderBy('id');
 
   /** Paid (R1,000.00 in escrow), started and completed; the client has not confirmed. */
   async function completed(prefix: string): Promise<ConfirmedBooking> {
@@ -31,8 +30,7 @@ describeDb('escrow: partial refunds and partial disputes', () => {
     return c;
   }
 
-  const dispute = (event: string, reference: string, extra: object = {}) =>
-    postCardDispute(m, event, { id: 770000 + n, reference, amount: 100_000 }, extra);
+  const dispute = (event: string, reference: string, extra: object = {}) => postCardDispute(m, event, { id: 770000 + n, reference, amount: 100_000 }, extra);
 
   /** A refund made outside our API, in Paystack's dashboard (here: the fake's own endpoint). */
   const dashboardRefund = (reference: string, amount: number) =>

@@ -162,6 +162,8 @@ describeDb('escrow: money that waits on Paystack is always moved', () => {
     const counts = await reconciler().runOnce();
     expect(counts.settled).toBe(0);
     expect((await knex()('payouts').where({ id: payout.id }).first()).check_attempts).toBe(0);
-    expect(m.paystack.requests.some((r) => r.method === 'POST' && r.path === '/transfer' && (r.body as { reference: string }).reference === payout.reference)).toBe(false);
+    expect(
+      m.paystack.requests.some((r) => r.method === 'POST' && r.path === '/transfer' && (r.body as { reference: string }).reference === payout.reference),
+    ).toBe(false);
   });
 });

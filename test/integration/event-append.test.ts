@@ -64,8 +64,7 @@ describeDb('the committing instance dispatching its own events', () => {
     const delivered: string[] = [];
     const relay = new OutboxRelay(knex, (events) => delivered.push(...events.map((e) => e.id)), srv.running.services.logger, 60_000);
     await relay.start();
-    const commit = (audience: NewEvent['audience']) =>
-      knex.transaction((trx) => appendEvents(trx, [{ type: 'test.event', audience, payload: {} }]));
+    const commit = (audience: NewEvent['audience']) => knex.transaction((trx) => appendEvents(trx, [{ type: 'test.event', audience, payload: {} }]));
     const [fanOut] = await commit(['all']);
     const [personal] = await commit(['user:overtaker']);
     relay.offer([fanOut]);

@@ -33,10 +33,7 @@ interface Answer {
 }
 
 /** One request (JSON when it has a body), optionally from a chosen loopback source address. */
-async function call(
-  baseUrl: string,
-  o: { method?: string; path: string; headers?: Record<string, string>; body?: string; from?: string },
-): Promise<Answer> {
+async function call(baseUrl: string, o: { method?: string; path: string; headers?: Record<string, string>; body?: string; from?: string }): Promise<Answer> {
   const headers = { ...(o.body === undefined ? {} : { 'Content-Type': 'application/json' }), ...o.headers };
   const res = await send(baseUrl, { method: o.method ?? 'GET', path: o.path, headers, body: o.body, from: o.from });
   return { status: res.status, headers: res.headers, body: res.json, text: res.text };
@@ -167,7 +164,8 @@ describeDb('hostile abuse: the failed-auth limit behind a proxy, and what it cou
   it('never counts AUTH_EXPIRED (nor answers it 429), but counts bad tickets and bad webhook signatures', async () => {
     const expired = signed({ sub: 'sleepy', role: 'client', iat: nowSec() - 7200, exp: nowSec() - 3600 });
     // Ten expired tokens: still 401 AUTH_EXPIRED each, and the address's budget is intact.
-    for (let i = 0; i < 10; i++) expect(codeOf(await call(m.srv.url, { path: '/api/me', from: '127.0.0.5', headers: bearer(expired) }))).toBe('401 AUTH_EXPIRED');
+    for (let i = 0; i < 10; i++)
+      expect(codeOf(await call(m.srv.url, { path: '/api/me', from: '127.0.0.5', headers: bearer(expired) }))).toBe('401 AUTH_EXPIRED');
     const tickets = [];
     for (let i = 0; i < 4; i++) tickets.push(codeOf(await call(m.srv.url, { path: `/api/events/stream?ticket=${'A'.repeat(43)}`, from: '127.0.0.5' })));
     expect(tickets).toEqual(['401 AUTH_INVALID', '401 AUTH_INVALID', '401 AUTH_INVALID', '429 RATE_LIMITED']);
@@ -178,12 +176,26 @@ describeDb('hostile abuse: the failed-auth limit behind a proxy, and what it cou
     const hooks = [];
     for (let i = 0; i < 4; i++) {
       hooks.push(
-        codeOf(await call(m.srv.url, { method: 'POST', path: '/api/webhooks/paystack', from: '127.0.0.6', body, headers: { 'x-paystack-signature': signPaystackBody(body, 'wrong-key-0123456789') } })),
+        codeOf(
+          await call(m.srv.url, {
+            method: 'POST',
+            path: '/api/webhooks/paystack',
+            from: '127.0.0.6',
+            body,
+            headers: { 'x-paystack-signature': signPaystackBody(body, 'wrong-key-0123456789') },
+          }),
+        ),
       );
     }
     expect(hooks).toEqual(['401 WEBHOOK_SIGNATURE_INVALID', '401 WEBHOOK_SIGNATURE_INVALID', '401 WEBHOOK_SIGNATURE_INVALID', '429 RATE_LIMITED']);
     // Paystack's own, correctly signed, from that address: not a guess, so not refused.
-    const ok = await call(m.srv.url, { method: 'POST', path: '/api/webhooks/paystack', from: '127.0.0.6', body, headers: { 'x-paystack-signature': signPaystackBody(body, PAYSTACK_TEST_KEY) } });
+    const ok = await call(m.srv.url, {
+      method: 'POST',
+      path: '/api/webhooks/paystack',
+      from: '127.0.0.6',
+      body,
+      headers: { 'x-paystack-signature': signPaystackBody(body, PAYSTACK_TEST_KEY) },
+    });
     expect(ok.status).toBe(200);
   });
 });
@@ -259,7 +271,11 @@ describeDb('hostile abuse: per-user limits on writes, bookings and tickets', () 
     const ticket: string = minted.body.ticket;
     expect(ticket).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const rows = await everyRowAsText(m.srv.db.database.knex);
-    expect(Object.entries(rows).filter(([, text]) => text.includes(ticket)).map(([t]) => t)).toEqual([]);
+    expect(
+      Object.entries(rows)
+        .filter(([, text]) => text.includes(ticket))
+        .map(([t]) => t),
+    ).toEqual([]);
     expect(await m.srv.db.database.knex('idempotency_keys').where({ key })).toEqual([]);
     // The same key again mints another ticket, not a replay of the first.
     const again = await u.post('/api/events/tickets', {}).set('Idempotency-Key', key).expect(201);
@@ -364,7 +380,11 @@ describeDb('hostile abuse: demo mode only for this machine', () => {
   it('refuses to start, with exit 1 and the reason, when demo mode would listen beyond loopback, whatever NODE_ENV is', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-host-'));
     try {
-      const envs: Array<Record<string, string>> = [{ HOST: '0.0.0.0' }, { HOST: '0.0.0.0', NODE_ENV: 'test', DEMO_MODE: '1' }, { HOST: '192.0.2.10', DEMO_MODE: '1' }];
+      const envs: Array<Record<string, string>> = [
+        { HOST: '0.0.0.0' },
+        { HOST: '0.0.0.0', NODE_ENV: 'test', DEMO_MODE: '1' },
+        { HOST: '192.0.2.10', DEMO_MODE: '1' },
+      ];
       for (const env of envs) {
         const child = spawnServer({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env });
         try {

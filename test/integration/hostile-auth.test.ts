@@ -57,9 +57,22 @@ const badTokens: fc.Arbitrary<BadToken> = fc.oneof(
   fc.constant<BadToken>({ what: 'none', expect: expectCode('AUTH_REQUIRED') }),
   fc
     .oneof(
-      fc.constantFrom('Token abc', 'Bearer', 'Bearer ', 'bearer abc', 'BEARER abc', 'Basic dXNlcjpwYXNz', 'Bearer a b', 'Bearer a,b', 'Bearer "abc"', 'Bearer a\tb'),
-      // eslint-disable-next-line no-control-regex -- control characters are what the filter keeps out
-      fc.string({ maxLength: 60, unit: 'binary-ascii' }).filter((s) => !/^\s*Bearer [A-Za-z0-9_\-.=]+\s*$/.test(s) && s.trim() !== '' && !/[\x00-\x08\x0a-\x1f\x7f]/.test(s)),
+      fc.constantFrom(
+        'Token abc',
+        'Bearer',
+        'Bearer ',
+        'bearer abc',
+        'BEARER abc',
+        'Basic dXNlcjpwYXNz',
+        'Bearer a b',
+        'Bearer a,b',
+        'Bearer "abc"',
+        'Bearer a\tb',
+      ),
+      fc
+        .string({ maxLength: 60, unit: 'binary-ascii' })
+        // eslint-disable-next-line no-control-regex -- control characters are what the filter keeps out
+        .filter((s) => !/^\s*Bearer [A-Za-z0-9_\-.=]+\s*$/.test(s) && s.trim() !== '' && !/[\x00-\x08\x0a-\x1f\x7f]/.test(s)),
     )
     .map((h): BadToken => ({ what: 'malformed header', authorization: h, expect: expectCode('AUTH_INVALID') })),
   fc.stringMatching(/^[A-Za-z0-9_\-.=]{1,400}$/).map((t): BadToken => ({ what: 'garbage', authorization: `Bearer ${t}`, expect: expectCode('AUTH_INVALID') })),
@@ -73,11 +86,16 @@ const badTokens: fc.Arbitrary<BadToken> = fc.oneof(
     authorization: `Bearer ${b64({ alg, typ: 'JWT' })}.${b64({ ...c, exp: now() + 600 })}`,
     expect: expectCode('AUTH_INVALID'),
   })),
-  fc.tuple(goodClaims, fc.string({ minLength: 1, maxLength: 64 }).filter((s) => s !== TEST_JWT_SECRET)).map(([c, secret]): BadToken => ({
-    what: 'wrong secret',
-    authorization: `Bearer ${token(HS256, { ...c, exp: now() + 600 }, secret)}`,
-    expect: expectCode('AUTH_INVALID'),
-  })),
+  fc
+    .tuple(
+      goodClaims,
+      fc.string({ minLength: 1, maxLength: 64 }).filter((s) => s !== TEST_JWT_SECRET),
+    )
+    .map(([c, secret]): BadToken => ({
+      what: 'wrong secret',
+      authorization: `Bearer ${token(HS256, { ...c, exp: now() + 600 }, secret)}`,
+      expect: expectCode('AUTH_INVALID'),
+    })),
   fc.tuple(goodClaims, fc.constantFrom(['HS384', 'sha384'] as const, ['HS512', 'sha512'] as const)).map(([c, [alg, h]]): BadToken => ({
     what: `${alg} with our secret`,
     authorization: `Bearer ${token({ alg, typ: 'JWT' }, { ...c, exp: now() + 600 }, TEST_JWT_SECRET, h)}`,
@@ -98,8 +116,18 @@ const badTokens: fc.Arbitrary<BadToken> = fc.oneof(
     .tuple(
       goodClaims,
       fc.oneof(
-        fc.record({ role: fc.oneof(fc.string({ maxLength: 10 }).filter((r) => !['client', 'provider', 'admin'].includes(r)), fc.constantFrom('Admin', 'ADMIN', 'root', 'admin ', ['admin'], { admin: true }, null, 1)) }),
-        fc.record({ sub: fc.oneof(fc.constantFrom('', ' ', 'a b', "x' OR '1'='1", 'x'.repeat(129), 'ü', 'user/other', null, 42), fc.string({ minLength: 1, maxLength: 20 }).filter((s) => /[^A-Za-z0-9._:@-]/.test(s))) }),
+        fc.record({
+          role: fc.oneof(
+            fc.string({ maxLength: 10 }).filter((r) => !['client', 'provider', 'admin'].includes(r)),
+            fc.constantFrom('Admin', 'ADMIN', 'root', 'admin ', ['admin'], { admin: true }, null, 1),
+          ),
+        }),
+        fc.record({
+          sub: fc.oneof(
+            fc.constantFrom('', ' ', 'a b', "x' OR '1'='1", 'x'.repeat(129), 'ü', 'user/other', null, 42),
+            fc.string({ minLength: 1, maxLength: 20 }).filter((s) => /[^A-Za-z0-9._:@-]/.test(s)),
+          ),
+        }),
         fc.constantFrom({ role: undefined }, { sub: undefined }),
         fc.record({ exp: fc.constantFrom('never', null, '9999999999', [1], {}, true) }),
         fc.record({ name: fc.constantFrom('\u0000', 'a\u0000b', 'x'.repeat(201)) }),
@@ -115,7 +143,11 @@ const badTokens: fc.Arbitrary<BadToken> = fc.oneof(
   fc.constantFrom<Role>('client', 'provider').map((role): BadToken => {
     const t = jwt.sign({ sub: 'ha-tampered', role }, TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 });
     const [h, , s] = t.split('.');
-    return { what: 'tampered', authorization: `Bearer ${h}.${b64({ sub: 'ha-tampered', role: 'admin', exp: now() + 600 })}.${s}`, expect: expectCode('AUTH_INVALID') };
+    return {
+      what: 'tampered',
+      authorization: `Bearer ${h}.${b64({ sub: 'ha-tampered', role: 'admin', exp: now() + 600 })}.${s}`,
+      expect: expectCode('AUTH_INVALID'),
+    };
   }),
 );
 
@@ -209,12 +241,22 @@ describeDb('hostile authentication: bad tokens, wrong roles and other people’s
       .filter((r) => r.target === 'booking' || r.target === 'notification')
       // Only where the actor's role may call the route at all; an admin-only route is a wrong role (403), above.
       .flatMap((r) =>
-        ([['client', w.otherClient], ['provider', w.otherProvider]] as const).filter(([role]) => r.roles.includes(role)).map(([, actor]) => ({ r, actor })),
+        (
+          [
+            ['client', w.otherClient],
+            ['provider', w.otherProvider],
+          ] as const
+        )
+          .filter(([role]) => r.roles.includes(role))
+          .map(([, actor]) => ({ r, actor })),
       );
     await refuseAll(
       'other users’ things',
       fc.constantFrom(...cases).chain(({ r, actor }) =>
-        request(r, `Bearer ${actor.token}`, r.target === 'notification' ? w.providerNotificationId : undefined).map((req) => ({ req, expect: expectCode('NOT_FOUND') })),
+        request(r, `Bearer ${actor.token}`, r.target === 'notification' ? w.providerNotificationId : undefined).map((req) => ({
+          req,
+          expect: expectCode('NOT_FOUND'),
+        })),
       ),
     );
   });
@@ -230,10 +272,16 @@ describeDb('hostile authentication: bad tokens, wrong roles and other people’s
     const ahead = fc.integer({ min: 1, max: 400 * 365 * 86_400 }).map((s) => now() + s);
     const claims = fc.record(
       {
-        sub: fc.oneof(goodClaims.map((c) => c.sub), claimValue),
+        sub: fc.oneof(
+          goodClaims.map((c) => c.sub),
+          claimValue,
+        ),
         role: fc.oneof(fc.constantFrom<Role>('client', 'provider', 'admin'), claimValue),
         exp: fc.oneof(ahead, claimValue),
-        iat: fc.oneof(fc.integer({ min: -400 * 365 * 86_400, max: 400 * 365 * 86_400 }).map((s) => now() + s), claimValue),
+        iat: fc.oneof(
+          fc.integer({ min: -400 * 365 * 86_400, max: 400 * 365 * 86_400 }).map((s) => now() + s),
+          claimValue,
+        ),
         nbf: claimValue,
         iss: claimValue,
         aud: claimValue,
@@ -245,7 +293,9 @@ describeDb('hostile authentication: bad tokens, wrong roles and other people’s
     const tickets = authed().find((r) => r.path === '/api/events/tickets')!;
     await fc.assert(
       fc.asyncProperty(
-        fc.tuple(fc.constantFrom(...authed().filter((r) => !r.stream)), claims).chain(([r, c]) => request(r, `Bearer ${token(HS256, c)}`).map((req) => ({ req, c }))),
+        fc
+          .tuple(fc.constantFrom(...authed().filter((r) => !r.stream)), claims)
+          .chain(([r, c]) => request(r, `Bearer ${token(HS256, c)}`).map((req) => ({ req, c }))),
         async ({ req, c }) => {
           const res = await send(m.srv.url, req);
           tally.add('claim sets');

@@ -105,16 +105,15 @@ const SQLISH = [
   '1; DROP TABLE bookings; --',
   "'; DELETE FROM payments WHERE ''='",
   '1 UNION SELECT id, role FROM users',
-  "$$; SELECT pg_sleep(5); $$",
+  '$$; SELECT pg_sleep(5); $$',
   '") OR ("1"="1',
   "admin'--",
   '%27%20OR%201=1',
   '\\x27 OR 1=1',
-  "1)) OR EXISTS(SELECT 1 FROM users)--",
+  '1)) OR EXISTS(SELECT 1 FROM users)--',
 ];
 
-const insertAt = (base: string, piece: string) =>
-  fc.nat({ max: base.length }).map((i) => base.slice(0, i) + piece + base.slice(i));
+const insertAt = (base: string, piece: string) => fc.nat({ max: base.length }).map((i) => base.slice(0, i) + piece + base.slice(i));
 
 /** A string field's value made invalid by one of: weird unicode (constrained), unstorable (any). */
 function unicodeDefect(f: Field): fc.Arbitrary<string> {
@@ -124,10 +123,12 @@ function unicodeDefect(f: Field): fc.Arbitrary<string> {
 
 function hugeString(f: Field): fc.Arbitrary<string> {
   const max = f.kind === 'text' || f.kind === 'token' ? f.max : 320;
-  return fc
-    .tuple(fc.constantFrom('x', 'é', '€', '😀', 'ab', '9'), fc.integer({ min: max + 1, max: max + 3000 }))
-    // Limits count code points (zod 4's max), so an emoji is one.
-    .map(([unit, n]) => unit.repeat(Math.ceil(n / [...unit].length)));
+  return (
+    fc
+      .tuple(fc.constantFrom('x', 'é', '€', '😀', 'ab', '9'), fc.integer({ min: max + 1, max: max + 3000 }))
+      // Limits count code points (zod 4's max), so an emoji is one.
+      .map(([unit, n]) => unit.repeat(Math.ceil(n / [...unit].length)))
+  );
 }
 
 function badNumber(f: Extract<Field, { kind: 'int' }>): fc.Arbitrary<string> {
@@ -185,9 +186,9 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
         .filter(([n, f]) => filter(f, n, r.body))
         .map(([n]) => ({ r, name: n })),
     );
-    return fc.constantFrom(...candidates).chain(({ r, name }) =>
-      fc.record({ r: fc.constant(r), name: fc.constant(name), req: base(r), valid: validOf(r.body, world()) }),
-    );
+    return fc
+      .constantFrom(...candidates)
+      .chain(({ r, name }) => fc.record({ r: fc.constant(r), name: fc.constant(name), req: base(r), valid: validOf(r.body, world()) }));
   }
 
   const bodyCase = (x: { r: CatalogRoute; req: RawRequest }, body: string, exp?: Expected): fc.Arbitrary<Case> =>
@@ -208,7 +209,9 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
         const after = await fingerprint(knex(), ['idempotency_keys']);
         const changed = Object.keys(after).filter((t) => JSON.stringify(after[t]) !== JSON.stringify(before[t]));
         if (changed.length) {
-          throw new Error(`the database changed (${changed.join(', ')}) after ${req.method} ${req.path} -> ${res.status} with body ${String(req.body).slice(0, 300)}`);
+          throw new Error(
+            `the database changed (${changed.join(', ')}) after ${req.method} ${req.path} -> ${res.status} with body ${String(req.body).slice(0, 300)}`,
+          );
         }
       }),
       { numRuns, verbose: process.env.HOSTILE_DEBUG ? 2 : 0 },
@@ -348,7 +351,9 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
     await refuseAll(
       'numbers',
       pickField((f) => f.kind === 'int').chain((x) =>
-        badNumber((x.r.body as Shape).fields[x.name] as Extract<Field, { kind: 'int' }>).chain((n) => bodyCase(x, stringify({ ...x.valid, [x.name]: rawNumber(n) }))),
+        badNumber((x.r.body as Shape).fields[x.name] as Extract<Field, { kind: 'int' }>).chain((n) =>
+          bodyCase(x, stringify({ ...x.valid, [x.name]: rawNumber(n) })),
+        ),
       ),
     );
   });
@@ -371,8 +376,26 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
       .oneof(
         fc.string({ minLength: 1, maxLength: 200 }),
         fc.string({ minLength: 1, maxLength: 50, unit: 'binary' }),
-        fc.jsonValue().map((v) => JSON.stringify(v)).chain((s) => fc.nat({ max: Math.max(0, s.length - 1) }).map((i) => s.slice(0, i))),
-        fc.constantFrom("{'a': 1}", '{"a": 1,}', 'NaN', '{"a": undefined}', '<xml/>', 'title=x&body=y', '{"a":1}{"b":2}', '\u0000', '"str"', '123', 'null', 'true', '  ', '[1,]'),
+        fc
+          .jsonValue()
+          .map((v) => JSON.stringify(v))
+          .chain((s) => fc.nat({ max: Math.max(0, s.length - 1) }).map((i) => s.slice(0, i))),
+        fc.constantFrom(
+          "{'a': 1}",
+          '{"a": 1,}',
+          'NaN',
+          '{"a": undefined}',
+          '<xml/>',
+          'title=x&body=y',
+          '{"a":1}{"b":2}',
+          '\u0000',
+          '"str"',
+          '123',
+          'null',
+          'true',
+          '  ',
+          '[1,]',
+        ),
       )
       .filter((s) => {
         try {
@@ -385,7 +408,9 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
       });
     await refuseAll(
       'non-JSON bodies',
-      fc.constantFrom(...withBodies()).chain((r) => fc.record({ r: fc.constant(r), req: base(r), s: notJson }).chain((x) => bodyCase(x, x.s, expectCode('INVALID_JSON')))),
+      fc
+        .constantFrom(...withBodies())
+        .chain((r) => fc.record({ r: fc.constant(r), req: base(r), s: notJson }).chain((x) => bodyCase(x, x.s, expectCode('INVALID_JSON')))),
     );
   });
 
@@ -410,11 +435,19 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
     );
     await refuseAll(
       'wrong content types',
-      fc.constantFrom(...withBodies()).chain((r) =>
-        fc.record({ r: fc.constant(r), req: base(r), type: types, valid: typeof r.body === 'object' ? validOf(r.body, world()) : fc.constant({}) }).chain((x) =>
-          bodyCase({ r: x.r, req: { ...x.req, headers: headersWithType(x.req.headers!, x.type) } }, JSON.stringify(x.valid), expectCode('UNSUPPORTED_MEDIA_TYPE')),
+      fc
+        .constantFrom(...withBodies())
+        .chain((r) =>
+          fc
+            .record({ r: fc.constant(r), req: base(r), type: types, valid: typeof r.body === 'object' ? validOf(r.body, world()) : fc.constant({}) })
+            .chain((x) =>
+              bodyCase(
+                { r: x.r, req: { ...x.req, headers: headersWithType(x.req.headers!, x.type) } },
+                JSON.stringify(x.valid),
+                expectCode('UNSUPPORTED_MEDIA_TYPE'),
+              ),
+            ),
         ),
-      ),
     );
   });
 
@@ -431,12 +464,10 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
           })
           // Random bytes that happen to decompress (a one-byte brotli stream can) are not garbage.
           .filter((x) => !decodes(x.encoding, x.bytes))
-          .map(
-            (x): Case => ({
-              req: { ...x.req, headers: { ...x.req.headers, 'Content-Encoding': x.encoding }, body: Buffer.from(x.bytes) },
-              expect: ['gzip', 'deflate', 'br'].includes(x.encoding) ? expectCode('INVALID_JSON') : expectCode('UNSUPPORTED_MEDIA_TYPE'),
-            }),
-          ),
+          .map((x): Case => ({
+            req: { ...x.req, headers: { ...x.req.headers, 'Content-Encoding': x.encoding }, body: Buffer.from(x.bytes) },
+            expect: ['gzip', 'deflate', 'br'].includes(x.encoding) ? expectCode('INVALID_JSON') : expectCode('UNSUPPORTED_MEDIA_TYPE'),
+          })),
       ),
     );
   });
@@ -445,9 +476,10 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
     await refuseAll(
       'too large',
       fc.constantFrom(...withBodies()).chain((r) =>
-        fc
-          .record({ req: base(r), n: fc.integer({ min: JSON_LIMIT + 1, max: 4 * JSON_LIMIT }), chunked: fc.boolean() })
-          .map((x): Case => ({ req: { ...x.req, body: JSON.stringify({ pad: 'x'.repeat(x.n) }), chunked: x.chunked }, expect: expectCode('PAYLOAD_TOO_LARGE') })),
+        fc.record({ req: base(r), n: fc.integer({ min: JSON_LIMIT + 1, max: 4 * JSON_LIMIT }), chunked: fc.boolean() }).map((x): Case => ({
+          req: { ...x.req, body: JSON.stringify({ pad: 'x'.repeat(x.n) }), chunked: x.chunked },
+          expect: expectCode('PAYLOAD_TOO_LARGE'),
+        })),
       ),
       Math.ceil(RUNS / 2),
     );
@@ -525,19 +557,28 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
       if (!r.stream) {
         // The stream's query is lenient on purpose (see the catalog); everything else is strict.
         options.push(
-          fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !names.includes(k)).map((k) => [...entries, [k, 'x'] as [string, string]]),
-          fc.constantFrom(...names.filter((n) => isConstrained(r.query.fields[n]))).chain((n) =>
-            fc
-              .oneof(
-                fc.constantFrom(...SQLISH),
-                unicodeDefect(r.query.fields[n]),
-                fc.constantFrom('', ' ', ...(r.query.fields[n].kind === 'enum' ? ['unknown', 'PENDING ', 'pending', 'true '] : [])),
-              )
-              .map((v) => set(n, v)),
-          ),
-          fc.constantFrom(...names.filter((n) => r.query.fields[n].kind === 'int')).chain((n) =>
-            fc.oneof(badNumber(r.query.fields[n] as Extract<Field, { kind: 'int' }>), fc.constantFrom('', ' ', 'NaN', 'Infinity', 'ten', '１')).map((v) => set(n, v)),
-          ),
+          fc
+            .string({ minLength: 1, maxLength: 20 })
+            .filter((k) => !names.includes(k))
+            .map((k) => [...entries, [k, 'x'] as [string, string]]),
+          fc
+            .constantFrom(...names.filter((n) => isConstrained(r.query.fields[n])))
+            .chain((n) =>
+              fc
+                .oneof(
+                  fc.constantFrom(...SQLISH),
+                  unicodeDefect(r.query.fields[n]),
+                  fc.constantFrom('', ' ', ...(r.query.fields[n].kind === 'enum' ? ['unknown', 'PENDING ', 'pending', 'true '] : [])),
+                )
+                .map((v) => set(n, v)),
+            ),
+          fc
+            .constantFrom(...names.filter((n) => r.query.fields[n].kind === 'int'))
+            .chain((n) =>
+              fc
+                .oneof(badNumber(r.query.fields[n] as Extract<Field, { kind: 'int' }>), fc.constantFrom('', ' ', 'NaN', 'Infinity', 'ten', '１'))
+                .map((v) => set(n, v)),
+            ),
         );
         // Only NUL: an unpaired surrogate cannot be percent-encoded, it arrives as U+FFFD (valid).
         const texts = names.filter((n) => r.query.fields[n].kind === 'text');
@@ -547,11 +588,15 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
     };
     await refuseAll(
       'query strings',
-      fc.constantFrom(...routes).chain((r) =>
-        fc.record({ req: base(r), valid: validOf(r.query, world()) }).chain((x) =>
-          defect(r, x.valid).map((q): Case => ({ req: { ...x.req, path: x.req.path + queryString(q) }, expect: expectCode('VALIDATION_FAILED') })),
+      fc
+        .constantFrom(...routes)
+        .chain((r) =>
+          fc
+            .record({ req: base(r), valid: validOf(r.query, world()) })
+            .chain((x) =>
+              defect(r, x.valid).map((q): Case => ({ req: { ...x.req, path: x.req.path + queryString(q) }, expect: expectCode('VALIDATION_FAILED') })),
+            ),
         ),
-      ),
     );
   });
 
@@ -565,12 +610,10 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
     await refuseAll(
       'bad idempotency keys',
       fc.constantFrom(...routes).chain((r) =>
-        fc
-          .record({ req: base(r), key: badKey, valid: typeof r.body === 'object' ? validOf(r.body, world()) : fc.constant({}) })
-          .map((x): Case => ({
-            req: { ...x.req, headers: { ...x.req.headers, 'Idempotency-Key': x.key }, body: Buffer.from(JSON.stringify(x.valid), 'utf8') },
-            expect: expectCode('VALIDATION_FAILED'),
-          })),
+        fc.record({ req: base(r), key: badKey, valid: typeof r.body === 'object' ? validOf(r.body, world()) : fc.constant({}) }).map((x): Case => ({
+          req: { ...x.req, headers: { ...x.req.headers, 'Idempotency-Key': x.key }, body: Buffer.from(JSON.stringify(x.valid), 'utf8') },
+          expect: expectCode('VALIDATION_FAILED'),
+        })),
       ),
       Math.ceil(RUNS / 2),
     );
@@ -579,17 +622,21 @@ describeDb('hostile input: every route of ours refuses malformed requests with a
   it(`stores SQL-looking and unusual-but-valid unicode text verbatim (${Math.ceil(RUNS / 4)} generated, each a new booking)`, async () => {
     const text = fc.oneof(
       fc.constantFrom(...SQLISH),
-      fc.tuple(freeText(30), fc.constantFrom('\u200b', '\u202e', '\ufeff', '\u0301', '😀', '👩🏽‍🔧', 'İ', '\u2028', '٣', 'ﬁ', '\\', '"', "'")).map(([a, b]) => `${a}${b}${a}`),
+      fc
+        .tuple(freeText(30), fc.constantFrom('\u200b', '\u202e', '\ufeff', '\u0301', '😀', '👩🏽‍🔧', 'İ', '\u2028', '٣', 'ﬁ', '\\', '"', "'"))
+        .map(([a, b]) => `${a}${b}${a}`),
     );
     await fc.assert(
-      fc.asyncProperty(text.filter((s) => s.trim().length > 0 && isStorable(s)), text, async (service, notes) => {
-        tally.add('verbatim text');
-        const res = await w.client
-          .post('/api/bookings', { providerId: w.provider.sub, service, scheduledFor: inAnHour(), amount: 1_000, notes })
-          .expect(201);
-        const back = await w.client.get(`/api/bookings/${res.body.id}`).expect(200);
-        expect([back.body.service, back.body.notes]).toEqual([service.trim(), notes]);
-      }),
+      fc.asyncProperty(
+        text.filter((s) => s.trim().length > 0 && isStorable(s)),
+        text,
+        async (service, notes) => {
+          tally.add('verbatim text');
+          const res = await w.client.post('/api/bookings', { providerId: w.provider.sub, service, scheduledFor: inAnHour(), amount: 1_000, notes }).expect(201);
+          const back = await w.client.get(`/api/bookings/${res.body.id}`).expect(200);
+          expect([back.body.service, back.body.notes]).toEqual([service.trim(), notes]);
+        },
+      ),
       { numRuns: Math.ceil(RUNS / 4) },
     );
   });

@@ -14,7 +14,15 @@ import { assertRefusal, badLogLines, expectCode, fingerprint, send, Tally, type 
 
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 40);
 const PATH = '/api/webhooks/paystack';
-const EVENTS = ['charge.success', 'transfer.success', 'transfer.failed', 'transfer.reversed', 'refund.processed', 'charge.dispute.create', 'charge.dispute.resolve'];
+const EVENTS = [
+  'charge.success',
+  'transfer.success',
+  'transfer.failed',
+  'transfer.reversed',
+  'refund.processed',
+  'charge.dispute.create',
+  'charge.dispute.resolve',
+];
 
 const post = (body: string | Buffer, signature?: string): RawRequest => ({
   method: 'POST',
@@ -109,7 +117,10 @@ describeDb('hostile webhooks: bad signatures, other bytes, replays and strangers
         // eslint-disable-next-line no-control-regex -- control characters are what the filter keeps out
         fc.string({ maxLength: 200, unit: 'binary-ascii' }).filter((s) => !/[\x00-\x08\x0a-\x1f\x7f]/.test(s)),
         // Right bytes, wrong key: another mode's key, a near miss, the JWT secret.
-        fc.string({ minLength: 1, maxLength: 60 }).filter((k) => k !== PAYSTACK_TEST_KEY).map((k) => signPaystackBody(b, k)),
+        fc
+          .string({ minLength: 1, maxLength: 60 })
+          .filter((k) => k !== PAYSTACK_TEST_KEY)
+          .map((k) => signPaystackBody(b, k)),
         fc.constantFrom('sk_live_marketplace_suite_key_0123456789', `${PAYSTACK_TEST_KEY} `, PAYSTACK_TEST_KEY.slice(0, -1)).map((k) => signPaystackBody(b, k)),
         // Right key, wrong MAC: SHA-256, or the right one cut short or padded.
         fc.constant(crypto.createHmac('sha256', PAYSTACK_TEST_KEY).update(b).digest('hex')),
@@ -129,28 +140,36 @@ describeDb('hostile webhooks: bad signatures, other bytes, replays and strangers
   it(`refuses a valid signature over different bytes (one byte changed, added or dropped, or re-serialised): 401 (${RUNS} generated)`, async () => {
     const mutations = (orig: string): fc.Arbitrary<string> =>
       fc.oneof(
-        fc.tuple(fc.nat({ max: orig.length - 1 }), fc.string({ minLength: 1, maxLength: 1, unit: 'binary-ascii' })).map(([i, c]) => orig.slice(0, i) + c + orig.slice(i + 1)),
+        fc
+          .tuple(fc.nat({ max: orig.length - 1 }), fc.string({ minLength: 1, maxLength: 1, unit: 'binary-ascii' }))
+          .map(([i, c]) => orig.slice(0, i) + c + orig.slice(i + 1)),
         fc.tuple(fc.nat({ max: orig.length }), fc.string({ minLength: 1, maxLength: 3 })).map(([i, c]) => orig.slice(0, i) + c + orig.slice(i)),
         fc.nat({ max: orig.length - 1 }).map((i) => orig.slice(0, i) + orig.slice(i + 1)),
-        fc.constantFrom(` ${orig}`, `${orig}\n`, JSON.stringify(JSON.parse(orig), null, 2), orig.replace(String(amount), String(amount * 100)), orig.replace('"ZAR"', '"\\u005AAR"')),
+        fc.constantFrom(
+          ` ${orig}`,
+          `${orig}\n`,
+          JSON.stringify(JSON.parse(orig), null, 2),
+          orig.replace(String(amount), String(amount * 100)),
+          orig.replace('"ZAR"', '"\\u005AAR"'),
+        ),
       );
     await deliverAll(
       'other bytes',
-      fc.constant(forgedCharge()).chain((signed) => mutations(signed).filter((sent) => sent !== signed).map((sent) => ({ signed, sent }))),
+      fc.constant(forgedCharge()).chain((signed) =>
+        mutations(signed)
+          .filter((sent) => sent !== signed)
+          .map((sent) => ({ signed, sent })),
+      ),
       ({ signed, sent }) => refused(post(sent, signPaystackBody(signed, PAYSTACK_TEST_KEY))),
     );
   });
 
   it(`answers a replay of an earlier delivery, once or many times at once, as a duplicate: nothing moves, nothing is stored (${RUNS} generated)`, async () => {
     const earlier = fc.constantFrom(...m.paystack.webhooks);
-    await deliverAll(
-      'replays',
-      fc.tuple(earlier, fc.integer({ min: 1, max: 4 })),
-      async ([h, times]) => {
-        const answers = await Promise.all(Array.from({ length: times }, () => send(m.srv.url, post(h.rawBody, h.signature))));
-        for (const a of answers) expect({ status: a.status, body: a.json }).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
-      },
-    );
+    await deliverAll('replays', fc.tuple(earlier, fc.integer({ min: 1, max: 4 })), async ([h, times]) => {
+      const answers = await Promise.all(Array.from({ length: times }, () => send(m.srv.url, post(h.rawBody, h.signature))));
+      for (const a of answers) expect({ status: a.status, body: a.json }).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
+    });
   });
 
   it(`records and ignores a validly signed event about a payment or payout that is not ours: 200, only its delivery row (${RUNS} generated)`, async () => {
@@ -164,7 +183,11 @@ describeDb('hostile webhooks: bad signatures, other bytes, replays and strangers
     );
     const event = fc.oneof(fc.constantFrom(...EVENTS), fc.stringMatching(/^[a-z]{1,12}\.[a-z_]{1,12}$/));
     const data = fc
-      .record({ ref: notOurs, id: fc.oneof(fc.integer(), fc.string({ maxLength: 12 })), extra: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }) })
+      .record({
+        ref: notOurs,
+        id: fc.oneof(fc.integer(), fc.string({ maxLength: 12 })),
+        extra: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+      })
       .map(({ ref, id, extra }) => ({
         ...extra,
         id,
@@ -198,18 +221,32 @@ describeDb('hostile webhooks: bad signatures, other bytes, replays and strangers
 
   it(`refuses a validly signed body that is not a Paystack envelope, or not JSON: 400, nothing stored (${Math.ceil(RUNS / 2)} generated)`, async () => {
     const notEnvelope = fc.oneof(
-      fc.jsonValue().filter((v) => {
-        const e = v as { event?: unknown; data?: unknown } | null;
-        return !(e && typeof e === 'object' && !Array.isArray(e) && typeof e.event === 'string' && e.data && typeof e.data === 'object' && !Array.isArray(e.data));
-      }).map((v) => ({ raw: JSON.stringify(v), code: 'VALIDATION_FAILED' as const })),
-      fc.string({ minLength: 1, maxLength: 200 }).filter((s) => {
-        try {
-          JSON.parse(s);
-          return false;
-        } catch {
-          return true;
-        }
-      }).map((raw) => ({ raw, code: 'INVALID_JSON' as const })),
+      fc
+        .jsonValue()
+        .filter((v) => {
+          const e = v as { event?: unknown; data?: unknown } | null;
+          return !(
+            e &&
+            typeof e === 'object' &&
+            !Array.isArray(e) &&
+            typeof e.event === 'string' &&
+            e.data &&
+            typeof e.data === 'object' &&
+            !Array.isArray(e.data)
+          );
+        })
+        .map((v) => ({ raw: JSON.stringify(v), code: 'VALIDATION_FAILED' as const })),
+      fc
+        .string({ minLength: 1, maxLength: 200 })
+        .filter((s) => {
+          try {
+            JSON.parse(s);
+            return false;
+          } catch {
+            return true;
+          }
+        })
+        .map((raw) => ({ raw, code: 'INVALID_JSON' as const })),
     );
     await deliverAll('not envelopes', notEnvelope, async ({ raw, code }) => refused(post(raw, signPaystackBody(raw, PAYSTACK_TEST_KEY)), expectCode(code)), {
       numRuns: Math.ceil(RUNS / 2),

@@ -13,10 +13,12 @@ describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
   });
   afterAll(() => srv.stop());
 
-  const eventCount = async () =>
-    Number((await srv.db.database.knex('events').count<{ count: string }[]>('* as count'))[0].count);
+  const eventCount = async () => Number((await srv.db.database.knex('events').count<{ count: string }[]>('* as count'))[0].count);
   const broadcast = (body: unknown, token = admin) =>
-    request(srv.url).post('/api/broadcasts').set('Authorization', `Bearer ${token}`).send(body as object);
+    request(srv.url)
+      .post('/api/broadcasts')
+      .set('Authorization', `Bearer ${token}`)
+      .send(body as object);
 
   it('answers unknown routes with a JSON 404', async () => {
     const res = await request(srv.url).get('/api/nothing-here');
@@ -25,7 +27,9 @@ describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
   });
 
   it('hashes no API answer for an ETag, while static pages keep theirs', async () => {
-    const poll = await request(srv.url).get('/api/events').set('Authorization', `Bearer ${srv.token('etag-u', 'client')}`);
+    const poll = await request(srv.url)
+      .get('/api/events')
+      .set('Authorization', `Bearer ${srv.token('etag-u', 'client')}`);
     expect(poll.status).toBe(200);
     expect(poll.headers.etag).toBeUndefined();
     const page = await request(srv.url).get('/');
@@ -46,11 +50,7 @@ describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
   });
 
   it('answers a non-JSON content type with 415', async () => {
-    const res = await request(srv.url)
-      .post('/api/broadcasts')
-      .set('Authorization', `Bearer ${admin}`)
-      .set('Content-Type', 'text/plain')
-      .send('title=x');
+    const res = await request(srv.url).post('/api/broadcasts').set('Authorization', `Bearer ${admin}`).set('Content-Type', 'text/plain').send('title=x');
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
@@ -102,9 +102,7 @@ describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
     expect(announcements(c2)).toEqual([toAll.body.eventId]);
     expect(announcements(p1)).toEqual([toUsers.body.eventId, toProviders.body.eventId, toAll.body.eventId]);
     // Recipients see the text, not who else received it.
-    expect(c1.events[0].data).toEqual(
-      expect.objectContaining({ type: 'announcement', data: { title: 'Hi', body: 'to c1 and p1' } }),
-    );
+    expect(c1.events[0].data).toEqual(expect.objectContaining({ type: 'announcement', data: { title: 'Hi', body: 'to c1 and p1' } }));
     [c1, c2, p1].forEach((s) => s.close());
   });
 
@@ -142,7 +140,17 @@ describeDb('HTTP API: errors, broadcasts and operator endpoints', () => {
     expect(st.fanoutLag.samples).toBeGreaterThanOrEqual(1);
     expect(typeof st.fanoutLag.p50Ms).toBe('number');
     expect(st.recentErrors.byCode.NOT_FOUND).toBeGreaterThanOrEqual(1);
-    expect(st.webhookSettling).toEqual({ recorded: 0, swept: 0, contradicted: 0, deferred: 0, inFlight: 0, batches: 0, deliveries: 0, retriedAlone: 0, queued: 0 });
+    expect(st.webhookSettling).toEqual({
+      recorded: 0,
+      swept: 0,
+      contradicted: 0,
+      deferred: 0,
+      inFlight: 0,
+      batches: 0,
+      deliveries: 0,
+      retriedAlone: 0,
+      queued: 0,
+    });
     expect(JSON.stringify(st)).not.toContain('status-user-x');
     s.close();
   });

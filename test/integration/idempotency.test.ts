@@ -15,8 +15,7 @@ describeDb('Idempotency-Key on POSTs', () => {
     expect(ledger.body.balanced).toBe(true);
   });
   const knex = () => m.srv.db.database.knex;
-  const count = async (table: string, where: object = {}) =>
-    Number((await knex()(table).where(where).count<{ c: string }[]>('* as c'))[0].c);
+  const count = async (table: string, where: object = {}) => Number((await knex()(table).where(where).count<{ c: string }[]>('* as c'))[0].c);
 
   it('a retried POST gets the first answer and does nothing again; another body with the key is a 422', async () => {
     const client = m.user('idem-c', 'client');
@@ -76,7 +75,7 @@ describeDb('Idempotency-Key rows expire on schedule', () => {
       ]);
       const deadline = Date.now() + 10_000;
       while ((await knex('idempotency_keys').where({ key: 'old-key' })).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      expect((await knex('idempotency_keys').where({ user_id: c.sub }).orderBy('key').pluck('key'))).toEqual(['young-key']);
+      expect(await knex('idempotency_keys').where({ user_id: c.sub }).orderBy('key').pluck('key')).toEqual(['young-key']);
     } finally {
       await m.stop();
     }

@@ -284,7 +284,9 @@ describeDb('money ledger and payment/payout lists', () => {
         bookingIds.push(String(b.id));
       }
       const rows = await knex()('payments')
-        .insert(bookingIds.map((b, i) => ({ booking_id: b, reference: `corrupt-${i}`, status: 'RELEASED', amount: 100, currency: 'ZAR', email: 'x@example.co.za' })))
+        .insert(
+          bookingIds.map((b, i) => ({ booking_id: b, reference: `corrupt-${i}`, status: 'RELEASED', amount: 100, currency: 'ZAR', email: 'x@example.co.za' })),
+        )
         .returning('id');
       const ids = rows.map((r: { id: string }) => String(r.id)).sort((x: string, y: string) => Number(x) - Number(y));
       try {

@@ -77,7 +77,13 @@ describeDb('protecting the instance', () => {
     const res = await request(srv.url).get('/api/events').set('Authorization', `Bearer ${token}`);
     expect(res.body.error.code).toBe('RATE_LIMITED');
     // Another user polls freely.
-    expect((await request(srv.url).get('/api/events').set('Authorization', `Bearer ${srv.token('poller2', 'client')}`)).status).toBe(200);
+    expect(
+      (
+        await request(srv.url)
+          .get('/api/events')
+          .set('Authorization', `Bearer ${srv.token('poller2', 'client')}`)
+      ).status,
+    ).toBe(200);
   });
 
   it('rate-limits failed authentication per address', async () => {

@@ -33,9 +33,7 @@ describeDb('long polling GET /api/events?after=&wait=', () => {
     const { status, body, tookMs } = await poll.answer;
     expect(status).toBe(200);
     expect(ids(body)).toEqual([mine.id]);
-    expect(body).toEqual(
-      expect.objectContaining({ lastEventId: mine.id, hasMore: false, reset: false, pollIntervalMs: 60000 }),
-    );
+    expect(body).toEqual(expect.objectContaining({ lastEventId: mine.id, hasMore: false, reset: false, pollIntervalMs: 60000 }));
     expect(body.events[0]).toEqual({ id: mine.id, type: 'test.event', occurredAt: mine.occurredAt.toISOString(), data: { n: 1 } });
     expect(tookMs).toBeLessThan(10_000);
     expect(held()).toBe(0);
@@ -126,14 +124,14 @@ describeDb('long polling GET /api/events?after=&wait=', () => {
     expect(held()).toBe(0);
   });
 
-  it.each([[{ wait: -1 }], [{ wait: 2.5 }], [{ wait: 'soon' }], [{ wait: 3601 }]])(
-    'rejects %j with 400 VALIDATION_FAILED',
-    async (query) => {
-      const res = await request(srv.url).get('/api/events').set('Authorization', `Bearer ${srv.token('val', 'client')}`).query({ after: '0', ...query });
-      expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('VALIDATION_FAILED');
-    },
-  );
+  it.each([[{ wait: -1 }], [{ wait: 2.5 }], [{ wait: 'soon' }], [{ wait: 3601 }]])('rejects %j with 400 VALIDATION_FAILED', async (query) => {
+    const res = await request(srv.url)
+      .get('/api/events')
+      .set('Authorization', `Bearer ${srv.token('val', 'client')}`)
+      .query({ after: '0', ...query });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+  });
 
   it('holds a thousand polls while streams run, and answers each with its own user’s events only', async () => {
     const users = Array.from({ length: 200 }, (_, i) => `crowd${i}`);

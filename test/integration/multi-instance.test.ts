@@ -7,7 +7,6 @@ import { CommitListener } from '../../src/events/commit-listener';
 import { createLogger } from '../../src/logger';
 import { adminQuery } from '../support/postgres-admin';
 
-
 describeSharedDb('several instances on one PostgreSQL (LISTEN/NOTIFY wakes the others)', () => {
   let a: TestServer;
   let b: TestServer;

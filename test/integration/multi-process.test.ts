@@ -7,7 +7,6 @@ import { createTokenService } from '../../src/auth/jwt';
 import { COMMIT_CHANNEL, listenerApplicationName } from '../../src/events/commit-listener';
 import { freePort } from '../support/free-port';
 
-
 const tokens = createTokenService(TEST_JWT_SECRET);
 
 async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
@@ -31,10 +30,10 @@ describeSharedDb('two server processes on one PostgreSQL (LISTEN/NOTIFY between 
 
   /** The backend pids of `srv`'s LISTEN connection(s), from pg_stat_activity. */
   async function listenerBackends(srv: ServerProcess): Promise<Array<{ pid: number; query: string }>> {
-    const { rows } = await pg.query(
-      'SELECT pid, query FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 ORDER BY backend_start',
-      [dbName, listenerApplicationName(srv.child.pid)],
-    );
+    const { rows } = await pg.query('SELECT pid, query FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 ORDER BY backend_start', [
+      dbName,
+      listenerApplicationName(srv.child.pid),
+    ]);
     return rows;
   }
 

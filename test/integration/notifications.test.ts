@@ -61,9 +61,7 @@ describeDb('notification inbox', () => {
     // Paging newest first.
     const page1 = (await client.get('/api/notifications?limit=3').expect(200)).body;
     const page2 = (await client.get(`/api/notifications?limit=3&before=${page1.nextCursor}`).expect(200)).body;
-    expect([...page1.notifications, ...page2.notifications].map((x: { id: string }) => x.id)).toEqual(
-      cInbox.notifications.map((x: { id: string }) => x.id),
-    );
+    expect([...page1.notifications, ...page2.notifications].map((x: { id: string }) => x.id)).toEqual(cInbox.notifications.map((x: { id: string }) => x.id));
     expect(page2.nextCursor).toBeNull();
   });
 
@@ -168,7 +166,9 @@ describeDb('notification inbox', () => {
   it('writes a personal notification by looking its recipient up, not by scanning every user or preference', async () => {
     const knex = m.srv.db.database.knex;
     await knex.raw(`INSERT INTO users (id, role) SELECT 'plan-' || g, 'client' FROM generate_series(1, 5000) g ON CONFLICT DO NOTHING`);
-    await knex.raw(`INSERT INTO notification_preferences (user_id, muted_types) SELECT 'plan-' || g, '{booking.created}' FROM generate_series(1, 5000, 2) g ON CONFLICT DO NOTHING`);
+    await knex.raw(
+      `INSERT INTO notification_preferences (user_id, muted_types) SELECT 'plan-' || g, '{booking.created}' FROM generate_series(1, 5000, 2) g ON CONFLICT DO NOTHING`,
+    );
     await knex.raw('ANALYZE users');
     await knex.raw('ANALYZE notification_preferences');
     // The statement exactly as the app sends it, caught on its way out, then explained.

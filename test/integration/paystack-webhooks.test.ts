@@ -31,17 +31,26 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
 
   const settling = () => m.srv.running.services.webhooks.settling;
   const lockWaiters = async () => {
-    const [row] = await knex()('pg_stat_activity').where({ datname: knex().raw('current_database()'), wait_event_type: 'Lock' }).count<{ c: string }[]>('* as c');
+    const [row] = await knex()('pg_stat_activity')
+      .where({ datname: knex().raw('current_database()'), wait_event_type: 'Lock' })
+      .count<{ c: string }[]>('* as c');
     return Number(row.c);
   };
   const chargeSuccess = (b: { id: string; reference: string }, idBase: number) => {
     const tx = m.paystack.markPaid(b.reference);
-    const body = JSON.stringify({ event: 'charge.success', data: { id: idBase + Number(b.id), reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
+    const body = JSON.stringify({
+      event: 'charge.success',
+      data: { id: idBase + Number(b.id), reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' },
+    });
     return { body, signature: signPaystackBody(body, PAYSTACK_TEST_KEY) };
   };
   const statusTrail = async (reference: string) =>
     (
-      await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [reference]).select(knex().raw(`payload->>'status' as status`)).orderBy('id')
+      await knex()('events')
+        .where({ type: 'payment.status_changed' })
+        .whereRaw(`payload->>'reference' = ?`, [reference])
+        .select(knex().raw(`payload->>'status' as status`))
+        .orderBy('id')
     ).map((r: { status: string }) => r.status);
   /**
    * On PostgreSQL: holds every booking's row lock while `send` posts, until the first delivery
@@ -126,7 +135,11 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     expect(await snapshot()).toEqual(after);
     const payment = await knex()('payments').where({ reference }).first();
     expect(payment.status).toBe('ESCROW');
-    const statuses = await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [reference]).select(knex().raw(`payload->>'status' as status`)).orderBy('id');
+    const statuses = await knex()('events')
+      .where({ type: 'payment.status_changed' })
+      .whereRaw(`payload->>'reference' = ?`, [reference])
+      .select(knex().raw(`payload->>'status' as status`))
+      .orderBy('id');
     expect(statuses.map((r: { status: string }) => r.status)).toEqual(['PENDING', 'PAID', 'ESCROW']);
   });
 
@@ -234,7 +247,10 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     expect(await count('webhook_deliveries')).toBe(before + 10 + 450);
     for (const b of bookings) {
       expect((await knex()('payments').where({ reference: b.reference }).first()).status).toBe('ESCROW');
-      const n = await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [b.reference]).count<{ c: string }[]>('* as c');
+      const n = await knex()('events')
+        .where({ type: 'payment.status_changed' })
+        .whereRaw(`payload->>'reference' = ?`, [b.reference])
+        .count<{ c: string }[]>('* as c');
       expect(Number(n[0].c)).toBe(3);
     }
   });
@@ -242,7 +258,10 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
   it('applies first deliveries of one charge that race each other once: one recorded, the rest duplicates, one delivery row', async () => {
     const { id, reference } = await confirmedBookingWithPayment();
     const tx = m.paystack.markPaid(reference);
-    const body = JSON.stringify({ event: 'charge.success', data: { id: 810000 + Number(id), reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
+    const body = JSON.stringify({
+      event: 'charge.success',
+      data: { id: 810000 + Number(id), reference, amount: tx.amount, currency: 'ZAR', status: 'success' },
+    });
     const signature = signPaystackBody(body, PAYSTACK_TEST_KEY);
     // The unique key decides at the insert: one delivery is recorded, the others find it.
     const answers = await Promise.all(Array.from({ length: 3 }, () => post(body, signature).then((r) => r)));
@@ -257,7 +276,10 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     for (let i = 0; i < 8; i++) bookings.push(await confirmedBookingWithPayment());
     const charges = bookings.map((b) => chargeSuccess(b, 830000));
     const before = settling();
-    const answers = await together(bookings.map((b) => b.id), () => Promise.all(charges.map((c) => post(c.body, c.signature))));
+    const answers = await together(
+      bookings.map((b) => b.id),
+      () => Promise.all(charges.map((c) => post(c.body, c.signature))),
+    );
     expect(answers.map((r) => `${r.status} ${r.body.outcome}`)).toEqual(charges.map(() => '200 recorded'));
     await m.settled();
     for (const b of bookings) expect(await statusTrail(b.reference)).toEqual(['PENDING', 'PAID', 'ESCROW']);
@@ -289,7 +311,10 @@ describeDb('Paystack webhooks: signatures, duplicates, order and amounts', () =>
     try {
       const charges = bookings.map((b) => chargeSuccess(b, 840000));
       const before = settling();
-      const answers = await together(bookings.map((b) => b.id), () => Promise.all(charges.map((c) => post(c.body, c.signature))));
+      const answers = await together(
+        bookings.map((b) => b.id),
+        () => Promise.all(charges.map((c) => post(c.body, c.signature))),
+      );
       // Recorded before anything is settled, so the failure is not the caller's.
       expect(answers.map((r) => `${r.status} ${r.body.outcome}`)).toEqual(charges.map(() => '200 recorded'));
       await m.srv.running.services.webhooks.idle();

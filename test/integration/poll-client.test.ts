@@ -44,7 +44,8 @@ describeDb('createPollClient against a real server', () => {
   };
   const publishTo = async (sub: string, n: number) => {
     const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push((await srv.publish({ type: 'booking.created', audience: [`user:${sub}`], payload: sampleData('booking.created') }))[0].id);
+    for (let i = 0; i < n; i++)
+      out.push((await srv.publish({ type: 'booking.created', audience: [`user:${sub}`], payload: sampleData('booking.created') }))[0].id);
     return out;
   };
 
@@ -215,7 +216,14 @@ describeDb('createPollClient across a server restart (a real server process, kil
       events: EventEnvelope[];
     };
     expect(r.ids()).toEqual(log.events.map((e) => e.id));
-    expect(r.events.map((e) => e.type)).toEqual(['announcement', 'notification.created', 'announcement', 'notification.created', 'announcement', 'notification.created']);
+    expect(r.events.map((e) => e.type)).toEqual([
+      'announcement',
+      'notification.created',
+      'announcement',
+      'notification.created',
+      'announcement',
+      'notification.created',
+    ]);
     expect(r.syncs).toHaveLength(1);
     expect(r.states.map(([s]) => s)).toEqual(['connecting', 'live', 'retrying', 'live']);
   }, 120_000);
@@ -254,7 +262,9 @@ describeDb('createPollClient when idle: the server’s wait sets the pace', () =
     const idleMs = 6_000;
     await new Promise((resolve) => setTimeout(resolve, idleMs));
     const idle = asked.slice(from);
-    process.stderr.write(`idle poll client: ${idle.length} requests in ${idleMs / 1000} s with POLL_MAX_WAIT_S=2 (${((idle.length * 60_000) / idleMs).toFixed(1)} a minute; bound ${60 / 2 + 1})\n`);
+    process.stderr.write(
+      `idle poll client: ${idle.length} requests in ${idleMs / 1000} s with POLL_MAX_WAIT_S=2 (${((idle.length * 60_000) / idleMs).toFixed(1)} a minute; bound ${60 / 2 + 1})\n`,
+    );
     expect(idle.map((u) => u.pathname)).toEqual(idle.map(() => '/api/events'));
     expect(idle.map((u) => u.searchParams.get('wait'))).toEqual(idle.map(() => '25'));
     expect(idle.length).toBeLessThanOrEqual(idleMs / 2_000 + 1);

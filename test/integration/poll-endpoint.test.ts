@@ -93,7 +93,10 @@ describeDb('polls answered before Express', () => {
       return Number(m?.[1] ?? 0);
     };
     const before = await count();
-    await request(url).get('/api/events').set('Authorization', `Bearer ${srv.token('metered', 'client')}`).expect(200);
+    await request(url)
+      .get('/api/events')
+      .set('Authorization', `Bearer ${srv.token('metered', 'client')}`)
+      .expect(200);
     expect(await count()).toBe(before + 1);
     expect(passedOn).toEqual([]);
   });

@@ -4,7 +4,6 @@ import { describeDb, TEST_DB } from '../support/test-db';
 import { startTestServer, type TestServer } from '../support/test-server';
 import { inAnHour } from '../support/booking-time';
 
-
 interface Envelope {
   id: string;
   type: string;

@@ -87,20 +87,15 @@ describeDb('polling GET /api/events', () => {
     expect(body).toEqual(expect.objectContaining({ events: [], reset: true, lastEventId: last }));
   });
 
-  it.each([
-    [{ limit: 0 }],
-    [{ limit: 501 }],
-    [{ limit: 'ten' }],
-    [{ limit: 2.5 }],
-    [{ after: 'abc' }],
-    [{ after: '-1' }],
-    [{ unknown: 'x' }],
-  ])('rejects %j with 400 VALIDATION_FAILED', async (query) => {
-    const res = await poll(srv.token('val', 'client'), query);
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('VALIDATION_FAILED');
-    expect(Array.isArray(res.body.error.details)).toBe(true);
-  });
+  it.each([[{ limit: 0 }], [{ limit: 501 }], [{ limit: 'ten' }], [{ limit: 2.5 }], [{ after: 'abc' }], [{ after: '-1' }], [{ unknown: 'x' }]])(
+    'rejects %j with 400 VALIDATION_FAILED',
+    async (query) => {
+      const res = await poll(srv.token('val', 'client'), query);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+      expect(Array.isArray(res.body.error.details)).toBe(true);
+    },
+  );
 
   it('answers with the limit it counts against (draft-8 headers) and the request id it logs under', async () => {
     const res = await poll(srv.token('hdr', 'client')).set('X-Request-Id', 'poll-hdr-1');

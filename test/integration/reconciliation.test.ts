@@ -52,7 +52,7 @@ describeDb('reconciliation: money that never gets stuck', () => {
     m.paystack.transfer(payout.reference)!.status = 'success';
     await reconcile();
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('COMPLETED');
-    const status = (await m.srv.running.services.telemetry.counterValue(m.srv.running.services.telemetry.reconciled, { kind: 'payout' }));
+    const status = await m.srv.running.services.telemetry.counterValue(m.srv.running.services.telemetry.reconciled, { kind: 'payout' });
     expect(status).toBeGreaterThanOrEqual(1);
   });
 
@@ -60,9 +60,7 @@ describeDb('reconciliation: money that never gets stuck', () => {
     const { payout } = await releasedWithTimedOutTransfer();
     m.paystack.transfer(payout.reference)!.status = 'failed';
     await reconcile();
-    expect((await knex()('payouts').where({ id: payout.id }).first())).toEqual(
-      expect.objectContaining({ status: 'FAILED', reason: 'TRANSFER_FAILED' }),
-    );
+    expect(await knex()('payouts').where({ id: payout.id }).first()).toEqual(expect.objectContaining({ status: 'FAILED', reason: 'TRANSFER_FAILED' }));
     // A late transfer.failed webhook changes nothing more.
     const before = await knex()('events').count<{ c: string }[]>('* as c');
     await m.paystack.settleTransfer(payout.reference, 'failed');
@@ -96,10 +94,18 @@ describeDb('reconciliation: money that never gets stuck', () => {
     expect(retried.reference).not.toBe(payout.reference);
     expect(retried.status).toBe('PROCESSING');
     // Exactly two transfers were ever sent for this payout: the first and the retry.
-    const sent = m.paystack.requests.filter((r) => r.method === 'POST' && r.path === '/transfer' && [payout.reference, retried.reference].includes((r.body as { reference: string }).reference));
+    const sent = m.paystack.requests.filter(
+      (r) => r.method === 'POST' && r.path === '/transfer' && [payout.reference, retried.reference].includes((r.body as { reference: string }).reference),
+    );
     expect(sent.length).toBe(2);
     // A late webhook for the old transfer does not touch the retried payout.
-    await m.paystack.postWebhook('transfer.success', { reference: payout.reference, transfer_code: 'TRF_old', amount: 30000, currency: 'ZAR', status: 'success' });
+    await m.paystack.postWebhook('transfer.success', {
+      reference: payout.reference,
+      transfer_code: 'TRF_old',
+      amount: 30000,
+      currency: 'ZAR',
+      status: 'success',
+    });
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
     await m.paystack.settleTransfer(retried.reference, 'success');
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('COMPLETED');

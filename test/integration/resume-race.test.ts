@@ -74,11 +74,7 @@ describeDb('no event is lost between replay and live', () => {
     readers.forEach((r) => (r.done = true));
     const finals = await Promise.all(readerLoops);
 
-    const rows: Array<{ id: string; audience: string[] }> = await srv.db.database
-      .knex('events')
-      .select('id', 'audience')
-      .whereIn('id', all)
-      .orderBy('id');
+    const rows: Array<{ id: string; audience: string[] }> = await srv.db.database.knex('events').select('id', 'audience').whereIn('id', all).orderBy('id');
     for (const { last, r } of finals) {
       const expected = rows.filter((row) => row.audience.includes(`user:${r.user}`)).map((row) => row.id);
       await last.waitFor((s) => [...r.received, ...s.ids].includes(expected[expected.length - 1]), 10_000, `${r.user} final`);

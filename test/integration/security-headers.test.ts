@@ -99,28 +99,34 @@ describeDb('security headers, CORS and body limits', () => {
     );
   });
 
-  const lookAlikes = fc.oneof(
-    fc.webUrl({ withQueryParameters: false, withFragments: false }).map((u) => new URL(u).origin),
-    fc.constantFrom(
-      'null',
-      'https://APP.example.co.za',
-      'https://app.example.co.za.evil.com',
-      'https://evilapp.example.co.za',
-      'https://app.example.co.za:8443',
-      'http://app.example.co.za',
-      'https://app-example.co.za',
-      'http://localhost:5174',
-      'http://127.0.0.1:5173',
-      'https://localhost:5173',
-      'https://app.example.co.za/',
-      'https://app.example.co.za, https://evil.com',
-      '*',
-    ),
-  ).filter((o) => !ALLOWED.includes(o));
+  const lookAlikes = fc
+    .oneof(
+      fc.webUrl({ withQueryParameters: false, withFragments: false }).map((u) => new URL(u).origin),
+      fc.constantFrom(
+        'null',
+        'https://APP.example.co.za',
+        'https://app.example.co.za.evil.com',
+        'https://evilapp.example.co.za',
+        'https://app.example.co.za:8443',
+        'http://app.example.co.za',
+        'https://app-example.co.za',
+        'http://localhost:5174',
+        'http://127.0.0.1:5173',
+        'https://localhost:5173',
+        'https://app.example.co.za/',
+        'https://app.example.co.za, https://evil.com',
+        '*',
+      ),
+    )
+    .filter((o) => !ALLOWED.includes(o));
 
   const corsRequest = (origin: string, preflight: boolean, path: string): RawRequest =>
     preflight
-      ? { method: 'OPTIONS', path, headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' } }
+      ? {
+          method: 'OPTIONS',
+          path,
+          headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' },
+        }
       : { method: 'GET', path, headers: { Origin: origin } };
 
   const paths = fc.constantFrom('/api/status', '/api/me', '/api/bookings', '/api/events/stream', '/api/webhooks/paystack', '/healthz', '/nowhere');
@@ -162,8 +168,20 @@ describeDb('security headers, CORS and body limits', () => {
         const raw = webhook ? `{"event":"hostile.padding","data":{"pad":"${pad}"}}` : `{"title":"t","body":"${pad}","all":true}`;
         expect(Buffer.byteLength(raw)).toBe(limit + delta);
         const req: RawRequest = webhook
-          ? { method: 'POST', path: '/api/webhooks/paystack', headers: { 'Content-Type': 'application/json', 'x-paystack-signature': signPaystackBody(raw, PAYSTACK_TEST_KEY) }, body: raw, chunked }
-          : { method: 'POST', path: '/api/broadcasts', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${w.admin.token}` }, body: raw, chunked };
+          ? {
+              method: 'POST',
+              path: '/api/webhooks/paystack',
+              headers: { 'Content-Type': 'application/json', 'x-paystack-signature': signPaystackBody(raw, PAYSTACK_TEST_KEY) },
+              body: raw,
+              chunked,
+            }
+          : {
+              method: 'POST',
+              path: '/api/broadcasts',
+              headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${w.admin.token}` },
+              body: raw,
+              chunked,
+            };
         const res = await send(m.srv.url, req);
         tally.add('body limits');
         const code = (res.json as { error?: { code?: string } } | undefined)?.error?.code;

@@ -79,9 +79,7 @@ function heldBroadcastThenStream(port: number, admin: string, streamToken: strin
     continued: until(() => /^HTTP\/1\.1 100 /.test(received), 10_000, '100 Continue on the raw request'),
     /** Sends the body and the pipelined stream request; resolves with both responses. */
     async finish(): Promise<RawResponse[]> {
-      socket.write(
-        body + `GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${streamToken}\r\n\r\n`,
-      );
+      socket.write(body + `GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${streamToken}\r\n\r\n`);
       await until(() => parseResponses(received).length >= 2, 8_000, 'both responses on the raw connection');
       // Done with this connection, as a client would be.
       socket.end();
@@ -164,9 +162,7 @@ describeDb('graceful shutdown of the server process on SIGTERM', () => {
     // On the raw connection: the broadcast is served, and a stream asked for during draining is refused.
     const [rawBroadcast, lateStream] = await raw.finish();
     expect(rawBroadcast).toEqual(expect.objectContaining({ status: 202, body: { eventId: expect.stringMatching(/^[1-9]\d*$/) } }));
-    expect(lateStream).toEqual(
-      expect.objectContaining({ status: 503, body: { error: { code: 'SHUTTING_DOWN', message: expect.any(String) } } }),
-    );
+    expect(lateStream).toEqual(expect.objectContaining({ status: 503, body: { error: { code: 'SHUTTING_DOWN', message: expect.any(String) } } }));
     const eventIds = [...responses.map((r) => r.body.eventId as string), rawBroadcast.body.eventId as string];
     expect(new Set(eventIds).size).toBe(eventIds.length);
 

@@ -45,7 +45,10 @@ describeDb('statements per targeted publish and per webhook', () => {
   it('a charge.success webhook answered after one statement and settled in eleven more; its redelivery in one', async () => {
     const b = await m.confirmedBookingWithPayment({ prefix: 'budget', amount: 5000 });
     const tx = m.paystack.markPaid(b.reference);
-    const body = JSON.stringify({ event: 'charge.success', data: { id: 900001, reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
+    const body = JSON.stringify({
+      event: 'charge.success',
+      data: { id: 900001, reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' },
+    });
     const post = () =>
       request(m.srv.url)
         .post('/api/webhooks/paystack')
@@ -73,5 +76,4 @@ describeDb('statements per targeted publish and per webhook', () => {
     expect(await statementsOf(async () => (outcome = (await post()).body.outcome))).toHaveLength(1);
     expect(outcome).toBe('duplicate');
   });
-
 });

@@ -49,7 +49,10 @@ describeDb('status and console for people', () => {
   it('logs status and health polls at debug (the request metrics count them) and other requests at info', async () => {
     for (let i = 0; i < 3; i++) await request(srv.url).get('/api/status').expect(200);
     await request(srv.url).get('/readyz');
-    await request(srv.url).get('/api/bookings').set('Authorization', `Bearer ${srv.token('quiet-user', 'client')}`).expect(200);
+    await request(srv.url)
+      .get('/api/bookings')
+      .set('Authorization', `Bearer ${srv.token('quiet-user', 'client')}`)
+      .expect(200);
     await new Promise((r) => setTimeout(r, 50));
 
     const status = requestLines('/api/status');

@@ -75,11 +75,15 @@ describeSharedDb('a live stream on one instance stops push escalation from anoth
     expect(await pushOf(first.id)).toEqual({ status: 'skipped', reason: 'a live stream was open' });
 
     // B's heartbeat lapses (B crashed without removing its rows): they no longer count.
-    await knex()('instance_heartbeats').where({ instance_id: b.running.services.config.INSTANCE_ID }).update({ expires_at: new Date(Date.now() - 1_000) });
+    await knex()('instance_heartbeats')
+      .where({ instance_id: b.running.services.config.INSTANCE_ID })
+      .update({ expires_at: new Date(Date.now() - 1_000) });
     const lapsed = await announce(user);
     await d.runOnce(new Date(lapsed.createdAt.getTime() + 121_000));
     expect(push.sent.map((m) => m.notificationId)).toEqual([lapsed.id]);
-    await knex()('instance_heartbeats').where({ instance_id: b.running.services.config.INSTANCE_ID }).update({ expires_at: new Date(Date.now() + 45_000) });
+    await knex()('instance_heartbeats')
+      .where({ instance_id: b.running.services.config.INSTANCE_ID })
+      .update({ expires_at: new Date(Date.now() + 45_000) });
 
     const again = await announce(user);
     await d.runOnce(new Date(again.createdAt.getTime() + 121_000));

@@ -82,7 +82,10 @@ describeDb('stream resume with Last-Event-ID', () => {
     const [kept] = await toUser('tess', 2);
     // Prune everything up to and including `old` (everything older than a time just after it).
     const cutoff = new Date(old.occurredAt.getTime() + 1);
-    await srv.db.database.knex('events').where('id', '>', old.id).update({ occurred_at: new Date(cutoff.getTime() + 1000) });
+    await srv.db.database
+      .knex('events')
+      .where('id', '>', old.id)
+      .update({ occurred_at: new Date(cutoff.getTime() + 1000) });
     expect(await pruneEvents(srv.db.database.knex, cutoff)).toBeGreaterThan(0);
 
     const tooOld = await open({ token, lastEventId: String(BigInt(old.id) - 1n) });

@@ -25,7 +25,14 @@ describeDb('type filters on polls and streams (types=booking.*,payment.status_ch
   /** One of each kind for `user`, in this order; returns them by type. */
   async function publishMix(user: string) {
     const out: Record<string, EventRecord> = {};
-    for (const type of ['booking.created', 'payout.status_changed', 'payment.status_changed', 'notification.read', 'booking.accepted', 'announcement'] as const) {
+    for (const type of [
+      'booking.created',
+      'payout.status_changed',
+      'payment.status_changed',
+      'notification.read',
+      'booking.accepted',
+      'announcement',
+    ] as const) {
       // Each as the server would send it: every event a test receives is held to the contract.
       [out[type]] = await srv.publish({ type, audience: [`user:${user}`], payload: sampleData(type) });
     }
@@ -93,7 +100,14 @@ describeDb('type filters on polls and streams (types=booking.*,payment.status_ch
     await stream.waitForCount(6);
     await sleep(100);
     expect(stream.ids).toEqual(wanted);
-    expect(stream.events.map((e) => e.type)).toEqual(['booking.created', 'booking.accepted', 'announcement', 'booking.created', 'booking.accepted', 'announcement']);
+    expect(stream.events.map((e) => e.type)).toEqual([
+      'booking.created',
+      'booking.accepted',
+      'announcement',
+      'booking.created',
+      'booking.accepted',
+      'announcement',
+    ]);
     stream.close();
 
     // Resuming from the middle with the same filter: the rest of it, once.
@@ -110,7 +124,10 @@ describeDb('type filters on polls and streams (types=booking.*,payment.status_ch
     const stream = await openStream(srv.url, { token, lastEventId: '99999999999', queryTypes: 'booking.*' });
     await stream.waitFor((s) => s.events.some((e) => e.type === 'reset'));
     expect(stream.events[0]).toEqual({ type: 'reset', id: last, data: { lastEventId: last, reason: 'ahead' } });
-    const [b] = await srv.publish({ type: 'booking.created', audience: ['user:rita'], payload: sampleData('booking.created') }, { type: 'payment.status_changed', audience: ['user:rita'], payload: sampleData('payment.status_changed') });
+    const [b] = await srv.publish(
+      { type: 'booking.created', audience: ['user:rita'], payload: sampleData('booking.created') },
+      { type: 'payment.status_changed', audience: ['user:rita'], payload: sampleData('payment.status_changed') },
+    );
     await stream.waitForCount(1);
     await sleep(100);
     expect(stream.ids).toEqual([b.id]);

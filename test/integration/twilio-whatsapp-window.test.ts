@@ -98,14 +98,17 @@ describeDb("WhatsApp's 24-hour window", () => {
     return { provider, id: request.id, createdAt: new Date(request.createdAt) };
   }
 
-  const deliveriesOf = (notificationId: string) => knex()('notification_deliveries').where({ notification_id: notificationId }).orderBy('id').select('channel', 'status', 'error_code', 'reason');
+  const deliveriesOf = (notificationId: string) =>
+    knex()('notification_deliveries').where({ notification_id: notificationId }).orderBy('id').select('channel', 'status', 'error_code', 'reason');
 
   it('without a template, free text outside the window is taken, then fails with 63016: recorded as failed with why, and no SMS instead', async () => {
     const { provider, id, createdAt } = await unreadRequest('+27825550301');
     await dispatcher(textChannels()).runOnce(at(createdAt, 601));
     const [message] = twilio.to('whatsapp:+27825550301');
     expect(message).toEqual(expect.objectContaining({ contentSid: null, status: 'failed', errorCode: 63016 }));
-    const failed = await waitUntil('the 63016 callback recorded', async () => (await deliveriesOf(id)).find((r) => r.channel === 'whatsapp' && r.status === 'failed'));
+    const failed = await waitUntil('the 63016 callback recorded', async () =>
+      (await deliveriesOf(id)).find((r) => r.channel === 'whatsapp' && r.status === 'failed'),
+    );
     expect(failed).toEqual({
       channel: 'whatsapp',
       status: 'failed',
@@ -140,7 +143,10 @@ describeDb("WhatsApp's 24-hour window", () => {
     const send = (to: string, fields: Record<string, string>) =>
       fetch(`${twilioUrl}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ To: to, From: to.startsWith('whatsapp:') ? `whatsapp:${WHATSAPP_FROM}` : SMS_FROM, ...fields }).toString(),
       }).then(async (r) => {
         const body = (await r.json()) as { sid: string; status: string };

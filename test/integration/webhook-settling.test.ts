@@ -38,11 +38,18 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
   const paymentStatus = async (reference: string) => (await knex()('payments').where({ reference }).first()).status;
   const trail = async (reference: string) =>
     (
-      await knex()('events').where({ type: 'payment.status_changed' }).whereRaw(`payload->>'reference' = ?`, [reference]).select(knex().raw(`payload->>'status' as status`)).orderBy('id')
+      await knex()('events')
+        .where({ type: 'payment.status_changed' })
+        .whereRaw(`payload->>'reference' = ?`, [reference])
+        .select(knex().raw(`payload->>'status' as status`))
+        .orderBy('id')
     ).map((r: { status: string }) => r.status);
   const chargeBody = (b: { id: string; reference: string }, idBase: number) => {
     const tx = m.paystack.markPaid(b.reference);
-    return JSON.stringify({ event: 'charge.success', data: { id: idBase + Number(b.id), reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' } });
+    return JSON.stringify({
+      event: 'charge.success',
+      data: { id: idBase + Number(b.id), reference: b.reference, amount: tx.amount, currency: 'ZAR', status: 'success' },
+    });
   };
 
   it('answers 50 charge.success webhooks (and a redelivery of each) without waiting for Paystack, every call of which is delayed 2 s; each payment reaches ESCROW once', async () => {
@@ -58,7 +65,9 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
     }
     const ms = answers.map((a) => a.ms).sort((a, b) => a - b);
     const p99 = ms[Math.ceil(ms.length * 0.99) - 1];
-    console.log(`[webhook-settling] ${answers.length} webhooks with Paystack 2 s slow: p50 ${ms[Math.floor(ms.length / 2)].toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${ms[ms.length - 1].toFixed(1)} ms`);
+    console.log(
+      `[webhook-settling] ${answers.length} webhooks with Paystack 2 s slow: p50 ${ms[Math.floor(ms.length / 2)].toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${ms[ms.length - 1].toFixed(1)} ms`,
+    );
     expect(answers.map((a) => `${a.status} ${a.outcome}`)).toEqual([...bodies.map(() => '200 recorded'), ...bodies.map(() => '200 duplicate')]);
     // Speed itself is measured (the line above, and the bench), not asserted: what is asserted is
     // that no answer waited for a Paystack call, each of which takes 2 s here.
@@ -92,7 +101,10 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
     // It serves the route from here on (the server's shutdown stops it).
     // Its next attempt falls due (at most WEBHOOK_RETRY_MS, and twice PAYSTACK_TIMEOUT_MS, after the last).
     await knex()('webhook_deliveries').where({ id: row.id }).update({ next_attempt_at: knex().fn.now() });
-    const restarted = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, { retryMs: 200, minAttemptMs: 0 });
+    const restarted = new WebhookService(knex(), deps.publisher, deps.paystack, PAYSTACK_TEST_KEY, deps.payments, deps.logger, {
+      retryMs: 200,
+      minAttemptMs: 0,
+    });
     deps.webhooks = restarted;
     restarted.start();
     {
@@ -151,7 +163,12 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('PROCESSING');
     expect(await knex()('events').count<{ c: string }[]>('* as c')).toEqual(eventsBefore);
     expect(m.srv.logs.some((l) => l.code === 'WEBHOOK_CONTRADICTED' && l.webhook === 'transfer.failed' && l.paystackStatus === 'pending')).toBe(true);
-    expect(await knex()('webhook_deliveries').where({ event: 'transfer.failed', outcome: 'contradicted' }).whereRaw(`payload->'data'->>'reference' = ?`, [payout.reference]).count<{ c: string }[]>('* as c')).toEqual([{ c: '1' }]);
+    expect(
+      await knex()('webhook_deliveries')
+        .where({ event: 'transfer.failed', outcome: 'contradicted' })
+        .whereRaw(`payload->'data'->>'reference' = ?`, [payout.reference])
+        .count<{ c: string }[]>('* as c'),
+    ).toEqual([{ c: '1' }]);
     // The bank really fails it later: Paystack agrees now, and the delivery is not taken for a redelivery.
     await m.paystack.settleTransfer(payout.reference, 'failed');
     expect((await knex()('payouts').where({ id: payout.id }).first()).status).toBe('FAILED');
@@ -164,7 +181,13 @@ describeDb('webhooks answer before they settle: a slow Paystack, a crash, a cont
     expect(await paymentStatus(reference)).toBe('REFUND_PENDING');
     // Paystack processes the refund, but its refund.processed is not delivered yet; a stale refund.failed is.
     m.paystack.refundsOf(reference)[0].status = 'processed';
-    const stale = await m.paystack.postWebhook('refund.failed', { status: 'failed', transaction_reference: reference, refund_reference: null, amount: 9000, currency: 'ZAR' });
+    const stale = await m.paystack.postWebhook('refund.failed', {
+      status: 'failed',
+      transaction_reference: reference,
+      refund_reference: null,
+      amount: 9000,
+      currency: 'ZAR',
+    });
     expect(stale.status).toBe(200);
     const payment = await knex()('payments').where({ reference }).first();
     expect({ status: payment.status, refund_failure: payment.refund_failure }).toEqual({ status: 'REFUND_PENDING', refund_failure: null });

@@ -77,8 +77,23 @@ describeDb('WhatsApp templates', () => {
   it('a template the account does not have is refused (21655) for good, not retried', async () => {
     const client = new TwilioClient({ baseUrl: twilioUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, timeoutMs: 2_000 });
     try {
-      const channel = new TextChannel({ channel: 'whatsapp', client, from: WHATSAPP_FROM, statusCallback: 'https://market.example.test/api/webhooks/twilio', templates: { '*': UNKNOWN_TEMPLATE } });
-      const sent = channel.send({ deliveryId: '1', notificationId: '1', userId: 'u', type: 'booking.accepted', title: 'Accepted', body: 'See you at 10', data: {}, address: '+27825550203' });
+      const channel = new TextChannel({
+        channel: 'whatsapp',
+        client,
+        from: WHATSAPP_FROM,
+        statusCallback: 'https://market.example.test/api/webhooks/twilio',
+        templates: { '*': UNKNOWN_TEMPLATE },
+      });
+      const sent = channel.send({
+        deliveryId: '1',
+        notificationId: '1',
+        userId: 'u',
+        type: 'booking.accepted',
+        title: 'Accepted',
+        body: 'See you at 10',
+        data: {},
+        address: '+27825550203',
+      });
       await expect(sent).rejects.toBeInstanceOf(SendRefused);
       await expect(sent).rejects.toEqual(expect.objectContaining({ code: 'TWILIO_21655', retryable: false }));
     } finally {
@@ -90,7 +105,10 @@ describeDb('WhatsApp templates', () => {
     const send = (fields: Record<string, string>) =>
       fetch(`${twilioUrl}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ To: 'whatsapp:+27825550204', From: `whatsapp:${WHATSAPP_FROM}`, ...fields }).toString(),
       }).then(async (r) => [r.status, (await r.json()).code]);
     expect(await send({ ContentVariables: '{"1":"a"}', Body: 'x' })).toEqual([400, 21654]);

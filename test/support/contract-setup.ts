@@ -13,7 +13,13 @@ const assert = Test.prototype.assert;
 Test.prototype.assert = function (this: { method: string; url: string }, resError, res, fn) {
   if (res) {
     try {
-      checkAnswer({ method: this.method, url: this.url, status: res.status, contentType: res.headers['content-type'], body: res.type === 'application/json' ? res.body : res.text });
+      checkAnswer({
+        method: this.method,
+        url: this.url,
+        status: res.status,
+        contentType: res.headers['content-type'],
+        body: res.type === 'application/json' ? res.body : res.text,
+      });
     } catch (e) {
       return fn.call(this, e as Error, res);
     }

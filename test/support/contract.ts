@@ -45,7 +45,11 @@ function validator(ref: string): ValidateFunction {
   return v;
 }
 
-const describeErrors = (v: ValidateFunction) => (v.errors ?? []).slice(0, 5).map((e) => `${e.instancePath || '/'} ${e.message}${e.params ? ' ' + JSON.stringify(e.params) : ''}`).join('; ');
+const describeErrors = (v: ValidateFunction) =>
+  (v.errors ?? [])
+    .slice(0, 5)
+    .map((e) => `${e.instancePath || '/'} ${e.message}${e.params ? ' ' + JSON.stringify(e.params) : ''}`)
+    .join('; ');
 
 export class ContractViolation extends Error {
   override name = 'ContractViolation';
@@ -100,13 +104,15 @@ export function checkAnswer(a: Answer): void {
   if (!media.includes(type)) throw new ContractViolation(`${what}: answered ${type || 'no media type'}, documented ${media.join(', ')}`);
   if (type !== 'application/json') return;
   const v = validator(`openapi.json#/${pointer('paths', template!, method, 'responses', String(a.status), 'content', 'application/json', 'schema')}`);
-  if (!v(a.body)) throw new ContractViolation(`${what}: the body does not match the OpenAPI document: ${describeErrors(v)}\n${JSON.stringify(a.body).slice(0, 500)}`);
+  if (!v(a.body))
+    throw new ContractViolation(`${what}: the body does not match the OpenAPI document: ${describeErrors(v)}\n${JSON.stringify(a.body).slice(0, 500)}`);
   if (template === '/api/events' && a.status === 200) for (const e of (a.body as { events: unknown[] }).events) checkEvent(e);
 }
 
 function checkError(what: string, a: Answer, codes: string[]): void {
   const code = (a.body as { error?: { code?: string } } | undefined)?.error?.code;
-  if (!code || !codes.includes(code)) throw new ContractViolation(`${what}: expected an error ${codes.join(' or ')}, got ${JSON.stringify(a.body)?.slice(0, 200)}`);
+  if (!code || !codes.includes(code))
+    throw new ContractViolation(`${what}: expected an error ${codes.join(' or ')}, got ${JSON.stringify(a.body)?.slice(0, 200)}`);
 }
 
 /**
@@ -123,7 +129,8 @@ export function checkEvent(envelope: unknown, sseType?: string): void {
   else if ((EVENT_TYPES as readonly string[]).includes(type)) name = eventSchemaName(type);
   else throw new ContractViolation(`event type ${type} has no schema in the contract (src/contract/event-names.ts and events.ts)`);
   const v = validator(`asyncapi.json#/${pointer('components', 'schemas', name)}`);
-  if (!v(envelope)) throw new ContractViolation(`event ${type}: does not match the AsyncAPI document: ${describeErrors(v)}\n${JSON.stringify(envelope).slice(0, 500)}`);
+  if (!v(envelope))
+    throw new ContractViolation(`event ${type}: does not match the AsyncAPI document: ${describeErrors(v)}\n${JSON.stringify(envelope).slice(0, 500)}`);
   if (sseType !== undefined && !(CONTROL_EVENTS as readonly string[]).includes(type) && (envelope as { type: string }).type !== sseType) {
     throw new ContractViolation(`event named ${sseType} on the stream carries type ${(envelope as { type: string }).type}`);
   }

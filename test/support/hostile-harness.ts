@@ -45,9 +45,7 @@ export async function buildWorld(m: Marketplace, prefix: string): Promise<World>
   for (const p of [provider, otherProvider]) {
     await p.put('/api/me/payout-account', { accountName: 'A B', accountNumber: '1234567890', bankCode: '470010' }).expect(200);
   }
-  const booking = await client
-    .post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 25_000 })
-    .expect(201);
+  const booking = await client.post('/api/bookings', { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 25_000 }).expect(201);
 
   const paid = await m.confirmedBookingWithPayment({ prefix: `${prefix}-paid`, amount: 30_000 });
   await m.paystack.completeCharge(paid.reference);
@@ -137,7 +135,15 @@ export function send(baseUrl: string, r: RawRequest, timeoutMs = 10_000): Promis
             json = undefined;
           }
           // Refusals are answers too: each is held to the OpenAPI document (reported at the test's end).
-          checkLater(() => checkAnswer({ method: r.method, url: r.path, status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: json ?? (text || undefined) }));
+          checkLater(() =>
+            checkAnswer({
+              method: r.method,
+              url: r.path,
+              status: res.statusCode ?? 0,
+              contentType: res.headers['content-type'],
+              body: json ?? (text || undefined),
+            }),
+          );
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
         });
         res.on('error', reject);
@@ -159,7 +165,9 @@ export function send(baseUrl: string, r: RawRequest, timeoutMs = 10_000): Promis
 /** Percent-encodes the UTF-8 bytes of each key and value (an unpaired surrogate becomes U+FFFD). */
 export function queryString(q: Array<[string, string]>): string {
   const enc = (s: string) =>
-    [...Buffer.from(s, 'utf8')].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+    [...Buffer.from(s, 'utf8')]
+      .map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+      .join('');
   return q.length ? `?${q.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&')}` : '';
 }
 
@@ -197,7 +205,12 @@ export async function fingerprint(knex: Knex, exclude: readonly string[] = []): 
 /** The stored answers under these keys. */
 export async function idempotencyRows(knex: Knex, keys: string[]): Promise<Array<{ key: string; status: number | null }>> {
   const rows: Array<{ key: string; status: number | null }> = [];
-  for (let i = 0; i < keys.length; i += 500) rows.push(...(await knex('idempotency_keys').whereIn('key', keys.slice(i, i + 500)).select('key', 'status')));
+  for (let i = 0; i < keys.length; i += 500)
+    rows.push(
+      ...(await knex('idempotency_keys')
+        .whereIn('key', keys.slice(i, i + 500))
+        .select('key', 'status')),
+    );
   return rows;
 }
 

@@ -106,8 +106,22 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
   // src/docs
   { method: 'GET', registered: '/api/openapi.json', path: '/api/openapi.json', auth: 'none', roles: [] },
   { method: 'GET', registered: '/api/asyncapi.json', path: '/api/asyncapi.json', auth: 'none', roles: [] },
-  { method: 'GET', registered: '/docs/assets/swagger-ui-bundle.js', path: '/docs/assets/swagger-ui-bundle.js', auth: 'none', roles: [], note: 'a file of swagger-ui-dist, not JSON' },
-  { method: 'GET', registered: '/docs/assets/swagger-ui.css', path: '/docs/assets/swagger-ui.css', auth: 'none', roles: [], note: 'a file of swagger-ui-dist, not JSON' },
+  {
+    method: 'GET',
+    registered: '/docs/assets/swagger-ui-bundle.js',
+    path: '/docs/assets/swagger-ui-bundle.js',
+    auth: 'none',
+    roles: [],
+    note: 'a file of swagger-ui-dist, not JSON',
+  },
+  {
+    method: 'GET',
+    registered: '/docs/assets/swagger-ui.css',
+    path: '/docs/assets/swagger-ui.css',
+    auth: 'none',
+    roles: [],
+    note: 'a file of swagger-ui-dist, not JSON',
+  },
   // src/realtime
   {
     method: 'POST',
@@ -275,18 +289,16 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
   { method: 'GET', registered: '/api/ledger/summary', path: '/api/ledger/summary', auth: 'bearer', roles: ['admin'] },
   // src/payments/attention-routes.ts
   { method: 'GET', registered: '/api/ops/attention', path: '/api/ops/attention', auth: 'bearer', roles: ['admin'] },
-  ...['accept-flagged', 'refund', 'release', 'retry-refund'].map(
-    (action): CatalogRoute => ({
-      method: 'POST',
-      registered: '/api/ops/bookings/:id/:action',
-      path: `/api/ops/bookings/:id/${action}`,
-      auth: 'bearer',
-      roles: ['admin'],
-      target: 'booking',
-      idempotent: true,
-      body: { fields: { reason: { kind: 'text', max: 500, required: true } } },
-    }),
-  ),
+  ...['accept-flagged', 'refund', 'release', 'retry-refund'].map((action): CatalogRoute => ({
+    method: 'POST',
+    registered: '/api/ops/bookings/:id/:action',
+    path: `/api/ops/bookings/:id/${action}`,
+    auth: 'bearer',
+    roles: ['admin'],
+    target: 'booking',
+    idempotent: true,
+    body: { fields: { reason: { kind: 'text', max: 500, required: true } } },
+  })),
   {
     method: 'GET',
     registered: '/api/payments',
@@ -348,7 +360,15 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
     roles: ALL_ROLES,
     query: { fields: { unread: { kind: 'enum', values: ['true', 'false'] }, before: rowId(), limit: limit(100) } },
   },
-  { method: 'POST', registered: '/api/notifications/read-all', path: '/api/notifications/read-all', auth: 'bearer', roles: ALL_ROLES, idempotent: true, body: 'empty' },
+  {
+    method: 'POST',
+    registered: '/api/notifications/read-all',
+    path: '/api/notifications/read-all',
+    auth: 'bearer',
+    roles: ALL_ROLES,
+    idempotent: true,
+    body: 'empty',
+  },
   {
     method: 'POST',
     registered: '/api/notifications/:id/read',
@@ -378,7 +398,7 @@ export const ROUTE_CATALOG: readonly CatalogRoute[] = [
     auth: 'bearer',
     roles: ALL_ROLES,
     body: 'ignored',
-    note: '`{endpoint}` of one of the caller\'s own subscriptions (tested in deliveries.test.ts)',
+    note: "`{endpoint}` of one of the caller's own subscriptions (tested in deliveries.test.ts)",
   },
   {
     method: 'PUT',
@@ -415,9 +435,7 @@ export const catalogRoutes = (o: { demo: boolean }): string[] =>
 
 /** Printable text that is not blank after trim, with a little unicode. */
 export const freeText = (max: number): fc.Arbitrary<string> =>
-  fc
-    .string({ minLength: 1, maxLength: Math.min(max, 40), unit: 'grapheme' })
-    .filter((s) => s.trim().length > 0 && s.trim().length <= max && isStorable(s));
+  fc.string({ minLength: 1, maxLength: Math.min(max, 40), unit: 'grapheme' }).filter((s) => s.trim().length > 0 && s.trim().length <= max && isStorable(s));
 
 /** Free of what PostgreSQL cannot store in text or jsonb: NUL and unpaired surrogates. */
 export function isStorable(s: string): boolean {
@@ -450,15 +468,11 @@ export function validValue(f: Field): fc.Arbitrary<unknown> {
 export function validOf(shape: Shape, world: WorldIds): fc.Arbitrary<Record<string, unknown>> {
   const names = Object.keys(shape.fields).filter((n) => !shape.exactlyOne?.includes(n));
   const gen = (n: string) => shape.fixed?.[n]?.(world) ?? validValue(shape.fields[n]);
-  const base = fc.record(
-    Object.fromEntries(names.map((n) => [n, gen(n)])),
-    { requiredKeys: names.filter((n) => shape.fields[n].required) },
-  );
+  const base = fc.record(Object.fromEntries(names.map((n) => [n, gen(n)])), { requiredKeys: names.filter((n) => shape.fields[n].required) });
   if (!shape.exactlyOne) return base;
   const target = fc.constantFrom(...shape.exactlyOne).chain((t) => gen(t).map((v) => ({ [t]: v })));
   return fc.tuple(base, target).map(([b, t]) => ({ ...b, ...t }));
 }
 
 /** A query value as it travels: every field a string. */
-export const asQuery = (v: Record<string, unknown>): Record<string, string> =>
-  Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+export const asQuery = (v: Record<string, unknown>): Record<string, string> => Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));

@@ -28,8 +28,25 @@ const SAMPLES = {
   announcement: { title: 't', body: 'b' },
   'booking.created': { booking: booking('PENDING'), previousStatus: null, status: 'PENDING' },
   'booking.accepted': { booking: booking('CONFIRMED'), previousStatus: 'PENDING', status: 'CONFIRMED' },
-  'payment.status_changed': { bookingId: '1', paymentId: '1', reference: 'ref-1', status: 'ESCROW', previousStatus: 'PENDING', amount: 10_000, currency: 'ZAR', refundedAmount: 0 },
-  'payout.status_changed': { payoutId: '1', bookingId: '1', reference: 'po-1', status: 'PROCESSING', previousStatus: 'PENDING', amount: 9_500, currency: 'ZAR' },
+  'payment.status_changed': {
+    bookingId: '1',
+    paymentId: '1',
+    reference: 'ref-1',
+    status: 'ESCROW',
+    previousStatus: 'PENDING',
+    amount: 10_000,
+    currency: 'ZAR',
+    refundedAmount: 0,
+  },
+  'payout.status_changed': {
+    payoutId: '1',
+    bookingId: '1',
+    reference: 'po-1',
+    status: 'PROCESSING',
+    previousStatus: 'PENDING',
+    amount: 9_500,
+    currency: 'ZAR',
+  },
   'notification.read': { ids: ['1'], unreadCount: 0 },
 } satisfies { [T in EventTypeName]?: EventData<T> };
 

@@ -51,7 +51,10 @@ describe('booking timers: what a due timer does to the booking as it is now', ()
     expect(timerOutcome(reminder, booking('PENDING'), t0 + 24 * HOUR).do).toBe('nothing');
     expect(timerOutcome(reminder, booking('CONFIRMED'), t0 + 12 * HOUR).do).toBe('nothing');
     // Set with a half-hour TTL: the expiry it names is half an hour after the request.
-    expect(timerOutcome({ kind: 'request_reminder', dueAt: at(0.25) }, booking('PENDING'), t0 + 0.25 * HOUR)).toEqual({ do: 'remind-provider', expiresAt: at(0.5) });
+    expect(timerOutcome({ kind: 'request_reminder', dueAt: at(0.25) }, booking('PENDING'), t0 + 0.25 * HOUR)).toEqual({
+      do: 'remind-provider',
+      expiresAt: at(0.5),
+    });
   });
 
   it('reminds of bookings going ahead (CONFIRMED, paid or not) only', () => {

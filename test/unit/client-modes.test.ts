@@ -2,8 +2,7 @@ import { ClientModeTracker } from '../../src/realtime/client-modes';
 
 describe('ClientModeTracker', () => {
   let now = 0;
-  const tracker = (o: { maxSessions?: number; maxSessionsPerUser?: number } = {}) =>
-    new ClientModeTracker({ ttlMs: 1_000, now: () => now, ...o });
+  const tracker = (o: { maxSessions?: number; maxSessionsPerUser?: number } = {}) => new ClientModeTracker({ ttlMs: 1_000, now: () => now, ...o });
   beforeEach(() => (now = 0));
 
   it('counts each session once, in its latest mode', () => {

@@ -62,9 +62,7 @@ describe('loadConfig', () => {
     const set = loadConfig({ JWT_SECRET: GOOD_SECRET, PAYSTACK_BASE_URL: 'http://localhost:4010' });
     expect(set.PAYSTACK_BASE_URL).toBe('http://localhost:4010');
     expect(set.paystackBaseUrlSet).toBe(true);
-    expect(configError({ JWT_SECRET: GOOD_SECRET, PAYSTACK_BASE_URL: 'ftp://x' }).problems).toEqual([
-      expect.stringMatching(/^PAYSTACK_BASE_URL: /),
-    ]);
+    expect(configError({ JWT_SECRET: GOOD_SECRET, PAYSTACK_BASE_URL: 'ftp://x' }).problems).toEqual([expect.stringMatching(/^PAYSTACK_BASE_URL: /)]);
   });
 
   it('treats empty strings as unset and parses numbers', () => {

@@ -11,9 +11,7 @@ describe('event ids', () => {
   });
 
   it.each(['0', '1', '123456789012345678'])('accepts %s', (id) => expect(EVENT_ID_PATTERN.test(id)).toBe(true));
-  it.each(['', '-1', '01', '1.5', '1e3', ' 1', 'abc', '1234567890123456789'])('rejects %j', (id) =>
-    expect(EVENT_ID_PATTERN.test(id)).toBe(false),
-  );
+  it.each(['', '-1', '01', '1.5', '1e3', ' 1', 'abc', '1234567890123456789'])('rejects %j', (id) => expect(EVENT_ID_PATTERN.test(id)).toBe(false));
 });
 
 describe('checkCursor', () => {

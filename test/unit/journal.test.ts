@@ -7,7 +7,10 @@ import { heldAmount, owedAmount } from '../../src/payments/payment-amounts';
 
 const sum = (e: EntryDraft) => e.postings.reduce((s, p) => s + p.amount, 0);
 const balanceOf = (entries: EntryDraft[], account: string) =>
-  entries.flatMap((e) => e.postings).filter((p) => p.account === account).reduce((s, p) => s + p.amount, 0);
+  entries
+    .flatMap((e) => e.postings)
+    .filter((p) => p.account === account)
+    .reduce((s, p) => s + p.amount, 0);
 
 describe('journal entries', () => {
   const money = { amount: 100_000, verifiedAmount: 100_000, fees: 3_000, payoutAmount: 95_000 };
@@ -84,6 +87,11 @@ describe('journal entries', () => {
     expect(balanceOf(entries, 'platform_revenue')).toBe(-(held - 20_000 - smaller));
     expect(balanceOf(entries, 'paystack_balance')).toBe(100_000 - 3_000 - 40_000 - 20_000);
     // A refund made in Paystack's dashboard comes out of escrow directly.
-    expect(refundPaidEntries(0, 5_000).map((e) => e.postings)).toEqual([[{ account: 'escrow', amount: 5_000 }, { account: 'paystack_balance', amount: -5_000 }]]);
+    expect(refundPaidEntries(0, 5_000).map((e) => e.postings)).toEqual([
+      [
+        { account: 'escrow', amount: 5_000 },
+        { account: 'paystack_balance', amount: -5_000 },
+      ],
+    ]);
   });
 });

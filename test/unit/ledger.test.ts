@@ -88,7 +88,12 @@ describe('ledger summary', () => {
   it('any offender fails its check and the summary; (c) shows the maximum by payoutAmount', () => {
     const s = summarize(
       facts({
-        payoutsOverMaximum: { count: 1, paymentIds: [], payoutIds: ['3'], rows: [{ payoutId: '3', paymentId: '4', amount: '42001', paymentAmount: '42001', feeBps: 250 }] },
+        payoutsOverMaximum: {
+          count: 1,
+          paymentIds: [],
+          payoutIds: ['3'],
+          rows: [{ payoutId: '3', paymentId: '4', amount: '42001', paymentAmount: '42001', feeBps: 250 }],
+        },
       }),
       250,
     );
@@ -109,17 +114,26 @@ describe('list queries', () => {
   it.each([
     [{}, { limit: 20 }],
     [{ limit: '1' }, { limit: 1 }],
-    [{ limit: '100', cursor: '42', status: 'ESCROW' }, { limit: 100, cursor: '42', status: 'ESCROW' }],
+    [
+      { limit: '100', cursor: '42', status: 'ESCROW' },
+      { limit: 100, cursor: '42', status: 'ESCROW' },
+    ],
   ])('accepts %j', (q, parsed) => {
     expect(ListPaymentsQuery.parse(q)).toEqual(parsed);
   });
 
-  it.each([{ limit: '0' }, { limit: '101' }, { limit: 'x' }, { cursor: '0' }, { cursor: '01' }, { status: 'COMPLETED' }, { extra: '1' }, { limit: ['1', '2'] }])(
-    'refuses payments query %j',
-    (q) => {
-      expect(ListPaymentsQuery.safeParse(q).success).toBe(false);
-    },
-  );
+  it.each([
+    { limit: '0' },
+    { limit: '101' },
+    { limit: 'x' },
+    { cursor: '0' },
+    { cursor: '01' },
+    { status: 'COMPLETED' },
+    { extra: '1' },
+    { limit: ['1', '2'] },
+  ])('refuses payments query %j', (q) => {
+    expect(ListPaymentsQuery.safeParse(q).success).toBe(false);
+  });
 
   it('payout statuses are the payout state machine’s', () => {
     expect(ListPayoutsQuery.safeParse({ status: 'COMPLETED' }).success).toBe(true);

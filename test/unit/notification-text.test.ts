@@ -24,7 +24,10 @@ describe('notificationText', () => {
   });
   it('tells both sides a request expired, only the provider that one waits, and both of the booking ahead', () => {
     const expired = { type: 'booking.expired', payload: { booking: { scheduledFor: '2026-12-01T08:00:00Z' } }, booking };
-    expect(notificationText(expired, 'client')).toEqual({ title: 'Your booking request expired', body: 'Pieter did not answer your tiling request in time. You can book another provider.' });
+    expect(notificationText(expired, 'client')).toEqual({
+      title: 'Your booking request expired',
+      body: 'Pieter did not answer your tiling request in time. You can book another provider.',
+    });
     expect(notificationText(expired, 'provider')?.title).toBe('A booking request expired');
     const waiting = { type: 'booking.request_reminder', payload: { scheduledFor: '2026-12-01T08:00:00Z', expiresAt: '2026-11-30T08:00:00Z' }, booking };
     expect(notificationText(waiting, 'provider')?.title).toBe('Naledi is waiting for your answer');
@@ -43,7 +46,9 @@ describe('notificationText', () => {
   it('tells the other side who cancelled and why, and the one who cancelled that they did', () => {
     const cancelled = (cancelledBy: string, reason: string | null) => ({ type: 'booking.cancelled', payload: { booking: { reason }, cancelledBy }, booking });
     expect(notificationText(cancelled('client', 'Fixed it myself'), 'provider')?.body).toBe('Naledi cancelled the tiling booking. Reason: “Fixed it myself”');
-    expect(notificationText(cancelled('client', 'Fixed it myself'), 'client')?.body).toBe('You cancelled the tiling booking with Pieter. Reason: “Fixed it myself”');
+    expect(notificationText(cancelled('client', 'Fixed it myself'), 'client')?.body).toBe(
+      'You cancelled the tiling booking with Pieter. Reason: “Fixed it myself”',
+    );
     expect(notificationText(cancelled('provider', null), 'client')?.body).toBe('Pieter cancelled the tiling booking.');
     expect(notificationText(cancelled('operator', null), 'client')?.body).toBe('Our team cancelled the tiling booking with Pieter.');
   });

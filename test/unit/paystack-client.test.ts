@@ -104,7 +104,14 @@ describe('Paystack client, happy paths over HTTP against the fake', () => {
       path: '/transaction/initialize',
       query: {},
       authorized: true,
-      body: { email: 'client@example.co.za', amount: 135_000, currency: 'ZAR', reference, metadata: { bookingId: '42' }, callback_url: 'http://localhost:5173/paid' },
+      body: {
+        email: 'client@example.co.za',
+        amount: 135_000,
+        currency: 'ZAR',
+        reference,
+        metadata: { bookingId: '42' },
+        callback_url: 'http://localhost:5173/paid',
+      },
     });
     expect(fake.transaction(reference)?.status).toBe('abandoned');
   });
@@ -112,7 +119,16 @@ describe('Paystack client, happy paths over HTTP against the fake', () => {
   it('verifies a transaction before and after it is paid', async () => {
     const reference = await initialized();
     const before = await paystack.verifyTransaction(reference);
-    expect(before).toEqual({ id: expect.any(Number), status: 'abandoned', reference, amount: 42_000, currency: 'ZAR', paidAt: null, metadata: { bookingId: '7' }, fees: null });
+    expect(before).toEqual({
+      id: expect.any(Number),
+      status: 'abandoned',
+      reference,
+      amount: 42_000,
+      currency: 'ZAR',
+      paidAt: null,
+      metadata: { bookingId: '7' },
+      fees: null,
+    });
 
     expect((await fake.completeCharge(reference)).status).toBe(200);
     const after = await paystack.verifyTransaction(reference);
@@ -181,7 +197,9 @@ describe('Paystack client, failures', () => {
     expect(err).toMatchObject({ code: 'PAYSTACK_REJECTED', message: 'Invalid key', httpStatus: 401, operation: 'GET /transaction/verify/anything' });
     expect(lastRequest().authorized).toBe(false);
 
-    const unreachable = await paystackError(createPaystackClient({ baseUrl: 'http://127.0.0.1:1', secretKey: WRONG_KEY, timeoutMs: 2_000 }).verifyTransaction('x'));
+    const unreachable = await paystackError(
+      createPaystackClient({ baseUrl: 'http://127.0.0.1:1', secretKey: WRONG_KEY, timeoutMs: 2_000 }).verifyTransaction('x'),
+    );
     for (const e of [err, unreachable]) {
       const everything = [e.message, e.stack, JSON.stringify(e), JSON.stringify(e.details), String(e.cause), (e.cause as Error | undefined)?.stack].join('\n');
       expect(everything).not.toContain(WRONG_KEY);
@@ -197,7 +215,12 @@ describe('Paystack client, failures', () => {
     const noRecipient = await paystackError(
       paystack.initiateTransfer({ amount: 100, recipient: 'RCP_doesnotexist', reference: payoutRef(), reason: 'x', currency: 'ZAR' }),
     );
-    expect(noRecipient).toMatchObject({ code: 'PAYSTACK_REJECTED', message: 'Recipient specified is invalid', httpStatus: 400, providerCode: 'invalid_transfer_recipient' });
+    expect(noRecipient).toMatchObject({
+      code: 'PAYSTACK_REJECTED',
+      message: 'Recipient specified is invalid',
+      httpStatus: 400,
+      providerCode: 'invalid_transfer_recipient',
+    });
 
     const badRef = await paystackError(
       paystack.initiateTransfer({ amount: 100, recipient: await recipient(), reference: 'Payout-With-CAPITALS-123', reason: 'x', currency: 'ZAR' }),
@@ -226,7 +249,9 @@ describe('Paystack client, failures', () => {
     ['a 200 whose data lacks what we need', { status: 200, body: { status: true, message: 'Transfer has been queued', data: { status: 'pending' } } }, 200],
   ])('%s is PAYSTACK_UNAVAILABLE', async (_what, spec, httpStatus) => {
     fake.failNext('POST', '/transfer', spec);
-    const err = await paystackError(paystack.initiateTransfer({ amount: 100, recipient: await recipient(), reference: payoutRef(), reason: 'x', currency: 'ZAR' }));
+    const err = await paystackError(
+      paystack.initiateTransfer({ amount: 100, recipient: await recipient(), reference: payoutRef(), reason: 'x', currency: 'ZAR' }),
+    );
     expect(err).toMatchObject({ code: 'PAYSTACK_UNAVAILABLE', httpStatus });
   });
 
@@ -257,7 +282,9 @@ describe('Paystack client, failures', () => {
   it('failNext matches whole path segments: /transfer is not /transferrecipient', async () => {
     fake.failNext('POST', '/transfer', { status: 500, body: {} });
     await expect(recipient('62000033333')).resolves.toMatch(/^RCP_/);
-    await expect(paystackError(paystack.initiateTransfer({ amount: 1, recipient: 'RCP_x', reference: payoutRef(), reason: 'x', currency: 'ZAR' }))).resolves.toMatchObject({
+    await expect(
+      paystackError(paystack.initiateTransfer({ amount: 1, recipient: 'RCP_x', reference: payoutRef(), reason: 'x', currency: 'ZAR' })),
+    ).resolves.toMatchObject({
       httpStatus: 500,
     });
   });
@@ -333,7 +360,9 @@ describe('Paystack client, its connections', () => {
     const elsewhere = await local((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(VERIFIED));
     const redirecting = await local((_req, res) =>
       // An envelope that would read as a refusal (or a success) if the body were taken at face value.
-      res.writeHead(status, { Location: `${elsewhere.url}/transaction/verify/r1`, 'Content-Type': 'application/json' }).end('{"status":false,"message":"Moved"}'),
+      res
+        .writeHead(status, { Location: `${elsewhere.url}/transaction/verify/r1`, 'Content-Type': 'application/json' })
+        .end('{"status":false,"message":"Moved"}'),
     );
     const c = createPaystackClient({ baseUrl: redirecting.url, secretKey: KEY, timeoutMs: 2_000 });
     try {
@@ -424,7 +453,17 @@ describe('Paystack client, lenient parsing', () => {
       body: {
         status: true,
         message: 'Verification successful',
-        data: { id: '302961', status: 'success', reference: 'qTPrJoy9Bx', amount: '42000', currency: 'zar', paidAt: '2026-01-01T10:00:00.000Z', metadata: 0, fees: '1218', extra: { x: 1 } },
+        data: {
+          id: '302961',
+          status: 'success',
+          reference: 'qTPrJoy9Bx',
+          amount: '42000',
+          currency: 'zar',
+          paidAt: '2026-01-01T10:00:00.000Z',
+          metadata: 0,
+          fees: '1218',
+          extra: { x: 1 },
+        },
       },
     });
     expect(await paystack.verifyTransaction('qTPrJoy9Bx')).toEqual({
@@ -440,7 +479,11 @@ describe('Paystack client, lenient parsing', () => {
 
     fake.failNext('GET', '/transfer/verify', {
       status: 200,
-      body: { status: true, message: 'Transfer retrieved', data: { status: 'success', reference: 'r', transfer_code: 'TRF_1', amount: '5000', currency: 'ZAR' } },
+      body: {
+        status: true,
+        message: 'Transfer retrieved',
+        data: { status: 'success', reference: 'r', transfer_code: 'TRF_1', amount: '5000', currency: 'ZAR' },
+      },
     });
     expect((await paystack.verifyTransfer('r')).amount).toBe(5_000);
   });
@@ -566,7 +609,9 @@ describe('the fake’s webhooks reach their target, signed', () => {
         recipient: expect.objectContaining({ recipient_code: rcp, type: 'basa', details: expect.objectContaining({ bank_code: '632005' }) }),
       }),
     );
-    expect(hooks[1].data).toEqual(expect.objectContaining({ created_at: expect.any(String), transferred_at: expect.any(String), session: { provider: 'nip', id: expect.any(String) } }));
+    expect(hooks[1].data).toEqual(
+      expect.objectContaining({ created_at: expect.any(String), transferred_at: expect.any(String), session: { provider: 'nip', id: expect.any(String) } }),
+    );
     expect(fake.transfer(refs[1])?.status).toBe('failed');
   });
 
@@ -578,7 +623,15 @@ describe('the fake’s webhooks reach their target, signed', () => {
     expect((await fake.processRefund(reference)).status).toBe(200);
     const { event, data } = json(got()[0]);
     expect(event).toBe('refund.processed');
-    expect(data).toEqual(expect.objectContaining({ status: 'processed', transaction_reference: reference, amount: '30000', currency: 'ZAR', refund_reference: expect.any(String) }));
+    expect(data).toEqual(
+      expect.objectContaining({
+        status: 'processed',
+        transaction_reference: reference,
+        amount: '30000',
+        currency: 'ZAR',
+        refund_reference: expect.any(String),
+      }),
+    );
     expect((await paystack.verifyTransaction(reference)).status).toBe('reversed');
     await expect(fake.processRefund(reference)).rejects.toThrow(/no pending refund/);
   });

@@ -32,7 +32,13 @@ describe('TWILIO_* settings', () => {
   });
 
   it('take an account, senders as E.164 numbers or Messaging Service SIDs, and a WhatsApp sender written whatsapp:+…', () => {
-    const c = loadConfig({ ...base, TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: TOKEN, TWILIO_SMS_FROM: `MG${'cd'.repeat(16)}`, TWILIO_WHATSAPP_FROM: 'whatsapp:+27870000002' });
+    const c = loadConfig({
+      ...base,
+      TWILIO_ACCOUNT_SID: SID,
+      TWILIO_AUTH_TOKEN: TOKEN,
+      TWILIO_SMS_FROM: `MG${'cd'.repeat(16)}`,
+      TWILIO_WHATSAPP_FROM: 'whatsapp:+27870000002',
+    });
     expect([c.TWILIO_ACCOUNT_SID, c.TWILIO_SMS_FROM, c.TWILIO_WHATSAPP_FROM]).toEqual([SID, `MG${'cd'.repeat(16)}`, '+27870000002']);
   });
 

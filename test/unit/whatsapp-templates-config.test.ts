@@ -28,7 +28,9 @@ describe('TWILIO_WHATSAPP_TEMPLATES', () => {
   it('refuses what is not JSON, a SID that is not HX and 32 hex digits, and a type without a policy', () => {
     expect(problems({ ...base, TWILIO_WHATSAPP_TEMPLATES: 'booking.created=HX1' })).toMatch(/^TWILIO_WHATSAPP_TEMPLATES: a JSON object/);
     expect(problems({ ...base, TWILIO_WHATSAPP_TEMPLATES: JSON.stringify({ 'booking.created': 'HX123' }) })).toMatch(/TWILIO_WHATSAPP_TEMPLATES.*Content SID/);
-    expect(problems({ ...base, TWILIO_WHATSAPP_TEMPLATES: JSON.stringify({ 'booking.nonsense': SID }) })).toMatch(/TWILIO_WHATSAPP_TEMPLATES.*notification types/);
+    expect(problems({ ...base, TWILIO_WHATSAPP_TEMPLATES: JSON.stringify({ 'booking.nonsense': SID }) })).toMatch(
+      /TWILIO_WHATSAPP_TEMPLATES.*notification types/,
+    );
     expect(problems({ ...base, TWILIO_WHATSAPP_TEMPLATES: '["HX"]' })).toMatch(/^TWILIO_WHATSAPP_TEMPLATES/);
   });
 });

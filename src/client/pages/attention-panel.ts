@@ -159,18 +159,23 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): void 
     const form = spec.actions.length ? reasonForm(item) : null;
     // A lone action is the way forward; between two, the operator weighs both alike.
     const buttons = spec.actions.map((name) =>
-      h('button', { type: 'button', class: spec.actions.length === 1 ? 'button primary' : 'button', 'data-action': name, onclick: () => form?.open(name) },
-        ACTIONS[name].label, h('span', { class: 'visually-hidden' }, `: booking #${item.bookingId}`)),
+      h(
+        'button',
+        { type: 'button', class: spec.actions.length === 1 ? 'button primary' : 'button', 'data-action': name, onclick: () => form?.open(name) },
+        ACTIONS[name].label,
+        h('span', { class: 'visually-hidden' }, `: booking #${item.bookingId}`),
+      ),
     );
     return h(
       'li',
       { class: 'attention-case', 'data-reason': item.reason, 'data-booking-id': item.bookingId, 'data-kind': item.kind, 'data-id': item.id },
-      h('div', { class: 'booking-head' },
-        h('h3', {}, spec.title),
-        h('span', { class: 'amount' }, formatMoney(item.amount, item.currency))),
-      h('p', { class: 'booking-when' },
+      h('div', { class: 'booking-head' }, h('h3', {}, spec.title), h('span', { class: 'amount' }, formatMoney(item.amount, item.currency))),
+      h(
+        'p',
+        { class: 'booking-when' },
         `Booking #${item.bookingId} · waiting `,
-        h('time', { datetime: item.since, 'data-role': 'age' }, waitingFor(item.since))),
+        h('time', { datetime: item.since, 'data-role': 'age' }, waitingFor(item.since)),
+      ),
       spec.hint ? h('p', { class: 'hint' }, spec.hint) : null,
       buttons.length ? h('div', { class: 'actions' }, buttons) : null,
       form?.el,
@@ -185,7 +190,14 @@ export function createAttentionPanel(d: Dashboard, el: AttentionElements): void 
     const confirm = h('button', { type: 'submit', class: 'button primary', 'data-role': 'confirm' });
     const cancel = h('button', { type: 'button', class: 'button quiet', 'data-role': 'cancel', onclick: () => close() }, 'Cancel');
     const error = h('p', { class: 'form-error', role: 'alert', 'data-role': 'error' });
-    const el = h('form', { class: 'form reason-form', 'data-role': 'reason-form', hidden: true }, legend, reasonLabel, h('div', { class: 'actions' }, confirm, cancel), error);
+    const el = h(
+      'form',
+      { class: 'form reason-form', 'data-role': 'reason-form', hidden: true },
+      legend,
+      reasonLabel,
+      h('div', { class: 'actions' }, confirm, cancel),
+      error,
+    );
 
     const close = () => {
       el.hidden = true;

@@ -37,7 +37,12 @@ export class BookingStore {
     const current = this.byId.get(b.id);
     if (current && Date.parse(current.updatedAt) > Date.parse(b.updatedAt)) return;
     // Money fields move without touching the booking's updatedAt; keep what the events told us.
-    this.byId.set(b.id, current && Date.parse(current.updatedAt) === Date.parse(b.updatedAt) ? { ...b, payment: b.payment ?? current.payment, payout: b.payout ?? current.payout } : b);
+    this.byId.set(
+      b.id,
+      current && Date.parse(current.updatedAt) === Date.parse(b.updatedAt)
+        ? { ...b, payment: b.payment ?? current.payment, payout: b.payout ?? current.payout }
+        : b,
+    );
     this.changed();
   }
 

@@ -10,13 +10,19 @@ export function askToCancel(what: string): Promise<string | null> {
     const dialog = h(
       'dialog',
       { class: 'card cancel-dialog', 'aria-labelledby': 'cancel-heading' },
-      h('form', { method: 'dialog', class: 'form' },
+      h(
+        'form',
+        { method: 'dialog', class: 'form' },
         h('h2', { id: 'cancel-heading' }, `Cancel ${what}?`),
         h('p', {}, 'The other side is told that you cancelled, and why if you say.'),
         h('label', {}, h('span', {}, 'Reason ', h('span', { class: 'muted' }, '(optional)')), reason),
-        h('div', { class: 'actions' },
+        h(
+          'div',
+          { class: 'actions' },
           h('button', { type: 'submit', value: 'keep', class: 'button quiet', 'data-action': 'keep-booking' }, 'Keep the booking'),
-          h('button', { type: 'submit', value: 'cancel', class: 'button danger', 'data-action': 'confirm-cancel' }, 'Cancel the booking'))),
+          h('button', { type: 'submit', value: 'cancel', class: 'button danger', 'data-action': 'confirm-cancel' }, 'Cancel the booking'),
+        ),
+      ),
     );
     dialog.addEventListener('close', () => {
       dialog.remove();

@@ -47,8 +47,19 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     const actions: HTMLElement[] = [];
     const action = (name: string, label: string, fn: () => Promise<void>, cls = '') =>
       actions.push(
-        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => void act(b.id, fn) }, label,
-          h('span', { class: 'visually-hidden' }, `: ${b.service} with ${providerName(b.providerId)}`)),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: `button ${cls}`,
+            'data-action': name,
+            disabled: busy.has(b.id) || d.offline(),
+            title: d.offline() ? OFFLINE_HINT : null,
+            onclick: () => void act(b.id, fn),
+          },
+          label,
+          h('span', { class: 'visually-hidden' }, `: ${b.service} with ${providerName(b.providerId)}`),
+        ),
       );
     if (b.status === 'CONFIRMED' && (!pay || pay === 'EXPIRED')) action('pay', `Pay ${formatMoney(b.amount, b.currency)}`, () => payFor(b), 'primary');
     // A checkout is open: the same one again, never a second payment.
@@ -58,13 +69,19 @@ async function clientDashboard(d: Dashboard): Promise<void> {
     return h(
       'li',
       { class: 'card booking', 'data-booking-id': b.id, 'data-status': b.status, 'data-payment-status': pay ?? 'NONE' },
-      h('div', { class: 'booking-head' },
+      h(
+        'div',
+        { class: 'booking-head' },
         h('h3', {}, `${capitalise(b.service)} with ${providerName(b.providerId)}`),
-        h('span', { class: 'amount' }, formatMoney(b.amount, b.currency))),
+        h('span', { class: 'amount' }, formatMoney(b.amount, b.currency)),
+      ),
       h('p', { class: 'booking-when' }, h('time', { datetime: b.scheduledFor }, formatWhen(b.scheduledFor))),
-      h('p', { class: 'pills' },
+      h(
+        'p',
+        { class: 'pills' },
         h('span', { class: `pill status status-${b.status}`, 'data-role': 'status' }, bookingStatusLabel(b.status)),
-        pay ? h('span', { class: `pill payment payment-${pay}`, 'data-role': 'payment' }, `Payment: ${statusLabel(pay)}`) : null),
+        pay ? h('span', { class: `pill payment payment-${pay}`, 'data-role': 'payment' }, `Payment: ${statusLabel(pay)}`) : null,
+      ),
       b.reason ? h('p', { class: 'reason' }, `Reason: ${b.reason}`) : null,
       hint(b),
       actions.length ? h('div', { class: 'actions' }, actions) : null,
@@ -74,16 +91,24 @@ async function clientDashboard(d: Dashboard): Promise<void> {
   const hint = (b: Booking): HTMLElement | null => {
     const pay = b.payment?.status;
     const text =
-      b.status === 'PENDING' ? 'Waiting for the provider to accept.'
-      : b.status === 'EXPIRED' ? 'The provider did not answer in time. You can book another provider.'
-      : b.status === 'CONFIRMED' && pay === 'ESCROW' ? 'Paid. The money is held safely until you confirm the work is done.'
-      : b.status === 'CONFIRMED' && pay === 'PENDING' ? 'Payment in progress… finish it in the checkout tab; this card turns paid by itself.'
-      : b.status === 'CONFIRMED' ? 'Accepted. Pay to secure the booking; the money is held in escrow.'
-      : b.status === 'IN_PROGRESS' ? 'Work is under way.'
-      : b.status === 'COMPLETED' && pay === 'ESCROW' ? 'Done? Confirm, and the provider is paid.'
-      // A client is not shown the provider's payout, so this stays true until the end.
-      : b.status === 'COMPLETED' && pay === 'RELEASED' ? 'Released to the provider; the payout is on its way.'
-      : null;
+      b.status === 'PENDING'
+        ? 'Waiting for the provider to accept.'
+        : b.status === 'EXPIRED'
+          ? 'The provider did not answer in time. You can book another provider.'
+          : b.status === 'CONFIRMED' && pay === 'ESCROW'
+            ? 'Paid. The money is held safely until you confirm the work is done.'
+            : b.status === 'CONFIRMED' && pay === 'PENDING'
+              ? 'Payment in progress… finish it in the checkout tab; this card turns paid by itself.'
+              : b.status === 'CONFIRMED'
+                ? 'Accepted. Pay to secure the booking; the money is held in escrow.'
+                : b.status === 'IN_PROGRESS'
+                  ? 'Work is under way.'
+                  : b.status === 'COMPLETED' && pay === 'ESCROW'
+                    ? 'Done? Confirm, and the provider is paid.'
+                    : // A client is not shown the provider's payout, so this stays true until the end.
+                      b.status === 'COMPLETED' && pay === 'RELEASED'
+                      ? 'Released to the provider; the payout is on its way.'
+                      : null;
     return text ? h('p', { class: 'hint' }, text) : null;
   };
 
@@ -123,7 +148,11 @@ async function clientDashboard(d: Dashboard): Promise<void> {
         tab.opener = null;
         tab.location.href = init.authorizationUrl;
       } else {
-        d.toast.show({ title: 'Your checkout is ready', body: 'Your browser blocked the new tab.', link: { href: init.authorizationUrl, text: 'Open the checkout' } });
+        d.toast.show({
+          title: 'Your checkout is ready',
+          body: 'Your browser blocked the new tab.',
+          link: { href: init.authorizationUrl, text: 'Open the checkout' },
+        });
       }
     } catch (err) {
       tab?.close();
@@ -210,7 +239,12 @@ function setUpBookingForm(
       });
       store.upsert(b);
       notes.value = '';
-      d.toast.show({ kind: 'success', type: 'booking.requested', title: '📨 Booking requested', body: `${capitalise(b.service)}, ${formatMoney(b.amount, b.currency)}. We will tell you when the provider answers.` });
+      d.toast.show({
+        kind: 'success',
+        type: 'booking.requested',
+        title: '📨 Booking requested',
+        body: `${capitalise(b.service)}, ${formatMoney(b.amount, b.currency)}. We will tell you when the provider answers.`,
+      });
     } catch (err) {
       error.textContent = err instanceof Error ? err.message : String(err);
     } finally {

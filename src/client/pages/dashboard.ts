@@ -183,7 +183,14 @@ export async function startDashboard(role: Role, setUp: (d: Dashboard) => Promis
     offlineWatchers.forEach((fn) => fn());
   });
   const dashboard: Dashboard = {
-    me, demo: session.demo, api, live, toast, fail, on, load,
+    me,
+    demo: session.demo,
+    api,
+    live,
+    toast,
+    fail,
+    on,
+    load,
     onSync: (fn) => void renderers.push(fn),
     offline: isOffline,
     onOfflineChange: (fn) => void offlineWatchers.push(fn),

@@ -11,19 +11,15 @@ export function createDemoGuide(providerName: () => string): { el: HTMLElement; 
   const follow = (b: Booking | undefined) => {
     const current = stepOf(b);
     const who = providerName();
-    const steps = [
-      'Request a plumber',
-      `${who} accepts`,
-      'Pay',
-      `${who} starts and completes`,
-      'Confirm, and watch the payout',
-    ];
+    const steps = ['Request a plumber', `${who} accepts`, 'Pay', `${who} starts and completes`, 'Confirm, and watch the payout'];
     el.dataset.step = String(current);
     el.replaceChildren(
       ...steps.map((text, i) =>
         h('li', { 'data-step': i + 1, 'aria-current': i + 1 === current ? 'step' : null, class: i + 1 < current ? 'done' : null }, text),
       ),
-      ...(current === 6 ? [h('li', { class: 'guide-end', 'data-step': 6, 'aria-current': 'step' }, `Released: watch the payout reach ${who} on the provider's page`)] : []),
+      ...(current === 6
+        ? [h('li', { class: 'guide-end', 'data-step': 6, 'aria-current': 'step' }, `Released: watch the payout reach ${who} on the provider's page`)]
+        : []),
       // Beside the steps, not one of them: where the emails, pushes and texts the story sends show up.
       h('li', { class: 'guide-link' }, h('a', { href: '/outbox.html', target: '_blank', rel: 'noopener' }, 'Outbox: emails, push, WhatsApp')),
     );

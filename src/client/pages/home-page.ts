@@ -41,11 +41,14 @@ async function home(): Promise<void> {
   byId('demo').hidden = false;
   byId('demo-users').replaceChildren(
     ...users.map((u) =>
-      h('li', { class: 'card user', 'data-user-id': u.id },
+      h(
+        'li',
+        { class: 'card user', 'data-user-id': u.id },
         h('h3', {}, u.name),
         h('p', { class: 'muted' }, `${capitalise(u.role)} · ${u.blurb}`),
         u.services.length ? h('p', {}, `Services: ${u.services.join(', ')}`) : null,
-        h('a', { class: 'button primary', href: dashboardLink(u), 'data-role': u.role }, `Open ${possessive(u.name)} dashboard`)),
+        h('a', { class: 'button primary', href: dashboardLink(u), 'data-role': u.role }, `Open ${possessive(u.name)} dashboard`),
+      ),
     ),
   );
   const client = users.find((u) => u.role === 'client');

@@ -12,4 +12,3 @@ export async function loadNames(): Promise<Map<string, string>> {
     return new Map();
   }
 }
-

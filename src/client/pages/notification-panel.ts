@@ -63,8 +63,12 @@ export function createNotificationPanel(api: Api, el: Elements, onError: (err: u
       h('time', { datetime: n.createdAt, title: formatWhen(n.createdAt) }, formatAgo(n.createdAt)),
       n.readAt
         ? null
-        : h('button', { type: 'button', class: 'link-button', 'data-action': 'mark-read', onclick: () => void markOne(n.id) }, 'Mark read',
-            h('span', { class: 'visually-hidden' }, `: ${n.title}`)),
+        : h(
+            'button',
+            { type: 'button', class: 'link-button', 'data-action': 'mark-read', onclick: () => void markOne(n.id) },
+            'Mark read',
+            h('span', { class: 'visually-hidden' }, `: ${n.title}`),
+          ),
     );
 
   const markOne = async (id: string) => {

@@ -53,8 +53,17 @@ function operatorDashboard(d: Dashboard): void {
   const feed = byId('feed');
   d.live.on('*', (e) => {
     byId('feed-empty').hidden = true;
-    feed.prepend(h('li', { 'data-type': e.type }, h('code', {}, `#${e.id}`), ' ', h('strong', {}, e.type), ' ',
-      h('time', { datetime: e.occurredAt }, formatAgo(e.occurredAt))));
+    feed.prepend(
+      h(
+        'li',
+        { 'data-type': e.type },
+        h('code', {}, `#${e.id}`),
+        ' ',
+        h('strong', {}, e.type),
+        ' ',
+        h('time', { datetime: e.occurredAt }, formatAgo(e.occurredAt)),
+      ),
+    );
     while (feed.children.length > FEED_SIZE) feed.lastElementChild?.remove();
   });
 

@@ -32,8 +32,7 @@ export function installPreferencesButton(api: Api, after: Element): HTMLButtonEl
 }
 
 function openDialog(api: Api, prefs: ContactPreferencesView): void {
-  const input = (id: string, attrs: Record<string, string | boolean>, value: string | null) =>
-    h('input', { id, name: id, ...attrs, value: value ?? '' });
+  const input = (id: string, attrs: Record<string, string | boolean>, value: string | null) => h('input', { id, name: id, ...attrs, value: value ?? '' });
   const email = input('pref-email', { type: 'email', autocomplete: 'email' }, prefs.email);
   const phone = input('pref-phone', { type: 'tel', autocomplete: 'tel', placeholder: '+27825551234' }, prefs.phone);
   const zone = input('pref-time-zone', { type: 'text', required: true }, prefs.timeZone);
@@ -44,34 +43,53 @@ function openDialog(api: Api, prefs: ContactPreferencesView): void {
   const allowed = (type: string, channel: string) => !prefs.channels[type] || prefs.channels[type].includes(channel as (typeof CHANNELS)[number]);
   const boxes = new Map<string, HTMLInputElement>();
   const rows = TYPES.map((type) =>
-    h('tr', { 'data-type': type },
+    h(
+      'tr',
+      { 'data-type': type },
       h('th', { scope: 'row' }, h('code', {}, type)),
       ...CHANNELS.map((channel) => {
         const box = h('input', { type: 'checkbox', 'data-channel': channel, 'aria-label': `${type} by ${channel}`, checked: allowed(type, channel) });
         boxes.set(`${type}|${channel}`, box);
         return h('td', {}, box);
-      })),
+      }),
+    ),
   );
   const dialog = h(
     'dialog',
     { id: 'preferences', class: 'card cancel-dialog preferences-dialog', 'aria-labelledby': 'preferences-heading' },
-    h('form', { method: 'dialog', class: 'form' },
+    h(
+      'form',
+      { method: 'dialog', class: 'form' },
       h('h2', { id: 'preferences-heading' }, 'Notification preferences'),
       h('label', {}, h('span', {}, 'Email'), email),
       h('label', {}, h('span', {}, 'Phone (WhatsApp and SMS)'), phone),
       h('label', {}, h('span', {}, 'Time zone'), zone),
-      h('fieldset', {}, h('legend', {}, 'Quiet hours (only urgent messages)'),
+      h(
+        'fieldset',
+        {},
+        h('legend', {}, 'Quiet hours (only urgent messages)'),
         h('label', {}, h('span', {}, 'From'), quietStart),
-        h('label', {}, h('span', {}, 'To'), quietEnd)),
-      h('details', {},
+        h('label', {}, h('span', {}, 'To'), quietEnd),
+      ),
+      h(
+        'details',
+        {},
         h('summary', {}, 'Channels per notification type'),
-        h('table', { class: 'channels' },
+        h(
+          'table',
+          { class: 'channels' },
           h('thead', {}, h('tr', {}, h('th', {}, 'Type'), ...CHANNELS.map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, rows))),
+          h('tbody', {}, rows),
+        ),
+      ),
       error,
-      h('div', { class: 'actions' },
+      h(
+        'div',
+        { class: 'actions' },
         h('button', { type: 'submit', value: 'close', class: 'button quiet', formnovalidate: true }, 'Close'),
-        h('button', { type: 'button', class: 'button primary', 'data-action': 'save-preferences', onclick: () => void save() }, 'Save'))),
+        h('button', { type: 'button', class: 'button primary', 'data-action': 'save-preferences', onclick: () => void save() }, 'Save'),
+      ),
+    ),
   );
 
   const save = async () => {

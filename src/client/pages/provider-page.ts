@@ -43,8 +43,19 @@ async function providerDashboard(d: Dashboard): Promise<void> {
     const actions: HTMLElement[] = [];
     const action = (name: string, label: string, cls = '', disabled = false) =>
       actions.push(
-        h('button', { type: 'button', class: `button ${cls}`, 'data-action': name, disabled: disabled || busy.has(b.id) || d.offline(), title: d.offline() ? OFFLINE_HINT : null, onclick: () => void act(b, name) }, label,
-          h('span', { class: 'visually-hidden' }, `: ${b.service} for ${clientName(b.clientId)}`)),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: `button ${cls}`,
+            'data-action': name,
+            disabled: disabled || busy.has(b.id) || d.offline(),
+            title: d.offline() ? OFFLINE_HINT : null,
+            onclick: () => void act(b, name),
+          },
+          label,
+          h('span', { class: 'visually-hidden' }, `: ${b.service} for ${clientName(b.clientId)}`),
+        ),
       );
     if (b.status === 'PENDING') {
       action('accept', 'Accept', 'primary');
@@ -57,17 +68,29 @@ async function providerDashboard(d: Dashboard): Promise<void> {
     if (b.status === 'IN_PROGRESS') action('complete', 'Mark complete', 'primary');
     return h(
       'li',
-      { class: 'card booking', 'data-booking-id': b.id, 'data-status': b.status, 'data-payment-status': pay ?? 'NONE', 'data-payout-status': b.payout?.status ?? 'NONE' },
-      h('div', { class: 'booking-head' },
+      {
+        class: 'card booking',
+        'data-booking-id': b.id,
+        'data-status': b.status,
+        'data-payment-status': pay ?? 'NONE',
+        'data-payout-status': b.payout?.status ?? 'NONE',
+      },
+      h(
+        'div',
+        { class: 'booking-head' },
         h('h3', {}, `${capitalise(b.service)} for ${clientName(b.clientId)}`),
-        h('span', { class: 'amount' }, formatMoney(b.amount, b.currency))),
+        h('span', { class: 'amount' }, formatMoney(b.amount, b.currency)),
+      ),
       h('p', { class: 'booking-when' }, h('time', { datetime: b.scheduledFor }, formatWhen(b.scheduledFor))),
       b.notes ? h('p', { class: 'notes' }, `“${b.notes}”`) : null,
       b.reason && (b.status === 'CANCELLED' || b.status === 'REJECTED') ? h('p', { class: 'reason' }, `Reason: ${b.reason}`) : null,
-      h('p', { class: 'pills' },
+      h(
+        'p',
+        { class: 'pills' },
         h('span', { class: `pill status status-${b.status}`, 'data-role': 'status' }, bookingStatusLabel(b.status)),
         pay ? h('span', { class: `pill payment payment-${pay}`, 'data-role': 'payment' }, `Payment: ${statusLabel(pay)}`) : null,
-        b.payout ? h('span', { class: `pill payout payout-${b.payout.status}`, 'data-role': 'payout' }, `Payout: ${statusLabel(b.payout.status)}`) : null),
+        b.payout ? h('span', { class: `pill payout payout-${b.payout.status}`, 'data-role': 'payout' }, `Payout: ${statusLabel(b.payout.status)}`) : null,
+      ),
       hint(b),
       actions.length ? h('div', { class: 'actions' }, actions) : null,
     );
@@ -76,15 +99,23 @@ async function providerDashboard(d: Dashboard): Promise<void> {
   const hint = (b: Booking): HTMLElement | null => {
     const pay = b.payment?.status;
     const text =
-      b.status === 'PENDING' ? 'A new request: accept or decline.'
-      : b.status === 'EXPIRED' ? 'This request expired before you answered.'
-      : b.status === 'CONFIRMED' && pay !== 'ESCROW' ? 'Waiting for the client to pay. You can start once the money is in escrow.'
-      : b.status === 'CONFIRMED' ? 'Paid into escrow. Start when you arrive.'
-      : b.status === 'COMPLETED' && pay === 'ESCROW' ? 'Waiting for the client to confirm; then you are paid.'
-      : b.status === 'COMPLETED' && b.payout?.status === 'COMPLETED' ? 'Paid: the payout is in your bank account.'
-      : b.status === 'COMPLETED' && b.payout?.status === 'FAILED' ? 'The payout did not go through; our team has been told.'
-      : b.status === 'COMPLETED' && pay === 'RELEASED' ? 'Released to you; the payout is on its way.'
-      : null;
+      b.status === 'PENDING'
+        ? 'A new request: accept or decline.'
+        : b.status === 'EXPIRED'
+          ? 'This request expired before you answered.'
+          : b.status === 'CONFIRMED' && pay !== 'ESCROW'
+            ? 'Waiting for the client to pay. You can start once the money is in escrow.'
+            : b.status === 'CONFIRMED'
+              ? 'Paid into escrow. Start when you arrive.'
+              : b.status === 'COMPLETED' && pay === 'ESCROW'
+                ? 'Waiting for the client to confirm; then you are paid.'
+                : b.status === 'COMPLETED' && b.payout?.status === 'COMPLETED'
+                  ? 'Paid: the payout is in your bank account.'
+                  : b.status === 'COMPLETED' && b.payout?.status === 'FAILED'
+                    ? 'The payout did not go through; our team has been told.'
+                    : b.status === 'COMPLETED' && pay === 'RELEASED'
+                      ? 'Released to you; the payout is on its way.'
+                      : null;
     return text ? h('p', { class: 'hint' }, text) : null;
   };
 
@@ -148,11 +179,19 @@ function moneyTable(id: 'payments' | 'payouts', items: MoneyItem[], what: (m: Mo
       key: m.id,
       version: `${m.status}|${m.updatedAt}|${formatAgo(m.updatedAt)}`,
       render: () =>
-        h('tr', { 'data-id': m.id, 'data-status': m.status, 'data-booking-id': m.bookingId },
+        h(
+          'tr',
+          { 'data-id': m.id, 'data-status': m.status, 'data-booking-id': m.bookingId },
           h('td', {}, what(m)),
           h('td', { class: 'num' }, formatMoney(m.amount, m.currency)),
-          h('td', {}, h('span', { class: `pill ${id === 'payments' ? 'payment payment' : 'payout payout'}-${m.status}` }, statusLabel(m.status)), m.reason ? ` (${m.reason})` : ''),
-          h('td', {}, h('time', { datetime: m.updatedAt }, formatAgo(m.updatedAt)))),
+          h(
+            'td',
+            {},
+            h('span', { class: `pill ${id === 'payments' ? 'payment payment' : 'payout payout'}-${m.status}` }, statusLabel(m.status)),
+            m.reason ? ` (${m.reason})` : '',
+          ),
+          h('td', {}, h('time', { datetime: m.updatedAt }, formatAgo(m.updatedAt))),
+        ),
     })),
   );
 }

@@ -23,7 +23,16 @@ export interface FlowStats {
  * transfers settled in random order, 5% of them failing.
  */
 export class MarketplaceFlows {
-  readonly stats: FlowStats = { flows: 0, unexpected: [], webhooks: 0, duplicateWebhooks: 0, staleWebhooks: 0, failedTransfers: 0, refunds: 0, webhookStatuses: {} };
+  readonly stats: FlowStats = {
+    flows: 0,
+    unexpected: [],
+    webhooks: 0,
+    duplicateWebhooks: 0,
+    staleWebhooks: 0,
+    failedTransfers: 0,
+    refunds: 0,
+    webhookStatuses: {},
+  };
   private readonly transfers: string[] = [];
   private readonly refunds: string[] = [];
   private running = true;
@@ -62,7 +71,12 @@ export class MarketplaceFlows {
     this.stats.flows++;
     const client = pick(this.clients);
     const provider = pick(this.providers);
-    const created = await this.call(client, 'POST', '/api/bookings', 201, { providerId: provider.sub, service: 'plumbing', scheduledFor: inAnHour(), amount: 10_000 + Math.floor(Math.random() * 90_000) });
+    const created = await this.call(client, 'POST', '/api/bookings', 201, {
+      providerId: provider.sub,
+      service: 'plumbing',
+      scheduledFor: inAnHour(),
+      amount: 10_000 + Math.floor(Math.random() * 90_000),
+    });
     if (!created) return;
     const b = `/api/bookings/${created.body.id}`;
     const roll = Math.random();

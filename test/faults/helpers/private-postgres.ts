@@ -75,7 +75,10 @@ export class PrivatePostgres {
     const c = new Client({ connectionString: this.url() });
     await c.connect();
     try {
-      const r = await c.query('SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
+      const r = await c.query(
+        'SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [database],
+      );
       return r.rows[0].n;
     } finally {
       await c.end();

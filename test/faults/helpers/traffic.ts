@@ -84,15 +84,13 @@ export function startTraffic(o: {
             ? await api(o.url(), provider.token, 'POST', `/api/bookings/${id}/reject`, { reason: 'busy' })
             : await api(o.url(), client.token, 'POST', `/api/bookings/${id}/cancel`);
       record('booking.move', r);
-      if (move < 0.5 && r.status === 200 && Math.random() < 0.5) record('booking.cancel', await api(o.url(), client.token, 'POST', `/api/bookings/${id}/cancel`));
+      if (move < 0.5 && r.status === 200 && Math.random() < 0.5)
+        record('booking.cancel', await api(o.url(), client.token, 'POST', `/api/bookings/${id}/cancel`));
       await backoff(r);
     }
   };
 
-  const loops = [
-    ...Array.from({ length: o.broadcasters ?? 2 }, broadcaster),
-    ...Array.from({ length: o.bookers ?? 2 }, booker),
-  ];
+  const loops = [...Array.from({ length: o.broadcasters ?? 2 }, broadcaster), ...Array.from({ length: o.bookers ?? 2 }, booker)];
   return {
     outcomes,
     stop: async () => {
