@@ -42,14 +42,22 @@ export function toAppError(err: unknown): AppError {
   return new AppError('INTERNAL', 'Internal server error', undefined, { cause: err });
 }
 
-/** The error envelope, with the headers Express's res.json would send, on node:http's response. */
-export function sendError(res: ServerResponse, err: AppError): void {
+function errorBody(err: AppError): ErrorBody {
   const body: ErrorBody = { error: { code: err.code, message: err.message } };
   if (err.details !== undefined) body.error.details = err.details;
-  // An error that knows when trying again makes sense says so the standard way too.
+  return body;
+}
+
+/** An error that knows when trying again makes sense says so the standard way too. */
+function setRetryAfter(res: ServerResponse, err: AppError): void {
   const retryAfterMs = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
   if (typeof retryAfterMs === 'number' && retryAfterMs >= 0) res.setHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
-  const text = JSON.stringify(body);
+}
+
+/** The error envelope, with the headers Express's res.json would send, on node:http's response. */
+export function sendError(res: ServerResponse, err: AppError): void {
+  setRetryAfter(res, err);
+  const text = JSON.stringify(errorBody(err));
   res.statusCode = err.status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));
@@ -69,10 +77,17 @@ export interface ErrorAnswerDeps {
  * `log`, never to the client. 4xx are logged once, by the request's own line (which carries the
  * code); a 5xx also logs its cause here. After the response has started, all it can do is cut it off.
  */
-export type ErrorAnswer = (err: unknown, req: IncomingMessage, res: ServerResponse, log: Logger) => Promise<AppError>;
+export type ErrorAnswer = (
+  err: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: Logger,
+  /** How the envelope is written: sendError unless the way in has its own (Express's res.json). */
+  send?: (err: AppError) => void,
+) => Promise<AppError>;
 
 export function errorAnswer(deps: ErrorAnswerDeps): ErrorAnswer {
-  return async (err, req, res, log) => {
+  return async (err, req, res, log, send = (e) => sendError(res, e)) => {
     let appErr = toAppError(err);
     try {
       appErr = await deps.guesses(req, res, appErr);
@@ -80,12 +95,9 @@ export function errorAnswer(deps: ErrorAnswerDeps): ErrorAnswer {
       log.error({ code: 'INTERNAL', err: limitErr }, 'the failed-authentication limit failed; answering without it');
     }
     deps.onError(appErr);
-    // Express's request logger reads the code from here when the response finishes.
-    const locals = (res as { locals?: Record<string, unknown> }).locals;
-    if (locals) locals.errorCode = appErr.code;
     if (appErr.status >= 500 && appErr.code !== 'SHUTTING_DOWN') log.error({ code: appErr.code, err: appErr.cause ?? appErr }, appErr.message);
     if (res.headersSent) res.destroy();
-    else sendError(res, appErr);
+    else send(appErr);
     return appErr;
   };
 }
@@ -93,7 +105,16 @@ export function errorAnswer(deps: ErrorAnswerDeps): ErrorAnswer {
 /** Express's last middleware: every error a route or middleware passes on is answered here. */
 export function errorHandler(answer: ErrorAnswer, logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    void answer(err, req, res, req.log ?? logger);
+    // The code as it stands, for a response already started (then cut off, not answered).
+    res.locals.errorCode = toAppError(err).code;
+    // Through res.json, so that what wraps it (an Idempotency-Key remembering its refusal) sees the answer.
+    const send = (e: AppError) => {
+      // The request logger's line carries the code: it reads it here when the response finishes.
+      res.locals.errorCode = e.code;
+      setRetryAfter(res, e);
+      res.status(e.status).json(errorBody(e));
+    };
+    void answer(err, req, res, req.log ?? logger, send);
   };
 }
 
