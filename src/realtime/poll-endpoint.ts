@@ -8,7 +8,8 @@ import type { Telemetry } from '../metrics/telemetry';
 import { corsPolicy } from '../http/cors';
 import type { ErrorAnswer } from '../http/error-handler';
 import { carriesBody } from '../http/require-json';
-import { logFailed, logServed, requestId } from '../http/request-logging';
+import { logServed, requestId } from '../http/request-logging';
+import { earlyFailure } from '../http/early-failure';
 import { POLL_PATH, type Poller, type PollSink } from './poll';
 
 export interface PollEndpointDeps {
@@ -38,7 +39,7 @@ export interface PollEndpointDeps {
 export function withPollEndpoint(deps: PollEndpointDeps, next: RequestListener): RequestListener {
   const cors = corsPolicy(deps.config);
   const securityHeaders = helmet();
-  const { poller, telemetry, logger, answerError } = deps;
+  const { poller, telemetry, logger } = deps;
   const decorate = (req: IncomingMessage, res: ServerResponse) => {
     req.id = requestId(req, res);
     inline(securityHeaders, req, res);
@@ -53,20 +54,7 @@ export function withPollEndpoint(deps: PollEndpointDeps, next: RequestListener):
       telemetry.httpDuration.observe({ method: 'GET', route: POLL_PATH, status: '200' }, ms / 1_000);
       logServed(logger, req, res, Date.now() - ms);
     },
-    failed(req, res, err, startedAt) {
-      if (!res.headersSent) {
-        try {
-          decorate(req, res);
-        } catch (decorating) {
-          err = decorating;
-        }
-      }
-      void answerError(err, req, res, logger).then((answered) => {
-        const ms = performance.now() - startedAt;
-        telemetry.httpDuration.observe({ method: 'GET', route: POLL_PATH, status: String(res.statusCode) }, ms / 1_000);
-        logFailed(logger, req, res, Date.now() - ms, answered.code);
-      });
-    },
+    failed: earlyFailure(deps, POLL_PATH, decorate),
   };
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';

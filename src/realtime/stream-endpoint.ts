@@ -7,7 +7,8 @@ import type { Logger } from '../logger';
 import type { Telemetry } from '../metrics/telemetry';
 import { corsPolicy } from '../http/cors';
 import type { ErrorAnswer } from '../http/error-handler';
-import { logFailed, requestId } from '../http/request-logging';
+import { requestId } from '../http/request-logging';
+import { earlyFailure } from '../http/early-failure';
 import type { StreamOpener } from './stream-open';
 
 export const STREAM_PATH = '/api/events/stream';
@@ -33,18 +34,11 @@ export interface StreamEndpointDeps {
 export function withStreamEndpoint(deps: StreamEndpointDeps, app: RequestListener): RequestListener {
   const cors = corsPolicy(deps.config);
   const securityHeaders = helmet();
-  const { streams, telemetry, logger, answerError } = deps;
-  const failed = (req: IncomingMessage, res: ServerResponse, err: unknown, startedAt: number) => {
-    if (!res.headersSent) {
-      req.id = requestId(req, res);
-      securityHeaders(req, res, () => undefined);
-    }
-    void answerError(err, req, res, logger).then((answered) => {
-      const ms = performance.now() - startedAt;
-      telemetry.httpDuration.observe({ method: 'GET', route: STREAM_PATH, status: String(res.statusCode) }, ms / 1_000);
-      logFailed(logger, req, res, Date.now() - ms, answered.code);
-    });
-  };
+  const { streams } = deps;
+  const failed = earlyFailure(deps, STREAM_PATH, (req, res) => {
+    req.id = requestId(req, res);
+    securityHeaders(req, res, () => undefined);
+  });
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
