@@ -9,7 +9,6 @@ import { ticketRoutes } from './realtime/ticket-routes';
 import { STREAM_PATH, streamRoute } from './realtime/stream-endpoint';
 import { pollRoute } from './realtime/poll-endpoint';
 import { POLL_PATH } from './realtime/poll';
-import { trustProxy } from './http/client-address';
 import { clientModeRoutes } from './realtime/client-mode-routes';
 import { broadcastRoutes } from './broadcasts/broadcast-routes';
 import { statusRoutes } from './ops/status-routes';
@@ -44,7 +43,7 @@ export function createApp(s: Services): express.Express {
   // would be work for nothing. Static files keep theirs: express.static sets its own.
   app.set('etag', false);
   // req.ip is the client's only when the proxies in front are named here.
-  app.set('trust proxy', trustProxy(s.config.TRUST_PROXY));
+  app.set('trust proxy', s.trustProxy);
   app.use(requestLogger(s.logger));
   app.use(requestMetrics(s.telemetry.httpDuration));
   // Defaults are strict (CSP 'self' only: the pages load no inline script and nothing external).

@@ -19,7 +19,7 @@ import { Telemetry } from './metrics/telemetry';
 import { StatusFigures } from './ops/status-figures';
 import { errorAnswer, type ErrorAnswer } from './http/error-handler';
 import { guessLimit, writeLimit } from './http/rate-limits';
-import { trustProxy } from './http/client-address';
+import { trustProxy, type TrustProxy } from './http/client-address';
 import type { Lifecycle } from './http/lifecycle';
 import { createUserSync } from './users/user-sync';
 import { createPaystackClient, type PaystackClient } from './payments/paystack-client';
@@ -83,6 +83,8 @@ export interface Services {
   /** The database's state and the log's bounds for /api/status, refreshed in the background. */
   statusFigures: StatusFigures;
   lifecycle: Lifecycle;
+  /** TRUST_PROXY compiled once: Express's `trust proxy` and the failed-authentication limit use it alike. */
+  trustProxy: TrustProxy;
   /** Answers polls for both ways in (poll-endpoint.ts): one window, one rate-limit count. */
   poller: Poller;
   /** Opens streams for both ways in (stream-endpoint.ts). */
@@ -138,8 +140,9 @@ export function buildServices(config: Config, db: Database, logger: Logger, demo
   const tokens = createTokenService(config.JWT_SECRET, tokenPolicyOf(config));
   const syncUser = createUserSync(db.knex);
   const lifecycle: Lifecycle = { draining: false, startedAt: new Date(), version: PACKAGE_VERSION };
+  const trust = trustProxy(config.TRUST_PROXY);
   const answerError = errorAnswer({
-    guesses: guessLimit(config.AUTH_FAILURE_LIMIT_PER_5MIN, trustProxy(config.TRUST_PROXY)),
+    guesses: guessLimit(config.AUTH_FAILURE_LIMIT_PER_5MIN, trust),
     onError: (err) => {
       telemetry.recordError(err.code);
       if (err.code === 'DATABASE_UNAVAILABLE') statusFigures.databaseFailed();
@@ -187,6 +190,7 @@ export function buildServices(config: Config, db: Database, logger: Logger, demo
       minAttemptMs: 2 * config.PAYSTACK_TIMEOUT_MS,
     }),
     lifecycle,
+    trustProxy: trust,
     answerError,
     poller: new Poller({ config, db, pollWindow, heldPolls, relay, telemetry, lifecycle, tokens, syncUser }),
     streams: new StreamOpener({ config, logger, db, telemetry, relay, registry, tokens, tickets, syncUser, lifecycle }),

@@ -3,21 +3,15 @@ import querystring from 'node:querystring';
 import helmet from 'helmet';
 import type { RequestHandler } from 'express';
 import type { Config } from '../config';
-import type { Logger } from '../logger';
-import type { Telemetry } from '../metrics/telemetry';
 import { corsPolicy } from '../http/cors';
-import type { ErrorAnswer } from '../http/error-handler';
 import { carriesBody } from '../http/require-json';
 import { logServed, requestId } from '../http/request-logging';
-import { earlyFailure } from '../http/early-failure';
+import { earlyFailure, type EarlyFailureDeps } from '../http/early-failure';
 import { POLL_PATH, type Poller, type PollSink } from './poll';
 
-export interface PollEndpointDeps {
+export interface PollEndpointDeps extends EarlyFailureDeps {
   poller: Poller;
   config: Pick<Config, 'CORS_ORIGINS'>;
-  telemetry: Pick<Telemetry, 'httpDuration'>;
-  logger: Logger;
-  answerError: ErrorAnswer;
 }
 
 /**

@@ -3,22 +3,16 @@ import querystring from 'node:querystring';
 import helmet from 'helmet';
 import type { RequestHandler } from 'express';
 import type { Config } from '../config';
-import type { Logger } from '../logger';
-import type { Telemetry } from '../metrics/telemetry';
 import { corsPolicy } from '../http/cors';
-import type { ErrorAnswer } from '../http/error-handler';
 import { requestId } from '../http/request-logging';
-import { earlyFailure } from '../http/early-failure';
+import { earlyFailure, type EarlyFailureDeps } from '../http/early-failure';
 import type { StreamOpener } from './stream-open';
 
 export const STREAM_PATH = '/api/events/stream';
 
-export interface StreamEndpointDeps {
+export interface StreamEndpointDeps extends EarlyFailureDeps {
   streams: StreamOpener;
   config: Pick<Config, 'CORS_ORIGINS'>;
-  telemetry: Pick<Telemetry, 'httpDuration'>;
-  logger: Logger;
-  answerError: ErrorAnswer;
 }
 
 /**
