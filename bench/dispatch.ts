@@ -37,6 +37,13 @@ import type { FakeCounts, FakeUrls } from './channel-fakes';
 import { freePort } from '../test/support/free-port';
 import { sleep } from '../test/support/sleep';
 
+/**
+ * How long the commit counter needs to be whole. A backend publishes its counts when it goes idle,
+ * but at most once a second; counts held back so are published by the idle backend's ten-second
+ * timer (PostgreSQL's PGSTAT_MIN_INTERVAL and PGSTAT_IDLE_INTERVAL). A shorter wait lets a side's
+ * warm-up commits land in its timed window and leaves its last ones out.
+ */
+const STATS_SETTLE_MS = 11_000;
 const TWILIO_SID = `AC${'be'.repeat(16)}`;
 const TWILIO_TOKEN = 'bench-twilio-auth-token-0123456789';
 
@@ -333,8 +340,7 @@ async function runSide(
     let toAway = 0;
     const commits = async () =>
       pg ? Number((await pg.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit) : null;
-    // PostgreSQL publishes a backend's counts at most once a second.
-    await sleep(1_100);
+    await sleep(STATS_SETTLE_MS);
     const c0 = await commits();
     const m0 = await readMetrics(server.url);
     const t0 = nowMs();
@@ -363,7 +369,7 @@ async function runSide(
     // Every announcement makes one push delivery: sent (away) or skipped (a live stream).
     const done = on ? await waitSettled(server.url, settledBefore + accepted, 120_000) : null;
     const m1 = await readMetrics(server.url);
-    await sleep(1_100);
+    await sleep(STATS_SETTLE_MS);
     const c1 = await commits();
 
     let deliveries: DispatchSide['deliveries'] = null;
