@@ -102,9 +102,9 @@ export interface NotifyResult {
   options: NotifyOptions;
   startupMs: Record<string, number>;
   steps: NotifyStep[];
-  /** Per K: the highest fixed rate that kept up, the first that did not, and the max step's figures. */
   /** PostgreSQL NOTIFY alone (no log, no relay): K plain connections LISTENing, closed-loop pg_notify. */
   raw: RawStep[];
+  /** Per K: the highest fixed rate that kept up, the first that did not, and the max step's figures. */
   saturation: Array<{
     instances: number;
     highestKeptUp: number | null;
