@@ -147,8 +147,7 @@ async function listener() {
         return { received: step?.received ?? 0 };
       case 'end': {
         if (!step) throw new Error('no step');
-        const c = process.cpuUsage(cpu0);
-        step.cpuUs = c.user + c.system;
+        step.cpuUs = cpuSince(cpu0);
         const done = step;
         step = null;
         return done;
@@ -192,11 +191,9 @@ async function rawListen() {
         return { ok: true };
       case 'progress':
         return { received: Math.min(...step.received) };
-      case 'end': {
-        const c = process.cpuUsage(cpu0);
-        step.cpuUs = c.user + c.system;
+      case 'end':
+        step.cpuUs = cpuSince(cpu0);
         return step;
-      }
       case 'stop':
         await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
         setImmediate(() => process.exit(0));
@@ -209,96 +206,13 @@ async function rawListen() {
 
 async function publisher() {
   const db = await openDatabase({ databaseUrl: url, poolMax: 32 });
-  /** Closed loop: C connections each sending `SELECT pg_notify(channel, now)` (one transaction each) for `seconds`. */
-  const raw = async (o: { seconds: number; concurrency: number }): Promise<PublishResult> => {
-    const cpu0 = process.cpuUsage();
-    const clients = await Promise.all(
-      Array.from({ length: o.concurrency }, async () => {
-        const c = new Client({ connectionString: url });
-        c.on('error', () => undefined);
-        await c.connect();
-        return c;
-      }),
-    );
-    const res: PublishResult = { step: 'raw', committed: 0, failed: 0, errors: {}, startedAt: nowMs(), endedAt: 0, txLatencies: [], behindMs: 0, cpuUs: 0 };
-    const end = res.startedAt + o.seconds * 1000;
-    await Promise.all(
-      clients.map(async (c) => {
-        while (nowMs() < end) {
-          const t = nowMs();
-          try {
-            await c.query('SELECT pg_notify($1, $2)', [RAW_CHANNEL, String(t)]);
-            res.committed++;
-            res.txLatencies.push(nowMs() - t);
-          } catch (err) {
-            res.failed++;
-            const k = (err as Error).message.slice(0, 80);
-            res.errors[k] = (res.errors[k] ?? 0) + 1;
-          }
-        }
-      }),
-    );
-    res.endedAt = nowMs();
-    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-    const c = process.cpuUsage(cpu0);
-    res.cpuUs = c.user + c.system;
-    return res;
-  };
   const events = new EventPublisher(db.knex, () => undefined);
-  const run = async (o: PublishRun): Promise<PublishResult> => {
-    const cpu0 = process.cpuUsage();
-    const res: PublishResult = {
-      step: o.step,
-      committed: 0,
-      failed: 0,
-      errors: {},
-      startedAt: nowMs(),
-      endedAt: 0,
-      txLatencies: [],
-      behindMs: 0,
-      cpuUs: 0,
-    };
-    const t0 = res.startedAt;
-    const end = t0 + o.seconds * 1000;
-    const total = o.rate === null ? Infinity : Math.round(o.rate * o.seconds);
-    let next = 0;
-    const worker = async () => {
-      for (;;) {
-        const s = next++;
-        if (s >= total) return;
-        // Nothing starts after the step's time is up: a publisher that fell behind its schedule
-        // simply committed fewer than rate x seconds (and the step did not keep up).
-        if (nowMs() >= end) return;
-        if (o.rate !== null) {
-          const due = t0 + (s * 1000) / o.rate;
-          const wait = due - nowMs();
-          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-          else res.behindMs = Math.max(res.behindMs, -wait);
-        }
-        const t = nowMs();
-        try {
-          await events.publish([{ type: 'bench.notify', audience: ['user:bench-notify'], payload: { r: o.step, s, t } satisfies NotifyStamp }]);
-          res.committed++;
-          res.txLatencies.push(nowMs() - t);
-        } catch (err) {
-          res.failed++;
-          const k = (err as NodeJS.ErrnoException).code ?? (err as Error).message.slice(0, 80);
-          res.errors[k] = (res.errors[k] ?? 0) + 1;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: o.concurrency }, worker));
-    res.endedAt = nowMs();
-    const c = process.cpuUsage(cpu0);
-    res.cpuUs = c.user + c.system;
-    return res;
-  };
   serve(async (msg) => {
     switch (msg.cmd) {
       case 'run':
-        return run(msg as unknown as PublishRun);
+        return publishEvents(events, msg as unknown as PublishRun);
       case 'raw':
-        return raw(msg as unknown as { seconds: number; concurrency: number });
+        return publishRaw(msg as unknown as { seconds: number; concurrency: number });
       case 'stop':
         await db.close();
         setImmediate(() => process.exit(0));
@@ -307,6 +221,92 @@ async function publisher() {
         throw new Error(`unknown command ${msg.cmd}`);
     }
   });
+}
+
+/** One event per transaction through the real EventPublisher, from C concurrent loops, on schedule (open loop) or as fast as they can. */
+async function publishEvents(events: EventPublisher, o: PublishRun): Promise<PublishResult> {
+  const cpu0 = process.cpuUsage();
+  const res = startResult(o.step);
+  const t0 = res.startedAt;
+  const end = t0 + o.seconds * 1000;
+  const total = o.rate === null ? Infinity : Math.round(o.rate * o.seconds);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const s = next++;
+      if (s >= total) return;
+      // Nothing starts after the step's time is up: a publisher that fell behind its schedule
+      // simply committed fewer than rate x seconds (and the step did not keep up).
+      if (nowMs() >= end) return;
+      if (o.rate !== null) {
+        const due = t0 + (s * 1000) / o.rate;
+        const wait = due - nowMs();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        else res.behindMs = Math.max(res.behindMs, -wait);
+      }
+      const t = nowMs();
+      try {
+        await events.publish([{ type: 'bench.notify', audience: ['user:bench-notify'], payload: { r: o.step, s, t } satisfies NotifyStamp }]);
+        res.committed++;
+        res.txLatencies.push(nowMs() - t);
+      } catch (err) {
+        countError(res, (err as NodeJS.ErrnoException).code ?? (err as Error).message.slice(0, 80));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  res.endedAt = nowMs();
+  res.cpuUs = cpuSince(cpu0);
+  return res;
+}
+
+/** Closed loop: C connections each sending `SELECT pg_notify(channel, now)` (one transaction each) for `seconds`. */
+async function publishRaw(o: { seconds: number; concurrency: number }): Promise<PublishResult> {
+  const cpu0 = process.cpuUsage();
+  const clients = await Promise.all(
+    Array.from({ length: o.concurrency }, async () => {
+      const c = new Client({ connectionString: url });
+      c.on('error', () => undefined);
+      await c.connect();
+      return c;
+    }),
+  );
+  const res = startResult('raw');
+  const end = res.startedAt + o.seconds * 1000;
+  await Promise.all(
+    clients.map(async (c) => {
+      while (nowMs() < end) {
+        const t = nowMs();
+        try {
+          await c.query('SELECT pg_notify($1, $2)', [RAW_CHANNEL, String(t)]);
+          res.committed++;
+          res.txLatencies.push(nowMs() - t);
+        } catch (err) {
+          countError(res, (err as Error).message.slice(0, 80));
+        }
+      }
+    }),
+  );
+  res.endedAt = nowMs();
+  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  res.cpuUs = cpuSince(cpu0);
+  return res;
+}
+
+/** A publish run's result, started now. */
+function startResult(step: string): PublishResult {
+  return { step, committed: 0, failed: 0, errors: {}, startedAt: nowMs(), endedAt: 0, txLatencies: [], behindMs: 0, cpuUs: 0 };
+}
+
+function countError(res: PublishResult, key: string): void {
+  res.failed++;
+  res.errors[key] = (res.errors[key] ?? 0) + 1;
+}
+
+/** User and system CPU time of this process since `cpu0` (us). */
+function cpuSince(cpu0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(cpu0);
+  return c.user + c.system;
 }
 
 function serve(handle: (msg: RpcRequest) => Promise<unknown>): void {
