@@ -22,30 +22,15 @@
  * those of a 10-minute outage at outageRate / k notifications a second. Measured: the time from
  * "up" to the last push sent (x k for real time), every push sent once, none given up, and live
  * streams' publish->receive p50/p99 before the outage, during it, during the drain and after.
+ *
+ * This file holds the phase's shapes, the off/on rounds and the report; a side's steps are
+ * dispatch-side.ts (with dispatch-session.ts, what they share), the backlog dispatch-backlog.ts.
  */
-import crypto from 'node:crypto';
-import http from 'node:http';
-import path from 'node:path';
-import jwt from 'jsonwebtoken';
 import webpush from 'web-push';
-import { Client } from 'pg';
-import { nowMs, type ConnectResult, type PhaseReport } from './protocol';
-import { isAborting, startLoadClient, startServerProcess, ROOT, type LoadClientProc, type PrepareDatabase } from './procs';
-import { getText, postJson, readMetrics, requestJson } from './http';
-import { fmt, median, rng, summarize } from './report';
-import type { FakeCounts, FakeUrls } from './channel-fakes';
-import { freePort } from '../test/support/free-port';
-import { sleep } from '../test/support/sleep';
-
-/**
- * How long the commit counter needs to be whole. A backend publishes its counts when it goes idle,
- * but at most once a second; counts held back so are published by the idle backend's ten-second
- * timer (PostgreSQL's PGSTAT_MIN_INTERVAL and PGSTAT_IDLE_INTERVAL). A shorter wait lets a side's
- * warm-up commits land in its timed window and leaves its last ones out.
- */
-const STATS_SETTLE_MS = 11_000;
-const TWILIO_SID = `AC${'be'.repeat(16)}`;
-const TWILIO_TOKEN = 'bench-twilio-auth-token-0123456789';
+import { startLoadClient, type PrepareDatabase } from './procs';
+import { fmt, median } from './report';
+import type { FakeUrls } from './channel-fakes';
+import { runSide, TWILIO_SID, TWILIO_TOKEN, type DispatchRig } from './dispatch-side';
 
 export interface DispatchOptions {
   streams: number;
@@ -74,7 +59,7 @@ export interface DispatchDeps {
   prepareDatabase: PrepareDatabase;
 }
 
-interface Latency {
+export interface Latency {
   samples: number;
   p50Ms: number | null;
   p99Ms: number | null;
@@ -154,17 +139,12 @@ export interface DispatchResult {
   };
 }
 
-const lat = (values: number[]): Latency => {
-  const s = summarize(values);
-  return { samples: s.n, p50Ms: s.p50, p99Ms: s.p99 };
-};
-
 export async function runDispatch(o: DispatchOptions, deps: DispatchDeps): Promise<DispatchResult> {
   const { progress } = deps;
   const fakes = await startLoadClient('channel-fakes.ts');
   try {
     const urls = await fakes.rpc.call<FakeUrls>('start', { twilioSid: TWILIO_SID, twilioToken: TWILIO_TOKEN });
-    const vapid = webpush.generateVAPIDKeys();
+    const rig: DispatchRig = { o, deps, fakes, urls, vapid: webpush.generateVAPIDKeys() };
     const sides: DispatchSide[] = [];
     let backlogDone = o.outageSeconds === 0;
     for (let round = 0; round < o.rounds; round++) {
@@ -172,351 +152,38 @@ export async function runDispatch(o: DispatchOptions, deps: DispatchDeps): Promi
       for (const on of order) {
         const withBacklog = on && !backlogDone;
         progress(`[dispatch] round ${round + 1}/${o.rounds}: dispatcher ${on ? 'on' : 'off'}${withBacklog ? ', then the backlog' : ''}`);
-        sides.push(await runSide(o, deps, fakes, urls, vapid, on, withBacklog, round));
+        sides.push(await runSide(rig, on, withBacklog, round));
         if (withBacklog) backlogDone = true;
       }
     }
-    const pick = (on: boolean, f: (s: DispatchSide) => number | null) =>
-      median(
-        sides
-          .filter((s) => s.dispatcher === on)
-          .map(f)
-          .filter((v): v is number => v !== null),
-      );
-    const side = (on: boolean) => ({
-      postP50Ms: pick(on, (s) => s.sustained.postRtt.p50Ms),
-      postP99Ms: pick(on, (s) => s.sustained.postRtt.p99Ms),
-      receiveP50Ms: pick(on, (s) => s.sustained.receive.p50Ms),
-      receiveP99Ms: pick(on, (s) => s.sustained.receive.p99Ms),
-      publishPerSec: pick(on, (s) => s.sustained.publishPerSec),
-      cpuPerEventUs: pick(on, (s) => s.sustained.cpuPerEventUs),
-      commitsPerEvent: pick(on, (s) => s.sustained.commitsPerEvent),
-    });
-    const off = side(false);
-    const onS = side(true);
-    const r = (a: number | null, b: number | null) => (a !== null && b ? a / b : null);
-    return {
-      options: o,
-      sides,
-      summary: { off, on: onS, postP50Ratio: r(onS.postP50Ms, off.postP50Ms), receiveP50Ratio: r(onS.receiveP50Ms, off.receiveP50Ms) },
-    };
+    return { options: o, sides, summary: summarizeSides(sides) };
   } finally {
     await fakes.stop();
   }
 }
 
-async function runSide(
-  o: DispatchOptions,
-  deps: DispatchDeps,
-  fakes: LoadClientProc,
-  urls: FakeUrls,
-  vapid: { publicKey: string; privateKey: string },
-  on: boolean,
-  withBacklog: boolean,
-  round: number,
-): Promise<DispatchSide> {
-  const { progress } = deps;
-  const tag = `[dispatch ${on ? 'on ' : 'off'}]`;
-  const scale = o.outageSeconds > 0 ? 600 / o.outageSeconds : 1;
-  const retryBaseMs = Math.max(10, Math.round(30_000 / scale));
-  const db = await deps.prepareDatabase(o.embedded);
-  const port = await freePort();
-  const server = await startServerProcess({
-    name: `dispatch server (${on ? 'on' : 'off'})`,
-    entry: 'src/server.ts',
-    port,
-    readyPath: '/readyz',
-    env: {
-      ...db.env,
-      PORT: String(port),
-      JWT_SECRET: deps.jwtSecret,
-      LOG_LEVEL: 'warn',
-      DISPATCH_ENABLED: on ? '1' : '0',
-      ESCALATE_PUSH_AFTER_S: '0',
-      ESCALATE_SMS_AFTER_S: '0',
-      DELIVERY_RETRY_BASE_MS: String(retryBaseMs),
-      VAPID_PUBLIC_KEY: vapid.publicKey,
-      VAPID_PRIVATE_KEY: vapid.privateKey,
-      PUSH_ALLOWED_TEST_HOSTS: urls.pushHostPort,
-      SMTP_URL: urls.smtpUrl,
-      TWILIO_BASE_URL: urls.twilioUrl,
-      TWILIO_ACCOUNT_SID: TWILIO_SID,
-      TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
-      TWILIO_SMS_FROM: '+27870000001',
-      TWILIO_WHATSAPP_FROM: '+27870000002',
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    },
-    nodeArgs: o.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles', `dispatch-${on ? 'on' : 'off'}`)}`] : [],
+/** Per dispatcher setting, the medians of the sides' figures, and on's ratio to off. */
+function summarizeSides(sides: DispatchSide[]): DispatchResult['summary'] {
+  const pick = (on: boolean, f: (s: DispatchSide) => number | null) =>
+    median(
+      sides
+        .filter((s) => s.dispatcher === on)
+        .map(f)
+        .filter((v): v is number => v !== null),
+    );
+  const side = (on: boolean) => ({
+    postP50Ms: pick(on, (s) => s.sustained.postRtt.p50Ms),
+    postP99Ms: pick(on, (s) => s.sustained.postRtt.p99Ms),
+    receiveP50Ms: pick(on, (s) => s.sustained.receive.p50Ms),
+    receiveP99Ms: pick(on, (s) => s.sustained.receive.p99Ms),
+    publishPerSec: pick(on, (s) => s.sustained.publishPerSec),
+    cpuPerEventUs: pick(on, (s) => s.sustained.cpuPerEventUs),
+    commitsPerEvent: pick(on, (s) => s.sustained.commitsPerEvent),
   });
-  let client: LoadClientProc | null = null;
-  const pg = db.env.DATABASE_URL ? new Client({ connectionString: db.env.DATABASE_URL }) : null;
-  try {
-    await pg?.connect();
-    client = await startLoadClient();
-    const run = crypto.randomBytes(3).toString('hex');
-    const sign = (sub: string, role: string) => jwt.sign({ sub, role }, deps.jwtSecret, { algorithm: 'HS256', expiresIn: 3600 });
-    const admin = sign(`bench-admin-${run}`, 'admin');
-    const streamUsers = Array.from({ length: o.streams }, (_, i) => ({
-      id: `dsp-${run}-s${i}`,
-      token: sign(`dsp-${run}-s${i}`, i % 2 ? 'provider' : 'client'),
-    }));
-    const awayUsers = Array.from({ length: o.away }, (_, i) => ({ id: `dsp-${run}-a${i}`, token: sign(`dsp-${run}-a${i}`, i % 2 ? 'provider' : 'client') }));
-
-    progress(`${tag} opening ${o.streams} streams; ${o.away} users away; every user turns push on`);
-    const conn = await client.rpc.call<ConnectResult>(
-      'connect',
-      { url: `${server.url}/api/events/stream`, tokens: streamUsers.map((u) => u.token), concurrency: o.connectConcurrency, timeoutMs: 30_000 },
-      600_000,
-    );
-    const opened = conn.openedIndices;
-    if (!opened.length) throw new Error(`${tag} no stream opened: ${JSON.stringify(conn.failures)}`);
-    const subs = await fakes.rpc.call<unknown[]>('subscribe', { n: o.streams + o.away }, 120_000);
-    const setupAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    const everyone = [...streamUsers, ...awayUsers];
-    let nextSetup = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (nextSetup < everyone.length) {
-          const i = nextSetup++;
-          const r = await requestJson('POST', `${server.url}/api/me/push-subscriptions`, everyone[i].token, subs[i], setupAgent);
-          if (r.status !== 201) throw new Error(`${tag} push subscription answered ${r.status}: ${r.body.slice(0, 200)}`);
-        }
-      }),
-    );
-    setupAgent.destroy();
-
-    const agent = new http.Agent({ keepAlive: true, maxSockets: o.publishers + 1 });
-    const publishUrl = `${server.url}/api/broadcasts`;
-    const rtts: number[] = [];
-    let publishErrors = 0;
-    const publish = async (userId: string, body: string): Promise<boolean> => {
-      const t = nowMs();
-      try {
-        const r = await postJson(publishUrl, admin, { title: 'bench', body, userIds: [userId] }, agent);
-        rtts.push(nowMs() - t);
-        if (r.status === 202) return true;
-        if (++publishErrors === 1) progress(`${tag} publish answered ${r.status}: ${r.body.slice(0, 200)}`);
-      } catch (err) {
-        const why = server.exitReport();
-        if (why) throw new Error(why, { cause: err });
-        if (++publishErrors === 1) progress(`${tag} publish failed: ${(err as Error).message}`);
-      }
-      return false;
-    };
-    const expectedByPhase = new Map<string, number>();
-    const awaitPhase = async (phase: string, timeoutMs: number) =>
-      client!.rpc.call<{ reached: boolean; unique: number }>('await', { phase, total: expectedByPhase.get(phase) ?? 0, timeoutMs }, timeoutMs + 5_000);
-    const pick = rng(o.seed + round);
-    const randomStream = () => opened[Math.floor(pick() * opened.length)];
-    /** One event at a time to a random stream, the next after it arrived. */
-    const sequential = async (phase: string, count: number, until?: () => boolean) => {
-      for (let s = 0; s < count && !(until?.() ?? false); s++) {
-        const idx = randomStream();
-        if (!(await publish(streamUsers[idx].id, JSON.stringify({ p: phase, s, t: nowMs(), u: idx })))) continue;
-        expectedByPhase.set(phase, (expectedByPhase.get(phase) ?? 0) + 1);
-        await awaitPhase(phase, 5_000);
-      }
-    };
-    const phaseLatency = async (phase: string) => lat((await client!.rpc.call<PhaseReport>('report', { phase })).latencies);
-
-    progress(`${tag} warm-up: ${o.warmup} sequential events, untimed`);
-    await sequential('warm', o.warmup);
-    const sendsOf = async () => {
-      const all = (await readMetrics(server.url)).all;
-      return all.notification_sends_total ?? 0;
-    };
-    // The warm-up's deliveries (each a push skipped: a live stream) settle before anything is timed.
-    if (on) await waitSettled(server.url, expectedByPhase.get('warm') ?? 0, 60_000);
-    await sleep(500);
-    const settledBefore = await sendsOf();
-    const pushedBefore = (await fakes.rpc.call<FakeCounts>('counts')).push.received;
-    rtts.splice(0);
-
-    // --- sustained: M announcements, P publishers, a share to users who are away ---------------
-    progress(`${tag} sustained: ${o.events} events, ${Math.round(o.awayShare * 100)}% to away users, ${o.publishers} publishers`);
-    const targets = Array.from({ length: o.events }, () => (pick() < o.awayShare ? -1 - Math.floor(pick() * awayUsers.length) : randomStream()));
-    let next = 0;
-    let accepted = 0;
-    let toAway = 0;
-    const commits = async () =>
-      pg ? Number((await pg.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()')).rows[0].xact_commit) : null;
-    await sleep(STATS_SETTLE_MS);
-    const c0 = await commits();
-    const m0 = await readMetrics(server.url);
-    const t0 = nowMs();
-    await Promise.all(
-      Array.from({ length: o.publishers }, async () => {
-        while (next < targets.length) {
-          if (isAborting()) throw new Error('aborting');
-          const s = next++;
-          const idx = targets[s];
-          const away = idx < 0;
-          const userId = away ? awayUsers[-1 - idx].id : streamUsers[idx].id;
-          const ok = await publish(userId, JSON.stringify({ p: away ? 'away' : 'sus', s, t: nowMs(), u: away ? -1 : idx }));
-          if (!ok) continue;
-          accepted++;
-          if (away) toAway++;
-          else expectedByPhase.set('sus', (expectedByPhase.get('sus') ?? 0) + 1);
-        }
-      }),
-    );
-    const t1 = nowMs();
-    const lagAtEnd = pg ? await cursorLag(pg) : null;
-    const settledAtPublishEnd = (await sendsOf()) - settledBefore;
-    const postRtt = lat(rtts.splice(0));
-    const got = await awaitPhase('sus', 30_000);
-    const receive = await phaseLatency('sus');
-    // Every announcement makes one push delivery: sent (away) or skipped (a live stream).
-    const done = on ? await waitSettled(server.url, settledBefore + accepted, 120_000) : null;
-    const m1 = await readMetrics(server.url);
-    await sleep(STATS_SETTLE_MS);
-    const c1 = await commits();
-
-    let deliveries: DispatchSide['deliveries'] = null;
-    if (on) {
-      const expected = accepted;
-      const catchUpMs = done === null ? null : done - t1;
-      const status = JSON.parse((await getText(`${server.url}/api/status`)).body);
-      const byOutcome: Record<string, number> = status.deliveries.byChannel.push ?? {};
-      const counts = await fakes.rpc.call<FakeCounts>('counts');
-      deliveries = {
-        settledAtPublishEnd,
-        expected,
-        cursorLagAtPublishEnd: lagAtEnd,
-        cursorLagAtEnd: pg ? await cursorLag(pg) : null,
-        catchUpMs,
-        settledPerSec: done === null ? null : expected / ((done - t0) / 1000),
-        byOutcome,
-        eventToSend: { samples: status.deliveries.sendDelay.samples, p50Ms: status.deliveries.sendDelay.p50Ms, p99Ms: status.deliveries.sendDelay.p99Ms },
-        pushesReceived: counts.push.received - pushedBefore,
-        duplicatePushes: counts.push.duplicateNotifications,
-      };
-    }
-
-    const backlog = withBacklog ? await runBacklog() : null;
-
-    async function runBacklog(): Promise<Backlog> {
-      const samples = Math.max(20, Math.round(o.latencySamples / 2));
-      progress(`${tag} backlog: ${samples} latency samples before the outage`);
-      await sequential('before', samples);
-      const sentBefore = (await fakes.rpc.call<FakeCounts>('counts')).push.received;
-      const refusedBefore = (await fakes.rpc.call<FakeCounts>('counts')).push.refused;
-      await fakes.rpc.call('down');
-      const total = Math.round(o.outageSeconds * o.outageRate);
-      progress(`${tag} backlog: push service down for ${o.outageSeconds} s (stands for 600 s, k = ${scale.toFixed(1)}), ${total} announcements to away users`);
-      const outageStart = nowMs();
-      let published = 0;
-      let stop = false;
-      const publisher = (async () => {
-        // Open loop: each announcement is due at its time whatever the server does.
-        let inFlight = 0;
-        const waits: Promise<void>[] = [];
-        for (let i = 0; i < total; i++) {
-          const due = outageStart + (i * 1000) / o.outageRate;
-          const wait = due - nowMs();
-          if (wait > 0) await sleep(wait);
-          if (inFlight >= 16) await Promise.race(waits);
-          inFlight++;
-          const p = publish(awayUsers[i % awayUsers.length].id, JSON.stringify({ p: 'outage-away', s: i, t: nowMs(), u: -1 })).then((ok) => {
-            inFlight--;
-            if (ok) published++;
-            void waits.splice(waits.indexOf(p), 1);
-          });
-          waits.push(p);
-        }
-        await Promise.all(waits);
-      })();
-      await sequential('outage', Number.MAX_SAFE_INTEGER, () => nowMs() - outageStart >= o.outageSeconds * 1000);
-      await publisher;
-      rtts.splice(0);
-      const waitingAtUp = pg
-        ? Number((await pg.query("SELECT count(*) AS n FROM notification_deliveries WHERE status IN ('queued', 'sending') AND attempts > 0")).rows[0].n)
-        : -1;
-      await fakes.rpc.call('up');
-      const up = nowMs();
-      const wanted = sentBefore + published;
-      progress(`${tag} backlog: push service up; ${published} pushes to drain, latency samples meanwhile`);
-      let drainedAt: number | null = null;
-      const watcher = (async () => {
-        const deadline = up + 20 * o.outageSeconds * 1000;
-        while (nowMs() < deadline) {
-          if ((await fakes.rpc.call<FakeCounts>('counts')).push.received >= wanted) {
-            drainedAt = nowMs();
-            return;
-          }
-          await sleep(100);
-        }
-      })();
-      await sequential('drain', Number.MAX_SAFE_INTEGER, () => drainedAt !== null || stop);
-      await watcher;
-      stop = true;
-      await sequential('after', samples);
-      const counts = await fakes.rpc.call<FakeCounts>('counts');
-      const status = JSON.parse((await getText(`${server.url}/api/status`)).body);
-      return {
-        outageSeconds: o.outageSeconds,
-        scale,
-        retryBaseMs,
-        published,
-        ratePerSec: o.outageRate,
-        waitingAtUp,
-        drainMs: drainedAt === null ? null : drainedAt - up,
-        drained: drainedAt !== null,
-        sentInDrain: counts.push.received - sentBefore,
-        failed: status.deliveries.byChannel.push?.failed ?? 0,
-        duplicatePushes: counts.push.duplicateNotifications,
-        refusedByFake: counts.push.refused - refusedBefore,
-        latency: {
-          before: await phaseLatency('before'),
-          outage: await phaseLatency('outage'),
-          drain: await phaseLatency('drain'),
-          after: await phaseLatency('after'),
-        },
-      };
-    }
-
-    agent.destroy();
-    return {
-      dispatcher: on,
-      database: db.kind,
-      streamsOpen: opened.length,
-      sustained: {
-        accepted,
-        toAway,
-        publishSeconds: (t1 - t0) / 1000,
-        publishPerSec: accepted / ((t1 - t0) / 1000),
-        postRtt,
-        receive,
-        receivedAll: got.reached,
-        cpuPerEventUs: accepted ? ((m1.cpuSeconds - m0.cpuSeconds) * 1e6) / accepted : null,
-        commitsPerEvent: c0 !== null && c1 !== null && accepted ? (c1 - c0) / accepted : null,
-      },
-      deliveries,
-      backlog,
-      warnings: { count: server.warningCount, first: server.warnings.slice(0, 5) },
-    };
-  } finally {
-    await pg?.end().catch(() => undefined);
-    await client?.stop();
-    await server.stop();
-    await db.drop();
-  }
-}
-
-/** Events in the log the dispatcher's cursor has not passed. */
-async function cursorLag(pg: Client): Promise<number> {
-  const { rows } = await pg.query("SELECT count(*) AS n FROM events WHERE id > (SELECT last_event_id FROM dispatch_cursors WHERE name = 'deliveries')");
-  return Number(rows[0].n);
-}
-
-/** When (nowMs) `notification_sends_total` reached `total`, or null after `timeoutMs`. */
-async function waitSettled(url: string, total: number, timeoutMs: number): Promise<number | null> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (((await readMetrics(url)).all.notification_sends_total ?? 0) >= total) return nowMs();
-    await sleep(50);
-  }
-  return null;
+  const off = side(false);
+  const onS = side(true);
+  const r = (a: number | null, b: number | null) => (a !== null && b ? a / b : null);
+  return { off, on: onS, postP50Ratio: r(onS.postP50Ms, off.postP50Ms), receiveP50Ratio: r(onS.receiveP50Ms, off.receiveP50Ms) };
 }
 
 // ---------------------------------------------------------------------------------------------
