@@ -102,16 +102,20 @@ async function runDrain(s: DispatchSession, outage: Outage): Promise<{ up: numbe
   const drain = { up, at: null as number | null, stop: false };
   const watcher = (async () => {
     const deadline = up + 20 * o.outageSeconds * 1000;
-    while (nowMs() < deadline) {
-      if ((await fakes.rpc.call<FakeCounts>('counts')).push.received >= wanted) {
-        drain.at = nowMs();
-        return;
+    try {
+      while (nowMs() < deadline) {
+        if ((await fakes.rpc.call<FakeCounts>('counts')).push.received >= wanted) {
+          drain.at = nowMs();
+          return;
+        }
+        await sleep(100);
       }
-      await sleep(100);
+    } finally {
+      // Given up or failed: the samples stop too, and the report says the drain was not seen.
+      drain.stop = true;
     }
   })();
   await s.sequential('drain', Number.MAX_SAFE_INTEGER, () => drain.at !== null || drain.stop);
   await watcher;
-  drain.stop = true;
   return { up, at: drain.at };
 }
