@@ -37,6 +37,7 @@ import { nowMs } from './protocol';
 import { assertNotAborting, isAborting, onCleanup, startServerProcess, ROOT, type ServerProc, type PrepareDatabase } from './procs';
 import { readMetrics, requestJson } from './http';
 import { ratio, summarize } from './report';
+import type { Options } from './options';
 import { freePort } from '../test/support/free-port';
 import { sleep } from '../test/support/sleep';
 
@@ -44,20 +45,11 @@ import { sleep } from '../test/support/sleep';
 const SLOW_PAYSTACK_PAYMENTS = 100;
 const SLOW_PAYSTACK_MS = 2_000;
 
-export interface ApiOptions {
-  pollUsers: number;
-  pollConcurrency: number;
-  pollSeconds: number;
-  /** Open-loop polling step: requests offered per second (0 skips the step) and for how long. */
-  pollRate: number;
-  pollRateSeconds: number;
-  webhooks: number;
-  webhookConcurrency: number;
-  /** Run both polling steps against the baseline server too. */
-  baseline: boolean;
-  embedded: boolean;
-  profile: boolean;
-}
+/** The phase's flags, as options.ts reads and describes them. */
+export type ApiOptions = Pick<
+  Options,
+  'pollUsers' | 'pollConcurrency' | 'pollSeconds' | 'pollRate' | 'pollRateSeconds' | 'webhooks' | 'webhookConcurrency' | 'apiBaseline' | 'embedded' | 'profile'
+>;
 
 export interface ApiDeps {
   jwtSecret: string;
@@ -211,7 +203,7 @@ async function measureApi(o: ApiOptions, deps: ApiDeps, onServer: (s: ServerProc
     // --- polling: ours, then the baseline's while ours idles (why this order: the top of the file)
     const ours = await measurePolling(o, { target: server, sign, admin, run, say });
     let baseline: ApiResult['baseline'] = null;
-    if (o.baseline) {
+    if (o.apiBaseline) {
       const basePort = await freePort();
       say(`starting the baseline server (bench/baseline-server.ts) on :${basePort}; ours idles meanwhile`);
       const tb = Date.now();

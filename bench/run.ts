@@ -105,21 +105,7 @@ function announceOnce(opts: Options, round: number): Promise<AnnounceResult> {
 }
 
 function runApiPhase({ opts }: Run): Promise<ApiResult> {
-  return runApi(
-    {
-      pollUsers: opts.pollUsers,
-      pollConcurrency: opts.pollConcurrency,
-      pollSeconds: opts.pollSeconds,
-      pollRate: opts.pollRate,
-      pollRateSeconds: opts.pollRateSeconds,
-      webhooks: opts.webhooks,
-      webhookConcurrency: opts.webhookConcurrency,
-      baseline: opts.apiBaseline,
-      embedded: opts.embedded,
-      profile: opts.profile,
-    },
-    { jwtSecret: JWT_SECRET, progress, prepareDatabase },
-  );
+  return runApi(opts, { jwtSecret: JWT_SECRET, progress, prepareDatabase });
 }
 
 function runLongPollPhase({ opts, fd }: Run): Promise<LongPollResult> {

@@ -1,6 +1,5 @@
 import { describeDb } from '../support/test-db';
-import { startMarketplace, type Marketplace } from '../support/marketplace';
-import { FakePushService } from '../../fakes/fake-push-service';
+import { useChannelMarketplace } from '../support/channel-marketplace';
 import { PushChannel } from '../../src/channels/push-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
 
@@ -11,30 +10,13 @@ import { Dispatcher } from '../../src/channels/dispatcher';
  * dispatcher works in lose nothing between them.
  */
 describeDb('a backlog of deliveries drains after a provider outage', () => {
-  let m: Marketplace;
-  let pushService: FakePushService;
-  beforeAll(async () => {
-    pushService = new FakePushService();
-    const { hostPort } = await pushService.start();
-    // The server's own dispatcher stays idle; the test drives one with its own clock.
-    m = await startMarketplace({ PUSH_ALLOWED_TEST_HOSTS: hostPort, DISPATCH_ENABLED: '0', ESCALATE_PUSH_AFTER_S: '120' });
-  });
-  afterAll(async () => {
-    await m.stop();
-    await pushService.stop();
-  });
+  // The server's own dispatcher stays idle; the test drives one with its own clock.
+  const { m, pushService, awayUsers } = useChannelMarketplace({ push: true, env: { DISPATCH_ENABLED: '0', ESCALATE_PUSH_AFTER_S: '120' } });
 
   it('retries with backoff through a 10-minute outage, then sends every push exactly once', async () => {
     const deps = m.srv.running.services;
     const knex = deps.db.knex;
-    const users = Array.from({ length: 20 }, (_, i) => m.user(`backlog-${i}`, 'provider'));
-    const endpoints: string[] = [];
-    for (const u of users) {
-      await u.get('/api/me').expect(200);
-      const sub = pushService.subscribe();
-      await u.post('/api/me/push-subscriptions', sub).expect(201);
-      endpoints.push(sub.endpoint);
-    }
+    const { users, endpoints } = await awayUsers('backlog', 20);
     for (const e of endpoints) pushService.answer(e, 503);
     await m
       .user('backlog-ops', 'admin')

@@ -1,77 +1,27 @@
 import { describeDb } from '../support/test-db';
-import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import type { Actor } from '../support/marketplace';
+import {
+  DRIVEN_DISPATCH,
+  PUBLIC_BASE_URL,
+  SMS_FROM,
+  STATUS_CALLBACK,
+  TWILIO_ACCOUNT_SID,
+  WHATSAPP_FROM,
+  useChannelMarketplace,
+} from '../support/channel-marketplace';
 import { FakeTwilio } from '../../fakes/fake-twilio';
-import { Dispatcher } from '../../src/channels/dispatcher';
-import { TextChannel } from '../../src/channels/sms-channel';
-import { TwilioClient } from '../../src/channels/twilio-client';
-import type { ChannelSender } from '../../src/channels/channel';
 import { inAnHour } from '../support/booking-time';
 
-const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`;
-const AUTH_TOKEN = 'twilio_suite_token_0123456789abcdef';
-const SMS_FROM = '+27870000001';
-const WHATSAPP_FROM = '+27870000002';
-// The address Twilio is given; this suite's server sits "behind a proxy" at another one.
-const PUBLIC_BASE_URL = 'https://market.example.test';
-const STATUS_CALLBACK = `${PUBLIC_BASE_URL}/api/webhooks/twilio`;
-
 describeDb('SMS and WhatsApp through Twilio', () => {
-  let m: Marketplace;
-  let twilio: FakeTwilio;
-  let twilioUrl: string;
+  // The server sits "behind a proxy" at PUBLIC_BASE_URL: the tests post Twilio's callbacks to it directly.
+  const { m, twilio, textChannels, dispatcher } = useChannelMarketplace({
+    twilio: true,
+    env: { ...DRIVEN_DISPATCH, PUBLIC_BASE_URL, TWILIO_SMS_FROM: SMS_FROM },
+  });
   let n = 0;
-  const stops: Array<() => Promise<void> | void> = [];
-  beforeAll(async () => {
-    twilio = new FakeTwilio(ACCOUNT_SID, AUTH_TOKEN);
-    twilioUrl = await twilio.start();
-    // The server's own dispatcher ticks rarely: each test drives dispatchers with its own clock.
-    m = await startMarketplace({
-      DISPATCH_POLL_MS: '60000',
-      ESCALATE_PUSH_AFTER_S: '120',
-      ESCALATE_SMS_AFTER_S: '600',
-      PUBLIC_BASE_URL,
-      TWILIO_BASE_URL: twilioUrl,
-      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      TWILIO_SMS_FROM: SMS_FROM,
-      TWILIO_WHATSAPP_FROM: WHATSAPP_FROM,
-    });
-  });
-  afterEach(async () => {
-    for (const stop of stops.splice(0)) await stop();
-  });
-  afterAll(async () => {
-    await m.stop();
-    await twilio.stop();
-  });
 
   const knex = () => m.srv.db.database.knex;
-  const deps = () => m.srv.running.services;
   const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
-
-  /** The real SMS and WhatsApp channels, configured as the server configures them, to the fake. */
-  function textChannels(): ChannelSender[] {
-    const c = deps().config;
-    const client = new TwilioClient({ baseUrl: c.TWILIO_BASE_URL, accountSid: c.TWILIO_ACCOUNT_SID!, authToken: c.TWILIO_AUTH_TOKEN!, timeoutMs: 2_000 });
-    stops.push(() => client.close());
-    return [
-      new TextChannel({ channel: 'whatsapp', client, from: c.TWILIO_WHATSAPP_FROM!, statusCallback: STATUS_CALLBACK }),
-      new TextChannel({ channel: 'sms', client, from: c.TWILIO_SMS_FROM!, statusCallback: STATUS_CALLBACK }),
-    ];
-  }
-
-  function dispatcher(senders: ChannelSender[]): Dispatcher {
-    const d = new Dispatcher(
-      knex(),
-      new Map(senders.map((s) => [s.channel, s])),
-      (userId) => deps().registry.hasUser(userId),
-      deps().telemetry,
-      deps().logger,
-      { delays: { pushAfterS: 120, textAfterS: 600 }, pollMs: 60_000, maxAttempts: 3, retryBaseMs: 10_000 },
-    );
-    stops.push(() => d.stop());
-    return d;
-  }
 
   async function pair(preferences: object) {
     n++;
@@ -188,7 +138,7 @@ describeDb('SMS and WhatsApp through Twilio', () => {
   it('a forged, unsigned or wrongly addressed callback is 401 WEBHOOK_SIGNATURE_INVALID and changes nothing', async () => {
     const { request, message } = await requestSentByWhatsApp('+27825550105');
     const before = await rowOf(request.id, 'whatsapp');
-    const forger = new FakeTwilio(ACCOUNT_SID, 'not_the_auth_token_0123456789');
+    const forger = new FakeTwilio(TWILIO_ACCOUNT_SID, 'not_the_auth_token_0123456789');
     forger.messages.push(message);
     const attempts = [
       await twilio.postStatus(message.sid, 'delivered', { via: m.srv.url, signature: null }),

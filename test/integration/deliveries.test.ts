@@ -1,46 +1,17 @@
 import supertest from 'supertest';
 import { describeDb } from '../support/test-db';
-import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
-import { SmtpSink } from '../../fakes/smtp-sink';
-import { FakePushService } from '../../fakes/fake-push-service';
-import { PushChannel } from '../../src/channels/push-channel';
+import type { Actor } from '../support/marketplace';
+import { DRIVEN_DISPATCH, useChannelMarketplace } from '../support/channel-marketplace';
 import { RecordingChannel } from '../fakes/recording-channel';
-import { Dispatcher } from '../../src/channels/dispatcher';
 import { EmailChannel } from '../../src/channels/email-channel';
 import { claimDue } from '../../src/channels/delivery-repository';
 import { receiptFacts } from '../../src/channels/receipt-repository';
-import type { ChannelSender } from '../../src/channels/channel';
 import { inAnHour } from '../support/booking-time';
 
 describeDb('deliveries beyond the tab', () => {
-  let m: Marketplace;
-  let smtp: SmtpSink;
-  let smtpUrl: string;
-  let pushService: FakePushService;
+  const channels = useChannelMarketplace({ push: true, smtp: true, env: DRIVEN_DISPATCH });
+  const { m, smtp, pushService, dispatcher, closeAfterTest, pushChannel: push } = channels;
   let n = 0;
-  const stops: Array<() => Promise<void> | void> = [];
-  beforeAll(async () => {
-    smtp = new SmtpSink();
-    smtpUrl = await smtp.start();
-    pushService = new FakePushService();
-    const { hostPort } = await pushService.start();
-    // The server's own dispatcher ticks rarely: each test drives dispatchers with its own clock.
-    m = await startMarketplace({
-      SMTP_URL: smtpUrl,
-      PUSH_ALLOWED_TEST_HOSTS: hostPort,
-      DISPATCH_POLL_MS: '60000',
-      ESCALATE_PUSH_AFTER_S: '120',
-      ESCALATE_SMS_AFTER_S: '600',
-    });
-  });
-  afterEach(async () => {
-    for (const stop of stops.splice(0)) await stop();
-  });
-  afterAll(async () => {
-    await m.stop();
-    await smtp.stop();
-    await pushService.stop();
-  });
 
   const knex = () => m.srv.db.database.knex;
   const deps = () => m.srv.running.services;
@@ -48,34 +19,13 @@ describeDb('deliveries beyond the tab', () => {
 
   function email(): EmailChannel {
     const ch = new EmailChannel({
-      smtpUrl,
+      smtpUrl: channels.smtpUrl,
       from: 'Marketplace <no-reply@test.local>',
       dashboardUrl: 'http://localhost/',
       receiptFor: (id) => receiptFacts(knex(), id),
     });
-    stops.push(() => ch.close());
+    closeAfterTest(() => ch.close());
     return ch;
-  }
-
-  /** The real push channel, with the server's VAPID keys, to the fake push service. */
-  function push(): PushChannel {
-    const vapid = deps().config.vapid!;
-    const ch = new PushChannel(knex(), { vapid: { subject: deps().config.VAPID_SUBJECT, ...vapid }, timeoutMs: 2_000 }, deps().logger);
-    stops.push(() => ch.close());
-    return ch;
-  }
-
-  function dispatcher(senders: ChannelSender[], o: { leaseMs?: number } = {}): Dispatcher {
-    const d = new Dispatcher(
-      knex(),
-      new Map(senders.map((s) => [s.channel, s])),
-      (userId) => deps().registry.hasUser(userId),
-      deps().telemetry,
-      deps().logger,
-      { delays: { pushAfterS: 120, textAfterS: 600 }, pollMs: 60_000, maxAttempts: 3, retryBaseMs: 10_000, ...o },
-    );
-    stops.push(() => d.stop());
-    return d;
   }
 
   async function pair(o: { phone?: string } = {}) {

@@ -1,7 +1,6 @@
 import { describeDb } from '../support/test-db';
-import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import { useChannelMarketplace } from '../support/channel-marketplace';
 import { waitUntil } from '../support/browser';
-import { FakePushService } from '../../fakes/fake-push-service';
 import { PushChannel } from '../../src/channels/push-channel';
 import { Dispatcher } from '../../src/channels/dispatcher';
 
@@ -12,38 +11,13 @@ import { Dispatcher } from '../../src/channels/dispatcher';
  * the real server's own log against the fake push service answering 503.
  */
 describeDb('refused sends in the log', () => {
-  let m: Marketplace;
-  let pushService: FakePushService;
-  beforeAll(async () => {
-    pushService = new FakePushService();
-    const { hostPort } = await pushService.start();
+  const { m, pushService, awayUsers } = useChannelMarketplace({
+    push: true,
     // The server's own dispatcher runs, fast: due at once, retried 10 ms, 20 ms, 40 ms… apart.
-    m = await startMarketplace({
-      PUSH_ALLOWED_TEST_HOSTS: hostPort,
-      ESCALATE_PUSH_AFTER_S: '0',
-      DISPATCH_POLL_MS: '20',
-      DELIVERY_RETRY_BASE_MS: '10',
-      DELIVERY_MAX_ATTEMPTS: '50',
-    });
-  });
-  afterAll(async () => {
-    await m.stop();
-    await pushService.stop();
+    env: { ESCALATE_PUSH_AFTER_S: '0', DISPATCH_POLL_MS: '20', DELIVERY_RETRY_BASE_MS: '10', DELIVERY_MAX_ATTEMPTS: '50' },
   });
 
   const logsFrom = (mark: number) => m.srv.logs.slice(mark) as Array<{ level: number; code?: string; channel?: string; msg: string; [k: string]: unknown }>;
-
-  async function awayUsers(prefix: string, count: number): Promise<{ users: Actor[]; endpoints: string[] }> {
-    const users = Array.from({ length: count }, (_, i) => m.user(`${prefix}-${i}`, 'provider'));
-    const endpoints: string[] = [];
-    for (const u of users) {
-      await u.get('/api/me').expect(200);
-      const sub = pushService.subscribe();
-      await u.post('/api/me/push-subscriptions', sub).expect(201);
-      endpoints.push(sub.endpoint);
-    }
-    return { users, endpoints };
-  }
 
   it('the server’s own dispatcher logs the first refusal and the recovery, not one line per refused attempt', async () => {
     const { users, endpoints } = await awayUsers('refusal-live', 10);

@@ -1,12 +1,17 @@
 import { describeDb } from '../support/test-db';
-import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import type { Actor } from '../support/marketplace';
+import {
+  DRIVEN_DISPATCH,
+  PUBLIC_BASE_URL,
+  SMS_FROM,
+  TWILIO_ACCOUNT_SID,
+  TWILIO_AUTH_TOKEN,
+  WHATSAPP_FROM,
+  useChannelMarketplace,
+} from '../support/channel-marketplace';
 import { inAnHour } from '../support/booking-time';
 import { waitUntil } from '../support/browser';
-import { FakeTwilio, WHATSAPP_WINDOW_MS } from '../../fakes/fake-twilio';
-import { Dispatcher } from '../../src/channels/dispatcher';
-import { TextChannel } from '../../src/channels/sms-channel';
-import { TwilioClient } from '../../src/channels/twilio-client';
-import type { ChannelSender } from '../../src/channels/channel';
+import { WHATSAPP_WINDOW_MS } from '../../fakes/fake-twilio';
 
 /*
  * WhatsApp's 24-hour customer service window, as Twilio documents it (error 63016): free text we
@@ -17,72 +22,20 @@ import type { ChannelSender } from '../../src/channels/channel';
  * on the WhatsApp delivery as failed, with why, and nothing else is sent.
  */
 
-const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`;
-const AUTH_TOKEN = 'twilio_window_token_0123456789abcdef';
-const SMS_FROM = '+27870000001';
-const WHATSAPP_FROM = '+27870000002';
 const TEMPLATE = `HX${'2b'.repeat(16)}`;
-const PUBLIC_BASE_URL = 'https://market.example.test';
-const STATUS_CALLBACK = `${PUBLIC_BASE_URL}/api/webhooks/twilio`;
 
 describeDb("WhatsApp's 24-hour window", () => {
-  let m: Marketplace;
-  let twilio: FakeTwilio;
-  let twilioUrl: string;
+  const channels = useChannelMarketplace({ twilio: true, env: { ...DRIVEN_DISPATCH, PUBLIC_BASE_URL, TWILIO_SMS_FROM: SMS_FROM } });
+  const { m, twilio, textChannels, dispatcher } = channels;
   let n = 0;
-  const stops: Array<() => Promise<void> | void> = [];
-  beforeAll(async () => {
-    twilio = new FakeTwilio(ACCOUNT_SID, AUTH_TOKEN);
-    twilioUrl = await twilio.start();
+  beforeAll(() => {
     twilio.defineTemplate(TEMPLATE, '{{1}}: {{2}}');
-    // The server's own dispatcher ticks rarely: each test drives dispatchers with its own clock.
-    m = await startMarketplace({
-      DISPATCH_POLL_MS: '60000',
-      ESCALATE_PUSH_AFTER_S: '120',
-      ESCALATE_SMS_AFTER_S: '600',
-      PUBLIC_BASE_URL,
-      TWILIO_BASE_URL: twilioUrl,
-      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      TWILIO_SMS_FROM: SMS_FROM,
-      TWILIO_WHATSAPP_FROM: WHATSAPP_FROM,
-    });
     // The server sits "behind a proxy" at PUBLIC_BASE_URL: the fake's own callbacks go to it directly.
     twilio.callbacksVia = m.srv.url;
   });
-  afterEach(async () => {
-    for (const stop of stops.splice(0)) await stop();
-  });
-  afterAll(async () => {
-    await m.stop();
-    await twilio.stop();
-  });
 
   const knex = () => m.srv.db.database.knex;
-  const deps = () => m.srv.running.services;
   const at = (base: Date, seconds: number) => new Date(base.getTime() + seconds * 1000);
-
-  /** The real WhatsApp and SMS channels, with these WhatsApp templates, to the fake. */
-  function textChannels(templates?: Record<string, string>): ChannelSender[] {
-    const c = deps().config;
-    const client = new TwilioClient({ baseUrl: c.TWILIO_BASE_URL, accountSid: c.TWILIO_ACCOUNT_SID!, authToken: c.TWILIO_AUTH_TOKEN!, timeoutMs: 2_000 });
-    stops.push(() => client.close());
-    return [
-      new TextChannel({ channel: 'whatsapp', client, from: c.TWILIO_WHATSAPP_FROM!, statusCallback: STATUS_CALLBACK, templates }),
-      new TextChannel({ channel: 'sms', client, from: c.TWILIO_SMS_FROM!, statusCallback: STATUS_CALLBACK }),
-    ];
-  }
-
-  function dispatcher(senders: ChannelSender[]): Dispatcher {
-    const d = new Dispatcher(knex(), new Map(senders.map((s) => [s.channel, s])), () => false, deps().telemetry, deps().logger, {
-      delays: { pushAfterS: 120, textAfterS: 600 },
-      pollMs: 60_000,
-      maxAttempts: 3,
-      retryBaseMs: 10_000,
-    });
-    stops.push(() => d.stop());
-    return d;
-  }
 
   /** A provider with this number, and their unread booking request, due by WhatsApp at +600 s. */
   async function unreadRequest(phone: string): Promise<{ provider: Actor; id: string; createdAt: Date }> {
@@ -141,10 +94,10 @@ describeDb("WhatsApp's 24-hour window", () => {
 
   it('the fake keeps the window as Twilio documents it: free text within 24 hours of the last inbound message, templates any time, SMS never held', async () => {
     const send = (to: string, fields: Record<string, string>) =>
-      fetch(`${twilioUrl}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, {
+      fetch(`${channels.twilioUrl}/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages.json`, {
         method: 'POST',
         headers: {
-          authorization: `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`,
+          authorization: `Basic ${Buffer.from(`${TWILIO_ACCOUNT_SID}:${TWILIO_AUTH_TOKEN}`).toString('base64')}`,
           'content-type': 'application/x-www-form-urlencoded',
         },
         body: new URLSearchParams({ To: to, From: to.startsWith('whatsapp:') ? `whatsapp:${WHATSAPP_FROM}` : SMS_FROM, ...fields }).toString(),

@@ -1,7 +1,7 @@
 import { describeDb } from '../support/test-db';
-import { startMarketplace, type Actor, type Marketplace } from '../support/marketplace';
+import type { Actor } from '../support/marketplace';
+import { STATUS_CALLBACK, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, WHATSAPP_FROM, useChannelMarketplace } from '../support/channel-marketplace';
 import { waitUntil } from '../support/browser';
-import { FakeTwilio } from '../../fakes/fake-twilio';
 import { TextChannel } from '../../src/channels/sms-channel';
 import { TwilioClient } from '../../src/channels/twilio-client';
 import { SendRefused } from '../../src/channels/channel';
@@ -14,36 +14,22 @@ import { inAnHour } from '../support/booking-time';
  * documents it and renders the template.
  */
 
-const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`;
-const AUTH_TOKEN = 'twilio_templates_token_0123456789';
-const WHATSAPP_FROM = '+27870000002';
 const REQUEST_TEMPLATE = `HX${'1a'.repeat(16)}`;
 const UNKNOWN_TEMPLATE = `HX${'ff'.repeat(16)}`;
 
 describeDb('WhatsApp templates', () => {
-  let m: Marketplace;
-  let twilio: FakeTwilio;
-  let twilioUrl: string;
-  beforeAll(async () => {
-    twilio = new FakeTwilio(ACCOUNT_SID, AUTH_TOKEN);
-    twilioUrl = await twilio.start();
-    twilio.defineTemplate(REQUEST_TEMPLATE, 'New request. {{1}}: {{2}}. Reply in the app.');
-    m = await startMarketplace({
+  const channels = useChannelMarketplace({
+    twilio: true,
+    env: {
       ESCALATE_PUSH_AFTER_S: '0',
       ESCALATE_SMS_AFTER_S: '1',
       DISPATCH_POLL_MS: '100',
-      TWILIO_BASE_URL: twilioUrl,
-      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      TWILIO_WHATSAPP_FROM: WHATSAPP_FROM,
       // Only requests have a template here; acceptances go as free text.
       TWILIO_WHATSAPP_TEMPLATES: JSON.stringify({ 'booking.created': REQUEST_TEMPLATE }),
-    });
+    },
   });
-  afterAll(async () => {
-    await m?.stop();
-    await twilio?.stop();
-  });
+  const { m, twilio } = channels;
+  beforeAll(() => twilio.defineTemplate(REQUEST_TEMPLATE, 'New request. {{1}}: {{2}}. Reply in the app.'));
 
   const withPhone = async (a: Actor, phone: string) => {
     await a.get('/api/me').expect(200);
@@ -75,13 +61,13 @@ describeDb('WhatsApp templates', () => {
   }, 30_000);
 
   it('a template the account does not have is refused (21655) for good, not retried', async () => {
-    const client = new TwilioClient({ baseUrl: twilioUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, timeoutMs: 2_000 });
+    const client = new TwilioClient({ baseUrl: channels.twilioUrl, accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN, timeoutMs: 2_000 });
     try {
       const channel = new TextChannel({
         channel: 'whatsapp',
         client,
         from: WHATSAPP_FROM,
-        statusCallback: 'https://market.example.test/api/webhooks/twilio',
+        statusCallback: STATUS_CALLBACK,
         templates: { '*': UNKNOWN_TEMPLATE },
       });
       const sent = channel.send({
@@ -103,10 +89,10 @@ describeDb('WhatsApp templates', () => {
 
   it('the fake holds the Content API to its documented shape', async () => {
     const send = (fields: Record<string, string>) =>
-      fetch(`${twilioUrl}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, {
+      fetch(`${channels.twilioUrl}/2010-04-01/Accounts/${TWILIO_ACCOUNT_SID}/Messages.json`, {
         method: 'POST',
         headers: {
-          authorization: `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`,
+          authorization: `Basic ${Buffer.from(`${TWILIO_ACCOUNT_SID}:${TWILIO_AUTH_TOKEN}`).toString('base64')}`,
           'content-type': 'application/x-www-form-urlencoded',
         },
         body: new URLSearchParams({ To: 'whatsapp:+27825550204', From: `whatsapp:${WHATSAPP_FROM}`, ...fields }).toString(),

@@ -108,16 +108,17 @@ export async function startMarketplace(env: Record<string, string> = {}): Promis
 /**
  * The marketplace of one describe block: started before its tests and stopped after them. With
  * `auditLedger`, for suites that move money, every test ends by checking that every cent is
- * accounted for, whatever the test did to it.
+ * accounted for, whatever the test did to it. `env` given as a function is read as the server
+ * starts, after the block's earlier beforeAll hooks: settings that name what those started.
  */
-export function useMarketplace(o: { env?: Record<string, string>; auditLedger?: boolean } = {}): Marketplace {
+export function useMarketplace(o: { env?: Record<string, string> | (() => Record<string, string>); auditLedger?: boolean } = {}): Marketplace {
   let started: Marketplace | undefined;
   const current = (): Marketplace => {
     if (!started) throw new Error('the marketplace starts in beforeAll: use it in a hook or a test');
     return started;
   };
   beforeAll(async () => {
-    started = await startMarketplace(o.env);
+    started = await startMarketplace(typeof o.env === 'function' ? o.env() : o.env);
   });
   afterAll(async () => {
     await started?.stop();
