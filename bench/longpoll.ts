@@ -21,12 +21,11 @@
  * This file holds the phase's shapes, its server's start and stop and the order of its steps; the
  * steps are longpoll-cpu.ts (with longpoll-cpu-blocks.ts, its blocks), longpoll-memory.ts,
  * longpoll-latency.ts, longpoll-idle.ts and longpoll-tally.ts, and what they share is
- * longpoll-session.ts.
+ * longpoll-session.ts; the printed table is longpoll-report.ts.
  */
 import path from 'node:path';
 import type { ClientStatus } from './protocol';
 import { measureClock, isAborting, startLoadClient, startServerProcess, ROOT, type ServerProc, type PrepareDatabase } from './procs';
-import { fmt } from './report';
 import type { LongPollStatus } from './long-poll-client';
 import { LongPollSession, makeLongPollUsers } from './longpoll-session';
 import { DISPATCH_TICK_MS } from './longpoll-cpu-blocks';
@@ -37,6 +36,8 @@ import { idleFigures, runIdle } from './longpoll-idle';
 import { integrityFigures, tally } from './longpoll-tally';
 import { freePort } from '../test/support/free-port';
 import { sleep } from '../test/support/sleep';
+
+export { longPollReport } from './longpoll-report';
 
 export interface LongPollOptions {
   /** Long polls held at once, one distinct user each. */
@@ -227,156 +228,3 @@ async function stopLongPoll(s: LongPollSession, db: Database): Promise<void> {
   await s.server.stop();
   await db.drop();
 }
-
-/** The phase's table: each long-poll figure, what it is compared with in the same run, and the issue's target last. */
-export function longPollReport(r: LongPollResult): string[] {
-  const f = (v: number | null | undefined, d = 1) => fmt(v, d);
-  const times = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
-  const plus = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(2)} ms`);
-  const check = (ok: boolean | null) => (ok === null ? 'n/a' : ok ? 'ok' : 'MISSED');
-  const m = r.memory;
-  const L = r.latency;
-  const c = r.cpu;
-  const id = r.idle;
-  const heldPolls = r.polls.heldAfter - r.polls.heldBefore;
-  const lpErrors = Object.values(r.integrity.pollClient.errors).reduce((a, v) => a + v, 0);
-  const pubErrors = Object.values(r.integrity.publishErrors).reduce((a, v) => a + v, 0);
-  type R = [string, string, string, string, string, string, string];
-  const rows: R[] = [
-    [
-      'long polls held at once (one distinct user each)',
-      'polls',
-      f(heldPolls, 0),
-      `${f(r.streams.opened, 0)} streams`,
-      '',
-      check(heldPolls >= r.polls.requested),
-      `>= ${r.polls.requested}`,
-    ],
-    ['polls started / streams opened per second', 'per s', f(r.polls.perSec, 0), f(r.streams.perSec, 0), times(r.polls.perSec, r.streams.perSec), '', ''],
-    [
-      'heap per held poll / per open stream (after GC)',
-      'KB',
-      f(m.perPollKB.heap, 2),
-      f(m.perStreamKB.heap, 2),
-      times(m.perPollKB.heap, m.perStreamKB.heap),
-      check(m.perPollKB.heap <= m.perStreamKB.heap),
-      '<= 1.00x',
-    ],
-    [
-      'RSS per held poll / per open stream',
-      'KB',
-      f(m.perPollKB.rss, 2),
-      f(m.perStreamKB.rss, 2),
-      times(m.perPollKB.rss, m.perStreamKB.rss),
-      check(m.perPollKB.rss <= m.perStreamKB.rss),
-      '<= 1.00x',
-    ],
-    [
-      'targeted event -> held poll / open stream, p50',
-      'ms',
-      f(L.poll.p50Ms, 2),
-      f(L.stream.p50Ms, 2),
-      plus(L.poll.p50Ms, L.stream.p50Ms),
-      check(L.poll.p50Ms === null || L.stream.p50Ms === null ? null : L.poll.p50Ms - L.stream.p50Ms <= 1),
-      '<= +1.00 ms',
-    ],
-    ['targeted event -> held poll / open stream, p99', 'ms', f(L.poll.p99Ms, 2), f(L.stream.p99Ms, 2), plus(L.poll.p99Ms, L.stream.p99Ms), '', ''],
-    [
-      `server CPU per long-poll cycle, woken by an announcement to all / per short poll`,
-      'us',
-      f(c.fanoutCycleUs, 0),
-      f(c.shortPollUs, 0),
-      times(c.fanoutCycleUs, c.shortPollUs),
-      check(c.fanoutRatio === null ? null : c.fanoutRatio <= 1.2),
-      '<= 1.20x',
-    ],
-    [`  (an announcement to all with nobody listening, subtracted: ${c.users} cycles each)`, 'us', f(c.fanoutPublishUs, 0), '', '', '', ''],
-    [
-      'server CPU per long-poll cycle, woken by an event to its user / per short poll',
-      'us',
-      f(c.cycleUs, 0),
-      f(c.shortPollUs, 0),
-      times(c.cycleUs, c.shortPollUs),
-      check(c.ratio === null ? null : c.ratio <= 1.2),
-      '<= 1.20x',
-    ],
-    ['  (publishing an event to one existing user who holds nothing, subtracted: 1 cycle each)', 'us', f(c.publishUs, 0), '', '', '', ''],
-    [
-      "the same cycle / a short poll that picks up its user's new event (publish subtracted)",
-      'us',
-      f(c.cycleUs, 0),
-      f(c.shortWithEventUs, 0),
-      times(c.cycleUs, c.shortWithEventUs),
-      '',
-      '',
-    ],
-    [
-      `idle: requests per minute per client (${id.seconds} s, ${id.clients} clients)`,
-      'req/min',
-      f(id.perClientPerMin, 2),
-      '',
-      '',
-      check(id.perClientPerMin <= id.targetPerMin),
-      `<= 60/${r.waitS} + 1 = ${id.targetPerMin.toFixed(2)}`,
-    ],
-    ['idle: server CPU per client per minute', 'ms', f(id.serverCpuMsPerClientPerMin, 2), '', '', '', ''],
-    [`events lost (of ${r.integrity.expected} sent to polls and streams)`, 'events', f(r.integrity.lost, 0), '', '', check(r.integrity.lost === 0), '0'],
-    [
-      'duplicates / misdelivered',
-      'events',
-      f(r.integrity.duplicates + r.integrity.misdelivered, 0),
-      '',
-      '',
-      check(r.integrity.duplicates + r.integrity.misdelivered === 0),
-      '0',
-    ],
-    ['poll errors (non-200, socket) / publish errors', 'requests', f(lpErrors + pubErrors, 0), '', '', check(lpErrors + pubErrors === 0), '0'],
-    [
-      'streams dropped during run',
-      'streams',
-      f(r.integrity.streamClient.closedAfterOpen, 0),
-      '',
-      '',
-      check(r.integrity.streamClient.closedAfterOpen === 0),
-      '0',
-    ],
-    ['server warn/error log lines during run', 'lines', f(r.server.warningCount, 0), '', '', check(r.server.warningCount === 0), '0'],
-  ];
-  const header: R = ['metric', 'unit', 'long polls', 'streams / short polls', 'polls vs them', 'check', 'target'];
-  const table = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...table.map((x) => x[i].length)));
-  const numeric = new Set([2, 3, 4]);
-  const line = (cells: string[]) => cells.map((x, i) => (numeric.has(i) ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join(' | ');
-  const out = [
-    '',
-    `Long polling: own server and fresh database (${r.database}), POLL_MAX_WAIT_S=${r.waitS}; ${r.streams.opened} streams, then ${heldPolls} long polls ` +
-      `held on top (long-poll-client.ts: one keep-alive connection per user, re-polling from the last id at once); ` +
-      `CPU: ${c.rounds} rounds of ${c.events / c.rounds} events to ${c.users} held polls, as many to nobody, as many short polls, ` +
-      `${c.fanouts / c.rounds} announcements to all ${c.users} of them; ` +
-      `latency: ${L.poll.samples} + ${L.stream.samples} targeted events, alternately, one at a time`,
-    '',
-    line(table[0]),
-    widths.map((x) => '-'.repeat(x)).join('-|-'),
-    ...table.slice(1).map(line),
-    `  longpoll: startup ${r.startupMs} ms; heap ${mb(m.start.heapUsedBytes)} -> ${mb(m.afterStreams.heapUsedBytes)} (streams) -> ${mb(m.afterPolls.heapUsedBytes)} MB (polls), ` +
-      `RSS ${mb(m.start.rssBytes)} -> ${mb(m.afterStreams.rssBytes)} -> ${mb(m.afterPolls.rssBytes)} MB; ${r.polls.started} pollers started, all held after ${r.polls.startMs.toFixed(0)} ms; ` +
-      `warm-up p50 poll ${f(L.warmupPollP50Ms, 2)} / stream ${f(L.warmupStreamP50Ms, 2)} ms; CPU blocks: targeted cycles ${(c.cycleSeconds * 1e3).toFixed(0)} ms, ` +
-      `publishing alone ${(c.publishOnlySeconds * 1e3).toFixed(0)} ms, short polls ${(c.shortSeconds * 1e3).toFixed(0)} ms, ` +
-      `events then short polls ${(c.shortWithEventSeconds * 1e3).toFixed(0)} ms (${c.shortWithEventPolls} polls for ${c.shortWithEvent} events), ` +
-      `fan-out cycles ${(c.fanoutSeconds * 1e3).toFixed(0)} ms (${c.fanoutCycles} cycles; ${((c.fanoutSeconds * 1e6) / Math.max(1, c.fanoutCycles)).toFixed(0)} us each with nothing subtracted), ${c.fanouts} announcements to nobody ${((c.fanoutPublishUs * c.fanouts) / 1e3).toFixed(0)} ms; ` +
-      `idle: ${id.requests} requests, ${id.answersWithEvents} answered with events; clock offsets ${r.clockOffsetMs.polls.toFixed(3)} / ${r.clockOffsetMs.streams.toFixed(3)} ms`,
-  ];
-  if (Object.keys(r.integrity.pollClient.errors).length) out.push(`  longpoll client errors: ${JSON.stringify(r.integrity.pollClient.errors)}`);
-  if (Object.keys(r.integrity.publishErrors).length) out.push(`  longpoll publish errors: ${JSON.stringify(r.integrity.publishErrors)}`);
-  if (r.streams.failed) out.push(`  longpoll stream connect failures: ${JSON.stringify(r.streams.failures)}`);
-  const pc = r.integrity.pollClient;
-  if (pc.malformed || pc.resets || Object.keys(pc.otherEvents).length) {
-    out.push(`  longpoll client saw: malformed ${pc.malformed}, resets ${pc.resets}, other events ${JSON.stringify(pc.otherEvents)}`);
-  }
-  for (const x of r.server.startupWarnings) out.push(`  longpoll server at startup: ${x}`);
-  if (r.server.warningCount) out.push(`  longpoll server logged ${r.server.warningCount} warn/error lines, first: ${r.server.warnings[0]}`);
-  out.push('');
-  return out;
-}
-
-const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
