@@ -24,8 +24,8 @@ const checked = (metric: string, unit: string, cells: [string, string, string], 
   target,
 ];
 
-/** A figure with no target, beside what it is compared with, if anything. */
-const shown = (metric: string, unit: string, value: string, other = '', vs = ''): Cells => [metric, unit, value, other, vs, '', ''];
+/** A figure with no target, beside what it is compared with, if anything; `note` stands in the target column. */
+const shown = (metric: string, unit: string, value: string, other = '', vs = '', note = ''): Cells => [metric, unit, value, other, vs, '', note];
 
 export function longPollReport(r: LongPollResult): string[] {
   const rows = [...capacityRows(r), ...latencyRows(r), ...cpuRows(r), ...idleRows(r), ...integrityRows(r)];
@@ -52,12 +52,16 @@ function capacityRows(r: LongPollResult): Cells[] {
       m.perPollKB.heap <= m.perStreamKB.heap,
       '<= 1.00x',
     ),
-    checked(
+    // Shown, not checked: the process's resident pages depend on what it reserved and freed before
+    // (the streams reuse pages the CPU blocks left), so RSS per item is no property of a poll or a
+    // stream; the heap after a forced GC above is the target.
+    shown(
       'RSS per held poll / per open stream',
       'KB',
-      [fmt(m.perPollKB.rss, 2), fmt(m.perStreamKB.rss, 2), times(m.perPollKB.rss, m.perStreamKB.rss)],
-      m.perPollKB.rss <= m.perStreamKB.rss,
-      '<= 1.00x',
+      fmt(m.perPollKB.rss, 2),
+      fmt(m.perStreamKB.rss, 2),
+      times(m.perPollKB.rss, m.perStreamKB.rss),
+      '(not a target)',
     ),
   ];
 }
