@@ -1,5 +1,5 @@
 /** The api phase's table, with the targets and the baseline beside ours, and the lines under it. */
-import { ratio } from './report';
+import { columns, ratio } from './report';
 import type { ApiResult, PollFigures, PollingSteps } from './api-load';
 
 type ApiRow = [string, string, string, string, string, string];
@@ -100,9 +100,7 @@ function layout(r: ApiResult, rows: ApiRow[]): string[] {
   const keep = (c: string[]) => (base ? c : [...c.slice(0, 3), c[5]]);
   const table = [header, ...rows].map(keep);
   const numeric = new Set(base ? [2, 3, 4] : [2]);
-  const widths = table[0].map((_, i) => Math.max(...table.map((x) => x[i].length)));
-  const line = (c: string[]) => c.map((x, i) => (numeric.has(i) ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join(' | ');
-  return [line(table[0]), widths.map((x) => '-'.repeat(x)).join('-|-'), ...table.slice(1).map(line)];
+  return columns(table, (i) => numeric.has(i));
 }
 
 /** What ran, in one line above the table. */

@@ -1,5 +1,5 @@
 /** The longpoll phase's printed report: each long-poll figure, what it is compared with in the same run, and the target last. */
-import { fmt } from './report';
+import { columns, fmt } from './report';
 import type { LongPollResult } from './longpoll';
 
 /** metric | unit | long polls | streams / short polls | polls vs them | check | target */
@@ -29,7 +29,7 @@ const shown = (metric: string, unit: string, value: string, other = '', vs = '',
 
 export function longPollReport(r: LongPollResult): string[] {
   const rows = [...capacityRows(r), ...latencyRows(r), ...cpuRows(r), ...idleRows(r), ...integrityRows(r)];
-  return ['', intro(r), '', ...aligned([HEADER, ...rows]), summary(r), ...notes(r), ''];
+  return ['', intro(r), '', ...columns([HEADER, ...rows], (i) => NUMERIC.has(i)), summary(r), ...notes(r), ''];
 }
 
 const heldPolls = (r: LongPollResult) => r.polls.heldAfter - r.polls.heldBefore;
@@ -137,13 +137,6 @@ function integrityRows(r: LongPollResult): Cells[] {
     zero('streams dropped during run', 'streams', g.streamClient.closedAfterOpen),
     zero('server warn/error log lines during run', 'lines', r.server.warningCount),
   ];
-}
-
-/** Header, separator and rows, each column as wide as its widest cell. */
-function aligned(table: Cells[]): string[] {
-  const widths = table[0].map((_, i) => Math.max(...table.map((x) => x[i].length)));
-  const line = (cells: string[]) => cells.map((x, i) => (NUMERIC.has(i) ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join(' | ');
-  return [line(table[0]), widths.map((x) => '-'.repeat(x)).join('-|-'), ...table.slice(1).map(line)];
 }
 
 function intro(r: LongPollResult): string {

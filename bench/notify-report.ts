@@ -1,6 +1,7 @@
 /** The `notify` phase's printed report: the steps per K, where each K saturates, and NOTIFY alone. */
 import os from 'node:os';
 import type { NotifyOptions, NotifyResult, NotifyStep, RawStep } from './notify';
+import { columns } from './report';
 
 export function notifyReport(r: NotifyResult): string[] {
   const out: string[] = [''];
@@ -11,7 +12,7 @@ export function notifyReport(r: NotifyResult): string[] {
   const o = r.options;
   out.push(intro(r, o));
   out.push('');
-  out.push(...rightAligned(STEP_HEADER, r.steps.map(stepCells)));
+  out.push(...columns([STEP_HEADER, ...r.steps.map(stepCells)], () => true));
   out.push('');
   out.push(...r.saturation.map(saturationLine));
   if (r.raw.length) {
@@ -20,7 +21,7 @@ export function notifyReport(r: NotifyResult): string[] {
       `PostgreSQL NOTIFY alone (no log, no relay): K plain connections LISTENing, ${o.concurrency} connections sending pg_notify as fast as they can (one transaction each)`,
     );
     out.push('');
-    out.push(...rightAligned(RAW_HEADER, r.raw.map(rawCells)));
+    out.push(...columns([RAW_HEADER, ...r.raw.map(rawCells)], () => true));
   }
   const errs = r.steps.filter((s) => s.failed);
   for (const s of errs) out.push(`  notify K=${s.instances} ${s.targetRate ?? 'max'}: ${s.failed} publish errors ${JSON.stringify(s.publishErrors)}`);
@@ -106,11 +107,4 @@ function rawCells(x: RawStep): string[] {
     f(x.postgresCores, 2),
     busy(x.machineBusy),
   ];
-}
-
-/** Header, separator and rows, every column right-aligned to its widest cell. */
-function rightAligned(header: string[], body: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join(' | ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...body.map(line)];
 }

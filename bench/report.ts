@@ -61,6 +61,16 @@ export function ratio(ours: number | null | undefined, baseline: number | null |
 const zeroCheck = (ours: number | null | undefined, other: number | null | undefined) =>
   ours === 0 && other === 0 ? 'ok' : ours === 0 ? 'ok (ours)' : 'NOT ZERO';
 
+/**
+ * The header, a rule and the rows, each column as wide as its widest cell: right-aligned where
+ * `right(i)` says so (the figures), left-aligned elsewhere.
+ */
+export function columns(rows: readonly (readonly string[])[], right: (column: number) => boolean): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (right(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ');
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.slice(1).map(line)];
+}
+
 /** Ours, the raw baseline and (when given) the Socket.IO baseline, each with ours' ratio to it. */
 export function table(rows: Row[], oursLabel: string, baselineLabel: string, socketioLabel?: string): string {
   const header = ['metric', 'unit', oursLabel, baselineLabel, 'ours/baseline'];
@@ -79,10 +89,7 @@ export function table(rows: Row[], oursLabel: string, baselineLabel: string, soc
     return cells;
   });
   const last = header.length - 1;
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 1 || i === last ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
-  const sep = widths.map((w) => '-'.repeat(w)).join('-|-');
-  return [line(header), sep, ...body.map(line)].join('\n');
+  return columns([header, ...body], (i) => i !== 0 && i !== 1 && i !== last).join('\n');
 }
 
 /** A figure with no baseline to compare with, and what it is expected to be, if anything. */
@@ -106,8 +113,5 @@ export function checkedTable(rows: CheckedRow[], label: string): string {
     r.expect !== undefined ? fmt(r.expect, 0) : r.better === 'zero' ? '0' : (r.better ?? ''),
     r.expect !== undefined ? (r.value === null ? 'n/a' : r.value === r.expect ? 'ok' : 'UNEXPECTED') : '',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 || i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ');
-  const sep = widths.map((w) => '-'.repeat(w)).join('-|-');
-  return [line(header), sep, ...body.map(line)].join('\n');
+  return columns([header, ...body], (i) => i === 2 || i === 3).join('\n');
 }
