@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { buildOpenApi } from '../../src/docs/openapi';
@@ -157,4 +158,21 @@ export function jsonOf(text: string, contentType: string | undefined): unknown {
   } catch {
     return text;
   }
+}
+
+/**
+ * Reads a node:http answer to its end, holds it to the OpenAPI document (reported at the test's
+ * end: a response listener cannot throw into the test) and resolves with its status and JSON body.
+ */
+export function checkedAnswer(res: IncomingMessage, method: string, path: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    res.setEncoding('utf8').on('data', (c: string) => (text += c));
+    res.once('end', () => {
+      const body = text ? JSON.parse(text) : undefined;
+      checkLater(() => checkAnswer({ method, url: path, status: res.statusCode!, contentType: res.headers['content-type'], body }));
+      resolve({ status: res.statusCode!, body });
+    });
+    res.once('error', reject);
+  });
 }

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { checkAnswer, checkLater } from './contract';
+import { checkedAnswer } from './contract';
 
 /**
  * A POST held in flight: its headers go out with `Expect: 100-continue`,
@@ -28,16 +28,7 @@ export function heldPost(port: number, token: string, path: string, payload: unk
   });
   const response = new Promise<{ status: number; body: any }>((resolve, reject) => {
     req.once('error', reject);
-    req.once('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.once('end', () => {
-        const parsed = text ? JSON.parse(text) : undefined;
-        checkLater(() => checkAnswer({ method: 'POST', url: path, status: res.statusCode!, contentType: res.headers['content-type'], body: parsed }));
-        resolve({ status: res.statusCode!, body: parsed });
-      });
-      res.once('error', reject);
-    });
+    req.once('response', (res) => void checkedAnswer(res, 'POST', path).then(resolve, reject));
   });
   continued.catch(() => undefined);
   response.catch(() => undefined);

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { checkAnswer, checkLater } from './contract';
+import { checkedAnswer } from './contract';
 
 export interface PollAnswer {
   status: number;
@@ -19,16 +19,7 @@ export function longPoll(baseUrl: string, token: string, query: Record<string, s
   const req = http.get(url, { agent: false, headers: { Authorization: `Bearer ${token}` } });
   const answer = new Promise<PollAnswer>((resolve, reject) => {
     req.once('error', reject);
-    req.once('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.once('end', () => {
-        const body = text ? JSON.parse(text) : undefined;
-        checkLater(() => checkAnswer({ method: 'GET', url: url.pathname, status: res.statusCode!, contentType: res.headers['content-type'], body }));
-        resolve({ status: res.statusCode!, body, tookMs: Date.now() - started });
-      });
-      res.once('error', reject);
-    });
+    req.once('response', (res) => void checkedAnswer(res, 'GET', url.pathname).then((a) => resolve({ ...a, tookMs: Date.now() - started }), reject));
   });
   answer.catch(() => undefined);
   return { answer, abort: () => req.destroy() };
